@@ -1,0 +1,103 @@
+/*
+ * The destination type registry: one row per type of the contract, listing
+ * its config fields (JSON type, required, secret, limits, validator), whether
+ * it connects through OAuth, and its probe. Validation, redaction and the PUT
+ * placeholder rule all walk the same rows, so a field marked secret can never
+ * be forgotten by one of them. Adding a type = one row + one probe file.
+ */
+#ifndef BD_DTYPE_H
+#define BD_DTYPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "err.h"
+#include "limits.h"
+#include "probe.h"
+
+/* The literal every secret is redacted to, and which PUT may send back. */
+#define DTYPE_PLACEHOLDER "********"
+
+enum dfield_type { DF_STRING, DF_INT, DF_BOOL };
+
+#define DF_REQUIRED 0x1u
+#define DF_SECRET 0x2u
+
+struct dfield {
+	const char *name;
+	enum dfield_type type;
+	unsigned flags;
+	size_t maxlen;            /* DF_STRING: max bytes; min length is 1 */
+	long min, max;            /* DF_INT: inclusive range */
+	const char *const *oneof; /* DF_STRING: allowed values, NULL-terminated */
+	/* Extra per-value check; NULL when fine, else a static message. */
+	const char *(*check)(const char *value);
+};
+
+/* One validation error: JSON pointer (RFC 6901) and a message. */
+struct verr {
+	char pointer[128];
+	char message[192];
+};
+struct verrs {
+	size_t n;
+	struct verr v[LIM_VERRS_MAX];
+};
+void verrs_add(struct verrs *, const char *pointer, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The problem's "errors" array (new reference). */
+json_object *verrs_json(const struct verrs *);
+
+struct dtype {
+	const char *name;
+	const struct dfield *fields; /* terminated by a row with name NULL */
+	bool oauth;                  /* google_drive, onedrive */
+	/* Cross-field rule (e.g. exactly one of accountKey/sasToken); adds to
+	 * errs. A placeholder counts as present. May be NULL. */
+	void (*check)(json_object *config, struct verrs *errs);
+	probe_fn probe;              /* NULL: no probe implemented yet */
+};
+
+/* The registry row for a type name; NULL if unknown. */
+const struct dtype *dtype_find(const char *name);
+/* All rows, terminated by a row with name NULL. */
+extern const struct dtype dtype_table[];
+
+/* A validated DestinationInput. Borrowed pointers into the body. */
+struct dest_input {
+	const char *name;
+	const struct dtype *type;
+	json_object *config;
+};
+
+/*
+ * Validate a DestinationInput body (an object): name (1..128 chars, no
+ * control characters), destinationType (known), config (object of the type's
+ * fields; unknown fields, wrong JSON types, missing required fields, out of
+ * range values are each one error). allow_placeholder: whether a secret
+ * field may be "********" (PUT). Every problem found is listed, by pointer
+ * ("/name", "/config/bucket", "/unexpectedField"). Returns BD_OK and fills
+ * *in, or BD_ERR_INVALID with errs filled.
+ */
+enum bd_err dtype_validate_input(json_object *body, bool allow_placeholder,
+    struct dest_input *in, struct verrs *errs);
+
+/*
+ * PUT: replace every "********" secret in `config` (modified in place) with
+ * the value in `stored` (same type). A placeholder with no stored value is an
+ * error at its pointer. Returns BD_OK or BD_ERR_INVALID.
+ */
+enum bd_err dtype_merge_placeholders(const struct dtype *, json_object *config,
+    json_object *stored, struct verrs *errs);
+
+/* True when config holds any placeholder secret (a type change forbids it). */
+bool dtype_has_placeholder(const struct dtype *, json_object *config);
+
+/* A new object with the type's fields only, each secret as "********".
+ * Fields not in the registry (internal ones such as OAuth tokens) are left
+ * out. Returns a new reference. */
+json_object *dtype_redact(const struct dtype *, json_object *config);
+
+#endif

@@ -1,0 +1,20 @@
+/*
+ * Logging: one JSON object per line on stderr (the pool redirects it to the
+ * service log). Nothing secret is ever passed here; callers log ids, names of
+ * checks and error names, never config values or tokens.
+ */
+#ifndef BD_LOG_H
+#define BD_LOG_H
+
+#include <json-c/json.h>
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* printf-style message line: {"ts":...,"level":...,"pid":...,"msg":...}. */
+void log_msg(enum log_level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Write `obj` as one line after adding "ts", "level" and "pid". Borrows obj. */
+void log_json(enum log_level, json_object *obj);
+
+#endif

@@ -1,0 +1,114 @@
+/*
+ * Connection tests ("probes"). A probe runs the checks of the contract's
+ * TestResult in order — connect, auth, target, write, read, delete — and stops
+ * at the first failure. A delete the destination refuses is a warning, not a
+ * failure. Details are short human sentences; a probe never copies a raw
+ * remote response or a secret into a detail.
+ *
+ * Every network transfer goes through probe_curl(): egress policy at connect
+ * time, per-type protocol list, redirects off, connect/total timeouts and a
+ * byte cap on what is read.
+ */
+#ifndef BD_PROBE_H
+#define BD_PROBE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "cfg.h"
+#include "egress.h"
+
+enum probe_check {
+	CHECK_CONNECT,
+	CHECK_AUTH,
+	CHECK_TARGET,
+	CHECK_WRITE,
+	CHECK_READ,
+	CHECK_DELETE,
+	CHECK__MAX
+};
+
+#define PROBE_DETAIL_MAX 256
+#define PROBE_WARN_MAX 4
+
+struct probe_result {
+	bool ok;                /* all checks that ran passed */
+	int failed;             /* enum probe_check that failed, -1 if none */
+	int nchecks;
+	struct {
+		enum probe_check check;
+		bool ok;
+		char detail[PROBE_DETAIL_MAX]; /* "" = none */
+	} checks[CHECK__MAX];
+	int nwarnings;
+	char warnings[PROBE_WARN_MAX][PROBE_DETAIL_MAX];
+	int64_t tested_at_ms;   /* unix ms, set by probe_run */
+	long latency_ms;        /* set by probe_run */
+	/* Fields the probe wants merged into the stored config (e.g. the SFTP
+	 * host key pinned on first use). Owned by the result; NULL if none. */
+	json_object *config_update;
+};
+
+/* What a probe may use; borrowed for the duration of the probe. */
+struct probe_env {
+	const struct cfg *cfg;
+	const struct egress *egress;
+};
+
+typedef void (*probe_fn)(const struct probe_env *env, json_object *config,
+    struct probe_result *res);
+
+/* "connect", "auth", ... (static). */
+const char *probe_check_name(enum probe_check);
+
+/* Record a passed / failed check; fmt may be NULL for no detail. A failure
+ * sets res->ok = false and res->failed. */
+void probe_pass(struct probe_result *, enum probe_check, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void probe_fail(struct probe_result *, enum probe_check, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void probe_warn(struct probe_result *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Initialise *res, run fn, stamp tested_at_ms and latency_ms. */
+void probe_run(probe_fn fn, const struct probe_env *env, json_object *config,
+    struct probe_result *res);
+
+/* Release what the result owns (config_update). */
+void probe_result_clear(struct probe_result *);
+
+/* The contract's TestResult object (new reference). */
+json_object *probe_result_json(const struct probe_result *);
+
+/* A random probe object name ".backupd-probe-<16 hex>" into out[32]. */
+void probe_object_name(char out[32]);
+
+/*
+ * A curl transfer with the service's policy applied. probe_curl() returns an
+ * easy handle with: egress gate, CURLOPT_PROTOCOLS_STR = protocols,
+ * no redirects, connect timeout = probe_connect_timeout, total timeout =
+ * probe_timeout, CURLOPT_CAINFO extended by ca_file when set, and a write
+ * callback collecting at most LIM_PROBE_MAX_RESPONSE bytes into x->body.
+ * The caller sets URL/method/headers, calls curl_easy_perform, then
+ * probe_xfer_cleanup(). x->gate.denied tells whether the egress policy
+ * refused the connection.
+ */
+struct probe_xfer {
+	CURL *h;
+	struct egress_gate gate;
+	char *body;           /* response body, NUL-terminated, malloc'd */
+	size_t len;
+	bool truncated;       /* more than the cap arrived */
+	char errbuf[CURL_ERROR_SIZE];
+};
+enum bd_err probe_curl(struct probe_xfer *x, const struct probe_env *env,
+    const char *protocols);
+void probe_xfer_cleanup(struct probe_xfer *x);
+
+/* The probes, one file each (probe_<type>.c). */
+void probe_local(const struct probe_env *, json_object *, struct probe_result *);
+
+#endif
