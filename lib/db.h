@@ -1,0 +1,93 @@
+/*
+ * The database: one connection per worker, every SQL statement of the service
+ * in one table (db.c: stmts[STMT__MAX]), prepared once per connection, every
+ * value bound. Statements that touch destinations filter by org.
+ *
+ * Reconnection: a statement that fails because the server went away (outside
+ * a transaction) reconnects, re-prepares and retries once; while the server is
+ * unreachable every call fails fast with BD_ERR_DB_DOWN (the connect timeout
+ * is LIM_DB_CONNECT_TIMEOUT; a unix socket with no server fails at once).
+ */
+#ifndef BD_DB_H
+#define BD_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cfg.h"
+#include "err.h"
+
+enum stmt {
+	STMT_DEST_LIST,
+	STMT_DEST_LIST_TYPE,
+	STMT_DEST_GET,
+	STMT_DEST_LOCK,
+	STMT_DEST_NAME_OWNER,
+	STMT_DEST_INSERT,
+	STMT_DEST_UPDATE,
+	STMT_DEST_SET_TEST,
+	STMT_DEST_DELETE,
+	STMT_SCHED_LOCK,
+	STMT_SCHED_DETACH,
+	STMT_AUDIT_INSERT,
+	STMT_REKEY_PICK,
+	STMT_REKEY_WRITE,
+	STMT_MIGRATION_APPLIED,
+	STMT__MAX
+};
+
+enum dbt { DBT_NULL, DBT_STR, DBT_BLOB, DBT_INT };
+
+/* One bound parameter; borrows p. */
+struct dbval {
+	enum dbt t;
+	const void *p;
+	size_t len;
+	long long i;
+};
+#define DBV_NULL ((struct dbval){DBT_NULL, NULL, 0, 0})
+#define DBV_STR(s) ((struct dbval){DBT_STR, (s), strlen(s), 0})
+#define DBV_STRN(s, n) ((struct dbval){DBT_STR, (s), (n), 0})
+#define DBV_BLOB(b, n) ((struct dbval){DBT_BLOB, (b), (n), 0})
+#define DBV_INT(v) ((struct dbval){DBT_INT, NULL, 0, (long long)(v)})
+/* A string or SQL NULL when s is NULL. */
+#define DBV_STR_OR_NULL(s) ((s) ? DBV_STR(s) : DBV_NULL)
+
+/* A result: nrows rows of ncols columns; every value NUL-terminated (blobs
+ * too, the terminator not counted in len); NULL values have val == NULL. */
+struct dbres {
+	size_t nrows, ncols;
+	char **val;            /* nrows * ncols */
+	unsigned long *len;
+};
+#define DBRES_VAL(r, row, col) ((r)->val[(row) * (r)->ncols + (col)])
+#define DBRES_LEN(r, row, col) ((r)->len[(row) * (r)->ncols + (col)])
+
+struct db;
+
+/* Connect with the config's db_* keys and prepare every statement. A failed
+ * connection still returns a handle (BD_ERR_DB_DOWN) that retries on use;
+ * *out is NULL only on BD_ERR_NOMEM. Caller frees with db_close(). */
+enum bd_err db_open(struct db **out, const struct cfg *c);
+void db_close(struct db *);
+
+/*
+ * Execute a statement with n bound params. When res is non-NULL the rows are
+ * fetched into it (caller frees with dbres_free). *affected, when non-NULL,
+ * receives the affected row count. Errors: BD_ERR_CONFLICT for a duplicate
+ * key, BD_ERR_DB_DOWN when the server is gone, BD_ERR_INTERNAL otherwise
+ * (logged without values).
+ */
+enum bd_err db_exec(struct db *, enum stmt, const struct dbval *params,
+    size_t n, struct dbres *res, unsigned long long *affected);
+void dbres_free(struct dbres *);
+
+/* Explicit transactions (MariaDB ignores FOR UPDATE under autocommit). */
+enum bd_err db_begin(struct db *);
+enum bd_err db_commit(struct db *);
+void db_rollback(struct db *);
+
+/* True when the last error was a deadlock or lock wait timeout (retryable). */
+bool db_last_retryable(const struct db *);
+
+#endif

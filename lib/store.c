@@ -1,0 +1,215 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store.h"
+
+/* Column order of DEST_COLS in db.c. */
+enum { C_ID, C_ORG, C_NAME, C_TYPE, C_BLOB, C_KEY, C_STATUS, C_LAST, C_VER,
+	C_CREATED, C_UPDATED, C_ACTIVE, C__MAX };
+
+/* "2026-11-29T12:00:00.123456" -> "2026-11-29T12:00:00.123Z" */
+static void
+rfc3339(const char *in, char out[32])
+{
+	size_t n = in ? strlen(in) : 0;
+
+	if (n < 23) {
+		snprintf(out, 32, "%s", in ? in : "");
+		return;
+	}
+	memcpy(out, in, 23);
+	out[23] = 'Z';
+	out[24] = '\0';
+}
+
+void
+store_dest_from_row(const struct dbres *r, size_t row, struct dest *d)
+{
+	const char *v;
+
+	memset(d, 0, sizeof(*d));
+	d->id = DBRES_VAL(r, row, C_ID);
+	d->org = DBRES_VAL(r, row, C_ORG);
+	d->name = DBRES_VAL(r, row, C_NAME);
+	d->type = DBRES_VAL(r, row, C_TYPE);
+	d->blob = (const unsigned char *)DBRES_VAL(r, row, C_BLOB);
+	d->bloblen = DBRES_LEN(r, row, C_BLOB);
+	d->key_id = DBRES_VAL(r, row, C_KEY);
+	d->status = DBRES_VAL(r, row, C_STATUS);
+	d->last_test_json = DBRES_VAL(r, row, C_LAST);
+	v = DBRES_VAL(r, row, C_VER);
+	d->version = v ? strtoul(v, NULL, 10) : 0;
+	rfc3339(DBRES_VAL(r, row, C_CREATED), d->created_at);
+	rfc3339(DBRES_VAL(r, row, C_UPDATED), d->updated_at);
+	v = DBRES_VAL(r, row, C_ACTIVE);
+	d->active_schedules = v ? strtol(v, NULL, 10) : 0;
+}
+
+enum bd_err
+store_dest_list(struct db *db, const char *org, const char *type,
+    struct dbres *res)
+{
+	struct dbval p[2] = {DBV_STR(org), DBV_NULL};
+
+	if (type == NULL)
+		return db_exec(db, STMT_DEST_LIST, p, 1, res, NULL);
+	p[1] = DBV_STR(type);
+	return db_exec(db, STMT_DEST_LIST_TYPE, p, 2, res, NULL);
+}
+
+enum bd_err
+store_dest_get(struct db *db, const char *org, const char *id,
+    struct dbres *res)
+{
+	struct dbval p[] = {DBV_STR(org), DBV_STR(id)};
+	enum bd_err rc;
+
+	if ((rc = db_exec(db, STMT_DEST_GET, p, 2, res, NULL)) != BD_OK)
+		return rc;
+	if (res->nrows == 1 && res->ncols == C__MAX)
+		return BD_OK;
+	dbres_free(res);
+	return BD_ERR_NOT_FOUND;
+}
+
+enum bd_err
+store_dest_lock(struct db *db, const char *org, const char *id,
+    unsigned long *version)
+{
+	struct dbval p[] = {DBV_STR(org), DBV_STR(id)};
+	struct dbres r;
+	enum bd_err rc;
+
+	if ((rc = db_exec(db, STMT_DEST_LOCK, p, 2, &r, NULL)) != BD_OK)
+		return rc;
+	if (r.nrows == 1 && DBRES_VAL(&r, 0, 0) != NULL)
+		*version = strtoul(DBRES_VAL(&r, 0, 0), NULL, 10);
+	else
+		rc = BD_ERR_NOT_FOUND;
+	dbres_free(&r);
+	return rc;
+}
+
+enum bd_err
+store_name_owner(struct db *db, const char *org, const char *name,
+    char id_out[UUID_STR_LEN + 1])
+{
+	struct dbval p[] = {DBV_STR(org), DBV_STR(name)};
+	struct dbres r;
+	enum bd_err rc;
+
+	if ((rc = db_exec(db, STMT_DEST_NAME_OWNER, p, 2, &r, NULL)) != BD_OK)
+		return rc;
+	if (r.nrows >= 1 && DBRES_VAL(&r, 0, 0) != NULL)
+		snprintf(id_out, UUID_STR_LEN + 1, "%s", DBRES_VAL(&r, 0, 0));
+	else
+		rc = BD_ERR_NOT_FOUND;
+	dbres_free(&r);
+	return rc;
+}
+
+static struct dbval
+ok_val(int ok)
+{
+	return ok < 0 ? DBV_NULL : DBV_INT(ok);
+}
+
+enum bd_err
+store_dest_insert(struct db *db, const struct dest_write *w)
+{
+	struct dbval p[] = {DBV_STR(w->id), DBV_STR(w->org), DBV_STR(w->name),
+		DBV_STR(w->type), DBV_BLOB(w->blob, w->bloblen),
+		DBV_STR(w->key_id), DBV_STR(w->status),
+		DBV_STR_OR_NULL(w->last_test_at), ok_val(w->last_test_ok),
+		DBV_STR_OR_NULL(w->last_test_json)};
+
+	return db_exec(db, STMT_DEST_INSERT, p, sizeof(p) / sizeof(p[0]),
+	    NULL, NULL);
+}
+
+enum bd_err
+store_dest_update(struct db *db, const struct dest_write *w,
+    unsigned long version)
+{
+	struct dbval p[] = {DBV_STR(w->name), DBV_STR(w->type),
+		DBV_BLOB(w->blob, w->bloblen), DBV_STR(w->key_id),
+		DBV_STR(w->status), DBV_STR_OR_NULL(w->last_test_at),
+		ok_val(w->last_test_ok), DBV_STR_OR_NULL(w->last_test_json),
+		DBV_STR(w->org), DBV_STR(w->id), DBV_INT(version)};
+	unsigned long long n = 0;
+	enum bd_err rc;
+
+	rc = db_exec(db, STMT_DEST_UPDATE, p, sizeof(p) / sizeof(p[0]), NULL,
+	    &n);
+	if (rc == BD_OK && n != 1)
+		rc = BD_ERR_PRECONDITION;
+	return rc;
+}
+
+enum bd_err
+store_dest_set_test(struct db *db, const struct dest_write *w)
+{
+	struct dbval p[] = {DBV_BLOB(w->blob, w->bloblen), DBV_STR(w->key_id),
+		DBV_STR(w->status), DBV_STR_OR_NULL(w->last_test_at),
+		ok_val(w->last_test_ok), DBV_STR_OR_NULL(w->last_test_json),
+		DBV_STR(w->org), DBV_STR(w->id)};
+
+	return db_exec(db, STMT_DEST_SET_TEST, p, sizeof(p) / sizeof(p[0]),
+	    NULL, NULL);
+}
+
+enum bd_err
+store_dest_delete(struct db *db, const char *org, const char *id)
+{
+	struct dbval p[] = {DBV_STR(org), DBV_STR(id)};
+	unsigned long long n = 0;
+	enum bd_err rc;
+
+	rc = db_exec(db, STMT_DEST_DELETE, p, 2, NULL, &n);
+	if (rc == BD_OK && n != 1)
+		rc = BD_ERR_NOT_FOUND;
+	return rc;
+}
+
+enum bd_err
+store_sched_lock(struct db *db, const char *org, const char *id,
+    struct dbres *res)
+{
+	struct dbval p[] = {DBV_STR(org), DBV_STR(id)};
+
+	return db_exec(db, STMT_SCHED_LOCK, p, 2, res, NULL);
+}
+
+enum bd_err
+store_sched_detach(struct db *db, const char *org, const char *id)
+{
+	struct dbval p[] = {DBV_STR(org), DBV_STR(id)};
+
+	return db_exec(db, STMT_SCHED_DETACH, p, 2, NULL, NULL);
+}
+
+enum bd_err
+store_audit(struct db *db, const struct audit_entry *a)
+{
+	struct dbval p[] = {DBV_STR(a->org), DBV_STR(a->actor),
+		DBV_STR(a->action), DBV_STR_OR_NULL(a->destination_id),
+		DBV_STR(a->request_id), DBV_STR_OR_NULL(a->remote_addr),
+		DBV_STR(a->outcome), DBV_STR_OR_NULL(a->detail)};
+
+	return db_exec(db, STMT_AUDIT_INSERT, p, sizeof(p) / sizeof(p[0]),
+	    NULL, NULL);
+}
+
+void
+store_format_ms(long long ms, char out[32])
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	snprintf(out, 32, "%04d-%02d-%02d %02d:%02d:%02d.%03d",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}

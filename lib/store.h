@@ -1,0 +1,82 @@
+/*
+ * The destination store: typed calls over db.h's statements. Rows are read
+ * into a struct dbres owned by the caller; struct dest borrows from it.
+ * Every call takes the caller's org and filters by it: another org's row is
+ * BD_ERR_NOT_FOUND, exactly like a missing one.
+ */
+#ifndef BD_STORE_H
+#define BD_STORE_H
+
+#include <stddef.h>
+
+#include "db.h"
+#include "uuid.h"
+
+/* A destination row; every pointer borrows from the dbres it came from. */
+struct dest {
+	const char *id, *org, *name, *type, *key_id, *status;
+	const char *last_test_json;     /* NULL: never tested */
+	const unsigned char *blob;
+	size_t bloblen;
+	unsigned long version;
+	char created_at[32], updated_at[32]; /* RFC 3339, UTC, milliseconds */
+	long active_schedules;
+};
+
+/* Fill *d from row `row` of a result of STMT_DEST_LIST/_TYPE/_GET. */
+void store_dest_from_row(const struct dbres *r, size_t row, struct dest *d);
+
+/* All of an org's destinations, newest first (type NULL: all types). */
+enum bd_err store_dest_list(struct db *, const char *org, const char *type,
+    struct dbres *res);
+
+/* One destination into res (one row) or BD_ERR_NOT_FOUND. */
+enum bd_err store_dest_get(struct db *, const char *org, const char *id,
+    struct dbres *res);
+
+/* Lock the row (inside a transaction) and read its version. */
+enum bd_err store_dest_lock(struct db *, const char *org, const char *id,
+    unsigned long *version);
+
+/* Id of the org's destination with this name into id_out, or NOT_FOUND. */
+enum bd_err store_name_owner(struct db *, const char *org, const char *name,
+    char id_out[UUID_STR_LEN + 1]);
+
+/* What a write stores. last_test_ok: 1, 0, or -1 for NULL. */
+struct dest_write {
+	const char *id, *org, *name, *type, *status, *key_id;
+	const unsigned char *blob;
+	size_t bloblen;
+	const char *last_test_at;   /* "YYYY-MM-DD HH:MM:SS.mmm" or NULL */
+	int last_test_ok;
+	const char *last_test_json; /* or NULL */
+};
+
+/* BD_ERR_CONFLICT when the name is taken in the org. */
+enum bd_err store_dest_insert(struct db *, const struct dest_write *);
+/* BD_ERR_PRECONDITION when the row's version is no longer `version`. */
+enum bd_err store_dest_update(struct db *, const struct dest_write *,
+    unsigned long version);
+/* Record a test outcome (and a possibly re-sealed config). */
+enum bd_err store_dest_set_test(struct db *, const struct dest_write *);
+enum bd_err store_dest_delete(struct db *, const char *org, const char *id);
+
+/* Lock the org's schedules that reference the destination (rows and index
+ * gap, so none can be attached or activated concurrently). res: columns id,
+ * active ("0" or "1"), ordered by id. */
+enum bd_err store_sched_lock(struct db *, const char *org, const char *id,
+    struct dbres *res);
+/* Detach the inactive schedules from a destination about to be deleted. */
+enum bd_err store_sched_detach(struct db *, const char *org, const char *id);
+
+struct audit_entry {
+	const char *org, *actor, *action, *destination_id, *request_id,
+	    *remote_addr, *outcome, *detail;
+};
+/* Append to audit_log. Never pass a secret in detail. */
+enum bd_err store_audit(struct db *, const struct audit_entry *);
+
+/* "YYYY-MM-DD HH:MM:SS.mmm" (UTC) for a unix time in ms. */
+void store_format_ms(long long ms, char out[32]);
+
+#endif
