@@ -13,7 +13,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(HARDEN) \
            -Ilib $(shell pkg-config --cflags $(PKGS_PC) 2>/dev/null)
 LDFLAGS += -pie -Wl,-z,relro,-z,now,-z,noexecstack
-LDLIBS  += $(shell pkg-config --libs $(PKGS_PC) 2>/dev/null) -lfcgi
+LDLIBS  += $(shell pkg-config --libs $(PKGS_PC) 2>/dev/null) -lfcgi -lm
 
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -37,10 +37,10 @@ $(BUILD)/%.o: %.c
 $(BUILD)/libbackupd.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
-$(BUILD)/backupd: $(BUILD)/cgi/backupd.o $(patsubst %.c,$(BUILD)/%.o,$(filter-out cgi/backupd.c cgi/backupctl.c,$(wildcard cgi/*.c))) $(BUILD)/libbackupd.a
+$(BUILD)/backupd: $(BUILD)/cgi/backupd.o $(BUILD)/cgi/handlers.o $(BUILD)/libbackupd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/backupctl: $(BUILD)/cgi/backupctl.o $(BUILD)/libbackupd.a
+$(BUILD)/backupctl: $(BUILD)/cgi/backupctl.o $(BUILD)/cgi/ctl_db.o $(BUILD)/libbackupd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libbackupd.a

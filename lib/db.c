@@ -64,7 +64,6 @@ static const char *const stmts[STMT__MAX] = {
 	    "FOR UPDATE",
 	[STMT_REKEY_WRITE] = "UPDATE backup_destinations SET "
 	    "config_ciphertext = ?, key_id = ? WHERE org_id = ? AND id = ?",
-	[STMT_MIGRATION_APPLIED] = "SELECT COUNT(*) FROM schema_migrations",
 };
 
 struct db {

@@ -1,4 +1,5 @@
 #include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,53 @@ req_is_json(const struct request *r)
 	    strncasecmp(ct, "application/json", n) == 0;
 }
 
+/* json-c 0.16 accepts single-quoted strings even in strict mode; RFC 8259
+ * does not. True when a quote character appears outside a string. */
+static bool
+has_single_quote(const char *s, size_t n)
+{
+	bool in_str = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (in_str) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				in_str = false;
+		} else if (s[i] == '"') {
+			in_str = true;
+		} else if (s[i] == '\'') {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* json-c reads NaN and Infinity, which RFC 8259 has no spelling for. */
+static bool
+has_non_finite(json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return !isfinite(json_object_get_double(o));
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			if (has_non_finite(json_object_array_get_idx(o, i)))
+				return true;
+		return false;
+	case json_type_object: {
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			if (has_non_finite(v))
+				return true;
+		}
+		return false;
+	}
+	default:
+		return false;
+	}
+}
+
 enum bd_err
 req_parse_json(const struct request *r, json_object **out, const char **why)
 {
@@ -123,12 +171,18 @@ req_parse_json(const struct request *r, json_object **out, const char **why)
 		return BD_ERR_NOMEM;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
 	    JSON_TOKENER_VALIDATE_UTF8);
-	v = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
+	if (has_single_quote(r->body, r->body_len))
+		goto out;
+	/* The terminating NUL is passed too, so that a bare scalar at the
+	 * very end ("1", "true") completes instead of waiting for more. */
+	v = json_tokener_parse_ex(tok, r->body, (int)r->body_len + 1);
 	if (v == NULL || json_tokener_get_error(tok) != json_tokener_success) {
 		if (json_tokener_get_error(tok) == json_tokener_error_depth)
 			*why = "the body is nested too deeply";
 		goto out;
 	}
+	if (has_non_finite(v))
+		goto out;
 	off = json_tokener_get_parse_end(tok);
 	for (; off < r->body_len; off++)
 		if (!isspace((unsigned char)r->body[off])) {

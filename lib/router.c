@@ -54,7 +54,8 @@ router_match(const struct route *routes, size_t n, const char *method,
 			any_literal = true;
 	for (size_t i = 0; i < n; i++) {
 		if (literal(&routes[i]) != any_literal ||
-		    !match(routes[i].pattern, path, seg, sizeof(seg)))
+		    !match(routes[i].pattern, path, seg, sizeof(seg)) ||
+		    (!any_literal && strlen(seg) >= idlen))
 			continue;
 		path_known = true;
 		if (*out == NULL && strcmp(routes[i].method, method) == 0) {

@@ -1,0 +1,280 @@
+#include <dirent.h>
+#include <errno.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mysql.h>
+
+#include "ctl.h"
+#include "db.h"
+#include "limits.h"
+#include "vault.h"
+
+int
+ctl_rekey(const struct cfg *c)
+{
+	struct vault *v = NULL;
+	struct db *db = NULL;
+	char err[512];
+	const char *cur;
+	size_t total = 0;
+	int rc = 1;
+
+	if (c->keyring_file == NULL) {
+		fprintf(stderr, "backupctl: keyring_file is not set\n");
+		return 1;
+	}
+	if (vault_load(&v, c->keyring_file, err, sizeof(err)) != BD_OK) {
+		fprintf(stderr, "backupctl: keyring: %s\n", err);
+		return 1;
+	}
+	cur = vault_current_key_id(v);
+	if (db_open(&db, c) != BD_OK) {
+		fprintf(stderr, "backupctl: cannot reach the database\n");
+		goto out;
+	}
+	for (;;) {
+		struct dbval pick[] = {DBV_STR(cur), DBV_INT(LIM_REKEY_BATCH)};
+		struct dbres r;
+		bool failed = false;
+
+		if (db_begin(db) != BD_OK ||
+		    db_exec(db, STMT_REKEY_PICK, pick, 2, &r, NULL) != BD_OK) {
+			fprintf(stderr, "backupctl: database error\n");
+			db_rollback(db);
+			goto out;
+		}
+		for (size_t i = 0; i < r.nrows && !failed; i++) {
+			const char *id = DBRES_VAL(&r, i, 0);
+			const char *org = DBRES_VAL(&r, i, 1);
+			char *plain = NULL;
+			unsigned char *blob = NULL;
+			size_t plen = 0, blen = 0;
+
+			if (vault_open(v, org, id,
+			    (const unsigned char *)DBRES_VAL(&r, i, 2),
+			    DBRES_LEN(&r, i, 2), &plain, &plen) != BD_OK) {
+				fprintf(stderr, "backupctl: destination %s does "
+				    "not decrypt with this keyring; stopping\n",
+				    id);
+				failed = true;
+				break;
+			}
+			struct dbval w[] = {DBV_NULL, DBV_STR(cur), DBV_STR(org),
+				DBV_STR(id)};
+			if (vault_seal(v, org, id, plain, plen, &blob, &blen) !=
+			    BD_OK) {
+				failed = true;
+			} else {
+				w[0] = DBV_BLOB(blob, blen);
+				failed = db_exec(db, STMT_REKEY_WRITE, w, 4, NULL,
+				    NULL) != BD_OK;
+			}
+			vault_wipe_free(plain, plen);
+			free(blob);
+		}
+		size_t n = r.nrows;
+		dbres_free(&r);
+		if (failed) {
+			db_rollback(db);
+			goto out;
+		}
+		if (db_commit(db) != BD_OK) {
+			fprintf(stderr, "backupctl: commit failed\n");
+			goto out;
+		}
+		total += n;
+		if (n < LIM_REKEY_BATCH)
+			break;
+		fprintf(stderr, "backupctl: %zu re-encrypted so far\n", total);
+	}
+	fprintf(stderr, "backupctl: %zu destination(s) re-encrypted under key "
+	    "'%s'; every row now uses it\n", total, cur);
+	rc = 0;
+out:
+	db_close(db);
+	vault_free(v);
+	return rc;
+}
+
+/* ---- migrate: the operator tool's own statements (the service's table in
+ * db.c cannot be prepared before the schema exists). ---- */
+
+static const char SQL_LOCK[] =
+    "SELECT GET_LOCK(CONCAT('backupd.migrate.', DATABASE()), 120)";
+static const char SQL_UNLOCK[] =
+    "SELECT RELEASE_LOCK(CONCAT('backupd.migrate.', DATABASE()))";
+static const char SQL_TABLE[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    "version INT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, "
+    "applied_at DATETIME(3) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
+static const char SQL_APPLIED[] =
+    "SELECT COUNT(*) FROM schema_migrations WHERE version = ?";
+static const char SQL_RECORD[] =
+    "INSERT INTO schema_migrations (version, name, applied_at) "
+    "VALUES (?, ?, UTC_TIMESTAMP(3))";
+
+/* Run a query and drain every result set; 0 on success. */
+static int
+run(MYSQL *m, const char *sql, size_t len, long long *first)
+{
+	int st;
+
+	if (mysql_real_query(m, sql, len) != 0)
+		return -1;
+	do {
+		MYSQL_RES *res = mysql_store_result(m);
+		if (res != NULL) {
+			MYSQL_ROW row = mysql_fetch_row(res);
+			if (first != NULL && row != NULL && row[0] != NULL)
+				*first = strtoll(row[0], NULL, 10);
+			first = NULL;
+			mysql_free_result(res);
+		} else if (mysql_field_count(m) != 0) {
+			return -1;
+		}
+	} while ((st = mysql_next_result(m)) == 0);
+	return st > 0 ? -1 : 0;
+}
+
+/* One prepared statement with an int and an optional string parameter. */
+static int
+stmt_run(MYSQL *m, const char *sql, long long v, const char *s,
+    long long *out)
+{
+	MYSQL_STMT *st = mysql_stmt_init(m);
+	MYSQL_BIND b[2], r;
+	unsigned long slen = s ? strlen(s) : 0;
+	int rc = -1;
+
+	memset(b, 0, sizeof(b));
+	memset(&r, 0, sizeof(r));
+	b[0].buffer_type = MYSQL_TYPE_LONGLONG;
+	b[0].buffer = &v;
+	b[1].buffer_type = MYSQL_TYPE_STRING;
+	b[1].buffer = (void *)s;
+	b[1].buffer_length = slen;
+	if (st == NULL || mysql_stmt_prepare(st, sql, strlen(sql)) ||
+	    mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st))
+		goto out;
+	if (out != NULL) {
+		r.buffer_type = MYSQL_TYPE_LONGLONG;
+		r.buffer = out;
+		if (mysql_stmt_bind_result(st, &r) || mysql_stmt_fetch(st))
+			goto out;
+	}
+	rc = 0;
+out:
+	if (st != NULL)
+		mysql_stmt_close(st);
+	return rc;
+}
+
+static int
+by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int
+migration_file(const struct dirent *d)
+{
+	regex_t re;
+	int ok;
+
+	if (regcomp(&re, "^[0-9]{3}_[A-Za-z0-9_]+\\.sql$", REG_EXTENDED) != 0)
+		return 0;
+	ok = regexec(&re, d->d_name, 0, NULL, 0) == 0;
+	regfree(&re);
+	return ok;
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
+		*len = fread(buf, 1, (size_t)n, f);
+		buf[*len] = '\0';
+	}
+	fclose(f);
+	return buf;
+}
+
+int
+ctl_migrate(const struct cfg *c, const char *sql_dir)
+{
+	struct dirent **files = NULL;
+	MYSQL *m = mysql_init(NULL);
+	long long got = 0;
+	int n = -1, applied = 0, rc = 1;
+
+	if (m == NULL)
+		return 1;
+	if (!mysql_real_connect(m, c->db_host, c->db_user, c->db_password,
+	    c->db_name, (unsigned)c->db_port, c->db_socket,
+	    CLIENT_MULTI_STATEMENTS)) {
+		fprintf(stderr, "backupctl: cannot reach the database (error "
+		    "%u)\n", mysql_errno(m));
+		goto out;
+	}
+	if (run(m, SQL_LOCK, sizeof(SQL_LOCK) - 1, &got) != 0 || got != 1) {
+		fprintf(stderr, "backupctl: could not take the migration lock\n");
+		goto out;
+	}
+	if (run(m, SQL_TABLE, sizeof(SQL_TABLE) - 1, NULL) != 0 ||
+	    stmt_run(m, "INSERT IGNORE INTO schema_migrations (version, name, "
+	    "applied_at) VALUES (?, ?, UTC_TIMESTAMP(3))", 1,
+	    "schema_migrations", NULL) != 0)
+		goto sqlerr;
+	if ((n = scandir(sql_dir, &files, migration_file, by_name)) < 0) {
+		fprintf(stderr, "backupctl: %s: %s\n", sql_dir, strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *name = files[i]->d_name;
+		long long version = strtoll(name, NULL, 10), done = 0;
+		char path[4096], label[256];
+		size_t len = 0;
+		char *sql;
+
+		if (stmt_run(m, SQL_APPLIED, version, NULL, &done) != 0)
+			goto sqlerr;
+		if (done)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", sql_dir, name);
+		snprintf(label, sizeof(label), "%.*s", (int)strlen(name) - 8,
+		    name + 4);
+		if ((sql = slurp(path, &len)) == NULL) {
+			fprintf(stderr, "backupctl: cannot read %s\n", path);
+			goto out;
+		}
+		fprintf(stderr, "backupctl: applying %s\n", name);
+		int r = run(m, sql, len, NULL);
+		free(sql);
+		if (r != 0 || stmt_run(m, SQL_RECORD, version, label, NULL))
+			goto sqlerr;
+		applied++;
+	}
+	run(m, SQL_UNLOCK, sizeof(SQL_UNLOCK) - 1, NULL);
+	fprintf(stderr, "backupctl: %d migration(s) applied, the schema is "
+	    "current\n", applied);
+	rc = 0;
+	goto out;
+sqlerr:
+	fprintf(stderr, "backupctl: migration failed: %s\n", mysql_error(m));
+out:
+	for (int i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+	mysql_close(m);
+	return rc;
+}

@@ -1,0 +1,662 @@
+/*
+ * Configuration loading. The key table below is the single list of keys:
+ * defaults, types, ranges, which values are secret and how each is checked.
+ * DESIGN.md ("Configuration") documents it.
+ *
+ * File syntax, one setting a line:
+ *
+ *	# comment (only as the first non-blank character of a line)
+ *	key = value
+ *	key = "value with surrounding spaces kept"
+ *
+ * Whitespace around key and value is trimmed; one pair of double quotes
+ * around the value is removed (no escapes inside). A '#' after a value is
+ * part of the value, since passwords may contain one. A key given twice in
+ * the file is an error, so a stale duplicate cannot silently win. An empty
+ * value leaves an optional key unset; keys with a default must not be empty.
+ *
+ * Then every key can be overridden by BACKUPD_<KEY IN UPPER CASE> in the
+ * environment; the first occurrence wins, as with getenv(3).
+ *
+ * Error text names the file and line (or the variable) and the key, and
+ * never contains a value: a typo next to db_password must not print it.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cfg.h"
+#include "egress.h"
+#include "limits.h"
+
+/* A config file is a few kilobytes; anything this large is a wrong path. */
+#define CFG_FILE_MAX (1024L * 1024)
+/* Longest key name echoed back in "unknown key" (they are short tokens). */
+#define CFG_KEY_SHOWN_MAX 64
+#define ENV_PREFIX "BACKUPD_"
+/*
+ * INT_MAX without <limits.h>: with -Ilib that name finds lib/limits.h, which
+ * shadows the system header.
+ */
+#define CFG_INT_MAX ((int)(~0u >> 1))
+/* "file:LINE: key 'x'" prefix; a longer path is cut, not an error. */
+#define CFG_WHERE_MAX 1024
+
+enum ktype { K_STR, K_INT, K_LONG };
+
+/* Value never appears anywhere but the struct; cfg_free() wipes it. */
+#define K_SECRET 0x1u
+
+typedef bool validator(const char *v, char *why, size_t whylen);
+
+struct key {
+	const char *name;
+	enum ktype type;
+	size_t off;
+	const char *dstr; /* K_STR default; NULL: unset */
+	long dnum;        /* K_INT/K_LONG default */
+	long min, max;    /* K_INT/K_LONG inclusive range */
+	unsigned flags;
+	validator *valid; /* K_STR: NULL accepts anything */
+};
+
+static validator v_listen, v_jwt_alg, v_url, v_cidrs, v_roots, v_nonempty;
+
+/*
+ * STR(name, default, flags, validator)
+ * NUM(name, type, default, min, max)
+ */
+#define CFG_KEYS(STR, NUM)                                                   \
+	STR(listen, "unix:/run/backupd/backupd.sock", 0, v_listen)             \
+	NUM(workers, K_INT, LIM_WORKERS_DEFAULT, 1, 256)                       \
+	NUM(max_requests, K_INT, LIM_MAX_REQUESTS_DEFAULT, 1, CFG_INT_MAX)     \
+	NUM(request_timeout, K_INT, LIM_REQUEST_TIMEOUT_DEFAULT, 1, 3600)      \
+	STR(db_host, NULL, 0, NULL)                                            \
+	NUM(db_port, K_INT, 3306, 1, 65535)                                    \
+	STR(db_socket, NULL, 0, NULL)                                          \
+	STR(db_user, NULL, 0, NULL)                                            \
+	STR(db_password, NULL, K_SECRET, NULL)                                 \
+	STR(db_name, NULL, 0, NULL)                                            \
+	STR(keyring_file, NULL, 0, NULL)                                       \
+	STR(jwt_alg, "HS256", 0, v_jwt_alg)                                    \
+	STR(jwt_key, NULL, K_SECRET, NULL)                                     \
+	STR(jwt_key_file, NULL, 0, NULL)                                       \
+	STR(jwt_issuer, NULL, 0, NULL)                                         \
+	STR(jwt_audience, NULL, 0, NULL)                                       \
+	STR(jwt_org_claim, "org_id", 0, v_nonempty)                            \
+	NUM(jwt_leeway, K_INT, LIM_JWT_LEEWAY_DEFAULT, 0, 3600)                \
+	STR(settings_url, NULL, 0, v_url)                                      \
+	STR(oauth_redirect_uri, NULL, 0, v_url)                                \
+	STR(google_client_id, NULL, 0, NULL)                                   \
+	STR(google_client_secret, NULL, K_SECRET, NULL)                        \
+	STR(google_auth_url, "https://accounts.google.com/o/oauth2/v2/auth",   \
+	    0, v_url)                                                          \
+	STR(google_token_url, "https://oauth2.googleapis.com/token", 0, v_url) \
+	STR(google_api_url, "https://www.googleapis.com", 0, v_url)            \
+	STR(microsoft_client_id, NULL, 0, NULL)                                \
+	STR(microsoft_client_secret, NULL, K_SECRET, NULL)                     \
+	STR(microsoft_login_url, "https://login.microsoftonline.com", 0,       \
+	    v_url)                                                             \
+	STR(microsoft_graph_url, "https://graph.microsoft.com/v1.0", 0, v_url) \
+	STR(gcs_api_url, "https://storage.googleapis.com", 0, v_url)           \
+	STR(egress_deny, NULL, 0, v_cidrs)                                     \
+	STR(egress_allow, NULL, 0, v_cidrs)                                    \
+	STR(local_roots, NULL, 0, v_roots)                                     \
+	STR(ca_file, NULL, 0, NULL)                                            \
+	NUM(probe_connect_timeout, K_INT, LIM_PROBE_CONNECT_TIMEOUT_DEFAULT,   \
+	    1, 120)                                                            \
+	NUM(probe_timeout, K_INT, LIM_PROBE_TIMEOUT_DEFAULT, 1, 600)           \
+	NUM(max_body, K_LONG, LIM_MAX_BODY_DEFAULT, 1024, 16L * 1024 * 1024)
+
+#define ROW_STR(n, def, fl, v) \
+	{#n, K_STR, offsetof(struct cfg, n), def, 0, 0, 0, fl, v},
+#define ROW_NUM(n, t, def, lo, hi) \
+	{#n, t, offsetof(struct cfg, n), NULL, def, lo, hi, 0, NULL},
+static const struct key keys[] = {CFG_KEYS(ROW_STR, ROW_NUM)};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+#define NAME_STR(n, def, fl, v) #n,
+#define NAME_NUM(n, t, def, lo, hi) #n,
+static const char *const key_names[] = {CFG_KEYS(NAME_STR, NAME_NUM) NULL};
+
+/* Each table row's type matches its struct member's type. */
+#define CHECK_STR(n, def, fl, v)                                             \
+	_Static_assert(_Generic(((struct cfg *)0)->n, char *: 1, default: 0), \
+	    "cfg key " #n " is not a string member");
+#define CHECK_NUM(n, t, def, lo, hi)                                         \
+	_Static_assert(_Generic(((struct cfg *)0)->n, int: (t) == K_INT,      \
+	    long: (t) == K_LONG, default: 0),                                  \
+	    "cfg key " #n " does not match its member's type");
+CFG_KEYS(CHECK_STR, CHECK_NUM)
+
+/* Algorithms libjwt verifies; exact case (RFC 7518 §3.1), never "none". */
+static const char *const jwt_algs[] = {
+	"HS256", "HS384", "HS512", "RS256", "RS384", "RS512",
+	"ES256", "ES384", "ES512",
+};
+
+static char **
+str_at(struct cfg *c, const struct key *k)
+{
+	return (char **)((char *)c + k->off);
+}
+
+static void
+str_free(struct cfg *c, const struct key *k)
+{
+	char **p = str_at(c, k);
+
+	if (*p == NULL)
+		return;
+	if (k->flags & K_SECRET)
+		sodium_memzero(*p, strlen(*p));
+	free(*p);
+	*p = NULL;
+}
+
+/* Copy a possibly hostile key name for display; false when unsafe to. */
+static bool
+key_shown(const char *name, char *out, size_t outlen)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > CFG_KEY_SHOWN_MAX || n >= outlen ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789_-.") != n)
+		return false;
+	memcpy(out, name, n + 1);
+	return true;
+}
+
+static const struct key *
+key_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* --- validators: on false, `why` says what is expected, never the value */
+
+static bool
+has_ctl_or_space(const char *v)
+{
+	for (; *v != '\0'; v++)
+		if (isspace((unsigned char)*v) || iscntrl((unsigned char)*v))
+			return true;
+	return false;
+}
+
+static bool
+port_ok(const char *p)
+{
+	size_t n = strlen(p);
+	long port;
+
+	if (n == 0 || n > 5 || strspn(p, "0123456789") != n)
+		return false;
+	port = strtol(p, NULL, 10);
+	return port >= 1 && port <= 65535;
+}
+
+/* "unix:/abs/path", "host:port" or "[v6]:port". */
+static bool
+v_listen(const char *v, char *why, size_t whylen)
+{
+	struct sockaddr_un sun;
+	char host[INET6_ADDRSTRLEN + 1];
+	unsigned char a6[16];
+	const char *colon, *close;
+	size_t hlen;
+
+	if (strncmp(v, "unix:", 5) == 0) {
+		if (v[5] == '/' && strlen(v + 5) < sizeof(sun.sun_path) &&
+		    !has_ctl_or_space(v + 5))
+			return true;
+		snprintf(why, whylen, "unix socket path must be absolute and "
+		    "shorter than %zu bytes", sizeof(sun.sun_path));
+		return false;
+	}
+	if (v[0] == '[') {
+		close = strchr(v, ']');
+		hlen = close != NULL ? (size_t)(close - v - 1) : 0;
+		if (close != NULL && hlen > 0 && hlen < sizeof(host)) {
+			memcpy(host, v + 1, hlen);
+			host[hlen] = '\0';
+			if (inet_pton(AF_INET6, host, a6) == 1 &&
+			    close[1] == ':' && port_ok(close + 2))
+				return true;
+		}
+	} else if ((colon = strrchr(v, ':')) != NULL && colon > v &&
+	    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-") == (size_t)(colon - v) && port_ok(colon + 1))
+		return true;
+	snprintf(why, whylen, "must be unix:/absolute/path, host:port or "
+	    "[ipv6]:port with a port between 1 and 65535");
+	return false;
+}
+
+static bool
+v_jwt_alg(const char *v, char *why, size_t whylen)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(jwt_algs) / sizeof(jwt_algs[0]); i++)
+		if (strcmp(v, jwt_algs[i]) == 0)
+			return true;
+	snprintf(why, whylen, "must be one of HS256 HS384 HS512 RS256 RS384 "
+	    "RS512 ES256 ES384 ES512");
+	return false;
+}
+
+static bool
+v_url(const char *v, char *why, size_t whylen)
+{
+	size_t skip = 0;
+
+	if (strncasecmp(v, "https://", 8) == 0)
+		skip = 8;
+	else if (strncasecmp(v, "http://", 7) == 0)
+		skip = 7;
+	if (skip != 0 && v[skip] != '\0' && v[skip] != '/' &&
+	    !has_ctl_or_space(v))
+		return true;
+	snprintf(why, whylen, "must be an http:// or https:// URL");
+	return false;
+}
+
+static bool
+v_cidrs(const char *v, char *why, size_t whylen)
+{
+	struct cidr *list = NULL;
+	size_t n = 0;
+	enum bd_err rc;
+
+	rc = egress_parse(v, &list, &n, why, whylen);
+	free(list);
+	return rc == BD_OK;
+}
+
+/* Comma-separated absolute directories (commas cannot appear in a root). */
+static bool
+v_roots(const char *v, char *why, size_t whylen)
+{
+	const char *p = v, *end, *s;
+	size_t len;
+
+	for (;;) {
+		end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		s = p;
+		while (s < end && isspace((unsigned char)*s))
+			s++;
+		len = (size_t)(end - s);
+		while (len > 0 && isspace((unsigned char)s[len - 1]))
+			len--;
+		if (len == 0 || s[0] != '/') {
+			snprintf(why, whylen, "must be comma-separated "
+			    "absolute paths");
+			return false;
+		}
+		if (*end == '\0')
+			return true;
+		p = end + 1;
+	}
+}
+
+static bool
+v_nonempty(const char *v, char *why, size_t whylen)
+{
+	if (v[0] != '\0' && !has_ctl_or_space(v))
+		return true;
+	snprintf(why, whylen, "must be a name without spaces");
+	return false;
+}
+
+/* --- setting one value */
+
+/* Decimal digits with an optional '-': strtol alone would take " 8", "+8". */
+static bool
+parse_long(const char *v, long *out)
+{
+	const char *digits = v + (v[0] == '-');
+	size_t n = strlen(digits);
+	char *end;
+
+	if (n == 0 || strspn(digits, "0123456789") != n)
+		return false;
+	errno = 0;
+	*out = strtol(v, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+/*
+ * Set key k from the text v. `where` prefixes error text: "file:LINE: key
+ * 'x'" or "BACKUPD_X". Returns false with err filled on a bad value.
+ */
+static bool
+key_set(struct cfg *c, const struct key *k, const char *v, const char *where,
+    char *err, size_t errlen)
+{
+	char why[256] = "invalid value";
+	char *copy;
+	long n;
+	size_t len;
+
+	if (k->type == K_STR) {
+		if (v[0] == '\0') {
+			if (k->dstr != NULL) {
+				snprintf(err, errlen, "%s: must not be empty",
+				    where);
+				return false;
+			}
+			str_free(c, k);
+			return true;
+		}
+		if (k->valid != NULL && !k->valid(v, why, sizeof(why))) {
+			snprintf(err, errlen, "%s: %s", where, why);
+			return false;
+		}
+		len = strlen(v);
+		if ((copy = malloc(len + 1)) == NULL) {
+			snprintf(err, errlen, "%s: out of memory", where);
+			return false;
+		}
+		memcpy(copy, v, len + 1);
+		str_free(c, k);
+		*str_at(c, k) = copy;
+		return true;
+	}
+
+	if (!parse_long(v, &n) || n < k->min || n > k->max) {
+		snprintf(err, errlen, "%s: must be an integer between %ld and "
+		    "%ld", where, k->min, k->max);
+		return false;
+	}
+	if (k->type == K_INT)
+		*(int *)((char *)c + k->off) = (int)n;
+	else
+		*(long *)((char *)c + k->off) = n;
+	return true;
+}
+
+/* --- the file */
+
+/*
+ * Read path into a malloc'd, NUL-terminated buffer of *capp bytes (wipe
+ * them all before freeing). Growing copies are
+ * wiped before being freed: the file holds secrets.
+ */
+static bool
+file_read(const char *path, char **out, size_t *capp, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL, *nbuf;
+	size_t cap, len = 0;
+	ssize_t r;
+	int fd = -1;
+	bool ok = false;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: is a directory", path);
+		goto out;
+	}
+	/* +2: room for the NUL and for the read that sees EOF. */
+	cap = st.st_size > 0 && st.st_size < CFG_FILE_MAX ?
+	    (size_t)st.st_size + 2 : 4096;
+	if ((buf = malloc(cap)) == NULL)
+		goto nomem;
+	for (;;) {
+		if (len + 1 == cap) {
+			if (cap > (size_t)CFG_FILE_MAX) {
+				snprintf(err, errlen, "%s: larger than %ld "
+				    "bytes", path, CFG_FILE_MAX);
+				goto out;
+			}
+			if ((nbuf = malloc(cap * 2)) == NULL)
+				goto nomem;
+			memcpy(nbuf, buf, len);
+			sodium_memzero(buf, cap);
+			free(buf);
+			buf = nbuf;
+			cap *= 2;
+		}
+		r = read(fd, buf + len, cap - 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	if (memchr(buf, '\0', len) != NULL) {
+		snprintf(err, errlen, "%s: contains a NUL byte", path);
+		goto out;
+	}
+	*out = buf;
+	*capp = cap;
+	buf = NULL;
+	ok = true;
+	goto out;
+nomem:
+	snprintf(err, errlen, "%s: out of memory", path);
+out:
+	if (buf != NULL) {
+		sodium_memzero(buf, cap);
+		free(buf);
+	}
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static char *
+trim(char *s, char *end)
+{
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	*end = '\0';
+	return s;
+}
+
+static bool
+file_load(struct cfg *c, const char *path, char *err, size_t errlen)
+{
+	unsigned seen[NKEYS] = {0}; /* line a key was set on; 0: not yet */
+	char where[CFG_WHERE_MAX], shown[CFG_KEY_SHOWN_MAX + 1];
+	char *buf = NULL, *line, *next, *eq, *key, *val;
+	const struct key *k;
+	size_t cap = 0, vlen;
+	unsigned lineno = 0;
+	bool ok = false;
+
+	if (!file_read(path, &buf, &cap, err, errlen))
+		goto out;
+
+	for (line = buf; line != NULL; line = next) {
+		lineno++;
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		vlen = strlen(line);
+		if (vlen > 0 && line[vlen - 1] == '\r')
+			line[--vlen] = '\0';
+		line = trim(line, line + vlen);
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+
+		if ((eq = strchr(line, '=')) == NULL) {
+			snprintf(err, errlen, "%s:%u: expected 'key = value'",
+			    path, lineno);
+			goto out;
+		}
+		key = trim(line, eq);
+		val = trim(eq + 1, eq + 1 + strlen(eq + 1));
+		if (key[0] == '\0') {
+			snprintf(err, errlen, "%s:%u: missing key before '='",
+			    path, lineno);
+			goto out;
+		}
+		if ((k = key_find(key)) == NULL) {
+			if (key_shown(key, shown, sizeof(shown)))
+				snprintf(err, errlen, "%s:%u: unknown key '%s'",
+				    path, lineno, shown);
+			else
+				snprintf(err, errlen, "%s:%u: invalid key name",
+				    path, lineno);
+			goto out;
+		}
+		snprintf(where, sizeof(where), "%s:%u: key '%s'", path, lineno,
+		    k->name);
+		if (seen[k - keys] != 0) {
+			snprintf(err, errlen, "%s: duplicate (first set on line "
+			    "%u)", where, seen[k - keys]);
+			goto out;
+		}
+		seen[k - keys] = lineno;
+
+		vlen = strlen(val);
+		if (vlen > 0 && val[0] == '"') {
+			if (vlen < 2 || val[vlen - 1] != '"') {
+				snprintf(err, errlen, "%s: unterminated quote",
+				    where);
+				goto out;
+			}
+			val[vlen - 1] = '\0';
+			val++;
+		}
+		if (!key_set(c, k, val, where, err, errlen))
+			goto out;
+	}
+	ok = true;
+out:
+	if (buf != NULL) {
+		sodium_memzero(buf, cap);
+		free(buf);
+	}
+	return ok;
+}
+
+/* --- the environment */
+
+static bool
+env_load(struct cfg *c, char *const *envp, char *err, size_t errlen)
+{
+	char var[sizeof(ENV_PREFIX) + CFG_KEY_SHOWN_MAX];
+	size_t i, j, vlen;
+	char *const *e;
+
+	for (i = 0; i < NKEYS; i++) {
+		vlen = sizeof(ENV_PREFIX) - 1;
+		memcpy(var, ENV_PREFIX, vlen);
+		for (j = 0; keys[i].name[j] != '\0' && vlen + 1 < sizeof(var);
+		    j++)
+			var[vlen++] = (char)toupper(
+			    (unsigned char)keys[i].name[j]);
+		var[vlen] = '\0';
+
+		for (e = envp; *e != NULL; e++) {
+			if (strncmp(*e, var, vlen) != 0 || (*e)[vlen] != '=')
+				continue;
+			if (!key_set(c, &keys[i], *e + vlen + 1, var, err,
+			    errlen))
+				return false;
+			break;
+		}
+	}
+	return true;
+}
+
+/*
+ * Defaults, then the file at path (NULL: none), then envp (NULL: none).
+ * BD_ERR_CONFIG with err filled on the first bad line or variable, *c freed;
+ * on BD_OK the caller owns *c and releases it with cfg_free().
+ */
+enum bd_err
+cfg_load(struct cfg *c, const char *path, char *const *envp, char *err,
+    size_t errlen)
+{
+	enum bd_err rc = BD_ERR_CONFIG;
+	char dummy[1];
+	size_t i, len;
+	char **p;
+
+	if (err == NULL || errlen == 0) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	err[0] = '\0';
+	memset(c, 0, sizeof(*c));
+
+	for (i = 0; i < NKEYS; i++) {
+		if (keys[i].type == K_INT)
+			*(int *)((char *)c + keys[i].off) = (int)keys[i].dnum;
+		else if (keys[i].type == K_LONG)
+			*(long *)((char *)c + keys[i].off) = keys[i].dnum;
+		else if (keys[i].dstr != NULL) {
+			p = str_at(c, &keys[i]);
+			len = strlen(keys[i].dstr);
+			if ((*p = malloc(len + 1)) == NULL) {
+				rc = BD_ERR_NOMEM;
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
+			memcpy(*p, keys[i].dstr, len + 1);
+		}
+	}
+	if (path != NULL && !file_load(c, path, err, errlen))
+		goto out;
+	if (envp != NULL && !env_load(c, envp, err, errlen))
+		goto out;
+	rc = BD_OK;
+out:
+	if (rc != BD_OK)
+		cfg_free(c);
+	return rc;
+}
+
+/* Free every string (secrets wiped first) and zero *c; NULL is a no-op. */
+void
+cfg_free(struct cfg *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].type == K_STR)
+			str_free(c, &keys[i]);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Every key name in table order, NULL-terminated; static storage. */
+const char *const *
+cfg_key_names(void)
+{
+	return key_names;
+}
