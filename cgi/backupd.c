@@ -60,7 +60,7 @@ serve(struct app *app, const struct transport *t)
 	struct response resp;
 	char path[2048], *body = NULL, *out;
 	const char *uri, *v;
-	size_t len = 0;
+	size_t len = 0, outlen = 0;
 
 	memset(&req, 0, sizeof(req));
 	resp_init(&resp);
@@ -108,8 +108,8 @@ serve(struct app *app, const struct transport *t)
 	req.body_len = len;
 
 	app_handle(app, &req, &resp);
-	if ((out = resp_serialize(&resp, &req, &len)) != NULL) {
-		t->write(t->ctx, out, len);
+	if ((out = resp_serialize(&resp, &req, &outlen)) != NULL) {
+		t->write(t->ctx, out, outlen);
 		free(out);
 	}
 	if (body != NULL) {
