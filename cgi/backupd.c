@@ -28,7 +28,7 @@
 #include <sodium.h>
 
 #include "app.h"
-#include "limits.h"
+#include "bd_limits.h"
 #include "log.h"
 
 extern char **environ;

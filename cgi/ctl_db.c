@@ -9,7 +9,7 @@
 
 #include "ctl.h"
 #include "db.h"
-#include "limits.h"
+#include "bd_limits.h"
 #include "vault.h"
 
 int

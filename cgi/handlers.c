@@ -339,6 +339,15 @@ keep_internal(json_object *config, json_object *stored)
 			json_object_object_add(config, k, json_object_get(v));
 }
 
+/* The "probe" of an OAuth destination that was never authorized. */
+static void
+probe_unauthorized(const struct probe_env *env, json_object *config,
+    struct probe_result *res)
+{
+	probe_fail(res, CHECK_AUTH, "not authorized yet: start the OAuth flow "
+	    "with POST /backup-destinations/{id}/oauth");
+}
+
 static void
 h_list(struct app *app, struct request *req, struct response *resp)
 {
@@ -742,17 +751,8 @@ h_test(struct app *app, struct request *req, struct response *resp)
 		goto out;
 	}
 	probe_env(app, &env);
-	if (t->oauth && strcmp(cur.status, "pending_authorization") == 0) {
-		probe_run(NULL, &env, config, &res);
-		probe_fail(&res, CHECK_AUTH, "not authorized yet: start the "
-		    "OAuth flow (POST /backup-destinations/%s/oauth)", cur.id);
-	} else if (t->probe == NULL) {
-		probe_run(NULL, &env, config, &res);
-		probe_fail(&res, CHECK_CONNECT, "connection tests for type "
-		    "'%s' are not available on this server yet", t->name);
-	} else {
-		probe_run(t->probe, &env, config, &res);
-	}
+	probe_run(t->oauth && strcmp(cur.status, "pending_authorization") == 0 ?
+	    probe_unauthorized : t->probe, &env, config, &res);
 	merge_update(config, &res);
 	status = res.ok ? "active" :
 	    strcmp(cur.status, "pending_authorization") == 0 ?

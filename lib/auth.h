@@ -13,7 +13,7 @@
 
 #include "cfg.h"
 #include "err.h"
-#include "limits.h"
+#include "bd_limits.h"
 
 enum role {
 	ROLE_NONE = 0, /* unauthenticated (the OAuth callback) */

@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,18 +39,14 @@
 
 #include "cfg.h"
 #include "egress.h"
-#include "limits.h"
+#include "bd_limits.h"
 
 /* A config file is a few kilobytes; anything this large is a wrong path. */
 #define CFG_FILE_MAX (1024L * 1024)
 /* Longest key name echoed back in "unknown key" (they are short tokens). */
 #define CFG_KEY_SHOWN_MAX 64
 #define ENV_PREFIX "BACKUPD_"
-/*
- * INT_MAX without <limits.h>: with -Ilib that name finds lib/limits.h, which
- * shadows the system header.
- */
-#define CFG_INT_MAX ((int)(~0u >> 1))
+#define CFG_INT_MAX INT_MAX
 /* "file:LINE: key 'x'" prefix; a longer path is cut, not an error. */
 #define CFG_WHERE_MAX 1024
 

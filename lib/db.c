@@ -7,7 +7,7 @@
 #include <errmsg.h>
 
 #include "db.h"
-#include "limits.h"
+#include "bd_limits.h"
 #include "log.h"
 
 /* Columns of a destination as store.c reads them (keep in step with it). */

@@ -14,7 +14,7 @@
 #include <json-c/json.h>
 
 #include "err.h"
-#include "limits.h"
+#include "bd_limits.h"
 #include "probe.h"
 
 /* The literal every secret is redacted to, and which PUT may send back. */

@@ -8,7 +8,7 @@
 
 #include <sodium.h>
 
-#include "limits.h"
+#include "bd_limits.h"
 #include "req.h"
 
 void

@@ -17,7 +17,7 @@
 #include <stddef.h>
 
 #include "err.h"
-#include "limits.h"
+#include "bd_limits.h"
 
 struct vault;
 

@@ -2,8 +2,8 @@
  * Every limit in one place, each with its reason. Values that are also
  * configuration keys (max_body, timeouts) are the defaults; the config wins.
  */
-#ifndef BD_LIMITS_H
-#define BD_LIMITS_H
+#ifndef BD_BD_LIMITS_H
+#define BD_BD_LIMITS_H
 
 /* Request body; nginx's client_max_body_size in nginx/ is rendered from it. */
 #define LIM_MAX_BODY_DEFAULT 65536L

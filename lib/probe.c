@@ -1,0 +1,363 @@
+/*
+ * Probe plumbing shared by every destination type: recording checks, the
+ * TestResult document, probe object names and the policed curl handle.
+ * The per-type probes live in probe_<type>.c.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "bd_limits.h"
+#include "probe.h"
+
+static const char *const check_names[CHECK__MAX] = {
+	[CHECK_CONNECT] = "connect",
+	[CHECK_AUTH] = "auth",
+	[CHECK_TARGET] = "target",
+	[CHECK_WRITE] = "write",
+	[CHECK_READ] = "read",
+	[CHECK_DELETE] = "delete",
+};
+
+/* The contract's check name; "unknown" outside the enum (static). */
+const char *
+probe_check_name(enum probe_check c)
+{
+	if ((unsigned)c >= CHECK__MAX)
+		return "unknown";
+	return check_names[c];
+}
+
+/*
+ * vsnprintf into buf, then, if the text was cut, drop a UTF-8 sequence the
+ * cut left incomplete so the detail stays valid UTF-8 in the JSON output.
+ */
+static void
+format_detail(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	size_t len, i, need;
+	unsigned char c;
+	int n;
+
+	buf[0] = '\0';
+	if (fmt == NULL)
+		return;
+	n = vsnprintf(buf, size, fmt, ap);
+	if (n < 0) {
+		buf[0] = '\0';
+		return;
+	}
+	if ((size_t)n < size)
+		return;
+	len = strlen(buf);
+	/* Walk back over continuation bytes to the last lead byte. */
+	for (i = len; i > 0 && len - i < 4; i--) {
+		c = (unsigned char)buf[i - 1];
+		if ((c & 0xc0) == 0x80)
+			continue;
+		need = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 :
+		    (c & 0xf0) == 0xe0 ? 3 : 4;
+		if (len - (i - 1) < need)
+			buf[i - 1] = '\0';
+		break;
+	}
+}
+
+static void
+record(struct probe_result *r, enum probe_check c, bool ok, const char *fmt,
+    va_list ap)
+{
+	int i;
+
+	if (!ok) {
+		r->ok = false;
+		if (r->failed < 0)
+			r->failed = (int)c;
+	}
+	if (r->nchecks < 0 || r->nchecks >= CHECK__MAX)
+		return;
+	i = r->nchecks++;
+	r->checks[i].check = c;
+	r->checks[i].ok = ok;
+	format_detail(r->checks[i].detail, sizeof(r->checks[i].detail), fmt,
+	    ap);
+}
+
+/* See probe.h. A check past CHECK__MAX entries still counts for ok/failed
+ * but is not listed. */
+void
+probe_pass(struct probe_result *r, enum probe_check c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	record(r, c, true, fmt, ap);
+	va_end(ap);
+}
+
+/* See probe.h. The first failure is the one reported as failedCheck. */
+void
+probe_fail(struct probe_result *r, enum probe_check c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	record(r, c, false, fmt, ap);
+	va_end(ap);
+}
+
+/* See probe.h. Warnings past PROBE_WARN_MAX are dropped. */
+void
+probe_warn(struct probe_result *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->nwarnings < 0 || r->nwarnings >= PROBE_WARN_MAX || fmt == NULL)
+		return;
+	va_start(ap, fmt);
+	format_detail(r->warnings[r->nwarnings], PROBE_DETAIL_MAX, fmt, ap);
+	va_end(ap);
+	r->nwarnings++;
+}
+
+static int64_t
+ms_of(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000 + ts->tv_nsec / 1000000;
+}
+
+/*
+ * See probe.h. *res is zeroed first (a previous config_update must have
+ * been released by the caller). testedAt is the wall clock when the test
+ * started; the latency comes from the monotonic clock, so a clock step
+ * during the test does not show. fn NULL (no probe for the type yet) fails
+ * the connect check.
+ */
+void
+probe_run(probe_fn fn, const struct probe_env *env, json_object *config,
+    struct probe_result *res)
+{
+	struct timespec wall, t0, t1;
+
+	memset(res, 0, sizeof(*res));
+	res->ok = true;
+	res->failed = -1;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	res->tested_at_ms = ms_of(&wall);
+	if (fn == NULL)
+		probe_fail(res, CHECK_CONNECT,
+		    "connection tests are not available for this type yet");
+	else
+		fn(env, config, res);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	res->latency_ms = (long)(ms_of(&t1) - ms_of(&t0));
+	if (res->latency_ms < 0)
+		res->latency_ms = 0;
+}
+
+/* See probe.h; safe to call twice. */
+void
+probe_result_clear(struct probe_result *res)
+{
+	if (res == NULL)
+		return;
+	json_object_put(res->config_update);
+	res->config_update = NULL;
+}
+
+/* RFC 3339 UTC with milliseconds: "2026-11-29T12:00:00.123Z". */
+static void
+format_ms(char out[32], int64_t ms)
+{
+	int64_t sec = ms / 1000, frac = ms % 1000;
+	time_t t;
+	struct tm tm;
+
+	if (frac < 0) {
+		frac += 1000;
+		sec--;
+	}
+	t = (time_t)sec;
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+		snprintf(out, 32, "1970-01-01T00:00:00.000Z");
+		return;
+	}
+	snprintf(out + 19, 32 - 19, ".%03dZ", (int)frac);
+}
+
+/* See probe.h: {ok, testedAt, latencyMs, checks[{name, ok, detail?}],
+ * warnings[]}; warnings is always present. NULL only when out of memory. */
+json_object *
+probe_result_json(const struct probe_result *r)
+{
+	json_object *o, *checks, *warnings, *c;
+	char ts[32];
+	int i;
+
+	o = json_object_new_object();
+	checks = json_object_new_array();
+	warnings = json_object_new_array();
+	if (o == NULL || checks == NULL || warnings == NULL)
+		goto fail;
+	format_ms(ts, r->tested_at_ms);
+	json_object_object_add(o, "ok", json_object_new_boolean(r->ok));
+	json_object_object_add(o, "testedAt", json_object_new_string(ts));
+	json_object_object_add(o, "latencyMs",
+	    json_object_new_int64(r->latency_ms));
+	for (i = 0; i < r->nchecks && i < CHECK__MAX; i++) {
+		if ((c = json_object_new_object()) == NULL)
+			goto fail;
+		json_object_object_add(c, "name", json_object_new_string(
+		    probe_check_name(r->checks[i].check)));
+		json_object_object_add(c, "ok",
+		    json_object_new_boolean(r->checks[i].ok));
+		if (r->checks[i].detail[0] != '\0')
+			json_object_object_add(c, "detail",
+			    json_object_new_string(r->checks[i].detail));
+		json_object_array_add(checks, c);
+	}
+	for (i = 0; i < r->nwarnings && i < PROBE_WARN_MAX; i++)
+		json_object_array_add(warnings,
+		    json_object_new_string(r->warnings[i]));
+	json_object_object_add(o, "checks", checks);
+	json_object_object_add(o, "warnings", warnings);
+	return o;
+fail:
+	json_object_put(o);
+	json_object_put(checks);
+	json_object_put(warnings);
+	return NULL;
+}
+
+/* See probe.h: ".backupd-probe-" + 16 hex digits of fresh randomness. */
+void
+probe_object_name(char out[32])
+{
+	unsigned char rnd[8];
+	char hex[2 * sizeof(rnd) + 1];
+
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
+	snprintf(out, 32, ".backupd-probe-%s", hex);
+}
+
+/* Collect the body up to LIM_PROBE_MAX_RESPONSE bytes. Past the cap it keeps
+ * what fits and returns a short count, which makes curl abort the transfer
+ * with CURLE_WRITE_ERROR: a remote cannot make a probe buffer gigabytes. */
+static size_t
+on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct probe_xfer *x = userp;
+	size_t len = size * nmemb, room, take;
+	char *p;
+
+	room = (size_t)LIM_PROBE_MAX_RESPONSE - x->len;
+	take = len < room ? len : room;
+	if (take > 0) {
+		if ((p = realloc(x->body, x->len + take + 1)) == NULL)
+			return 0;
+		x->body = p;
+		memcpy(x->body + x->len, data, take);
+		x->len += take;
+		x->body[x->len] = '\0';
+	}
+	if (take < len) {
+		x->truncated = true;
+		return 0;
+	}
+	return len;
+}
+
+/*
+ * See probe.h. *x is zeroed first; on success x->h is ready and x->body is
+ * an empty string; the caller calls probe_xfer_cleanup() in every case
+ * (also after a failure here). BD_ERR_INTERNAL without an egress policy:
+ * a probe never connects unpoliced. BD_ERR_NOMEM if curl cannot start.
+ */
+enum bd_err
+probe_curl(struct probe_xfer *x, const struct probe_env *env,
+    const char *protocols)
+{
+	enum bd_err rc = BD_ERR_INTERNAL;
+	const struct cfg *c = env != NULL ? env->cfg : NULL;
+	long ct = LIM_PROBE_CONNECT_TIMEOUT_DEFAULT, tt = LIM_PROBE_TIMEOUT_DEFAULT;
+	CURL *h;
+
+	memset(x, 0, sizeof(*x));
+	if (env == NULL || env->egress == NULL || protocols == NULL)
+		goto out;
+	rc = BD_ERR_NOMEM;
+	if ((x->body = calloc(1, 1)) == NULL)
+		goto out;
+	if ((x->h = h = curl_easy_init()) == NULL)
+		goto out;
+	if (c != NULL && c->probe_connect_timeout > 0)
+		ct = c->probe_connect_timeout;
+	if (c != NULL && c->probe_timeout > 0)
+		tt = c->probe_timeout;
+
+	rc = BD_ERR_INTERNAL;
+	x->gate.policy = env->egress;
+	x->gate.denied = false;
+	egress_attach(h, &x->gate);
+	if (curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protocols) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protocols) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, ct) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_TIMEOUT, tt) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_WRITEDATA, x) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_USERAGENT, "backupd-probe/1") !=
+	    CURLE_OK)
+		goto out;
+	/*
+	 * An http_proxy/https_proxy in the environment would make curl
+	 * connect to the proxy, and the egress gate would judge the proxy's
+	 * address instead of the destination's. "" disables proxies, also
+	 * those from the environment (CURLOPT_PROXY).
+	 */
+	if (curl_easy_setopt(h, CURLOPT_PROXY, "") != CURLE_OK)
+		goto out;
+	/*
+	 * ca_file adds a CA (a private CA of a NAS or MinIO) to the system
+	 * ones. curl takes a single CAINFO file, so the extra file goes to
+	 * CAINFO and the system store stays reachable through CAPATH: the
+	 * OpenSSL backend (Debian's libcurl) verifies against both. Without
+	 * ca_file, curl's built-in defaults (bundle + path) apply unchanged.
+	 */
+	if (c != NULL && c->ca_file != NULL && c->ca_file[0] != '\0' &&
+	    (curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_CAPATH, "/etc/ssl/certs") != CURLE_OK))
+		goto out;
+	rc = BD_OK;
+out:
+	return rc;
+}
+
+/* See probe.h. Safe on a zeroed or already cleaned-up xfer. The body is
+ * wiped: OAuth token responses pass through here too. */
+void
+probe_xfer_cleanup(struct probe_xfer *x)
+{
+	if (x == NULL)
+		return;
+	if (x->h != NULL)
+		curl_easy_cleanup(x->h);
+	if (x->body != NULL) {
+		sodium_memzero(x->body, x->len);
+		free(x->body);
+	}
+	x->h = NULL;
+	x->body = NULL;
+	x->len = 0;
+	x->truncated = false;
+}
