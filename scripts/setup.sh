@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Install every Debian package backupd needs (build, tests, local stack).
+# Quick and quiet when everything is there: dpkg-query first, apt-get only
+# for what is missing. To add a dependency, add a line to PACKAGES; a line
+# "a|b" is satisfied by either package (the first is installed if neither is).
+set -euo pipefail
+
+PACKAGES=(
+	# build
+	build-essential
+	pkg-config
+	libfcgi-dev
+	libjson-c-dev
+	libjwt-dev
+	libsodium-dev
+	libmariadb-dev
+	libcurl4-openssl-dev
+	libcmocka-dev
+	# local stack
+	mariadb-server
+	mariadb-client
+	"nginx-light|nginx-core|nginx-full|nginx-extras"
+	curl
+	openssl
+	ca-certificates
+	# tests and bench
+	wrk
+	python3-pytest
+	python3-requests
+	python3-jwt
+	python3-cryptography
+)
+
+# One dpkg-query for every name (unknown names just print nothing).
+all=()
+for entry in "${PACKAGES[@]}"; do
+	IFS='|' read -r -a alts <<<"$entry"
+	all+=("${alts[@]}")
+done
+declare -A have=()
+while read -r pkg status; do
+	[[ $status == installed ]] && have[${pkg%%:*}]=1
+done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${all[@]}" 2>/dev/null || true)
+
+missing=()
+for entry in "${PACKAGES[@]}"; do
+	IFS='|' read -r -a alts <<<"$entry"
+	ok=0
+	for p in "${alts[@]}"; do
+		if [[ -n ${have[$p]:-} ]]; then ok=1; break; fi
+	done
+	((ok)) || missing+=("${alts[0]}")
+done
+
+if ((${#missing[@]} == 0)); then
+	exit 0
+fi
+
+cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+if [[ $(id -u) != 0 ]]; then
+	printf 'setup: missing packages: %s\n' "${missing[*]}" >&2
+	printf 'setup: as root, run:\n  apt-get update && DEBIAN_FRONTEND=noninteractive %s\n' "$cmd" >&2
+	exit 1
+fi
+
+printf 'setup: installing %s\n' "${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
