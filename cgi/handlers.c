@@ -192,12 +192,12 @@ respond_dest(struct app *app, struct request *req, struct response *resp,
 	dbres_free(&r);
 }
 
-/* Body checks shared by create and update: 413, 415, 400, then 422. */
+/* Body checks shared by create and update: 413, 415, then 400 for a body
+ * that is not one JSON object. *body is a new reference on success. */
 static bool
-read_input(struct app *app, struct request *req, struct response *resp,
-    bool placeholders, json_object **body, struct dest_input *in)
+read_body(struct app *app, struct request *req, struct response *resp,
+    json_object **body)
 {
-	struct verrs errs;
 	const char *why = NULL;
 	enum bd_err rc;
 
@@ -219,19 +219,27 @@ read_input(struct app *app, struct request *req, struct response *resp,
 	if (!json_object_is_type(*body, json_type_object)) {
 		resp_problem(resp, req, BD_ERR_BAD_REQUEST,
 		    "the body must be a JSON object");
-		goto bad;
-	}
-	memset(&errs, 0, sizeof(errs));
-	if (dtype_validate_input(*body, placeholders, in, &errs) != BD_OK) {
-		json_object *p = resp_problem(resp, req, BD_ERR_INVALID,
-		    "%zu field%s invalid", errs.n, errs.n == 1 ? " is" : "s are");
-		json_object_object_add(p, "errors", verrs_json(&errs));
-		goto bad;
+		json_object_put(*body);
+		*body = NULL;
+		return false;
 	}
 	return true;
-bad:
-	json_object_put(*body);
-	*body = NULL;
+}
+
+/* 422 listing every invalid field, or fills *in (borrowing from body). */
+static bool
+validate(struct request *req, struct response *resp, json_object *body,
+    bool placeholders, struct dest_input *in)
+{
+	struct verrs errs;
+	json_object *p;
+
+	memset(&errs, 0, sizeof(errs));
+	if (dtype_validate_input(body, placeholders, in, &errs) == BD_OK)
+		return true;
+	p = resp_problem(resp, req, BD_ERR_INVALID, "%zu field%s invalid",
+	    errs.n, errs.n == 1 ? " is" : "s are");
+	json_object_object_add(p, "errors", verrs_json(&errs));
 	return false;
 }
 
@@ -272,6 +280,17 @@ type_available(struct app *app, const struct request *req,
 	return true;
 }
 
+/* 409 for a name already used in the org (audited as a conflict). */
+static void
+name_taken(struct app *app, const struct request *req, struct response *resp,
+    const char *name, const char *self)
+{
+	audit(app, req, self ? "destination.update" : "destination.create",
+	    self, "conflict", "name already used");
+	resp_problem(resp, req, BD_ERR_CONFLICT,
+	    "a destination named '%s' already exists", name);
+}
+
 /* 409 when another destination of the org already has this name. */
 static bool
 name_free(struct app *app, const struct request *req, struct response *resp,
@@ -284,8 +303,7 @@ name_free(struct app *app, const struct request *req, struct response *resp,
 	    (rc == BD_OK && self != NULL && strcmp(owner, self) == 0))
 		return true;
 	if (rc == BD_OK)
-		resp_problem(resp, req, BD_ERR_CONFLICT,
-		    "a destination named '%s' already exists", name);
+		name_taken(app, req, resp, name, self);
 	else
 		fail(resp, req, rc);
 	return false;
@@ -404,8 +422,10 @@ h_create(struct app *app, struct request *req, struct response *resp)
 	enum bd_err rc;
 
 	memset(&res, 0, sizeof(res));
-	if (!read_input(app, req, resp, false, &body, &in))
+	if (!read_body(app, req, resp, &body))
 		return;
+	if (!validate(req, resp, body, false, &in))
+		goto out;
 	if (!type_available(app, req, resp, in.type) ||
 	    !name_free(app, req, resp, in.name, NULL))
 		goto out;
@@ -443,8 +463,7 @@ h_create(struct app *app, struct request *req, struct response *resp)
 	w.last_test_json = last;
 	if ((rc = store_dest_insert(app->db, &w)) != BD_OK) {
 		if (rc == BD_ERR_CONFLICT)
-			resp_problem(resp, req, rc, "a destination named '%s' "
-			    "already exists", in.name);
+			name_taken(app, req, resp, in.name, NULL);
 		else
 			fail(resp, req, rc);
 		goto out;
@@ -535,7 +554,7 @@ h_update(struct app *app, struct request *req, struct response *resp)
 		    "If-Match must be \"*\" or a list of quoted entity tags");
 		return;
 	}
-	if (!read_input(app, req, resp, true, &body, &in))
+	if (!read_body(app, req, resp, &body))
 		return;
 	if ((rc = store_dest_get(app->db, req->who.org, req->id, &r)) != BD_OK) {
 		fail(resp, req, rc);
@@ -547,6 +566,8 @@ h_update(struct app *app, struct request *req, struct response *resp)
 		    "current ETag \"%lu\"", cur.version);
 		goto out;
 	}
+	if (!validate(req, resp, body, true, &in))
+		goto out;
 	if ((rc = open_config(app, &cur, &stored)) != BD_OK) {
 		fail(resp, req, rc);
 		goto out;
@@ -617,15 +638,15 @@ h_update(struct app *app, struct request *req, struct response *resp)
 		fail(resp, req, rc);
 		goto out;
 	}
-	if (locked != cur.version) {
+	/* With If-Match the row must still be the one the client saw (one
+	 * winner among concurrent PUTs); without it the last writer wins. */
+	if (req->if_match != NULL && locked != cur.version)
 		rc = BD_ERR_PRECONDITION;
-	} else {
-		rc = store_dest_update(app->db, &w, cur.version);
-	}
+	else
+		rc = store_dest_update(app->db, &w, locked);
 	if (rc != BD_OK) {
 		if (rc == BD_ERR_CONFLICT)
-			resp_problem(resp, req, rc, "a destination named '%s' "
-			    "already exists", in.name);
+			name_taken(app, req, resp, in.name, cur.id);
 		else
 			fail(resp, req, rc);
 		goto out;

@@ -1,0 +1,101 @@
+"""Tenant isolation: another organization's destination is a 404, never a
+403, and nothing of it leaks or changes (DESIGN.md "Auth")."""
+
+import jwt
+import pytest
+
+from conftest import assert_problem, etag_of, local_body, new_org
+
+LIST = "/backup-destinations"
+
+
+@pytest.fixture
+def two_orgs(make_api, env):
+    a = make_api(org=new_org())
+    b = make_api(org=new_org())
+    r = a.create(local_body(env))
+    return a, b, r.json(), etag_of(r)
+
+
+def _a_unchanged(a, d, etag):
+    g = a.get("%s/%s" % (LIST, d["id"]))
+    assert g.status_code == 200, g.text
+    assert g.json() == d
+    assert etag_of(g) == etag
+
+
+def test_other_org_cannot_get(two_orgs):
+    a, b, d, e = two_orgs
+    p = assert_problem(b.get("%s/%s" % (LIST, d["id"])), 404)
+    assert d["name"] not in str(p) and d["config"]["path"] not in str(p)
+    _a_unchanged(a, d, e)
+
+
+def test_other_org_cannot_put(two_orgs, env):
+    a, b, d, e = two_orgs
+    path = "%s/%s" % (LIST, d["id"])
+    assert_problem(b.put(path, json=local_body(env)), 404)
+    assert_problem(b.put(path, json=local_body(env),
+                         headers={"If-Match": "*"}), 404)
+    assert_problem(b.put(path, json=local_body(env),
+                         headers={"If-Match": e}), 404)
+    _a_unchanged(a, d, e)
+    assert b.list() == []
+
+
+def test_other_org_cannot_delete(two_orgs):
+    a, b, d, e = two_orgs
+    assert_problem(b.delete("%s/%s" % (LIST, d["id"])), 404)
+    _a_unchanged(a, d, e)
+
+
+def test_other_org_cannot_test(two_orgs):
+    a, b, d, e = two_orgs
+    assert_problem(b.post("%s/%s/test" % (LIST, d["id"])), 404)
+    _a_unchanged(a, d, e)
+
+
+def test_other_org_cannot_start_oauth(make_api, env):
+    a = make_api(org=new_org())
+    b = make_api(org=new_org())
+    d = a.create({"name": "gd", "destinationType": "google_drive",
+                  "config": {}}).json()
+    assert_problem(b.post("%s/%s/oauth" % (LIST, d["id"])), 404)
+
+
+def test_other_org_list_excludes(two_orgs, env):
+    a, b, d, e = two_orgs
+    assert b.list() == []
+    mine = b.create_local(env)
+    assert [x["id"] for x in b.list()] == [mine["id"]]
+    assert [x["id"] for x in a.list()] == [d["id"]]
+    assert [x["id"] for x in b.list(destinationType="local")] == [mine["id"]]
+
+
+def test_same_name_in_two_orgs(two_orgs, env):
+    a, b, d, e = two_orgs
+    r = b.post(LIST, json=local_body(env, name=d["name"]))
+    assert r.status_code == 201, r.text
+    other = r.json()
+    assert other["id"] != d["id"] and other["name"] == d["name"]
+    # and deleting B's does not touch A's
+    assert b.delete("%s/%s" % (LIST, other["id"])).status_code == 200
+    _a_unchanged(a, d, e)
+
+
+def test_same_sub_different_org(make_api, env):
+    """The org comes from the token, not from the user: one sub in two orgs
+    sees two different sets."""
+    a = make_api(org=new_org(), sub="same-user")
+    b = make_api(org=new_org(), sub="same-user")
+    d = a.create_local(env)
+    assert b.list() == []
+    assert_problem(b.get("%s/%s" % (LIST, d["id"])), 404)
+
+
+def test_org_in_header_ignored(two_orgs):
+    """The org is taken from the token's claim only."""
+    a, b, d, e = two_orgs
+    org_a = jwt.decode(a.tok, options={"verify_signature": False})["org_id"]
+    r = b.get(LIST, headers={"X-Org-Id": org_a, "X-Org": org_a})
+    assert r.status_code == 200 and r.json() == []
