@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "bd_limits.h"
 #include "probe.h"
 
 /* ------------------------------------------------------ result basics */
