@@ -361,3 +361,82 @@ probe_xfer_cleanup(struct probe_xfer *x)
 	x->len = 0;
 	x->truncated = false;
 }
+
+enum probe_check
+probe_fail_curl(struct probe_result *res, const struct probe_xfer *x,
+    CURLcode cc, enum probe_check otherwise, const char *what)
+{
+	char *host = NULL;
+	long port = 0;
+	curl_off_t connect_us = 0;
+	enum probe_check chk = CHECK_CONNECT;
+
+	if (x->h != NULL) {
+		curl_easy_getinfo(x->h, CURLINFO_PRIMARY_PORT, &port);
+		curl_easy_getinfo(x->h, CURLINFO_CONNECT_TIME_T, &connect_us);
+		curl_easy_getinfo(x->h, CURLINFO_PRIMARY_IP, &host);
+	}
+	if (x->gate.denied) {
+		probe_fail(res, chk, "the destination's address is not allowed "
+		    "by this server's egress policy (loopback, link-local and "
+		    "metadata addresses are refused)");
+		return chk;
+	}
+	switch (cc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+		probe_fail(res, chk, "the host name does not resolve");
+		break;
+	case CURLE_COULDNT_CONNECT:
+		probe_fail(res, chk, "nothing accepts connections at the "
+		    "destination's address and port");
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		if (connect_us == 0)
+			probe_fail(res, chk, "the connection timed out");
+		else
+			probe_fail(res, chk, "the server accepted the connection "
+			    "but did not answer in time while %s", what);
+		break;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		probe_fail(res, chk, "the server's TLS certificate is not "
+		    "trusted or does not match the host name");
+		break;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_USE_SSL_FAILED:
+		probe_fail(res, chk, "the TLS handshake failed (%s)",
+		    curl_easy_strerror(cc));
+		break;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		probe_fail(res, chk, "the URL's scheme is not allowed for this "
+		    "destination type");
+		break;
+	case CURLE_GOT_NOTHING:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_WEIRD_SERVER_REPLY:
+		probe_fail(res, chk, "the connection broke while %s (%s)", what,
+		    curl_easy_strerror(cc));
+		break;
+	case CURLE_LOGIN_DENIED:
+		chk = CHECK_AUTH;
+		probe_fail(res, chk, "the server refused the credentials");
+		break;
+	case CURLE_WRITE_ERROR:
+		if (x->truncated) {
+			chk = otherwise;
+			probe_fail(res, chk, "the server sent more data than "
+			    "expected while %s", what);
+			break;
+		}
+		/* FALLTHROUGH */
+	default:
+		chk = otherwise;
+		probe_fail(res, chk, "%s failed (%s)", what,
+		    curl_easy_strerror(cc));
+		break;
+	}
+	return chk;
+}

@@ -108,7 +108,28 @@ enum bd_err probe_curl(struct probe_xfer *x, const struct probe_env *env,
     const char *protocols);
 void probe_xfer_cleanup(struct probe_xfer *x);
 
+/*
+ * After a transfer failed with code cc: record the failure with a sentence a
+ * person understands, never curl's error buffer (it can quote the remote).
+ * Connection-level failures (egress policy, DNS, refused, connect timeout,
+ * TLS handshake or certificate, no answer within probe_timeout) fail
+ * CHECK_CONNECT; a refused login (CURLE_LOGIN_DENIED) fails CHECK_AUTH;
+ * anything else fails `otherwise`. `what` names the step ("uploading the
+ * probe object"). Returns the check that was failed.
+ */
+enum probe_check probe_fail_curl(struct probe_result *,
+    const struct probe_xfer *, CURLcode cc, enum probe_check otherwise,
+    const char *what);
+
 /* The probes, one file each (probe_<type>.c). */
 void probe_local(const struct probe_env *, json_object *, struct probe_result *);
+void probe_s3(const struct probe_env *, json_object *, struct probe_result *);
+void probe_gcs(const struct probe_env *, json_object *, struct probe_result *);
+void probe_azure_blob(const struct probe_env *, json_object *,
+    struct probe_result *);
+void probe_sftp(const struct probe_env *, json_object *, struct probe_result *);
+void probe_ftp(const struct probe_env *, json_object *, struct probe_result *);
+void probe_webdav(const struct probe_env *, json_object *,
+    struct probe_result *);
 
 #endif

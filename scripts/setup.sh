@@ -29,6 +29,13 @@ PACKAGES=(
 	python3-requests
 	python3-jwt
 	python3-cryptography
+	libfcgi-bin
+	# test peers (real servers the probes are proven against)
+	openssh-server
+	vsftpd
+	apache2
+	python3-botocore
+	nodejs
 )
 
 # One dpkg-query for every name (unknown names just print nothing).
@@ -52,7 +59,23 @@ for entry in "${PACKAGES[@]}"; do
 	((ok)) || missing+=("${alts[0]}")
 done
 
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# npm packages of the test peers (tests/peers/package-lock.json), installed
+# once and again whenever the lock file changes.
+npm_peers() {
+	local dir=$ROOT/tests/peers stamp=$ROOT/tests/peers/node_modules/.backupd-lock
+	[[ -f $dir/package-lock.json ]] || return 0
+	if [[ -f $stamp ]] && cmp -s "$stamp" "$dir/package-lock.json"; then
+		return 0
+	fi
+	printf 'setup: installing the test peers (npm ci in tests/peers)\n' >&2
+	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+	cp "$dir/package-lock.json" "$stamp"
+}
+
 if ((${#missing[@]} == 0)); then
+	npm_peers
 	exit 0
 fi
 
@@ -67,3 +90,4 @@ printf 'setup: installing %s\n' "${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
+npm_peers
