@@ -40,6 +40,30 @@ case $stack_dir in
 esac
 mkdir -p "$BACKUPD_LOCAL_ROOTS"
 
+# Test peers (sshd, vsftpd, apache, azurite, s3rver, stubs) listen on
+# 127.0.0.2 only, and that one address is all the egress policy lets through:
+# the SSRF tests aim at 127.0.0.1, ::1, 169.254.169.254 ... which stay denied.
+export BACKUPD_TEST_PEER_HOST=127.0.0.2
+export BACKUPD_EGRESS_ALLOW=127.0.0.2/32
+# Short probe timeouts keep "accepts and never answers" cases quick.
+export BACKUPD_PROBE_CONNECT_TIMEOUT=${BACKUPD_PROBE_CONNECT_TIMEOUT:-3}
+export BACKUPD_PROBE_TIMEOUT=${BACKUPD_PROBE_TIMEOUT:-6}
+
+# A private CA and a server certificate for 127.0.0.2 / localhost, for the
+# TLS peers (FTPS, HTTPS); the service trusts the CA through ca_file.
+pki=$stack_dir/pki
+mkdir -p "$pki"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=backupd test CA" \
+	-keyout "$pki/ca.key" -out "$pki/ca.pem" -addext basicConstraints=critical,CA:TRUE \
+	-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.2" \
+	-keyout "$pki/server.key" -out "$pki/server.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.2,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$pki/server.ext"
+openssl x509 -req -in "$pki/server.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" \
+	-CAcreateserial -days 2 -extfile "$pki/server.ext" -out "$pki/server.pem" 2>/dev/null
+export BACKUPD_TEST_PKI=$pki
+export BACKUPD_CA_FILE=$pki/ca.pem
+
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
 	scripts/stack.sh down >/dev/null 2>&1 || true
