@@ -25,8 +25,8 @@ PORT=${BACKUPD_HTTP_PORT:-8080}
 URL=http://127.0.0.1:$PORT
 ME=$(id -un)
 
-BD_BIN=$ROOT/build/backupd
-CTL_BIN=$ROOT/build/backupctl
+BD_BIN=${BACKUPD_BIN_DIR:-$ROOT/build}/backupd
+CTL_BIN=${BACKUPD_BIN_DIR:-$ROOT/build}/backupctl
 
 ETC=$D/etc RUN=$D/run LOG=$D/log DATADIR=$D/mysql
 CONF=$ETC/backupd.conf
