@@ -3,6 +3,7 @@
  * serves: parse -> authorize (done by app_handle from the route's role) ->
  * validate -> act -> respond.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "app.h"
 #include "dtype.h"
 #include "log.h"
+#include "oauth.h"
 #include "probe.h"
 #include "router.h"
 #include "store.h"
@@ -28,6 +30,9 @@ static void h_test(struct app *, struct request *, struct response *);
 static void h_oauth_start(struct app *, struct request *, struct response *);
 static void h_oauth_callback(struct app *, struct request *,
     struct response *);
+
+static enum bd_err oauth_fresh(struct app *, const struct request *,
+    const char *, json_object **, unsigned long *, bool *, bool *);
 
 static const struct route routes[] = {
 	{"GET", "/backup-destinations", h_list, ROLE_VIEWER,
@@ -364,6 +369,23 @@ probe_unauthorized(const struct probe_env *env, json_object *config,
 {
 	probe_fail(res, CHECK_AUTH, "not authorized yet: start the OAuth flow "
 	    "with POST /backup-destinations/{id}/oauth");
+}
+
+static void
+probe_revoked(const struct probe_env *env, json_object *config,
+    struct probe_result *res)
+{
+	probe_fail(res, CHECK_AUTH, "the provider revoked the authorization "
+	    "or it expired: authorize again with POST "
+	    "/backup-destinations/{id}/oauth");
+}
+
+static void
+probe_no_token(const struct probe_env *env, json_object *config,
+    struct probe_result *res)
+{
+	probe_fail(res, CHECK_CONNECT, "the provider's token endpoint could "
+	    "not be reached to refresh the access token");
 }
 
 static void
@@ -752,7 +774,7 @@ h_test(struct app *app, struct request *req, struct response *resp)
 	unsigned long locked = 0;
 	char at[32];
 	const char *status;
-	bool in_tx = false;
+	bool in_tx = false, revoked = false, unreachable = false;
 	enum bd_err rc;
 
 	memset(&res, 0, sizeof(res));
@@ -772,7 +794,16 @@ h_test(struct app *app, struct request *req, struct response *resp)
 		goto out;
 	}
 	probe_env(app, &env);
-	probe_run(t->oauth && strcmp(cur.status, "pending_authorization") == 0 ?
+	if (t->oauth && strcmp(cur.status, "pending_authorization") != 0 &&
+	    (rc = oauth_fresh(app, req, cur.id, &config, &cur.version, &revoked,
+	    &unreachable)) != BD_OK) {
+		fail(resp, req, rc);
+		goto out;
+	}
+	if (revoked)
+		cur.status = "pending_authorization";
+	probe_run(revoked ? probe_revoked : unreachable ? probe_no_token :
+	    t->oauth && strcmp(cur.status, "pending_authorization") == 0 ?
 	    probe_unauthorized : t->probe, &env, config, &res);
 	merge_update(config, &res);
 	status = res.ok ? "active" :
@@ -838,18 +869,46 @@ out:
 	dbres_free(&r);
 }
 
-/*
- * The OAuth pair belongs to the issue "Google Drive and OneDrive through
- * OAuth"; until it lands both answer honestly and change nothing.
- */
+/* ---- OAuth (issue "Google Drive and OneDrive through OAuth") ---- */
+
+/* 302 to the settings page with the outcome; never anywhere else. */
+static void
+oauth_redirect(struct app *app, struct response *resp, const char *dest_id,
+    const char *reason)
+{
+	const char *base = app->cfg.settings_url;
+	const char *sep = strchr(base, '?') ? "&" : "?";
+
+	resp->status = 302;
+	if (reason == NULL)
+		resp_header(resp, "Location", "%s%sdestinationId=%s&oauth=connected",
+		    base, sep, dest_id);
+	else if (dest_id != NULL)
+		resp_header(resp, "Location", "%s%sdestinationId=%s&oauth=error"
+		    "&reason=%s", base, sep, dest_id, reason);
+	else
+		resp_header(resp, "Location", "%s%soauth=error&reason=%s", base,
+		    sep, reason);
+	resp_header(resp, "Referrer-Policy", "no-referrer");
+	resp->raw = strdup("");
+}
+
 static void
 h_oauth_start(struct app *app, struct request *req, struct response *resp)
 {
 	struct dbres r;
 	struct dest cur;
-	const struct dtype *t;
+	struct oauth_client cl;
+	json_object *config = NULL, *o;
+	unsigned char hash[crypto_hash_sha256_BYTES], *blob = NULL;
+	size_t bloblen = 0;
+	char nonce[64], verifier[64], challenge[64], state[160], expires[32];
+	char *url = NULL;
+	struct timespec now;
+	int provider;
 	enum bd_err rc;
 
+	memset(&r, 0, sizeof(r));
 	if (!uuid_valid(req->id)) {
 		fail(resp, req, BD_ERR_NOT_FOUND);
 		return;
@@ -859,26 +918,369 @@ h_oauth_start(struct app *app, struct request *req, struct response *resp)
 		return;
 	}
 	store_dest_from_row(&r, 0, &cur);
-	t = dtype_find(cur.type);
-	if (t == NULL || !t->oauth)
+	if ((provider = oauth_provider_of(cur.type)) < 0) {
 		invalid_one(resp, req, "/destinationType", "OAuth applies to "
 		    "google_drive and onedrive destinations only");
-	else
-		invalid_one(resp, req, "/destinationType", "the OAuth flow is "
-		    "not available on this server yet");
+		goto out;
+	}
+	if (app->cfg.oauth_redirect_uri == NULL || app->cfg.settings_url == NULL) {
+		invalid_one(resp, req, "/destinationType", "this server has no "
+		    "OAuth redirect URI or settings page configured");
+		goto out;
+	}
+	if ((rc = open_config(app, &cur, &config)) != BD_OK) {
+		fail(resp, req, rc);
+		goto out;
+	}
+	oauth_client_of(&app->cfg, (enum oauth_provider)provider, config, &cl);
+	if (cl.id == NULL) {
+		invalid_one(resp, req, "/config/clientId", "no OAuth client is "
+		    "configured for this provider on this server; set clientId "
+		    "and clientSecret on the destination");
+		goto out;
+	}
+	/* state = {id}:{provider}:{nonce}; only sha256(nonce) is stored, the
+	 * PKCE verifier is sealed for this destination (RFC 7636 §4.1). */
+	oauth_nonce(nonce);
+	oauth_pkce(verifier, challenge);
+	snprintf(state, sizeof(state), "%s:%s:%s", cur.id, cur.type, nonce);
+	crypto_hash_sha256(hash, (const unsigned char *)nonce, strlen(nonce));
+	if ((rc = vault_seal(app->vault, cur.org, cur.id, verifier,
+	    strlen(verifier), &blob, &bloblen)) != BD_OK) {
+		fail(resp, req, rc);
+		goto out;
+	}
+	store_oauth_state_purge(app->db);
+	struct oauth_state_row st = {
+		.nonce_hash = hash, .org = cur.org, .destination_id = cur.id,
+		.provider = cur.type, .actor = req->who.sub,
+		.key_id = vault_current_key_id(app->vault),
+		.verifier_blob = blob, .verifier_bloblen = bloblen,
+		.ttl = LIM_OAUTH_STATE_TTL,
+	};
+	if ((rc = store_oauth_state_insert(app->db, &st)) != BD_OK) {
+		fail(resp, req, rc);
+		goto out;
+	}
+	if ((url = oauth_authorization_url(&app->cfg,
+	    (enum oauth_provider)provider, &cl, state, challenge)) == NULL) {
+		fail(resp, req, BD_ERR_NOMEM);
+		goto out;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	store_format_ms(((long long)now.tv_sec + LIM_OAUTH_STATE_TTL) * 1000 +
+	    now.tv_nsec / 1000000, expires);
+	expires[10] = 'T';       /* RFC 3339: "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+	expires[23] = 'Z';
+	expires[24] = '\0';
+	audit(app, req, "oauth.start", cur.id, "success", NULL);
+	o = json_object_new_object();
+	json_object_object_add(o, "authorizationUrl",
+	    json_object_new_string(url));
+	json_object_object_add(o, "state", json_object_new_string(state));
+	json_object_object_add(o, "expiresAt", json_object_new_string(expires));
+	resp_json(resp, 200, o);
+out:
+	sodium_memzero(verifier, sizeof(verifier));
+	free(url);
+	free(blob);
+	json_object_put(config);
 	dbres_free(&r);
 }
 
+/* Split "{id}:{provider}:{nonce}"; false when it is not of that shape. */
+static bool
+parse_state(const char *s, char id[UUID_STR_LEN + 1], char provider[32],
+    char nonce[64])
+{
+	const char *a, *b;
+
+	if (s == NULL || (a = strchr(s, ':')) == NULL ||
+	    (b = strchr(a + 1, ':')) == NULL || strchr(b + 1, ':') != NULL)
+		return false;
+	if ((size_t)(a - s) != UUID_STR_LEN || (size_t)(b - a - 1) >= 32 ||
+	    strlen(b + 1) != 43)
+		return false;
+	memcpy(id, s, UUID_STR_LEN);
+	id[UUID_STR_LEN] = '\0';
+	memcpy(provider, a + 1, (size_t)(b - a - 1));
+	provider[b - a - 1] = '\0';
+	memcpy(nonce, b + 1, 44);
+	for (const char *p = nonce; *p; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
+			return false;
+	return uuid_valid(id) && oauth_provider_of(provider) >= 0;
+}
+
+/* Store new tokens in a config object ("_oauth"). */
+static void
+put_tokens(json_object *config, const struct oauth_tokens *t,
+    const char *keep_refresh)
+{
+	json_object *o = json_object_new_object();
+	const char *rt = t->refresh_token ? t->refresh_token : keep_refresh;
+
+	json_object_object_add(o, "accessToken",
+	    json_object_new_string(t->access_token));
+	if (rt != NULL)
+		json_object_object_add(o, "refreshToken",
+		    json_object_new_string(rt));
+	json_object_object_add(o, "expiresAt",
+	    json_object_new_int64(t->expires_at_ms));
+	json_object_object_add(config, OAUTH_CONFIG_MEMBER, o);
+}
+
+/*
+ * GET /backup-destinations/oauth/callback. No Authorization: the state alone
+ * binds the answer to a destination, a provider and the flow that started
+ * it. Every outcome is a 302 to settings_url; a failure stores nothing.
+ */
 static void
 h_oauth_callback(struct app *app, struct request *req, struct response *resp)
 {
-	const char *base = app->cfg.settings_url;
+	char id[UUID_STR_LEN + 1], provider[32], nonce[64], *plain = NULL;
+	unsigned char hash[crypto_hash_sha256_BYTES], *blob = NULL;
+	char *state = NULL, *code = NULL, *error = NULL, at[32];
+	bool dup1 = false, dup2 = false, dup3 = false, won = false;
+	bool in_tx = false;
+	struct dbres st, r;
+	struct dest cur;
+	struct oauth_client cl;
+	struct oauth_tokens tok;
+	struct probe_result res;
+	struct probe_env env;
+	json_object *config = NULL, *tr = NULL;
+	const struct dtype *t;
+	const char *reason = "invalid_state", *known = NULL;
+	size_t plen = 0, bloblen = 0;
+	unsigned long locked = 0;
+	enum bd_err rc;
 
-	resp->status = 302;
-	resp_header(resp, "Location", "%s%soauth=error&reason=unavailable",
-	    base ? base : "/", base && strchr(base, '?') ? "&" : "?");
-	resp_header(resp, "Referrer-Policy", "no-referrer");
-	resp->raw = strdup("");
+	memset(&st, 0, sizeof(st));
+	memset(&r, 0, sizeof(r));
+	memset(&tok, 0, sizeof(tok));
+	memset(&res, 0, sizeof(res));
+	if (app->cfg.settings_url == NULL) {
+		resp_problem(resp, req, BD_ERR_CONFIG, "settings_url is not "
+		    "configured");
+		return;
+	}
+	state = req_query_param(req->query, "state", &dup1);
+	code = req_query_param(req->query, "code", &dup2);
+	error = req_query_param(req->query, "error", &dup3);
+	if (dup1 || dup2 || dup3 || !parse_state(state, id, provider, nonce))
+		goto done;
+	crypto_hash_sha256(hash, (const unsigned char *)nonce, strlen(nonce));
+	if ((rc = store_oauth_state_get(app->db, hash, &st)) != BD_OK) {
+		reason = rc == BD_ERR_NOT_FOUND ? "invalid_state" :
+		    "server_error";
+		goto done;
+	}
+	/* The state row must name the same destination and provider as the
+	 * state string: a nonce pasted next to another id is forged, and does
+	 * not burn the real flow's state. */
+	if (strcmp(DBRES_VAL(&st, 0, 1), id) != 0 ||
+	    strcmp(DBRES_VAL(&st, 0, 2), provider) != 0)
+		goto done;
+	if ((rc = store_oauth_state_consume(app->db, hash, &won)) != BD_OK) {
+		reason = "server_error";
+		goto done;
+	}
+	if (!won) {
+		/* Expired, or used (perhaps a concurrent callback just won). */
+		reason = strcmp(DBRES_VAL(&st, 0, 6), "0") != 0 &&
+		    strcmp(DBRES_VAL(&st, 0, 5), "0") == 0 ? "state_expired" :
+		    "state_used";
+		goto done;
+	}
+	known = id;
+	snprintf(req->who.org, sizeof(req->who.org), "%s", DBRES_VAL(&st, 0, 0));
+	snprintf(req->who.sub, sizeof(req->who.sub), "%s", DBRES_VAL(&st, 0, 3));
+	if (error != NULL) {
+		reason = strcmp(error, "access_denied") == 0 ? "access_denied" :
+		    "provider_error";
+		goto done;
+	}
+	if (code == NULL || *code == '\0') {
+		reason = "missing_code";
+		goto done;
+	}
+	if ((rc = store_dest_get(app->db, req->who.org, id, &r)) != BD_OK) {
+		reason = rc == BD_ERR_NOT_FOUND ? "destination_gone" :
+		    "server_error";
+		goto done;
+	}
+	store_dest_from_row(&r, 0, &cur);
+	reason = "server_error";
+	if (strcmp(cur.type, provider) != 0 || (t = dtype_find(cur.type)) == NULL) {
+		reason = "invalid_state";
+		goto done;
+	}
+	if (open_config(app, &cur, &config) != BD_OK ||
+	    vault_open(app->vault, cur.org, cur.id,
+	    (const unsigned char *)DBRES_VAL(&st, 0, 4), DBRES_LEN(&st, 0, 4),
+	    &plain, &plen) != BD_OK)
+		goto done;
+	oauth_client_of(&app->cfg, (enum oauth_provider)oauth_provider_of(
+	    provider), config, &cl);
+	probe_env(app, &env);
+	if (cl.id == NULL || oauth_exchange_code(&env,
+	    (enum oauth_provider)oauth_provider_of(provider), &cl, code, plain,
+	    &tok) != OAUTH_OK) {
+		reason = "exchange_failed";
+		goto done;
+	}
+	put_tokens(config, &tok, NULL);
+	/* The first connection test with the new tokens. */
+	probe_run(t->probe, &env, config, &res);
+	tr = probe_result_json(&res);
+	store_format_ms(res.tested_at_ms, at);
+	if (seal_config(app, cur.org, cur.id, config, &blob, &bloblen) != BD_OK)
+		goto done;
+	struct dest_write w = {
+		.id = cur.id, .org = cur.org, .blob = blob, .bloblen = bloblen,
+		.key_id = vault_current_key_id(app->vault),
+		.status = res.ok ? "active" : "error",
+		.last_test_at = at, .last_test_ok = res.ok ? 1 : 0,
+		.last_test_json = json_object_to_json_string_ext(tr,
+		    JSON_C_TO_STRING_PLAIN),
+	};
+	if (db_begin(app->db) != BD_OK)
+		goto done;
+	in_tx = true;
+	if (store_dest_lock(app->db, cur.org, cur.id, &locked) != BD_OK ||
+	    store_dest_set_oauth(app->db, &w, tok.expires_at_ms) != BD_OK)
+		goto done;
+	audit(app, req, "oauth.callback", cur.id, "success", res.ok ? NULL :
+	    "connected; the connection test failed");
+	if (db_commit(app->db) != BD_OK) {
+		in_tx = false;
+		goto done;
+	}
+	in_tx = false;
+	reason = NULL;
+done:
+	if (in_tx)
+		db_rollback(app->db);
+	if (reason != NULL && known != NULL)
+		audit(app, req, "oauth.callback", known, "failure", reason);
+	oauth_redirect(app, resp, known, reason);
+	vault_wipe_free(plain, plen);
+	oauth_tokens_clear(&tok);
+	probe_result_clear(&res);
+	json_object_put(tr);
+	json_object_put(config);
+	free(blob);
+	free(state);
+	free(code);
+	free(error);
+	dbres_free(&st);
+	dbres_free(&r);
+}
+
+/*
+ * Before probing an OAuth destination: refresh an access token that expires
+ * within a minute, under the row lock so two workers never refresh the same
+ * row at once (a rotated refresh token is kept). A revoked grant sets the
+ * status back to pending_authorization and removes the tokens; *revoked
+ * tells the caller to fail the auth check. *version follows the row.
+ */
+static enum bd_err
+oauth_fresh(struct app *app, const struct request *req, const char *id,
+    json_object **config, unsigned long *version, bool *revoked,
+    bool *unreachable)
+{
+	json_object *o = NULL, *v, *fresh = NULL;
+	struct dbres r;
+	struct dest cur;
+	struct oauth_client cl;
+	struct oauth_tokens tok;
+	struct probe_env env;
+	struct timespec now;
+	unsigned char *blob = NULL;
+	size_t bloblen = 0;
+	unsigned long locked = 0;
+	long long now_ms, exp = 0;
+	const char *rt;
+	enum oauth_fail f;
+	enum bd_err rc;
+
+	*revoked = *unreachable = false;
+	memset(&r, 0, sizeof(r));
+	memset(&tok, 0, sizeof(tok));
+	clock_gettime(CLOCK_REALTIME, &now);
+	now_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	if (json_object_object_get_ex(*config, OAUTH_CONFIG_MEMBER, &o) &&
+	    json_object_object_get_ex(o, "expiresAt", &v))
+		exp = json_object_get_int64(v);
+	if (o == NULL || exp > now_ms + 60 * 1000)
+		return BD_OK;
+	if ((rc = db_begin(app->db)) != BD_OK)
+		return rc;
+	if ((rc = store_dest_lock(app->db, req->who.org, id, &locked)) != BD_OK ||
+	    (rc = store_dest_get(app->db, req->who.org, id, &r)) != BD_OK)
+		goto out;
+	store_dest_from_row(&r, 0, &cur);
+	if ((rc = open_config(app, &cur, &fresh)) != BD_OK)
+		goto out;
+	/* Another worker may have refreshed while this one waited. */
+	o = NULL;
+	exp = 0;
+	if (json_object_object_get_ex(fresh, OAUTH_CONFIG_MEMBER, &o) &&
+	    json_object_object_get_ex(o, "expiresAt", &v))
+		exp = json_object_get_int64(v);
+	if (o == NULL || exp > now_ms + 60 * 1000) {
+		*revoked = o == NULL;
+		goto keep;
+	}
+	rt = json_object_object_get_ex(o, "refreshToken", &v) ?
+	    json_object_get_string(v) : NULL;
+	oauth_client_of(&app->cfg, (enum oauth_provider)oauth_provider_of(
+	    cur.type), fresh, &cl);
+	probe_env(app, &env);
+	f = rt == NULL || cl.id == NULL ? OAUTH_FAIL_INVALID_GRANT :
+	    oauth_refresh(&env, (enum oauth_provider)oauth_provider_of(
+	    cur.type), &cl, rt, &tok);
+	if (f == OAUTH_FAIL_NETWORK || f == OAUTH_FAIL_PROVIDER) {
+		*unreachable = true;
+		goto keep;
+	}
+	struct dest_write w = {.id = cur.id, .org = cur.org,
+		.status = cur.status};
+	if (f == OAUTH_OK) {
+		put_tokens(fresh, &tok, rt);
+	} else {
+		json_object_object_del(fresh, OAUTH_CONFIG_MEMBER);
+		w.status = "pending_authorization";
+		*revoked = true;
+	}
+	if ((rc = seal_config(app, cur.org, cur.id, fresh, &blob, &bloblen)) !=
+	    BD_OK)
+		goto out;
+	w.blob = blob;
+	w.bloblen = bloblen;
+	w.key_id = vault_current_key_id(app->vault);
+	if ((rc = store_dest_set_tokens(app->db, &w, f == OAUTH_OK ?
+	    tok.expires_at_ms : 0)) != BD_OK)
+		goto out;
+	audit(app, req, "oauth.refresh", cur.id, f == OAUTH_OK ? "success" :
+	    "failure", f == OAUTH_OK ? NULL : "grant revoked or expired");
+	locked++;
+keep:
+	if ((rc = db_commit(app->db)) != BD_OK)
+		goto out;
+	*version = locked;
+	json_object_put(*config);
+	*config = fresh;
+	fresh = NULL;
+out:
+	if (rc != BD_OK)
+		db_rollback(app->db);
+	oauth_tokens_clear(&tok);
+	json_object_put(fresh);
+	free(blob);
+	dbres_free(&r);
+	return rc;
 }
 
 void

@@ -59,6 +59,35 @@ static const char *const stmts[STMT__MAX] = {
 	[STMT_AUDIT_INSERT] = "INSERT INTO audit_log (at, org_id, actor, action, "
 	    "destination_id, request_id, remote_addr, outcome, detail) VALUES "
 	    "(UTC_TIMESTAMP(3), ?, ?, ?, ?, ?, ?, ?, ?)",
+	/* The OAuth callback stores tokens and the first test in one go. */
+	[STMT_DEST_SET_OAUTH] = "UPDATE backup_destinations SET "
+	    "config_ciphertext = ?, key_id = ?, status = ?, "
+	    "oauth_connected_at = UTC_TIMESTAMP(3), "
+	    "oauth_token_expires_at = FROM_UNIXTIME(? / 1000), "
+	    "last_test_at = ?, last_test_ok = ?, last_test_json = ?, "
+	    "version = version + 1, updated_at = UTC_TIMESTAMP(3) "
+	    "WHERE org_id = ? AND id = ?",
+	/* A refresh (new tokens) or a revoked grant (tokens gone). */
+	[STMT_DEST_SET_TOKENS] = "UPDATE backup_destinations SET "
+	    "config_ciphertext = ?, key_id = ?, status = ?, "
+	    "oauth_token_expires_at = FROM_UNIXTIME(? / 1000), "
+	    "version = version + 1, updated_at = UTC_TIMESTAMP(3) "
+	    "WHERE org_id = ? AND id = ?",
+	[STMT_OAUTH_STATE_INSERT] = "INSERT INTO oauth_states (nonce_sha256, "
+	    "org_id, destination_id, provider, actor, verifier_ciphertext, "
+	    "key_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
+	    "UTC_TIMESTAMP(3), UTC_TIMESTAMP(3) + INTERVAL ? SECOND)",
+	/* Single use: exactly one of concurrent callbacks changes the row. */
+	[STMT_OAUTH_STATE_CONSUME] = "UPDATE oauth_states SET "
+	    "used_at = UTC_TIMESTAMP(3) WHERE nonce_sha256 = ? AND "
+	    "used_at IS NULL AND expires_at > UTC_TIMESTAMP(3)",
+	/* The callback has no token: the state row is what names the org. */
+	[STMT_OAUTH_STATE_GET] = "SELECT org_id, destination_id, provider, "
+	    "actor, verifier_ciphertext, used_at IS NOT NULL, "
+	    "expires_at <= UTC_TIMESTAMP(3) FROM oauth_states "
+	    "WHERE nonce_sha256 = ?",
+	[STMT_OAUTH_STATE_PURGE] = "DELETE FROM oauth_states WHERE "
+	    "expires_at < UTC_TIMESTAMP(3) - INTERVAL 1 DAY LIMIT 100",
 	[STMT_REKEY_PICK] = "SELECT id, org_id, config_ciphertext "
 	    "FROM backup_destinations WHERE key_id <> ? ORDER BY id LIMIT ? "
 	    "FOR UPDATE",

@@ -131,5 +131,11 @@ void probe_sftp(const struct probe_env *, json_object *, struct probe_result *);
 void probe_ftp(const struct probe_env *, json_object *, struct probe_result *);
 void probe_webdav(const struct probe_env *, json_object *,
     struct probe_result *);
+/* OAuth types: the access token is config "_oauth"."accessToken" (oauth.h);
+ * the service refreshes it before the probe runs. */
+void probe_google_drive(const struct probe_env *, json_object *,
+    struct probe_result *);
+void probe_onedrive(const struct probe_env *, json_object *,
+    struct probe_result *);
 
 #endif

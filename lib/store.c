@@ -161,6 +161,78 @@ store_dest_set_test(struct db *db, const struct dest_write *w)
 }
 
 enum bd_err
+store_dest_set_oauth(struct db *db, const struct dest_write *w,
+    long long expires_ms)
+{
+	struct dbval p[] = {DBV_BLOB(w->blob, w->bloblen), DBV_STR(w->key_id),
+		DBV_STR(w->status), expires_ms > 0 ? DBV_INT(expires_ms) :
+		DBV_NULL, DBV_STR_OR_NULL(w->last_test_at),
+		ok_val(w->last_test_ok), DBV_STR_OR_NULL(w->last_test_json),
+		DBV_STR(w->org), DBV_STR(w->id)};
+
+	return db_exec(db, STMT_DEST_SET_OAUTH, p, sizeof(p) / sizeof(p[0]),
+	    NULL, NULL);
+}
+
+enum bd_err
+store_dest_set_tokens(struct db *db, const struct dest_write *w,
+    long long expires_ms)
+{
+	struct dbval p[] = {DBV_BLOB(w->blob, w->bloblen), DBV_STR(w->key_id),
+		DBV_STR(w->status), expires_ms > 0 ? DBV_INT(expires_ms) :
+		DBV_NULL, DBV_STR(w->org), DBV_STR(w->id)};
+
+	return db_exec(db, STMT_DEST_SET_TOKENS, p, sizeof(p) / sizeof(p[0]),
+	    NULL, NULL);
+}
+
+enum bd_err
+store_oauth_state_insert(struct db *db, const struct oauth_state_row *s)
+{
+	struct dbval p[] = {DBV_BLOB(s->nonce_hash, 32), DBV_STR(s->org),
+		DBV_STR(s->destination_id), DBV_STR(s->provider),
+		DBV_STR(s->actor), DBV_BLOB(s->verifier_blob,
+		s->verifier_bloblen), DBV_STR(s->key_id), DBV_INT(s->ttl)};
+
+	return db_exec(db, STMT_OAUTH_STATE_INSERT, p,
+	    sizeof(p) / sizeof(p[0]), NULL, NULL);
+}
+
+enum bd_err
+store_oauth_state_consume(struct db *db, const unsigned char nonce_hash[32],
+    bool *won)
+{
+	struct dbval p[] = {DBV_BLOB(nonce_hash, 32)};
+	unsigned long long n = 0;
+	enum bd_err rc;
+
+	rc = db_exec(db, STMT_OAUTH_STATE_CONSUME, p, 1, NULL, &n);
+	*won = rc == BD_OK && n == 1;
+	return rc;
+}
+
+enum bd_err
+store_oauth_state_get(struct db *db, const unsigned char nonce_hash[32],
+    struct dbres *res)
+{
+	struct dbval p[] = {DBV_BLOB(nonce_hash, 32)};
+	enum bd_err rc;
+
+	if ((rc = db_exec(db, STMT_OAUTH_STATE_GET, p, 1, res, NULL)) != BD_OK)
+		return rc;
+	if (res->nrows == 1)
+		return BD_OK;
+	dbres_free(res);
+	return BD_ERR_NOT_FOUND;
+}
+
+enum bd_err
+store_oauth_state_purge(struct db *db)
+{
+	return db_exec(db, STMT_OAUTH_STATE_PURGE, NULL, 0, NULL, NULL);
+}
+
+enum bd_err
 store_dest_delete(struct db *db, const char *org, const char *id)
 {
 	struct dbval p[] = {DBV_STR(org), DBV_STR(id)};

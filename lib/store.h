@@ -7,6 +7,7 @@
 #ifndef BD_STORE_H
 #define BD_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "db.h"
@@ -68,6 +69,36 @@ enum bd_err store_sched_lock(struct db *, const char *org, const char *id,
     struct dbres *res);
 /* Detach the inactive schedules from a destination about to be deleted. */
 enum bd_err store_sched_detach(struct db *, const char *org, const char *id);
+
+/* The OAuth callback: tokens sealed in the config, the first test, the
+ * status; expires_ms is the access token's expiry (unix ms). */
+enum bd_err store_dest_set_oauth(struct db *, const struct dest_write *,
+    long long expires_ms);
+/* A token refresh or a revoked grant: config, key, status, expiry (<= 0:
+ * NULL). */
+enum bd_err store_dest_set_tokens(struct db *, const struct dest_write *,
+    long long expires_ms);
+
+/* OAuth states (DESIGN.md "Data"): keyed by sha256 of the state's nonce. */
+struct oauth_state_row {
+	const unsigned char *nonce_hash; /* 32 bytes */
+	const char *org, *destination_id, *provider, *actor, *key_id;
+	const unsigned char *verifier_blob;
+	size_t verifier_bloblen;
+	int ttl;                          /* seconds */
+};
+enum bd_err store_oauth_state_insert(struct db *,
+    const struct oauth_state_row *);
+/* Mark the state used if it is unused and unexpired: *won tells whether
+ * this call did (one winner among concurrent callbacks). */
+enum bd_err store_oauth_state_consume(struct db *,
+    const unsigned char nonce_hash[32], bool *won);
+/* The state row: columns org_id, destination_id, provider, actor,
+ * verifier_ciphertext, used ("0"/"1"), expired ("0"/"1"); NOT_FOUND. */
+enum bd_err store_oauth_state_get(struct db *,
+    const unsigned char nonce_hash[32], struct dbres *res);
+/* Forget states that expired more than a day ago (a few at a time). */
+enum bd_err store_oauth_state_purge(struct db *);
 
 struct audit_entry {
 	const char *org, *actor, *action, *destination_id, *request_id,

@@ -1,0 +1,342 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "oauth.h"
+
+/* Scopes: Google's drive.file (files this app created or opened; the
+ * narrowest scope that can write backups), Microsoft's Files.ReadWrite with
+ * offline_access so a refresh token is issued. */
+#define GOOGLE_SCOPE "https://www.googleapis.com/auth/drive.file"
+#define MICROSOFT_SCOPE "offline_access Files.ReadWrite"
+
+int
+oauth_provider_of(const char *type)
+{
+	if (type == NULL)
+		return -1;
+	if (strcmp(type, "google_drive") == 0)
+		return OAUTH_GOOGLE;
+	if (strcmp(type, "onedrive") == 0)
+		return OAUTH_MICROSOFT;
+	return -1;
+}
+
+static const char *
+member(json_object *o, const char *k)
+{
+	json_object *v;
+
+	if (o == NULL || !json_object_object_get_ex(o, k, &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    json_object_get_string_len(v) == 0)
+		return NULL;
+	return json_object_get_string(v);
+}
+
+void
+oauth_client_of(const struct cfg *c, enum oauth_provider p,
+    json_object *config, struct oauth_client *out)
+{
+	const char *id = member(config, "clientId");
+	const char *secret = member(config, "clientSecret");
+
+	memset(out, 0, sizeof(*out));
+	/* The destination's own client replaces the server's as a pair. */
+	if (id != NULL) {
+		out->id = id;
+		out->secret = secret;
+	} else if (p == OAUTH_GOOGLE) {
+		out->id = c->google_client_id;
+		out->secret = c->google_client_secret;
+	} else {
+		out->id = c->microsoft_client_id;
+		out->secret = c->microsoft_client_secret;
+	}
+	out->tenant = member(config, "tenant");
+	if (out->tenant == NULL)
+		out->tenant = "common";
+}
+
+/* base64url without padding (RFC 7636 §3 / RFC 4648 §5). */
+static void
+b64url(char *out, size_t outlen, const unsigned char *in, size_t n)
+{
+	sodium_bin2base64(out, outlen, in, n,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+void
+oauth_pkce(char verifier[64], char challenge[64])
+{
+	unsigned char raw[32], hash[crypto_hash_sha256_BYTES];
+
+	randombytes_buf(raw, sizeof(raw));
+	b64url(verifier, 64, raw, sizeof(raw));
+	crypto_hash_sha256(hash, (const unsigned char *)verifier,
+	    strlen(verifier));
+	b64url(challenge, 64, hash, sizeof(hash));
+	sodium_memzero(raw, sizeof(raw));
+}
+
+void
+oauth_nonce(char nonce[64])
+{
+	unsigned char raw[32];
+
+	randombytes_buf(raw, sizeof(raw));
+	b64url(nonce, 64, raw, sizeof(raw));
+}
+
+/* Append "&k=<escaped v>" (or "?k=" first) to a growing string. */
+static int
+add_param(char **s, size_t *len, const char *k, const char *v)
+{
+	char *e = curl_easy_escape(NULL, v ? v : "", 0), *n;
+	size_t need;
+
+	if (e == NULL)
+		return -1;
+	need = *len + strlen(k) + strlen(e) + 3;
+	if ((n = realloc(*s, need)) == NULL) {
+		curl_free(e);
+		return -1;
+	}
+	*s = n;
+	*len += (size_t)snprintf(n + *len, need - *len, "%s%s=%s",
+	    strchr(n, '?') ? "&" : "?", k, e);
+	curl_free(e);
+	return 0;
+}
+
+char *
+oauth_authorization_url(const struct cfg *c, enum oauth_provider p,
+    const struct oauth_client *cl, const char *state, const char *challenge)
+{
+	char *u = NULL;
+	size_t len;
+	int bad = 0;
+
+	if (p == OAUTH_GOOGLE) {
+		u = strdup(c->google_auth_url);
+	} else {
+		size_t n = strlen(c->microsoft_login_url) +
+		    strlen(cl->tenant) + 32;
+		if ((u = malloc(n)) != NULL)
+			snprintf(u, n, "%s/%s/oauth2/v2.0/authorize",
+			    c->microsoft_login_url, cl->tenant);
+	}
+	if (u == NULL)
+		return NULL;
+	len = strlen(u);
+	bad |= add_param(&u, &len, "client_id", cl->id);
+	bad |= add_param(&u, &len, "redirect_uri", c->oauth_redirect_uri);
+	bad |= add_param(&u, &len, "response_type", "code");
+	if (p == OAUTH_GOOGLE) {
+		bad |= add_param(&u, &len, "scope", GOOGLE_SCOPE);
+		bad |= add_param(&u, &len, "access_type", "offline");
+		bad |= add_param(&u, &len, "prompt", "consent");
+	} else {
+		bad |= add_param(&u, &len, "scope", MICROSOFT_SCOPE);
+		bad |= add_param(&u, &len, "response_mode", "query");
+	}
+	bad |= add_param(&u, &len, "state", state);
+	bad |= add_param(&u, &len, "code_challenge", challenge);
+	bad |= add_param(&u, &len, "code_challenge_method", "S256");
+	if (bad) {
+		free(u);
+		return NULL;
+	}
+	return u;
+}
+
+void
+oauth_tokens_clear(struct oauth_tokens *t)
+{
+	if (t->access_token != NULL) {
+		sodium_memzero(t->access_token, strlen(t->access_token));
+		free(t->access_token);
+	}
+	if (t->refresh_token != NULL) {
+		sodium_memzero(t->refresh_token, strlen(t->refresh_token));
+		free(t->refresh_token);
+	}
+	memset(t, 0, sizeof(*t));
+}
+
+static char *
+token_url(const struct cfg *c, enum oauth_provider p,
+    const struct oauth_client *cl)
+{
+	char *u;
+	size_t n;
+
+	if (p == OAUTH_GOOGLE)
+		return strdup(c->google_token_url);
+	n = strlen(c->microsoft_login_url) + strlen(cl->tenant) + 32;
+	if ((u = malloc(n)) != NULL)
+		snprintf(u, n, "%s/%s/oauth2/v2.0/token",
+		    c->microsoft_login_url, cl->tenant);
+	return u;
+}
+
+/* Append "k=<escaped v>&" to a form body; secrets pass through here, so the
+ * caller wipes the whole body afterwards. */
+static int
+form(char **s, size_t *len, const char *k, const char *v)
+{
+	char *e = curl_easy_escape(NULL, v ? v : "", 0), *n;
+	size_t need;
+
+	if (e == NULL)
+		return -1;
+	need = *len + strlen(k) + strlen(e) + 3;
+	if ((n = realloc(*s, need)) == NULL) {
+		sodium_memzero(e, strlen(e));
+		curl_free(e);
+		return -1;
+	}
+	*s = n;
+	*len += (size_t)snprintf(n + *len, need - *len, "%s%s=%s",
+	    *len ? "&" : "", k, e);
+	sodium_memzero(e, strlen(e));
+	curl_free(e);
+	return 0;
+}
+
+static char *
+dup_member(json_object *o, const char *k)
+{
+	const char *v = member(o, k);
+
+	return v ? strdup(v) : NULL;
+}
+
+/* POST the form to the token endpoint and read the tokens (RFC 6749 §5). */
+static enum oauth_fail
+token_call(const struct probe_env *env, enum oauth_provider p,
+    const struct oauth_client *cl, char *body, size_t bodylen,
+    struct oauth_tokens *t)
+{
+	struct probe_xfer x;
+	struct curl_slist *hdr = NULL;
+	json_object *answer = NULL, *v;
+	enum oauth_fail rc = OAUTH_FAIL_NETWORK;
+	char *url = token_url(env->cfg, p, cl);
+	long status = 0;
+	CURLcode cc;
+
+	memset(t, 0, sizeof(*t));
+	memset(&x, 0, sizeof(x));
+	if (url == NULL || probe_curl(&x, env, "https,http") != BD_OK)
+		goto out;
+	hdr = curl_slist_append(hdr, "Accept: application/json");
+	curl_easy_setopt(x.h, CURLOPT_URL, url);
+	curl_easy_setopt(x.h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(x.h, CURLOPT_POSTFIELDSIZE, (long)bodylen);
+	curl_easy_setopt(x.h, CURLOPT_HTTPHEADER, hdr);
+	cc = curl_easy_perform(x.h);
+	if (cc != CURLE_OK)
+		goto out;
+	curl_easy_getinfo(x.h, CURLINFO_RESPONSE_CODE, &status);
+	answer = json_tokener_parse(x.body);
+	rc = OAUTH_FAIL_PROVIDER;
+	if (status != 200 || answer == NULL) {
+		const char *e = member(answer, "error");
+		if (e != NULL && strcmp(e, "invalid_grant") == 0)
+			rc = OAUTH_FAIL_INVALID_GRANT;
+		else if (e != NULL && (strcmp(e, "invalid_client") == 0 ||
+		    strcmp(e, "unauthorized_client") == 0))
+			rc = OAUTH_FAIL_CLIENT;
+		goto out;
+	}
+	if ((t->access_token = dup_member(answer, "access_token")) == NULL)
+		goto out;
+	t->refresh_token = dup_member(answer, "refresh_token");
+	long long expires_in = 3600;
+	if (json_object_object_get_ex(answer, "expires_in", &v) &&
+	    (json_object_is_type(v, json_type_int) ||
+	    json_object_is_type(v, json_type_string)))
+		expires_in = json_object_get_int64(v);
+	if (expires_in <= 0 || expires_in > 366LL * 86400)
+		expires_in = 3600;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	t->expires_at_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+	    expires_in * 1000;
+	rc = OAUTH_OK;
+out:
+	if (rc != OAUTH_OK)
+		oauth_tokens_clear(t);
+	if (answer != NULL) {
+		/* The parsed answer holds tokens: wipe its strings. */
+		json_object_object_foreach(answer, k, val) {
+			(void)k;
+			if (json_object_is_type(val, json_type_string))
+				sodium_memzero((char *)json_object_get_string(val),
+				    (size_t)json_object_get_string_len(val));
+		}
+		json_object_put(answer);
+	}
+	if (x.body != NULL)
+		sodium_memzero(x.body, x.len);
+	probe_xfer_cleanup(&x);
+	curl_slist_free_all(hdr);
+	free(url);
+	return rc;
+}
+
+enum oauth_fail
+oauth_exchange_code(const struct probe_env *env, enum oauth_provider p,
+    const struct oauth_client *cl, const char *code, const char *verifier,
+    struct oauth_tokens *t)
+{
+	char *body = NULL;
+	size_t len = 0;
+	enum oauth_fail rc = OAUTH_FAIL_PROVIDER;
+
+	if (form(&body, &len, "grant_type", "authorization_code") ||
+	    form(&body, &len, "code", code) ||
+	    form(&body, &len, "redirect_uri", env->cfg->oauth_redirect_uri) ||
+	    form(&body, &len, "client_id", cl->id) ||
+	    (cl->secret && form(&body, &len, "client_secret", cl->secret)) ||
+	    form(&body, &len, "code_verifier", verifier))
+		goto out;
+	if (p == OAUTH_MICROSOFT && form(&body, &len, "scope", MICROSOFT_SCOPE))
+		goto out;
+	rc = token_call(env, p, cl, body, len, t);
+out:
+	if (body != NULL) {
+		sodium_memzero(body, len);
+		free(body);
+	}
+	return rc;
+}
+
+enum oauth_fail
+oauth_refresh(const struct probe_env *env, enum oauth_provider p,
+    const struct oauth_client *cl, const char *refresh_token,
+    struct oauth_tokens *t)
+{
+	char *body = NULL;
+	size_t len = 0;
+	enum oauth_fail rc = OAUTH_FAIL_PROVIDER;
+
+	if (form(&body, &len, "grant_type", "refresh_token") ||
+	    form(&body, &len, "refresh_token", refresh_token) ||
+	    form(&body, &len, "client_id", cl->id) ||
+	    (cl->secret && form(&body, &len, "client_secret", cl->secret)))
+		goto out;
+	if (p == OAUTH_MICROSOFT && form(&body, &len, "scope", MICROSOFT_SCOPE))
+		goto out;
+	rc = token_call(env, p, cl, body, len, t);
+out:
+	if (body != NULL) {
+		sodium_memzero(body, len);
+		free(body);
+	}
+	return rc;
+}
