@@ -62,6 +62,22 @@ printf 'subjectAltName=IP:127.0.0.2,DNS:localhost\nextendedKeyUsage=serverAuth\n
 openssl x509 -req -in "$pki/server.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" \
 	-CAcreateserial -days 2 -extfile "$pki/server.ext" -out "$pki/server.pem" 2>/dev/null
 export BACKUPD_TEST_PKI=$pki
+
+# Stubs for what cannot be reached from here, on fixed ports of 127.0.0.2
+# (server-wide URLs must be known before the stack starts): Google Cloud
+# Storage's JSON API (tests/peers/gcs), and Google's and Microsoft's OAuth and
+# Drive/Graph endpoints (tests/peers/oauth). The tests start the stubs.
+export BACKUPD_GCS_API_URL=http://127.0.0.2:18999
+stub=http://127.0.0.2:18998
+export BACKUPD_GOOGLE_CLIENT_ID=backupd-test-google-client
+export BACKUPD_GOOGLE_CLIENT_SECRET=backupd-test-google-secret
+export BACKUPD_GOOGLE_AUTH_URL=$stub/google/o/oauth2/v2/auth
+export BACKUPD_GOOGLE_TOKEN_URL=$stub/google/token
+export BACKUPD_GOOGLE_API_URL=$stub/google
+export BACKUPD_MICROSOFT_CLIENT_ID=backupd-test-microsoft-client
+export BACKUPD_MICROSOFT_CLIENT_SECRET=backupd-test-microsoft-secret
+export BACKUPD_MICROSOFT_LOGIN_URL=$stub/microsoft
+export BACKUPD_MICROSOFT_GRAPH_URL=$stub/graph/v1.0
 export BACKUPD_CA_FILE=$pki/ca.pem
 
 # shellcheck disable=SC2317 # called by the EXIT trap
