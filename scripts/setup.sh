@@ -24,6 +24,7 @@ PACKAGES=(
 	openssl
 	ca-certificates
 	# tests and bench
+	clang
 	wrk
 	python3-pytest
 	python3-requests
