@@ -780,7 +780,7 @@ static const struct dfield f_local[] = {
 const struct dtype dtype_table[] = {
 	{ "s3", f_s3, false, NULL, NULL },
 	{ "gcs", f_gcs, false, NULL, NULL },
-	{ "azure_blob", f_azure, false, cross_azure, NULL },
+	{ "azure_blob", f_azure, false, cross_azure, probe_azure_blob },
 	{ "sftp", f_sftp, false, cross_sftp, NULL },
 	{ "ftp", f_ftp, false, NULL, NULL },
 	{ "webdav", f_webdav, false, NULL, NULL },

@@ -1,0 +1,551 @@
+"""The Azure Blob probe (issue 3) against a real server: Azurite 3.37 (npm
+`azurite`, tests/peers/azure_blob/), started for this module on
+$BACKUPD_TEST_PEER_HOST over http and over https (the test CA's certificate,
+trusted by the service through BACKUPD_CA_FILE). Azurite validates SharedKey
+and SAS signatures; it runs in its default strict mode (no --loose, no
+--skipApiVersionCheck).
+
+Containers are created, and SAS tokens signed, by an independent Python
+client (tests/peers/azure_blob/azurite_peer.py) written from Microsoft's docs.
+
+Proven here: SharedKey success on the emulator's path-style endpoint (the
+default dev account and an account of our own, http and https), the probe
+blob gone afterwards; account SAS and container SAS success; a wrong account
+key -> auth; an unknown account -> auth; a missing container -> target (key
+and SAS); a read-only SAS (sp=r) -> write; a SAS without delete (sp=rcw) ->
+success with a delete warning, the probe blob left under the prefix; a
+write-only SAS -> read; an expired or forged SAS -> auth; nothing listening
+-> connect, fast; a server that accepts and never answers -> bounded by
+probe_timeout; the SSRF spellings refused before any connection; no account
+key or SAS token and no Azurite text in any response or log.
+"""
+
+import base64
+import datetime as dt
+import errno
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import (PLACEHOLDER, REPO, SEEN_BODIES, assert_problem,
+                      assert_test_result, uname)
+
+sys.path.insert(0, str(REPO / "tests" / "peers" / "azure_blob"))
+from azurite_peer import (DEVSTORE, DEVSTORE_KEY, AzuritePeer,  # noqa: E402
+                  account_sas, free_port, service_sas)
+
+LIST = "/backup-destinations"
+ALL_CHECKS = ["connect", "auth", "target", "write", "read", "delete"]
+PROBE_TIMEOUT = int(os.environ.get("BACKUPD_PROBE_TIMEOUT", "6"))
+HTTP_WARNING = "plain http"
+
+# An account of our own next to the emulator's default one.
+OWN = "backupdtest1"
+OWN_KEY = base64.b64encode(os.urandom(64)).decode()
+# Sentinel secrets, valid base64 as accountKey must be: recognisable bytes.
+WRONG_KEY = base64.b64encode(
+    ("SENTINEL-azure-key-%s" % uuid.uuid4().hex).encode().ljust(64, b"!")
+).decode()
+FORGED_SIG = "SENTINELsas%s" % uuid.uuid4().hex
+# Every secret this module hands the service; none may come back.
+SECRETS = [OWN_KEY, WRONG_KEY, FORGED_SIG, DEVSTORE_KEY]
+# Azurite's / Azure's texts and XML must never leak into a detail.
+SERVER_TEXT = re.compile(
+    r"[<>]|xml|RequestId|Server failed|The specified|This request is not|"
+    r"Make sure|Azurite|<Code>|<Message>")
+
+
+def remember(secret):
+    """A SAS token made by a test is a secret too."""
+    m = re.search(r"sig=([^&]+)", secret)
+    SECRETS.append(secret)
+    if m:
+        SECRETS.append(m.group(1))
+    return secret
+
+
+@pytest.fixture(scope="module")
+def peer(env):
+    host = os.environ.get("BACKUPD_TEST_PEER_HOST")
+    pki = os.environ.get("BACKUPD_TEST_PKI")
+    if not host or not pki:
+        pytest.fail("BACKUPD_TEST_PEER_HOST / BACKUPD_TEST_PKI are not set "
+                    "(scripts/integration.sh exports them)")
+    root = Path(env["BACKUPD_STACK_DIR"]) / "peers" / "azure_blob"
+    p = AzuritePeer(root, host, pki, {DEVSTORE: DEVSTORE_KEY, OWN: OWN_KEY})
+    p.start()
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+def container(peer, account=DEVSTORE, tls=False):
+    """A fresh container created by the independent client."""
+    name = "c" + uuid.uuid4().hex[:16]
+    peer.client(account, tls).create_container(name)
+    return name
+
+
+def body(endpoint, cont, *, account=DEVSTORE, key=None, sas=None,
+         prefix=None, name=None):
+    cfg = {"accountName": account, "container": cont, "endpoint": endpoint}
+    if key is not None:
+        cfg["accountKey"] = key
+    if sas is not None:
+        cfg["sasToken"] = sas
+    if prefix is not None:
+        cfg["prefix"] = prefix
+    return {"name": name or uname("az"), "destinationType": "azure_blob",
+            "config": cfg}
+
+
+def details(tr):
+    return [c.get("detail", "") for c in tr["checks"]] + \
+        list(tr.get("warnings", []))
+
+
+def assert_clean(tr):
+    """Details and warnings are our sentences: no secret, no server text."""
+    for d in details(tr):
+        for s in SECRETS:
+            assert s not in d, d
+        assert not SERVER_TEXT.search(d), "server text in detail: %r" % d
+
+
+def detail_of(tr, check):
+    return next(c.get("detail", "") for c in tr["checks"]
+                if c["name"] == check)
+
+
+def probe_blobs(peer, cont, account=DEVSTORE, tls=False):
+    """Probe blobs in a container (the http and https Azurites are two
+    processes with separate storage)."""
+    return [n for n in peer.client(account, tls).list_blobs(cont)
+            if ".backupd-probe-" in n]
+
+
+def create_ok(api, b, checks=ALL_CHECKS):
+    r = api.create(b)
+    d = r.json()
+    assert d["destinationType"] == "azure_blob"
+    assert d["status"] == "active", d
+    tr = d["lastTest"]
+    assert assert_test_result(tr, ok=True) == checks, tr
+    assert_clean(tr)
+    for k in ("accountKey", "sasToken"):
+        if k in b["config"]:
+            assert d["config"][k] == PLACEHOLDER, d["config"]
+    for s in SECRETS:
+        assert s not in r.text
+    return d, tr
+
+
+def create_fails(api, b, check):
+    r = api.post(LIST, json=b)
+    p = assert_problem(r, 422)
+    assert p.get("failedCheck") == check, p
+    tr = p["lastTest"]
+    assert_test_result(tr, ok=False)
+    assert tr["checks"][-1]["name"] == check and not tr["checks"][-1]["ok"]
+    assert_clean(tr)
+    for s in SECRETS:
+        assert s not in r.text
+    assert not SERVER_TEXT.search(p["detail"].split(":", 1)[1]), p["detail"]
+    return p, tr
+
+
+# ------------------------------------------------------------- success
+
+
+def test_sharedkey_success_http(api, peer):
+    cont = container(peer)
+    d, tr = create_ok(api, body(peer.endpoint(DEVSTORE), cont,
+                                key=DEVSTORE_KEY, prefix="nightly/db"))
+    assert "account key was accepted" in detail_of(tr, "auth"), tr
+    assert "'%s' exists" % cont in detail_of(tr, "target"), tr
+    assert "plain HTTP" in detail_of(tr, "connect"), tr
+    assert any(HTTP_WARNING in w for w in tr["warnings"]), tr
+    assert probe_blobs(peer, cont) == [], "probe blob left behind"
+
+    r = api.post("%s/%s/test" % (LIST, d["id"]))
+    assert r.status_code == 200, r.text
+    tr2 = r.json()
+    assert assert_test_result(tr2, ok=True) == ALL_CHECKS, tr2
+    assert_clean(tr2)
+    assert probe_blobs(peer, cont) == []
+
+
+def test_sharedkey_own_account_https(api, peer):
+    cont = container(peer, OWN, tls=True)
+    d, tr = create_ok(api, body(peer.endpoint(OWN, tls=True), cont,
+                                account=OWN, key=OWN_KEY))
+    assert "HTTPS" in detail_of(tr, "connect"), tr
+    assert not any(HTTP_WARNING in w for w in tr["warnings"]), tr
+    assert probe_blobs(peer, cont, OWN, tls=True) == []
+    r = api.post("%s/%s/test" % (LIST, d["id"]))
+    assert r.status_code == 200, r.text
+
+
+def test_account_sas_success(api, peer):
+    cont = container(peer, tls=True)
+    sas = remember("?" + account_sas(DEVSTORE, DEVSTORE_KEY, "rwdlac"))
+    d, tr = create_ok(api, body(peer.endpoint(DEVSTORE, tls=True), cont,
+                                sas=sas, prefix="/sas/"))
+    assert "SAS token was accepted" in detail_of(tr, "auth"), tr
+    assert probe_blobs(peer, cont, tls=True) == []
+    r = api.post("%s/%s/test" % (LIST, d["id"]))
+    assert r.status_code == 200, r.text
+    assert_clean(r.json())
+
+
+def test_container_sas_success(api, peer):
+    # A container SAS may not read container properties; the probe proves
+    # the container through the probe blob instead.
+    cont = container(peer)
+    sas = remember(service_sas(DEVSTORE, DEVSTORE_KEY, cont, "racwd"))
+    d, tr = create_ok(api, body(peer.endpoint(DEVSTORE), cont, sas=sas))
+    assert "'%s' exists" % cont in detail_of(tr, "target"), tr
+    assert probe_blobs(peer, cont) == []
+
+
+def test_update_keeps_stored_key_and_retests(api, peer):
+    cont = container(peer)
+    ep = peer.endpoint(DEVSTORE)
+    d, _ = create_ok(api, body(ep, cont, key=DEVSTORE_KEY))
+    path = "%s/%s" % (LIST, d["id"])
+    r = api.put(path, json=body(ep, cont, key=PLACEHOLDER, name=d["name"]))
+    assert r.status_code == 200, r.text
+    assert r.json()["lastTest"]["ok"] is True
+    r = api.put(path, json=body(ep, cont, key=WRONG_KEY, name=d["name"]))
+    p = assert_problem(r, 422)
+    assert p["failedCheck"] == "auth", p
+    assert WRONG_KEY not in r.text and DEVSTORE_KEY not in r.text
+    r = api.post(path + "/test")
+    assert r.status_code == 200, r.text
+
+
+def test_prefix_with_odd_characters(api, peer):
+    cont = container(peer)
+    create_ok(api, body(peer.endpoint(DEVSTORE), cont, key=DEVSTORE_KEY,
+                        prefix="m\u00fcll ?#%+&=/x"))
+    assert probe_blobs(peer, cont) == []
+
+
+# ------------------------------------------------------------- failures
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_wrong_account_key_is_auth(api, peer, tls):
+    cont = container(peer)
+    p, tr = create_fails(api, body(peer.endpoint(DEVSTORE, tls), cont,
+                                   key=WRONG_KEY), "auth")
+    assert "account key does not match" in detail_of(tr, "auth"), tr
+    assert [c["name"] for c in tr["checks"]] == ["connect", "auth"], tr
+
+
+def test_key_of_another_account_is_auth(api, peer):
+    cont = container(peer)
+    create_fails(api, body(peer.endpoint(DEVSTORE), cont, key=OWN_KEY),
+                 "auth")
+
+
+def test_unknown_account_is_auth(api, peer):
+    p, tr = create_fails(api, body(peer.endpoint("nosuchaccount"), "probe-c1",
+                                   account="nosuchaccount",
+                                   key=DEVSTORE_KEY), "auth")
+    assert "'nosuchaccount' was not found" in detail_of(tr, "auth"), tr
+
+
+def test_forged_sas_is_auth(api, peer):
+    cont = container(peer)
+    sas = "sv=2021-08-06&sr=c&sp=racwd&se=2099-01-01T00%3A00%3A00Z" \
+          "&spr=https%2Chttp&sig=" + FORGED_SIG
+    p, tr = create_fails(api, body(peer.endpoint(DEVSTORE), cont, sas=sas),
+                         "auth")
+    assert "SAS token was refused" in detail_of(tr, "auth"), tr
+
+
+def test_expired_sas_is_auth(api, peer):
+    cont = container(peer)
+    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    sas = remember(account_sas(DEVSTORE, DEVSTORE_KEY, "rwdlac",
+                               expiry=past))
+    p, tr = create_fails(api, body(peer.endpoint(DEVSTORE), cont, sas=sas),
+                         "auth")
+    assert "SAS token was refused" in detail_of(tr, "auth"), tr
+
+
+def test_missing_container_is_target(api, peer):
+    p, tr = create_fails(api, body(peer.endpoint(DEVSTORE), "no-such-box",
+                                   key=DEVSTORE_KEY), "target")
+    assert "'no-such-box' does not exist" in detail_of(tr, "target"), tr
+    assert [c["name"] for c in tr["checks"]] == ["connect", "auth",
+                                                 "target"], tr
+
+
+@pytest.mark.parametrize("kind", ["account", "container"])
+def test_missing_container_with_sas_is_target(api, peer, kind):
+    if kind == "account":
+        sas = account_sas(DEVSTORE, DEVSTORE_KEY, "rwdlac")
+    else:
+        sas = service_sas(DEVSTORE, DEVSTORE_KEY, "no-such-box", "racwd")
+    p, tr = create_fails(api, body(peer.endpoint(DEVSTORE), "no-such-box",
+                                   sas=remember(sas)), "target")
+    assert "'no-such-box' does not exist" in detail_of(tr, "target"), tr
+
+
+def test_read_only_sas_is_write(api, peer):
+    cont = container(peer)
+    sas = remember(service_sas(DEVSTORE, DEVSTORE_KEY, cont, "r"))
+    p, tr = create_fails(api, body(peer.endpoint(DEVSTORE), cont, sas=sas),
+                         "write")
+    assert [c["name"] for c in tr["checks"]] == ["connect", "auth",
+                                                 "target", "write"], tr
+    assert "does not allow creating blobs" in detail_of(tr, "write"), tr
+    assert probe_blobs(peer, cont) == []
+
+
+def test_sas_without_delete_succeeds_with_warning(api, peer):
+    cont = container(peer)
+    sas = remember(service_sas(DEVSTORE, DEVSTORE_KEY, cont, "rcw"))
+    d, tr = create_ok(api, body(peer.endpoint(DEVSTORE), cont, sas=sas,
+                                prefix="keep/me"))
+    assert "kept" in detail_of(tr, "delete"), tr
+    left = probe_blobs(peer, cont)
+    assert len(left) == 1 and left[0].startswith("keep/me/.backupd-probe-"), \
+        left
+    assert any(left[0].split("/")[-1] in w and "lacks the d permission" in w
+               for w in tr["warnings"]), tr
+    peer.client(DEVSTORE).delete_blob(cont, left[0])
+
+
+def test_write_only_sas_is_read(api, peer):
+    cont = container(peer)
+    sas = remember(service_sas(DEVSTORE, DEVSTORE_KEY, cont, "cw"))
+    p, tr = create_fails(api, body(peer.endpoint(DEVSTORE), cont, sas=sas),
+                         "read")
+    assert [c["name"] for c in tr["checks"]] == ALL_CHECKS[:5], tr
+    assert "r permission" in detail_of(tr, "read"), tr
+    # It could not delete its blob either, and says so.
+    assert any("left in container" in w for w in tr["warnings"]), tr
+    for n in probe_blobs(peer, cont):
+        peer.client(DEVSTORE).delete_blob(cont, n)
+
+
+def test_prefix_with_dot_segments_is_target(api, peer):
+    cont = container(peer)
+    p, tr = create_fails(api, body(peer.endpoint(DEVSTORE), cont,
+                                   key=DEVSTORE_KEY, prefix="a/../b"),
+                         "target")
+    assert "'..'" in detail_of(tr, "target"), tr
+
+
+def test_endpoint_without_account_segment_is_refused(api, peer):
+    cont = container(peer)
+    ep = "http://%s:%d" % (peer.host, peer.http_port)
+    p, tr = create_fails(api, body(ep, cont, key=DEVSTORE_KEY), "auth")
+    assert "devstoreaccount1" in detail_of(tr, "auth"), tr
+
+
+def test_endpoint_with_query_is_connect(api, peer):
+    cont = container(peer)
+    create_fails(api, body(peer.endpoint(DEVSTORE) + "?x=1", cont,
+                           key=DEVSTORE_KEY), "connect")
+
+
+def test_tls_to_plain_port_is_connect(api, peer):
+    ep = "https://%s:%d/%s" % (peer.host, peer.http_port, DEVSTORE)
+    create_fails(api, body(ep, "probe-c1", key=DEVSTORE_KEY), "connect")
+
+
+def test_nothing_listening_is_connect_and_fast(api, peer):
+    port = free_port(peer.host)
+    t0 = time.monotonic()
+    p, tr = create_fails(api, body("http://%s:%d/%s" % (
+        peer.host, port, DEVSTORE), "probe-c1", key=DEVSTORE_KEY), "connect")
+    assert time.monotonic() - t0 < 3, "took %.1fs" % (time.monotonic() - t0)
+    assert "nothing accepts connections" in detail_of(tr, "connect"), tr
+
+
+class SilentServer:
+    """Accepts connections on host:port (0: any free port), counts them and
+    never answers."""
+
+    def __init__(self, host, port=0, family=socket.AF_INET):
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((host, port))
+            self.sock.listen(16)
+        except OSError:
+            self.sock.close()
+            raise
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.conns = []
+        self.stop_ev = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self.stop_ev.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            self.accepted += 1
+            self.conns.append(c)
+
+    def close(self):
+        self.stop_ev.set()
+        self.t.join(5)
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_accepts_and_never_answers_is_bounded(api, peer, scheme):
+    srv = SilentServer(peer.host)
+    try:
+        t0 = time.monotonic()
+        p, tr = create_fails(api, body("%s://%s:%d/%s" % (
+            scheme, peer.host, srv.port, DEVSTORE), "probe-c1",
+            key=DEVSTORE_KEY), "connect")
+        took = time.monotonic() - t0
+        assert took < PROBE_TIMEOUT + 4, "took %.1fs" % took
+        assert srv.accepted >= 1, "the probe never connected"
+        assert "did not answer in time" in detail_of(tr, "connect") or \
+            "timed out" in detail_of(tr, "connect"), tr
+    finally:
+        srv.close()
+
+
+# ------------------------------------------------------------------ SSRF
+
+SSRF_HOSTS = ["127.0.0.1", "[::1]", "[::ffff:127.0.0.1]", "0.0.0.0",
+              "169.254.169.254", "2130706433", "0177.0.0.1", "localhost",
+              "LOCALHOST", "127.1"]
+
+
+@pytest.fixture(scope="module")
+def loopback_listeners():
+    """Listeners on 127.0.0.1 and ::1 (same port, when this host has ::1):
+    a connection the probe opened to any loopback spelling lands here."""
+    v4 = v6 = None
+    for _ in range(20):
+        v4 = SilentServer("127.0.0.1")
+        try:
+            v6 = SilentServer("::1", v4.port, socket.AF_INET6)
+            break
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                v4.close()
+                continue
+            v6 = None  # no IPv6 loopback here
+            break
+    try:
+        yield v4, v6
+    finally:
+        v4.close()
+        if v6 is not None:
+            v6.close()
+
+
+def wait(pred, timeout=3.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return pred()
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("host", SSRF_HOSTS)
+@pytest.mark.parametrize("cred", ["key", "sas"])
+def test_ssrf_refused_before_connecting(api, loopback_listeners, host,
+                                        scheme, cred):
+    v4, v6 = loopback_listeners
+    ep = "%s://%s:%d/%s" % (scheme, host, v4.port, DEVSTORE)
+    if cred == "key":
+        b = body(ep, "probe-c1", key=WRONG_KEY)
+    else:
+        b = body(ep, "probe-c1", sas="sv=2021-08-06&sp=r&sig=" + FORGED_SIG)
+    r = api.post(LIST, json=b)
+    p = assert_problem(r, 422)
+    if "failedCheck" in p:
+        assert p["failedCheck"] == "connect", p
+        assert "egress policy" in detail_of(p["lastTest"], "connect"), p
+        assert [c["name"] for c in p["checks"]] == ["connect"], p
+        assert_clean(p["lastTest"])
+    else:
+        # Refused by the config validator: also never connected.
+        assert any(e["pointer"] == "/config/endpoint"
+                   for e in p["errors"]), p
+    assert WRONG_KEY not in r.text and FORGED_SIG not in r.text
+    time.sleep(0.05)
+    assert v4.accepted == 0, "a connection reached 127.0.0.1"
+    assert v6 is None or v6.accepted == 0, "a connection reached ::1"
+
+
+def test_default_endpoint_is_azure_and_fails_at_connect(api):
+    """Without an endpoint the probe goes to <account>.blob.core.windows.net;
+    for an account that does not exist (or without network) that fails at
+    connect, whatever the machine's network."""
+    r = api.post(LIST, json={"name": uname("az"),
+                             "destinationType": "azure_blob",
+                             "config": {"accountName": "backupdnowhere1",
+                                        "container": "probe-c1",
+                                        "accountKey": WRONG_KEY}})
+    p = assert_problem(r, 422)
+    assert p.get("failedCheck") == "connect", p
+    assert WRONG_KEY not in r.text
+
+
+def test_ssrf_listener_works(loopback_listeners):
+    """The listeners do see a real connection (so 0 above means none)."""
+    v4, v6 = loopback_listeners
+    n4 = v4.accepted
+    with socket.create_connection(("127.0.0.1", v4.port), timeout=2):
+        pass
+    assert wait(lambda: v4.accepted == n4 + 1)
+    if v6 is not None:
+        n6 = v6.accepted
+        with socket.create_connection(("::1", v6.port), timeout=2):
+            pass
+        assert wait(lambda: v6.accepted == n6 + 1)
+
+
+# ------------------------------------------------------------- secrets
+
+
+def test_zz_secrets_never_in_responses_or_logs(env, api, peer):
+    cont = container(peer)
+    d, _ = create_ok(api, body(peer.endpoint(DEVSTORE), cont,
+                               key=DEVSTORE_KEY))
+    r = api.get("%s/%s" % (LIST, d["id"]))
+    assert r.json()["config"]["accountKey"] == PLACEHOLDER
+    time.sleep(0.3)  # let log writers flush
+    needles = [s.encode() for s in SECRETS]
+    for b in list(SEEN_BODIES):
+        for n in needles:
+            assert n not in b, (n, b[:300])
+    for k in ("BACKUPD_LOG", "BACKUPD_NGINX_ACCESS_LOG",
+              "BACKUPD_NGINX_ERROR_LOG"):
+        f = env.get(k)
+        if f and os.path.exists(f):
+            data = Path(f).read_bytes()
+            for n in needles:
+                assert n not in data, (k, n)
