@@ -783,7 +783,7 @@ const struct dtype dtype_table[] = {
 	{ "azure_blob", f_azure, false, cross_azure, probe_azure_blob },
 	{ "sftp", f_sftp, false, cross_sftp, NULL },
 	{ "ftp", f_ftp, false, NULL, NULL },
-	{ "webdav", f_webdav, false, NULL, NULL },
+	{ "webdav", f_webdav, false, NULL, probe_webdav },
 	{ "google_drive", f_gdrive, true, NULL, NULL },
 	{ "onedrive", f_onedrive, true, NULL, NULL },
 	{ "local", f_local, false, NULL, probe_local },
