@@ -778,7 +778,7 @@ static const struct dfield f_local[] = {
 /* Order = the contract's DestinationType enum. Probes other than local are
  * added with their files (probe_<type>.c). */
 const struct dtype dtype_table[] = {
-	{ "s3", f_s3, false, NULL, NULL },
+	{ "s3", f_s3, false, NULL, probe_s3 },
 	{ "gcs", f_gcs, false, NULL, NULL },
 	{ "azure_blob", f_azure, false, cross_azure, probe_azure_blob },
 	{ "sftp", f_sftp, false, cross_sftp, NULL },

@@ -1,0 +1,639 @@
+/*
+ * The S3 probe (AWS and any S3-compatible service: MinIO, Ceph RGW,
+ * Backblaze B2, Wasabi, R2, ...). Requests are signed by curl
+ * (CURLOPT_AWS_SIGV4, "aws:amz:<region>:s3"); the payload hash S3 requires
+ * for Signature Version 4 goes in x-amz-content-sha256 (S3 API Reference,
+ * "Authenticating Requests (AWS Signature Version 4)", "Signature
+ * Calculations for the Authorization Header"), and curl signs it with the
+ * other x-amz-* headers.
+ *
+ * The requests, in order:
+ *   1. ListObjectsV2 (GET /?list-type=2&max-keys=1&prefix=<prefix>) —
+ *      connect, auth, target. A GET rather than HEAD bucket because only a
+ *      body carries the error <Code> that tells a wrong key id from a wrong
+ *      secret. Listing needs s3:ListBucket, which backups do not: an
+ *      AccessDenied here is not a failure; the bucket is then confirmed by
+ *      the upload (NoSuchBucket from the PUT still fails target).
+ *   2. PutObject of a 64-byte probe object <prefix>.backupd-probe-<hex>
+ *      (with x-amz-storage-class when storageClass is set) — write.
+ *   3. GetObject, compared byte for byte — read.
+ *   4. DeleteObject — delete; a refusal is a warning.
+ * The minimal IAM policy (s3:PutObject, s3:GetObject, s3:DeleteObject on
+ * arn:aws:s3:::bucket/prefix*) is in the README's S3 section.
+ *
+ * Only the error <Code> of an answer (S3 API Reference, "Error responses")
+ * and the x-amz-bucket-region header are read; details are our own
+ * sentences and quote only what the user configured, a region name that
+ * passed s3util_region_ok, or an error code that passed s3util_error_code.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+#include "probe.h"
+#include "s3util.h"
+
+#define PROBE_BYTES 64
+/* "https,http": plain http is allowed (a NAS or MinIO on the LAN) with a
+ * warning. */
+#define S3_PROTOCOLS "https,http"
+
+enum step { STEP_LIST, STEP_PUT, STEP_GET, STEP_DELETE };
+
+struct s3 {
+	const struct probe_env *env;
+	struct probe_result *res;
+	struct s3util_loc loc;
+	const char *akid, *secret, *token, *sclass;
+	char sigv4[96];           /* "aws:amz:<region>:s3" */
+	char *prefix;             /* folder form, malloc'd */
+	char *key;                /* prefix + probe name, malloc'd */
+	bool connected;           /* the connect check is recorded */
+	bool list_denied;         /* ListBucket refused: target not yet known */
+};
+
+/* What came back for one request. */
+struct answer {
+	long status;
+	char code[S3UTIL_CODE_MAX];        /* S3 error code, "" if none */
+	char region[S3UTIL_REGION_MAX];    /* x-amz-bucket-region if valid */
+	bool region_seen;                  /* header present (valid or not) */
+};
+
+/* A string member of config, NULL when absent, not a string or empty. */
+static const char *
+str_of(json_object *config, const char *name)
+{
+	json_object *v;
+	const char *s;
+
+	if (!json_object_object_get_ex(config, name, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	return s[0] != '\0' ? s : NULL;
+}
+
+static bool
+bool_of(json_object *config, const char *name)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(config, name, &v) &&
+	    json_object_is_type(v, json_type_boolean) &&
+	    json_object_get_boolean(v);
+}
+
+/*
+ * CURLOPT_HEADERFUNCTION: keep x-amz-bucket-region when its value is a
+ * plausible region name (S3 API Reference, HeadBucket: "x-amz-bucket-region
+ * — the Region that the bucket is located"). Nothing else is kept, and
+ * nothing longer than a region is copied.
+ */
+static size_t
+on_header(char *buf, size_t size, size_t nitems, void *userp)
+{
+	static const char name[] = "x-amz-bucket-region:";
+	struct answer *a = userp;
+	size_t len = size * nitems, nl = sizeof(name) - 1, vlen;
+	const char *v;
+
+	if (len <= nl || strncasecmp(buf, name, nl) != 0)
+		return len;
+	a->region_seen = true;
+	v = buf + nl;
+	vlen = len - nl;
+	while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		vlen--;
+	}
+	while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' ||
+	    v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+		vlen--;
+	if (s3util_region_ok(v, vlen)) {
+		memcpy(a->region, v, vlen);
+		a->region[vlen] = '\0';
+	} else
+		a->region[0] = '\0';
+	return len;
+}
+
+/* Free a header list after wiping it: it may hold the session token. */
+static void
+slist_wipe_free(struct curl_slist *l)
+{
+	struct curl_slist *p;
+
+	for (p = l; p != NULL; p = p->next)
+		if (p->data != NULL)
+			sodium_memzero(p->data, strlen(p->data));
+	curl_slist_free_all(l);
+}
+
+/* Append "name: value" to *l; false when out of memory. The line is built
+ * in a buffer that is wiped (the value may be the session token). */
+static bool
+add_header(struct curl_slist **l, const char *name, const char *value)
+{
+	size_t len = strlen(name) + 2 + strlen(value) + 1;
+	struct curl_slist *n;
+	char *line;
+
+	if ((line = malloc(len)) == NULL)
+		return false;
+	snprintf(line, len, "%s: %s", name, value);
+	n = curl_slist_append(*l, line);
+	sodium_memzero(line, len);
+	free(line);
+	if (n == NULL)
+		return false;
+	*l = n;
+	return true;
+}
+
+/*
+ * One signed request: method on the bucket (key NULL) or an object, with
+ * query (sorted, encoded) and body. *x is set up by probe_curl and the
+ * caller cleans it up in every case. Returns true when an HTTP answer
+ * arrived (then *a is filled and the connect check recorded); false after
+ * recording the failure (a transport failure goes through probe_fail_curl
+ * with `otherwise` as the check for non-connection errors).
+ */
+static bool
+s3_request(struct s3 *s, struct probe_xfer *x, const char *method,
+    const char *key, const char *query, const unsigned char *body,
+    size_t bodylen, struct answer *a, enum probe_check otherwise,
+    const char *what)
+{
+	unsigned char hash[crypto_hash_sha256_BYTES];
+	char hex[2 * crypto_hash_sha256_BYTES + 1];
+	struct curl_slist *hdrs = NULL;
+	char *url = NULL;
+	CURLcode cc;
+	bool ok = false;
+
+	memset(a, 0, sizeof(*a));
+	if (probe_curl(x, s->env, S3_PROTOCOLS) != BD_OK) {
+		probe_fail(s->res, otherwise, "%s failed (internal error)",
+		    what);
+		goto out;
+	}
+	if ((url = s3util_url(&s->loc, key, query)) == NULL) {
+		probe_fail(s->res, CHECK_CONNECT, "the endpoint must be "
+		    "http(s)://host[:port][/path] without a query");
+		goto out;
+	}
+	/* The payload hash S3 requires with SigV4; the empty body's hash for
+	 * GET and DELETE. */
+	crypto_hash_sha256(hash, body != NULL ? body : (const unsigned char *)"",
+	    bodylen);
+	sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+	if (!add_header(&hdrs, "x-amz-content-sha256", hex) ||
+	    (s->token != NULL &&
+	    !add_header(&hdrs, "x-amz-security-token", s->token)) ||
+	    (body != NULL && s->sclass != NULL &&
+	    !add_header(&hdrs, "x-amz-storage-class", s->sclass)) ||
+	    (body != NULL &&
+	    !add_header(&hdrs, "Content-Type", "application/octet-stream"))) {
+		probe_fail(s->res, otherwise, "%s failed (out of memory)",
+		    what);
+		goto out;
+	}
+	/*
+	 * USERNAME and PASSWORD rather than USERPWD: no "id:secret" string of
+	 * ours to build and wipe, and an access key id may contain ':'. curl
+	 * keeps its own copy for the life of the handle.
+	 */
+	if (curl_easy_setopt(x->h, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(x->h, CURLOPT_AWS_SIGV4, s->sigv4) != CURLE_OK ||
+	    curl_easy_setopt(x->h, CURLOPT_USERNAME, s->akid) != CURLE_OK ||
+	    curl_easy_setopt(x->h, CURLOPT_PASSWORD, s->secret) != CURLE_OK ||
+	    curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
+	    curl_easy_setopt(x->h, CURLOPT_HEADERFUNCTION, on_header) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(x->h, CURLOPT_HEADERDATA, a) != CURLE_OK) {
+		probe_fail(s->res, otherwise, "%s failed (internal error)",
+		    what);
+		goto out;
+	}
+	if (body != NULL) {
+		if (curl_easy_setopt(x->h, CURLOPT_POSTFIELDS, body) !=
+		    CURLE_OK ||
+		    curl_easy_setopt(x->h, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)bodylen) != CURLE_OK) {
+			probe_fail(s->res, otherwise, "%s failed (internal "
+			    "error)", what);
+			goto out;
+		}
+	}
+	if (strcmp(method, "GET") != 0 &&
+	    curl_easy_setopt(x->h, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK) {
+		probe_fail(s->res, otherwise, "%s failed (internal error)",
+		    what);
+		goto out;
+	}
+	if ((cc = curl_easy_perform(x->h)) != CURLE_OK) {
+		probe_fail_curl(s->res, x, cc, otherwise, what);
+		goto out;
+	}
+	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &a->status);
+	if (!s->connected) {
+		probe_pass(s->res, CHECK_CONNECT, "the endpoint answered");
+		s->connected = true;
+	}
+	if (a->status < 200 || a->status > 299)
+		(void)s3util_error_code(x->body, x->len, a->code);
+	ok = true;
+out:
+	slist_wipe_free(hdrs);
+	/* curl may still point at the list: detach it before the caller
+	 * cleans the handle up. */
+	if (x->h != NULL)
+		curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, NULL);
+	free(url);
+	return ok;
+}
+
+static bool
+is2xx(const struct answer *a)
+{
+	return a->status >= 200 && a->status <= 299;
+}
+
+static bool
+code_is(const struct answer *a, const char *code)
+{
+	return strcmp(a->code, code) == 0;
+}
+
+/* " (Code)" when the answer named a code, else "" (static or a->code). */
+static const char *
+paren_code(const struct answer *a, char buf[S3UTIL_CODE_MAX + 4])
+{
+	if (a->code[0] == '\0')
+		return "";
+	snprintf(buf, S3UTIL_CODE_MAX + 4, " (%s)", a->code);
+	return buf;
+}
+
+/*
+ * Credential problems, whichever request met them first. Returns true
+ * after recording the auth failure. Codes: S3 API Reference, "List of
+ * error codes".
+ */
+static bool
+auth_failure(struct s3 *s, const struct answer *a)
+{
+	static const struct {
+		const char *code, *detail;
+	} map[] = {
+		{ "InvalidAccessKeyId", "the access key id is not known to "
+		    "the server" },
+		{ "SignatureDoesNotMatch", "the secret access key does not "
+		    "match the access key id" },
+		{ "ExpiredToken", "the session token has expired" },
+		{ "TokenRefreshRequired", "the session token has expired" },
+		{ "InvalidToken", "the session token is not valid for this "
+		    "access key" },
+		{ "RequestTimeTooSkewed", "this server's clock differs from "
+		    "the storage service's by more than 15 minutes" },
+		{ "AccountProblem", "the account of these credentials is not "
+		    "in good standing" },
+		{ "InvalidSecurity", "the server refused the security "
+		    "credentials" },
+	};
+	char pc[S3UTIL_CODE_MAX + 4];
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (code_is(a, map[i].code)) {
+			probe_fail(s->res, CHECK_AUTH, "%s", map[i].detail);
+			return true;
+		}
+	if (code_is(a, "AuthorizationHeaderMalformed") ||
+	    (a->status == 401) ||
+	    (a->status == 403 && a->code[0] == '\0')) {
+		probe_fail(s->res, CHECK_AUTH, "the server refused the "
+		    "credentials: HTTP %ld%s", a->status, paren_code(a, pc));
+		return true;
+	}
+	return false;
+}
+
+/*
+ * A bucket in another region: AWS answers 301 PermanentRedirect, or 400
+ * AuthorizationHeaderMalformed when the signature's region is wrong, and
+ * names the bucket's region in x-amz-bucket-region (S3 User Guide,
+ * "Making requests", "Temporary redirects"/"Permanent redirects"). Returns
+ * true after recording the target failure.
+ */
+static bool
+region_failure(struct s3 *s, const struct answer *a)
+{
+	bool moved = a->status == 301 || code_is(a, "PermanentRedirect") ||
+	    code_is(a, "IllegalLocationConstraintException") ||
+	    code_is(a, "AuthorizationHeaderMalformed");
+
+	if (is2xx(a))
+		return false;
+	if (a->region[0] != '\0' && strcmp(a->region, s->loc.region) != 0) {
+		probe_fail(s->res, CHECK_TARGET, "bucket '%s' is in region "
+		    "'%s', not '%s'", s->loc.bucket, a->region, s->loc.region);
+		return true;
+	}
+	if (moved && a->region_seen && a->region[0] == '\0') {
+		probe_fail(s->res, CHECK_TARGET, "bucket '%s' is in another "
+		    "region than '%s'", s->loc.bucket, s->loc.region);
+		return true;
+	}
+	if (a->status == 301 || code_is(a, "PermanentRedirect")) {
+		probe_fail(s->res, CHECK_TARGET, "bucket '%s' must be "
+		    "addressed through another endpoint or region than '%s'",
+		    s->loc.bucket, s->loc.region);
+		return true;
+	}
+	return false;
+}
+
+static void
+unexpected(struct s3 *s, enum probe_check chk, const struct answer *a,
+    const char *what)
+{
+	char pc[S3UTIL_CODE_MAX + 4];
+
+	probe_fail(s->res, chk, "the server answered HTTP %ld%s while %s",
+	    a->status, paren_code(a, pc), what);
+}
+
+/* 1. ListObjectsV2: connect, auth, target. Returns true to go on. */
+static bool
+step_list(struct s3 *s)
+{
+	struct probe_xfer x;
+	struct answer a;
+	char *query = NULL;
+	bool ok = false;
+
+	memset(&x, 0, sizeof(x));
+	if ((query = s3util_list_query(s->prefix)) == NULL) {
+		probe_fail(s->res, CHECK_CONNECT, "out of memory");
+		goto out;
+	}
+	if (!s3_request(s, &x, "GET", NULL, query, NULL, 0, &a, CHECK_TARGET,
+	    "listing the bucket"))
+		goto out;
+	if (region_failure(s, &a) || auth_failure(s, &a))
+		goto out;
+	if (is2xx(&a)) {
+		probe_pass(s->res, CHECK_AUTH, "the credentials were accepted");
+		probe_pass(s->res, CHECK_TARGET, "bucket '%s' exists",
+		    s->loc.bucket);
+		ok = true;
+		goto out;
+	}
+	if (code_is(&a, "NoSuchBucket")) {
+		probe_pass(s->res, CHECK_AUTH, "the credentials were accepted");
+		probe_fail(s->res, CHECK_TARGET, "bucket '%s' does not exist",
+		    s->loc.bucket);
+		goto out;
+	}
+	if (code_is(&a, "AccessDenied") || code_is(&a, "AllAccessDisabled")) {
+		/* Signed correctly, not allowed to list: the upload decides
+		 * whether the bucket exists. */
+		probe_pass(s->res, CHECK_AUTH, "the credentials were accepted");
+		s->list_denied = true;
+		ok = true;
+		goto out;
+	}
+	if (a.status == 404) {
+		probe_fail(s->res, CHECK_TARGET, "bucket '%s' was not found "
+		    "(HTTP 404)", s->loc.bucket);
+		goto out;
+	}
+	unexpected(s, CHECK_TARGET, &a, "listing the bucket");
+out:
+	probe_xfer_cleanup(&x);
+	free(query);
+	return ok;
+}
+
+/* 2. PutObject: write (and target when listing was refused). */
+static bool
+step_put(struct s3 *s, const unsigned char *data)
+{
+	struct probe_xfer x;
+	struct answer a;
+	bool ok = false;
+
+	memset(&x, 0, sizeof(x));
+	if (!s3_request(s, &x, "PUT", s->key, NULL, data, PROBE_BYTES, &a,
+	    CHECK_WRITE, "uploading the probe object"))
+		goto out;
+	if (is2xx(&a)) {
+		if (s->list_denied)
+			probe_pass(s->res, CHECK_TARGET, "bucket '%s' exists "
+			    "(listing not permitted, not needed for backups)",
+			    s->loc.bucket);
+		probe_pass(s->res, CHECK_WRITE, "wrote a %d-byte probe object "
+		    "'%s'", PROBE_BYTES, s->key);
+		ok = true;
+		goto out;
+	}
+	if (code_is(&a, "NoSuchBucket")) {
+		probe_fail(s->res, CHECK_TARGET, "bucket '%s' does not exist",
+		    s->loc.bucket);
+		goto out;
+	}
+	if (s->list_denied && region_failure(s, &a))
+		goto out;
+	if (code_is(&a, "AccessDenied") || code_is(&a, "AllAccessDisabled")) {
+		if (s->prefix[0] != '\0')
+			probe_fail(s->res, CHECK_WRITE, "the credentials may "
+			    "not write under prefix '%s' in bucket '%s' "
+			    "(s3:PutObject)", s->prefix, s->loc.bucket);
+		else
+			probe_fail(s->res, CHECK_WRITE, "the credentials may "
+			    "not write to bucket '%s' (s3:PutObject)",
+			    s->loc.bucket);
+		goto out;
+	}
+	if (code_is(&a, "InvalidStorageClass")) {
+		probe_fail(s->res, CHECK_WRITE, "the server does not accept "
+		    "storage class '%s'", s->sclass != NULL ? s->sclass : "");
+		goto out;
+	}
+	if (code_is(&a, "QuotaExceeded") || code_is(&a, "StorageFull")) {
+		probe_fail(s->res, CHECK_WRITE, "bucket '%s' is out of space "
+		    "or over its quota", s->loc.bucket);
+		goto out;
+	}
+	unexpected(s, CHECK_WRITE, &a, "uploading the probe object");
+out:
+	probe_xfer_cleanup(&x);
+	return ok;
+}
+
+/* 3. GetObject and compare: read. */
+static bool
+step_get(struct s3 *s, const unsigned char *data)
+{
+	struct probe_xfer x;
+	struct answer a;
+	bool ok = false;
+
+	memset(&x, 0, sizeof(x));
+	if (!s3_request(s, &x, "GET", s->key, NULL, NULL, 0, &a, CHECK_READ,
+	    "reading the probe object back"))
+		goto out;
+	if (is2xx(&a)) {
+		if (x.len != PROBE_BYTES || memcmp(x.body, data,
+		    PROBE_BYTES) != 0) {
+			probe_fail(s->res, CHECK_READ, "the probe object read "
+			    "back differs from what was written");
+			goto out;
+		}
+		probe_pass(s->res, CHECK_READ, "read the probe object back "
+		    "intact");
+		ok = true;
+		goto out;
+	}
+	if (code_is(&a, "InvalidObjectState")) {
+		/* Archive classes (GLACIER, DEEP_ARCHIVE) need a restore
+		 * before a read (S3 API Reference, GetObject). That is the
+		 * class the user chose, not a broken destination. */
+		probe_pass(s->res, CHECK_READ, "not read back: storage class "
+		    "'%s' needs a restore before reading",
+		    s->sclass != NULL ? s->sclass : "");
+		probe_warn(s->res, "objects in storage class '%s' must be "
+		    "restored before a backup can be read back",
+		    s->sclass != NULL ? s->sclass : "");
+		ok = true;
+		goto out;
+	}
+	if (code_is(&a, "AccessDenied")) {
+		probe_fail(s->res, CHECK_READ, "the credentials may not read "
+		    "objects back (s3:GetObject), which restores need");
+		goto out;
+	}
+	if (code_is(&a, "NoSuchKey") || a.status == 404) {
+		probe_fail(s->res, CHECK_READ, "the probe object was not "
+		    "found right after it was written");
+		goto out;
+	}
+	unexpected(s, CHECK_READ, &a, "reading the probe object back");
+out:
+	probe_xfer_cleanup(&x);
+	return ok;
+}
+
+/* 4. DeleteObject: delete; a refusal is a warning (issue 3). When quiet
+ * (cleanup after a failed read) nothing is recorded. */
+static void
+step_delete(struct s3 *s, bool quiet)
+{
+	struct probe_result scratch;
+	struct probe_result *keep = s->res;
+	struct probe_xfer x;
+	struct answer a;
+	char pc[S3UTIL_CODE_MAX + 4];
+
+	memset(&x, 0, sizeof(x));
+	if (quiet) {
+		memset(&scratch, 0, sizeof(scratch));
+		scratch.failed = -1;
+		s->res = &scratch;
+	}
+	if (!s3_request(s, &x, "DELETE", s->key, NULL, NULL, 0, &a,
+	    CHECK_DELETE, "deleting the probe object"))
+		goto out;
+	if (quiet)
+		goto out;
+	if (is2xx(&a)) {
+		probe_pass(s->res, CHECK_DELETE, "deleted the probe object");
+		goto out;
+	}
+	if (code_is(&a, "AccessDenied")) {
+		probe_pass(s->res, CHECK_DELETE, "the probe object was kept: "
+		    "deleting is not permitted");
+		probe_warn(s->res, "could not delete the probe object '%s' in "
+		    "bucket '%s' (deleting is not permitted); remove it by "
+		    "hand", s->key, s->loc.bucket);
+		goto out;
+	}
+	probe_pass(s->res, CHECK_DELETE, "the probe object was kept: the "
+	    "server refused to delete it");
+	probe_warn(s->res, "could not delete the probe object '%s' in bucket "
+	    "'%s': the server answered HTTP %ld%s; remove it by hand",
+	    s->key, s->loc.bucket, a.status, paren_code(&a, pc));
+out:
+	probe_xfer_cleanup(&x);
+	s->res = keep;
+}
+
+/* See probe.h: list, put, get, delete against the bucket. */
+void
+probe_s3(const struct probe_env *env, json_object *config,
+    struct probe_result *res)
+{
+	unsigned char data[PROBE_BYTES];
+	char name[32];
+	struct s3 s;
+	size_t plen, nlen;
+	int n;
+
+	memset(&s, 0, sizeof(s));
+	s.env = env;
+	s.res = res;
+	s.loc.endpoint = str_of(config, "endpoint");
+	s.loc.region = str_of(config, "region");
+	s.loc.bucket = str_of(config, "bucket");
+	s.loc.force_path_style = bool_of(config, "forcePathStyle");
+	s.akid = str_of(config, "accessKeyId");
+	s.secret = str_of(config, "secretAccessKey");
+	s.token = str_of(config, "sessionToken");
+	s.sclass = str_of(config, "storageClass");
+	randombytes_buf(data, sizeof(data));
+
+	if (s.loc.region == NULL || s.loc.bucket == NULL || s.akid == NULL ||
+	    s.secret == NULL) {
+		probe_fail(res, CHECK_CONNECT, "the config lacks the region, "
+		    "bucket or credentials");
+		goto out;
+	}
+	n = snprintf(s.sigv4, sizeof(s.sigv4), "aws:amz:%s:s3", s.loc.region);
+	if (n < 0 || (size_t)n >= sizeof(s.sigv4)) {
+		probe_fail(res, CHECK_CONNECT, "the region name is too long");
+		goto out;
+	}
+	probe_object_name(name);
+	if ((s.prefix = s3util_prefix(str_of(config, "prefix"))) == NULL)
+		goto oom;
+	plen = strlen(s.prefix);
+	nlen = strlen(name);
+	if ((s.key = malloc(plen + nlen + 1)) == NULL)
+		goto oom;
+	memcpy(s.key, s.prefix, plen);
+	memcpy(s.key + plen, name, nlen + 1);
+
+	if (s3util_is_http(s.loc.endpoint))
+		probe_warn(res, "the endpoint uses plain http: requests, "
+		    "the session token if any and backup data travel "
+		    "unencrypted");
+	if (!step_list(&s) || !step_put(&s, data))
+		goto out;
+	if (!step_get(&s, data)) {
+		step_delete(&s, true);
+		goto out;
+	}
+	step_delete(&s, false);
+	goto out;
+oom:
+	probe_fail(res, CHECK_CONNECT, "out of memory");
+out:
+	sodium_memzero(data, sizeof(data));
+	free(s.prefix);
+	free(s.key);
+}

@@ -1,0 +1,622 @@
+"""The S3 probe (issue 3) against a real server: s3rver (npm) for the S3
+protocol flow, behind tests/peers/s3/sigv4_front.py, which recomputes every
+request's Signature Version 4 with AWS's own botocore and rejects what AWS
+would reject (InvalidAccessKeyId, SignatureDoesNotMatch, unsigned x-amz-*
+headers, a missing or wrong x-amz-content-sha256, a wrong session token, a
+wrong region with its x-amz-bucket-region hint) before s3rver sees it. Keys
+with denied operations stand in for IAM policies. Both run on
+$BACKUPD_TEST_PEER_HOST, over http and https (the test CA).
+
+Proven here: success over https and http (with the plain-http warning), the
+probe object written under the prefix, read back and gone afterwards; the
+object escaping of odd prefixes (the signature still verifies); a wrong
+secret, an unknown key id, a missing/wrong/expired session token -> auth;
+a missing bucket -> target; a wrong region -> target naming the bucket's
+region (and an invalid region header is never echoed); no PutObject ->
+write; no ListBucket -> still ok (backups do not need it); no GetObject ->
+read; no DeleteObject -> ok with a warning; storageClass sent as
+x-amz-storage-class (and refused when unknown); nothing listening ->
+connect, fast; a server that never answers -> bounded by probe_timeout;
+SSRF spellings refused before connecting; no secret, token or S3 XML in
+any response or log.
+"""
+
+import errno
+import importlib.util
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from conftest import (PLACEHOLDER, REPO, SEEN_BODIES, assert_problem,
+                      assert_test_result, uname)
+
+
+def _load_peer():
+    """tests/peers/s3/peer.py under a name of its own: other peers have a
+    peer.py too, and one pytest run shares sys.modules."""
+    path = REPO / "tests" / "peers" / "s3" / "peer.py"
+    spec = importlib.util.spec_from_file_location("backupd_s3_peer", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_peer = _load_peer()
+S3Peer, free_port = _peer.S3Peer, _peer.free_port
+
+LIST = "/backup-destinations"
+REGION = "eu-west-1"
+BUCKET = "backupd-test"
+# Sentinel secrets: they must never show up in a response or a log.
+SECRET = "s3secret-%s" % uuid.uuid4().hex
+WRONG = "s3wrong-%s" % uuid.uuid4().hex
+TOKEN = "s3token-%s" % uuid.uuid4().hex
+SENTINELS = (SECRET, WRONG, TOKEN)
+ALL_CHECKS = ["connect", "auth", "target", "write", "read", "delete"]
+PROBE_TIMEOUT = int(os.environ.get("BACKUPD_PROBE_TIMEOUT", "6"))
+# S3's error documents (and the front's messages) must never reach a detail.
+S3_TEXT = re.compile(
+    r"[<>]|xml|Error|Message|RequestId|calculated|signing method|"
+    r"does not exist in our records|malformed|Access Denied|"
+    r"specified bucket|Check your key")
+
+KEYS = {
+    "AKIDMAIN": {"secret": SECRET},
+    "AKIDREADONLY": {"secret": SECRET, "deny": ["put"]},
+    "AKIDNOREAD": {"secret": SECRET, "deny": ["get"]},
+    "AKIDNODELETE": {"secret": SECRET, "deny": ["delete"]},
+    "AKIDNOLIST": {"secret": SECRET, "deny": ["list"]},
+    "AKIDNOLISTNOPUT": {"secret": SECRET, "deny": ["list", "put"]},
+    "AKIDTOKEN": {"secret": SECRET, "token": TOKEN},
+    "AKIDEXPIRED": {"secret": SECRET, "token": TOKEN, "expired": True},
+    "AKIDSLOWDOWN": {"secret": SECRET, "errors": {"list": [503, "SlowDown"]}},
+    "AKIDGARBLED": {"secret": SECRET,
+                    "errors": {"put": [500, "No Such<b>Code</b>"]}},
+    "AKIDDELETE409": {"secret": SECRET,
+                      "errors": {"delete": [409, "OperationAborted"]}},
+}
+
+
+@pytest.fixture(scope="module")
+def peer(env):
+    host = os.environ.get("BACKUPD_TEST_PEER_HOST")
+    pki = os.environ.get("BACKUPD_TEST_PKI")
+    if not host or not pki:
+        pytest.fail("BACKUPD_TEST_PEER_HOST / BACKUPD_TEST_PKI are not set "
+                    "(scripts/integration.sh exports them)")
+    root = Path(env["BACKUPD_STACK_DIR"]) / "peers" / "s3"
+    p = S3Peer(root, host, pki, region=REGION, buckets=[BUCKET], keys=KEYS,
+               region_hint={"weird-region": "EU_WEST;1<x>"})
+    p.start()
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+def body(peer, tls=True, name=None, **cfg):
+    c = {"endpoint": peer.url(tls), "region": REGION, "bucket": BUCKET,
+         "prefix": "it/%s" % uuid.uuid4().hex[:8],
+         "accessKeyId": "AKIDMAIN", "secretAccessKey": SECRET,
+         "forcePathStyle": True}
+    for k, v in cfg.items():
+        if v is None:
+            c.pop(k, None)
+        else:
+            c[k] = v
+    return {"name": name or uname("s3"), "destinationType": "s3",
+            "config": c}
+
+
+def details(tr):
+    return [c.get("detail", "") for c in tr["checks"]] + \
+        list(tr.get("warnings", []))
+
+
+def assert_clean(tr):
+    """Details and warnings are our sentences: no secret, no server text."""
+    for d in details(tr):
+        for s in SENTINELS:
+            assert s not in d, d
+        assert not S3_TEXT.search(d), "server text in detail: %r" % d
+
+
+def detail_of(tr, check):
+    return next(c.get("detail", "") for c in tr["checks"]
+                if c["name"] == check)
+
+
+def create_ok(api, b):
+    r = api.create(b)
+    d = r.json()
+    assert d["destinationType"] == "s3"
+    assert d["status"] == "active", d
+    tr = d["lastTest"]
+    assert assert_test_result(tr, ok=True) == ALL_CHECKS, tr
+    assert_clean(tr)
+    assert d["config"]["secretAccessKey"] == PLACEHOLDER, d["config"]
+    for s in SENTINELS:
+        assert s not in r.text
+    return d, tr
+
+
+def create_fails(api, b, check):
+    r = api.post(LIST, json=b)
+    p = assert_problem(r, 422)
+    assert p.get("failedCheck") == check, p
+    tr = p["lastTest"]
+    assert_test_result(tr, ok=False)
+    assert tr["checks"][-1]["name"] == check and not tr["checks"][-1]["ok"]
+    assert_clean(tr)
+    for s in SENTINELS:
+        assert s not in r.text
+    assert not S3_TEXT.search(p["detail"].split(":", 1)[1]), p["detail"]
+    return p, tr
+
+
+def since(peer, tls, n):
+    return peer.requests(tls)[n:]
+
+
+# ------------------------------------------------------------- success
+
+
+def test_success_https(api, peer):
+    n = len(peer.requests(True))
+    b = body(peer)
+    d, tr = create_ok(api, b)
+    assert tr["warnings"] == [], tr
+    assert detail_of(tr, "target") == "bucket '%s' exists" % BUCKET, tr
+    assert detail_of(tr, "auth") == "the credentials were accepted", tr
+    assert peer.probe_objects(BUCKET) == [], "probe object left behind"
+
+    # What the verifying front saw: four requests, each signed by AWS's
+    # rules (it rejects anything else), the payload hash signed with them.
+    reqs = since(peer, True, n)
+    assert [(q["method"], q["status"]) for q in reqs] == [
+        ("GET", 200), ("PUT", 200), ("GET", 200), ("DELETE", 204)], reqs
+    prefix = b["config"]["prefix"] + "/"
+    assert reqs[0]["path"] == "/" + BUCKET, reqs[0]
+    assert reqs[0]["query"] == "list-type=2&max-keys=1&prefix=%s" % \
+        prefix.replace("/", "%2F"), reqs[0]
+    key = reqs[1]["path"]
+    assert re.match(r"^/%s/%s\.backupd-probe-[0-9a-f]{16}$" % (
+        BUCKET, re.escape(prefix)), key), key
+    assert all(q["path"] == key for q in reqs[1:]), reqs
+    for q in reqs:
+        assert q["region"] == REGION and q["akid"] == "AKIDMAIN", q
+        for h in ("host", "x-amz-date", "x-amz-content-sha256"):
+            assert h in q["signed"], q
+    assert reqs[1]["body_len"] == 64, reqs[1]
+    assert peer.last_put(True) == key
+
+    r = api.post("%s/%s/test" % (LIST, d["id"]))
+    assert r.status_code == 200, r.text
+    tr2 = r.json()
+    assert assert_test_result(tr2, ok=True) == ALL_CHECKS, tr2
+    assert_clean(tr2)
+    assert peer.probe_objects(BUCKET) == []
+
+
+def test_success_http_warns(api, peer):
+    d, tr = create_ok(api, body(peer, tls=False))
+    assert any("plain http" in w and "unencrypted" in w
+               for w in tr["warnings"]), tr
+    assert peer.probe_objects(BUCKET) == []
+
+
+def test_ip_endpoint_without_force_path_style_uses_path_style(api, peer):
+    """An IP-literal endpoint cannot carry <bucket>. in front: the probe
+    falls back to path style on its own (as AWS SDKs do)."""
+    n = len(peer.requests(True))
+    create_ok(api, body(peer, forcePathStyle=None))
+    assert since(peer, True, n)[0]["path"] == "/" + BUCKET
+
+
+def test_prefix_is_honoured_and_escaped(api, peer):
+    """A prefix with spaces and reserved characters: each key segment is
+    percent-encoded once, as SigV4 for S3 wants, or the front refuses the
+    signature. The object lands under the prefix."""
+    prefix = "/team a+b/nightly (x)/ü~"
+    n = len(peer.requests(True))
+    create_ok(api, body(peer, prefix=prefix))
+    reqs = since(peer, True, n)
+    put = [q for q in reqs if q["method"] == "PUT"]
+    assert len(put) == 1, reqs
+    assert put[0]["path"].startswith(
+        "/%s/team%%20a%%2Bb/nightly%%20%%28x%%29/%%C3%%BC~/.backupd-probe-"
+        % BUCKET), put
+    assert unquote(put[0]["path"]).startswith(
+        "/%s/team a+b/nightly (x)/ü~/.backupd-probe-" % BUCKET)
+    assert "prefix=team%20a%2Bb%2Fnightly%20%28x%29%2F%C3%BC~%2F" in \
+        reqs[0]["query"], reqs[0]
+    assert peer.probe_objects(BUCKET) == []
+
+
+def test_prefix_empty_writes_at_bucket_root(api, peer):
+    n = len(peer.requests(True))
+    create_ok(api, body(peer, prefix=None))
+    reqs = since(peer, True, n)
+    assert reqs[0]["query"] == "list-type=2&max-keys=1", reqs[0]
+    assert re.match(r"^/%s/\.backupd-probe-[0-9a-f]{16}$" % BUCKET,
+                    reqs[1]["path"]), reqs[1]
+
+
+def test_session_token_is_sent_signed(api, peer):
+    n = len(peer.requests(True))
+    d, tr = create_ok(api, body(peer, accessKeyId="AKIDTOKEN",
+                                sessionToken=TOKEN))
+    assert d["config"]["sessionToken"] == PLACEHOLDER, d["config"]
+    reqs = since(peer, True, n)
+    assert len(reqs) == 4 and all(q["token_signed"] for q in reqs), reqs
+
+
+def test_storage_class_is_sent(api, peer):
+    n = len(peer.requests(True))
+    create_ok(api, body(peer, storageClass="STANDARD_IA"))
+    reqs = since(peer, True, n)
+    put = [q for q in reqs if q["method"] == "PUT"][0]
+    assert put["storage_class"] == "STANDARD_IA", put
+    assert "x-amz-storage-class" in put["signed"], put
+    # only on the upload
+    assert all(q["storage_class"] is None for q in reqs
+               if q["method"] != "PUT"), reqs
+
+
+def test_update_keeps_secret_and_retests(api, peer):
+    d, _ = create_ok(api, body(peer))
+    cfg = dict(d["config"])
+    assert cfg["secretAccessKey"] == PLACEHOLDER
+    n = len(peer.requests(True))
+    r = api.put("%s/%s" % (LIST, d["id"]),
+                json={"name": d["name"], "destinationType": "s3",
+                      "config": cfg})
+    assert r.status_code == 200, r.text
+    assert assert_test_result(r.json()["lastTest"], ok=True) == ALL_CHECKS
+    assert len(since(peer, True, n)) == 4
+    # a wrong secret on update: 422 auth, the stored config is unchanged
+    cfg["secretAccessKey"] = WRONG
+    r = api.put("%s/%s" % (LIST, d["id"]),
+                json={"name": d["name"], "destinationType": "s3",
+                      "config": cfg})
+    p = assert_problem(r, 422)
+    assert p["failedCheck"] == "auth", p
+    assert WRONG not in r.text and SECRET not in r.text
+    r = api.post("%s/%s/test" % (LIST, d["id"]))
+    assert r.status_code == 200, r.text
+
+
+# ------------------------------------------------------------- failures
+
+
+@pytest.mark.parametrize("tls", [True, False])
+def test_wrong_secret_is_auth(api, peer, tls):
+    p, tr = create_fails(api, body(peer, tls=tls, secretAccessKey=WRONG),
+                         "auth")
+    assert detail_of(tr, "auth") == \
+        "the secret access key does not match the access key id", tr
+    assert [c["name"] for c in tr["checks"]] == ["connect", "auth"], tr
+
+
+def test_unknown_key_is_auth(api, peer):
+    p, tr = create_fails(api, body(peer, accessKeyId="AKIDUNKNOWN"), "auth")
+    assert detail_of(tr, "auth") == \
+        "the access key id is not known to the server", tr
+
+
+def test_token_missing_or_wrong_is_auth(api, peer):
+    p, tr = create_fails(api, body(peer, accessKeyId="AKIDTOKEN"), "auth")
+    assert "session token" in detail_of(tr, "auth"), tr
+    p, tr = create_fails(api, body(peer, accessKeyId="AKIDTOKEN",
+                                   sessionToken=WRONG), "auth")
+    assert "session token is not valid" in detail_of(tr, "auth"), tr
+
+
+def test_expired_token_is_auth(api, peer):
+    p, tr = create_fails(api, body(peer, accessKeyId="AKIDEXPIRED",
+                                   sessionToken=TOKEN), "auth")
+    assert detail_of(tr, "auth") == "the session token has expired", tr
+
+
+def test_missing_bucket_is_target(api, peer):
+    p, tr = create_fails(api, body(peer, bucket="no-such-bucket-here"),
+                         "target")
+    assert detail_of(tr, "target") == \
+        "bucket 'no-such-bucket-here' does not exist", tr
+    assert detail_of(tr, "auth") == "the credentials were accepted", tr
+
+
+def test_wrong_region_names_the_buckets_region(api, peer):
+    p, tr = create_fails(api, body(peer, region="us-east-1"), "target")
+    assert detail_of(tr, "target") == \
+        "bucket '%s' is in region '%s', not 'us-east-1'" % (BUCKET, REGION), \
+        tr
+
+
+def test_invalid_region_header_is_not_echoed(api, peer):
+    """The front answers this bucket with x-amz-bucket-region: EU_WEST;1<x>
+    — not a region name, so the detail says less and quotes nothing."""
+    p, tr = create_fails(api, body(peer, region="us-east-1",
+                                   bucket="weird-region"), "target")
+    d = detail_of(tr, "target")
+    assert d == "bucket 'weird-region' is in another region than " \
+        "'us-east-1'", tr
+    assert "EU_WEST" not in p["detail"] and "EU_WEST" not in str(p)
+
+
+def test_readonly_key_is_write(api, peer):
+    p, tr = create_fails(api, body(peer, accessKeyId="AKIDREADONLY"),
+                         "write")
+    assert "may not write under prefix" in detail_of(tr, "write"), tr
+    assert "s3:PutObject" in detail_of(tr, "write"), tr
+    assert peer.probe_objects(BUCKET) == []
+
+
+def test_unknown_storage_class_is_write(api, peer):
+    p, tr = create_fails(api, body(peer, storageClass="NO_SUCH_CLASS"),
+                         "write")
+    assert detail_of(tr, "write") == \
+        "the server does not accept storage class 'NO_SUCH_CLASS'", tr
+
+
+def test_no_read_permission_is_read_and_cleans_up(api, peer):
+    p, tr = create_fails(api, body(peer, accessKeyId="AKIDNOREAD"), "read")
+    assert "s3:GetObject" in detail_of(tr, "read"), tr
+    # the probe object written before the failed read is removed
+    assert peer.probe_objects(BUCKET) == []
+
+
+def test_listing_not_permitted_is_fine(api, peer):
+    """Backups need PutObject/GetObject/DeleteObject, not ListBucket: a key
+    without it passes, the upload confirming the bucket."""
+    d, tr = create_ok(api, body(peer, accessKeyId="AKIDNOLIST"))
+    assert detail_of(tr, "target") == "bucket '%s' exists (listing not " \
+        "permitted, not needed for backups)" % BUCKET, tr
+    assert peer.probe_objects(BUCKET) == []
+
+
+def test_listing_not_permitted_missing_bucket_is_target(api, peer):
+    p, tr = create_fails(api, body(peer, accessKeyId="AKIDNOLIST",
+                                   bucket="no-such-bucket-here"), "target")
+    assert detail_of(tr, "target") == \
+        "bucket 'no-such-bucket-here' does not exist", tr
+
+
+def test_neither_list_nor_put_is_write(api, peer):
+    p, tr = create_fails(api, body(peer, accessKeyId="AKIDNOLISTNOPUT",
+                                   prefix=None), "write")
+    assert detail_of(tr, "write") == "the credentials may not write to " \
+        "bucket '%s' (s3:PutObject)" % BUCKET, tr
+    # the bucket was never confirmed, so no target check claims it
+    assert "target" not in [c["name"] for c in tr["checks"]], tr
+
+
+def test_refused_delete_is_a_warning(api, peer):
+    d, tr = create_ok(api, body(peer, accessKeyId="AKIDNODELETE"))
+    assert detail_of(tr, "delete") == \
+        "the probe object was kept: deleting is not permitted", tr
+    assert len(tr["warnings"]) == 1, tr
+    assert "could not delete the probe object" in tr["warnings"][0], tr
+    assert "remove it by hand" in tr["warnings"][0], tr
+    left = peer.probe_objects(BUCKET)
+    assert left, "the object should still be there"
+    for f in left:
+        os.unlink(f)
+
+
+def test_unexpected_answer_names_a_clean_code(api, peer):
+    p, tr = create_fails(api, body(peer, accessKeyId="AKIDSLOWDOWN"),
+                         "target")
+    assert detail_of(tr, "target") == "the server answered HTTP 503 " \
+        "(SlowDown) while listing the bucket", tr
+
+
+def test_unexpected_answer_never_echoes_an_odd_code(api, peer):
+    p, tr = create_fails(api, body(peer, accessKeyId="AKIDGARBLED"), "write")
+    assert detail_of(tr, "write") == "the server answered HTTP 500 while " \
+        "uploading the probe object", tr
+    assert "Such" not in str(p)
+
+
+def test_other_delete_refusal_is_a_warning(api, peer):
+    d, tr = create_ok(api, body(peer, accessKeyId="AKIDDELETE409"))
+    assert "kept" in detail_of(tr, "delete"), tr
+    assert len(tr["warnings"]) == 1, tr
+    assert "HTTP 409 (OperationAborted)" in tr["warnings"][0], tr
+    for f in peer.probe_objects(BUCKET):
+        os.unlink(f)
+
+
+# ------------------------------------------------------------- transport
+
+
+def test_tls_to_plain_port_is_connect(api, peer):
+    b = body(peer, tls=False)
+    b["config"]["endpoint"] = b["config"]["endpoint"].replace("http://",
+                                                              "https://")
+    create_fails(api, b, "connect")
+
+
+def test_nothing_listening_is_connect_and_fast(api, peer):
+    port = free_port(peer.host)
+    b = body(peer)
+    b["config"]["endpoint"] = "http://%s:%d" % (peer.host, port)
+    t0 = time.monotonic()
+    p, tr = create_fails(api, b, "connect")
+    assert time.monotonic() - t0 < 3, "took %.1fs" % (time.monotonic() - t0)
+    assert "nothing accepts connections" in detail_of(tr, "connect"), tr
+
+
+class SilentServer:
+    """Accepts connections on host:port (0: any free port), counts them and
+    never answers."""
+
+    def __init__(self, host, port=0, family=socket.AF_INET):
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((host, port))
+            self.sock.listen(16)
+        except OSError:
+            self.sock.close()
+            raise
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.conns = []
+        self.stop_ev = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self.stop_ev.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            self.accepted += 1
+            self.conns.append(c)
+
+    def close(self):
+        self.stop_ev.set()
+        self.t.join(5)
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_accepts_and_never_answers_is_bounded(api, peer, scheme):
+    srv = SilentServer(peer.host)
+    try:
+        b = body(peer)
+        b["config"]["endpoint"] = "%s://%s:%d" % (scheme, peer.host,
+                                                  srv.port)
+        t0 = time.monotonic()
+        p, tr = create_fails(api, b, "connect")
+        took = time.monotonic() - t0
+        assert took < PROBE_TIMEOUT + 4, "took %.1fs" % took
+        assert srv.accepted >= 1, "the probe never connected"
+        assert "did not answer in time" in detail_of(tr, "connect") or \
+            "timed out" in detail_of(tr, "connect"), tr
+    finally:
+        srv.close()
+
+
+# ------------------------------------------------------------------ SSRF
+
+SSRF_HOSTS = ["127.0.0.1", "[::1]", "[::ffff:127.0.0.1]", "0.0.0.0",
+              "169.254.169.254", "2130706433", "0177.0.0.1", "localhost",
+              "LOCALHOST", "127.1"]
+
+
+@pytest.fixture(scope="module")
+def loopback_listeners():
+    """Listeners on 127.0.0.1 and ::1 (same port, when this host has ::1):
+    a connection the probe opened to any loopback spelling lands here."""
+    v4 = v6 = None
+    for _ in range(20):
+        v4 = SilentServer("127.0.0.1")
+        try:
+            v6 = SilentServer("::1", v4.port, socket.AF_INET6)
+            break
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                v4.close()
+                continue
+            v6 = None  # no IPv6 loopback here
+            break
+    try:
+        yield v4, v6
+    finally:
+        v4.close()
+        if v6 is not None:
+            v6.close()
+
+
+@pytest.mark.parametrize("path_style", [True, False])
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("host", SSRF_HOSTS)
+def test_ssrf_refused_before_connecting(api, peer, loopback_listeners, host,
+                                        scheme, path_style):
+    v4, v6 = loopback_listeners
+    b = body(peer, forcePathStyle=path_style)
+    b["config"]["endpoint"] = "%s://%s:%d" % (scheme, host, v4.port)
+    r = api.post(LIST, json=b)
+    p = assert_problem(r, 422)
+    if "failedCheck" in p:
+        assert p["failedCheck"] == "connect", p
+        d = detail_of(p["lastTest"], "connect")
+        if not path_style and host.lower() == "localhost":
+            # virtual-hosted: <bucket>.localhost, which this host's
+            # resolver may not know; either way nothing connected
+            assert "egress policy" in d or "does not resolve" in d, p
+        else:
+            assert "egress policy" in d, p
+        assert [c["name"] for c in p["checks"]] == ["connect"], p
+        assert_clean(p["lastTest"])
+    else:
+        # Refused by the config validator: also never connected.
+        assert any(e["pointer"] == "/config/endpoint"
+                   for e in p["errors"]), p
+    for s in SENTINELS:
+        assert s not in r.text
+    time.sleep(0.05)
+    assert v4.accepted == 0, "a connection reached 127.0.0.1"
+    assert v6 is None or v6.accepted == 0, "a connection reached ::1"
+
+
+def test_ssrf_listener_works(loopback_listeners):
+    """The listeners do see a real connection (so 0 above means none)."""
+    v4, v6 = loopback_listeners
+    n4 = v4.accepted
+    with socket.create_connection(("127.0.0.1", v4.port), timeout=2):
+        pass
+    assert wait(lambda: v4.accepted == n4 + 1)
+    if v6 is not None:
+        n6 = v6.accepted
+        with socket.create_connection(("::1", v6.port), timeout=2):
+            pass
+        assert wait(lambda: v6.accepted == n6 + 1)
+
+
+def wait(pred, timeout=3.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return pred()
+
+
+# ------------------------------------------------------------- secrets
+
+
+def test_zz_secrets_never_in_responses_or_logs(env, api, peer):
+    d, _ = create_ok(api, body(peer, accessKeyId="AKIDTOKEN",
+                               sessionToken=TOKEN))
+    r = api.get("%s/%s" % (LIST, d["id"]))
+    assert r.json()["config"]["secretAccessKey"] == PLACEHOLDER
+    assert r.json()["config"]["sessionToken"] == PLACEHOLDER
+    for s in SENTINELS:
+        enc = s.encode()
+        assert not any(enc in b for b in SEEN_BODIES), \
+            "a sentinel secret appeared in a response"
+    logs = [env.get(k) for k in ("BACKUPD_LOG", "BACKUPD_NGINX_ACCESS_LOG",
+                                 "BACKUPD_NGINX_ERROR_LOG")]
+    for path in filter(None, logs):
+        if os.path.exists(path):
+            data = Path(path).read_bytes()
+            for s in SENTINELS:
+                assert s.encode() not in data, "%s in %s" % (s, path)
