@@ -779,7 +779,7 @@ static const struct dfield f_local[] = {
  * added with their files (probe_<type>.c). */
 const struct dtype dtype_table[] = {
 	{ "s3", f_s3, false, NULL, probe_s3 },
-	{ "gcs", f_gcs, false, NULL, NULL },
+	{ "gcs", f_gcs, false, NULL, probe_gcs },
 	{ "azure_blob", f_azure, false, cross_azure, probe_azure_blob },
 	{ "sftp", f_sftp, false, cross_sftp, NULL },
 	{ "ftp", f_ftp, false, NULL, NULL },

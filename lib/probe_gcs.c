@@ -1,0 +1,917 @@
+/*
+ * The Google Cloud Storage probe.
+ *
+ * Credentials are a service account key file (serviceAccountJson). Following
+ * Google's "Using OAuth 2.0 for Server to Server Applications" (HTTP/REST
+ * section), the probe signs a JWT with the key's RSA private key (RS256,
+ * libjwt), exchanges it at the key file's token_uri for an access token, and
+ * then talks to the Cloud Storage JSON API at the server-wide gcs_api_url:
+ *
+ *   GET    /storage/v1/b/<bucket>                         target
+ *   POST   /upload/storage/v1/b/<bucket>/o?uploadType=media&name=<object>
+ *   GET    /storage/v1/b/<bucket>/o/<object>?alt=media   read back
+ *   DELETE /storage/v1/b/<bucket>/o/<object>
+ *
+ * token_uri comes from the user's key file: it is a URL like any other and
+ * goes through probe_curl() (egress policy, protocols, timeouts, byte cap).
+ *
+ * The token request and the API are two hosts. "connect" passes once both
+ * answered, "auth" once the API accepted the token; a check whose outcome is
+ * still open is recorded only when a later step settles it, so the checks
+ * stay in contract order whatever fails.
+ *
+ * Secrets: the private key, the signed assertion and the access token are
+ * wiped after use and never reach a detail or a log line. Google's error
+ * bodies are read for their short code only ("invalid_grant", "forbidden"),
+ * never for their message.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jwt.h>
+#include <sodium.h>
+
+#include "bd_limits.h"
+#include "probe.h"
+
+/* Read/write is the narrowest scope that can create and delete objects
+ * (Cloud Storage "OAuth 2.0 scopes"). */
+#define GCS_SCOPE "https://www.googleapis.com/auth/devstorage.read_write"
+#define GCS_GRANT_TYPE "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+#define GCS_PROTOCOLS "https,http"
+/* The assertion's lifetime: Google accepts at most one hour. */
+#define GCS_ASSERTION_TTL 3600
+#define GCS_PROBE_BYTES 64
+/* Google's access tokens are a few hundred bytes; its docs reserve 2048. */
+#define GCS_TOKEN_MAX 4096
+/* An error code worth naming in a detail: short, no prose. */
+#define GCS_CODE_MAX 40
+/* Google's error documents nest 4 deep; some slack for other bodies. */
+#define GCS_JSON_DEPTH 16
+
+struct gcs {
+	const struct probe_env *env;
+	struct probe_result *res;
+	const char *bucket;
+	char *api;             /* gcs_api_url without trailing '/' */
+	char *bucket_esc;      /* bucket, percent-encoded */
+	char *object;          /* prefix + probe object name */
+	char *object_esc;      /* object, percent-encoded ('/' too) */
+	char *auth;            /* "Authorization: Bearer <token>"; wiped */
+	bool connect_done, auth_done, target_done;
+	const char *connect_detail;           /* a pending connect pass */
+	char target_detail[PROBE_DETAIL_MAX]; /* a pending target pass */
+};
+
+/* ------------------------------------------------------------ recording */
+
+/*
+ * Record the checks before `c` that are still open as passed: the earlier
+ * steps are settled once a later one gets an answer.
+ */
+static void
+settle_before(struct gcs *g, enum probe_check c)
+{
+	if (c > CHECK_CONNECT && !g->connect_done) {
+		probe_pass(g->res, CHECK_CONNECT, "%s", g->connect_detail);
+		g->connect_done = true;
+	}
+	if (c > CHECK_AUTH && !g->auth_done) {
+		probe_pass(g->res, CHECK_AUTH,
+		    "obtained an access token for the service account");
+		g->auth_done = true;
+	}
+	if (c > CHECK_TARGET && !g->target_done) {
+		probe_pass(g->res, CHECK_TARGET, "%s", g->target_detail);
+		g->target_done = true;
+	}
+}
+
+static void
+vrecord(struct gcs *g, enum probe_check c, bool ok, const char *fmt,
+    va_list ap)
+{
+	char buf[PROBE_DETAIL_MAX];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	settle_before(g, c);
+	if (ok)
+		probe_pass(g->res, c, "%s", buf);
+	else
+		probe_fail(g->res, c, "%s", buf);
+	if (c == CHECK_CONNECT)
+		g->connect_done = true;
+	else if (c == CHECK_AUTH)
+		g->auth_done = true;
+	else if (c == CHECK_TARGET)
+		g->target_done = true;
+}
+
+static void pass_at(struct gcs *, enum probe_check, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail_at(struct gcs *, enum probe_check, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Pass check c (after settling the open checks before it). */
+static void
+pass_at(struct gcs *g, enum probe_check c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vrecord(g, c, true, fmt, ap);
+	va_end(ap);
+}
+
+/* Fail check c (after settling the open checks before it). */
+static void
+fail_at(struct gcs *g, enum probe_check c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vrecord(g, c, false, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * A transfer failed at the curl level during `step`. probe_fail_curl()
+ * words it; a connection-level failure fails "connect" while connect is
+ * still open (the API host is reached only after the token endpoint), and
+ * is reported under `step` once connect has passed.
+ */
+static void
+xfer_failed(struct gcs *g, const struct probe_xfer *x, CURLcode cc,
+    enum probe_check step, const char *what)
+{
+	struct probe_result tmp;
+	enum probe_check c;
+
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.ok = true;
+	tmp.failed = -1;
+	c = probe_fail_curl(&tmp, x, cc, step, what);
+	if ((c == CHECK_CONNECT && g->connect_done) ||
+	    (c == CHECK_AUTH && g->auth_done))
+		c = step;
+	fail_at(g, c, "%s", tmp.nchecks > 0 ? tmp.checks[0].detail :
+	    "the transfer failed");
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+/* Parse a remote body; NULL when it is not one JSON object. */
+static json_object *
+parse_object(const char *body, size_t len)
+{
+	json_tokener *tok;
+	json_object *o = NULL;
+
+	if (body == NULL || len == 0 || len > (size_t)LIM_PROBE_MAX_RESPONSE)
+		return NULL;
+	if ((tok = json_tokener_new_ex(GCS_JSON_DEPTH)) == NULL)
+		return NULL;
+	o = json_tokener_parse_ex(tok, body, (int)len);
+	if (o != NULL && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+/* The string member `key` of o, NULL if absent or not a string. */
+static const char *
+member_string(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* Overwrite the string member `key` of o in place (a secret about to be
+ * released with o). */
+static void
+wipe_member(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (o != NULL && json_object_object_get_ex(o, key, &v) &&
+	    json_object_is_type(v, json_type_string))
+		sodium_memzero((char *)json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+}
+
+/*
+ * Copy s into out[GCS_CODE_MAX] when it is a short code of letters, digits,
+ * '.', '_' and '-' (Google's "reason" tokens and RFC 6749 §5.2 error codes
+ * look like that); anything else, prose included, gives "".
+ */
+static void
+copy_code(const char *s, char out[GCS_CODE_MAX])
+{
+	size_t n;
+
+	out[0] = '\0';
+	if (s == NULL)
+		return;
+	n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-");
+	if (n == 0 || s[n] != '\0' || n >= GCS_CODE_MAX)
+		return;
+	memcpy(out, s, n + 1);
+}
+
+/* The first errors[].reason of a JSON API error document
+ * ({"error":{"code":403,"message":...,"errors":[{"reason":"forbidden"}]}}),
+ * or "" (Cloud Storage "HTTP status and error codes for JSON"). */
+static void
+api_reason(const struct probe_xfer *x, char out[GCS_CODE_MAX])
+{
+	json_object *o, *err, *errs;
+
+	out[0] = '\0';
+	if ((o = parse_object(x->body, x->len)) == NULL)
+		return;
+	if (json_object_object_get_ex(o, "error", &err) &&
+	    json_object_is_type(err, json_type_object) &&
+	    json_object_object_get_ex(err, "errors", &errs) &&
+	    json_object_is_type(errs, json_type_array) &&
+	    json_object_array_length(errs) > 0)
+		copy_code(member_string(json_object_array_get_idx(errs, 0),
+		    "reason"), out);
+	json_object_put(o);
+}
+
+/* ------------------------------------------------------------- transfers */
+
+static long
+http_status(const struct probe_xfer *x)
+{
+	long code = 0;
+
+	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
+	return code;
+}
+
+static bool
+is_http(const char *url)
+{
+	return url != NULL && strncasecmp(url, "http://", 7) == 0;
+}
+
+/* Free a header list after wiping every entry (one holds the token). */
+static void
+headers_free(struct curl_slist *l)
+{
+	struct curl_slist *p;
+
+	for (p = l; p != NULL; p = p->next)
+		if (p->data != NULL)
+			sodium_memzero(p->data, strlen(p->data));
+	curl_slist_free_all(l);
+}
+
+/*
+ * One Cloud Storage JSON API request: method on url with the bearer token,
+ * optionally sending `data`. On CURLE_OK *status is the HTTP status and x
+ * holds the answer. The caller cleans up x in every case.
+ */
+static CURLcode
+api_call(struct gcs *g, struct probe_xfer *x, const char *method,
+    const char *url, const unsigned char *data, size_t len, long *status)
+{
+	struct curl_slist *hdrs = NULL, *t;
+	CURLcode cc = CURLE_OUT_OF_MEMORY;
+
+	*status = 0;
+	if (probe_curl(x, g->env, GCS_PROTOCOLS) != BD_OK)
+		goto out;
+	if ((hdrs = curl_slist_append(NULL, g->auth)) == NULL)
+		goto out;
+	if (data != NULL) {
+		if ((t = curl_slist_append(hdrs,
+		    "Content-Type: application/octet-stream")) == NULL)
+			goto out;
+		hdrs = t;
+		if ((t = curl_slist_append(hdrs, "Expect:")) == NULL)
+			goto out;
+		hdrs = t;
+	}
+	if ((cc = curl_easy_setopt(x->h, CURLOPT_URL, url)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, hdrs)) !=
+	    CURLE_OK ||
+	    (cc = curl_easy_setopt(x->h, CURLOPT_CUSTOMREQUEST, method)) !=
+	    CURLE_OK)
+		goto out;
+	if (data != NULL &&
+	    ((cc = curl_easy_setopt(x->h, CURLOPT_POSTFIELDS, data)) !=
+	    CURLE_OK ||
+	    (cc = curl_easy_setopt(x->h, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)len)) != CURLE_OK))
+		goto out;
+	if ((cc = curl_easy_perform(x->h)) == CURLE_OK)
+		*status = http_status(x);
+out:
+	if (x->h != NULL)
+		curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, NULL);
+	headers_free(hdrs);
+	return cc;
+}
+
+/* malloc'd concatenation of up to four strings (NULLs skipped). */
+static char *
+join4(const char *a, const char *b, const char *c, const char *d)
+{
+	const char *parts[4] = { a, b, c, d };
+	size_t len = 1, n, i;
+	char *s, *p;
+
+	for (i = 0; i < 4; i++)
+		if (parts[i] != NULL)
+			len += strlen(parts[i]);
+	if ((s = malloc(len)) == NULL)
+		return NULL;
+	p = s;
+	for (i = 0; i < 4; i++) {
+		if (parts[i] == NULL)
+			continue;
+		n = strlen(parts[i]);
+		memcpy(p, parts[i], n);
+		p += n;
+	}
+	*p = '\0';
+	return s;
+}
+
+/* "the Cloud Storage API answered HTTP 503 (backendError)". */
+static void
+unexpected(struct gcs *g, enum probe_check c, long status,
+    const struct probe_xfer *x, const char *what)
+{
+	char reason[GCS_CODE_MAX];
+
+	api_reason(x, reason);
+	if (reason[0] != '\0')
+		fail_at(g, c, "the Cloud Storage API answered HTTP %ld (%s) "
+		    "while %s", status, reason, what);
+	else
+		fail_at(g, c, "the Cloud Storage API answered HTTP %ld while %s",
+		    status, what);
+}
+
+/* --------------------------------------------------------------- token */
+
+/*
+ * The JWT assertion of Google's "Preparing to make an authorized API call"
+ * (HTTP/REST): header {"alg":"RS256","typ":"JWT"[,"kid":private_key_id]},
+ * claims iss = client_email, scope, aud = token_uri, iat = now,
+ * exp = now + 1 h. Returns a malloc'd string the caller wipes and frees,
+ * NULL when the key cannot sign (not an RSA PEM key) or out of memory.
+ */
+static char *
+make_assertion(const char *email, const char *key, const char *kid,
+    const char *aud)
+{
+	jwt_t *jwt = NULL;
+	char *out = NULL;
+	time_t now = time(NULL);
+
+	if (jwt_new(&jwt) != 0)
+		goto out;
+	if (jwt_add_grant(jwt, "iss", email) != 0 ||
+	    jwt_add_grant(jwt, "scope", GCS_SCOPE) != 0 ||
+	    jwt_add_grant(jwt, "aud", aud) != 0 ||
+	    jwt_add_grant_int(jwt, "iat", (long)now) != 0 ||
+	    jwt_add_grant_int(jwt, "exp", (long)now + GCS_ASSERTION_TTL) != 0)
+		goto out;
+	if (kid != NULL && kid[0] != '\0' &&
+	    jwt_add_header(jwt, "kid", kid) != 0)
+		goto out;
+	/* libjwt copies the key and scrubs its copy in jwt_free(); the PEM
+	 * is parsed when signing, so a bad key shows as a NULL encoding. */
+	if (jwt_set_alg(jwt, JWT_ALG_RS256, (const unsigned char *)key,
+	    (int)strlen(key)) != 0)
+		goto out;
+	out = jwt_encode_str(jwt);
+out:
+	jwt_free(jwt);
+	return out;
+}
+
+/* Whether s can go into an HTTP header as a bearer token (RFC 6750 §2.1
+ * b64token, loosely: visible ASCII, no spaces). */
+static bool
+token_ok(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > GCS_TOKEN_MAX)
+		return false;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * The token endpoint's refusal as a sentence. The codes are those of
+ * Google's "JWT error codes" table (Server to Server Applications) and
+ * RFC 6749 §5.2; error_description is never read.
+ */
+static void
+token_refused(struct gcs *g, long status, const struct probe_xfer *x)
+{
+	static const struct {
+		const char *code;
+		const char *sentence;
+	} codes[] = {
+		{ "invalid_grant", "the service account key was rejected (the "
+		    "account or key is unknown or deleted, or this server's "
+		    "clock is off)" },
+		{ "invalid_client", "the service account key was rejected (the "
+		    "account or key is unknown or deleted)" },
+		{ "disabled_client", "the service account or its key is "
+		    "disabled" },
+		{ "invalid_scope", "the token endpoint refused the Cloud "
+		    "Storage scope" },
+		{ "unauthorized_client", "the service account may not obtain "
+		    "tokens for Cloud Storage" },
+		{ "access_denied", "the service account may not obtain tokens "
+		    "for Cloud Storage" },
+		{ "admin_policy_enforced", "an organization policy forbids the "
+		    "service account to obtain tokens" },
+		{ "org_internal", "an organization policy forbids the service "
+		    "account to obtain tokens" },
+	};
+	char code[GCS_CODE_MAX];
+	json_object *o;
+	size_t i;
+
+	code[0] = '\0';
+	if ((o = parse_object(x->body, x->len)) != NULL) {
+		copy_code(member_string(o, "error"), code);
+		json_object_put(o);
+	}
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(code, codes[i].code) == 0) {
+			fail_at(g, CHECK_AUTH, "%s", codes[i].sentence);
+			return;
+		}
+	if (code[0] != '\0')
+		fail_at(g, CHECK_AUTH, "the token endpoint answered HTTP %ld "
+		    "(%s)", status, code);
+	else
+		fail_at(g, CHECK_AUTH, "the token endpoint answered HTTP %ld",
+		    status);
+}
+
+/*
+ * Exchange the assertion for an access token (Google's "Making the access
+ * token request": POST to token_uri, application/x-www-form-urlencoded
+ * grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<JWT>).
+ * On success g->auth is the Authorization header line. Returns false after
+ * recording the failure.
+ */
+static bool
+get_token(struct gcs *g, const char *token_uri, const char *assertion)
+{
+	struct probe_xfer x;
+	struct curl_slist *hdrs = NULL;
+	json_object *o = NULL;
+	const char *tok, *type;
+	char *body = NULL;
+	size_t blen = 0;
+	CURLcode cc;
+	long status;
+	bool ok = false;
+
+	memset(&x, 0, sizeof(x));
+	if ((body = join4("grant_type=" GCS_GRANT_TYPE "&assertion=",
+	    assertion, NULL, NULL)) == NULL) {
+		fail_at(g, CHECK_CONNECT, "out of memory");
+		goto out;
+	}
+	blen = strlen(body);
+	if (probe_curl(&x, g->env, GCS_PROTOCOLS) != BD_OK ||
+	    (hdrs = curl_slist_append(NULL, "Content-Type: "
+	    "application/x-www-form-urlencoded")) == NULL ||
+	    curl_easy_setopt(x.h, CURLOPT_URL, token_uri) != CURLE_OK ||
+	    curl_easy_setopt(x.h, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
+	    curl_easy_setopt(x.h, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
+	    curl_easy_setopt(x.h, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)blen) != CURLE_OK) {
+		fail_at(g, CHECK_CONNECT, "could not prepare the token request");
+		goto out;
+	}
+	if ((cc = curl_easy_perform(x.h)) != CURLE_OK) {
+		xfer_failed(g, &x, cc, CHECK_AUTH, "requesting an access token");
+		goto out;
+	}
+	status = http_status(&x);
+	if (status != 200) {
+		token_refused(g, status, &x);
+		goto out;
+	}
+	o = parse_object(x.body, x.len);
+	tok = member_string(o, "access_token");
+	type = member_string(o, "token_type");
+	if (!token_ok(tok) ||
+	    (type != NULL && strcasecmp(type, "Bearer") != 0)) {
+		fail_at(g, CHECK_AUTH, "the token endpoint's answer holds no "
+		    "usable access token");
+		goto out;
+	}
+	if ((g->auth = join4("Authorization: Bearer ", tok, NULL, NULL)) ==
+	    NULL) {
+		fail_at(g, CHECK_AUTH, "out of memory");
+		goto out;
+	}
+	/* Connect passes once the API answers too (check_bucket). */
+	g->connect_detail = "reached the token endpoint and the Cloud "
+	    "Storage API";
+	ok = true;
+out:
+	wipe_member(o, "access_token");
+	json_object_put(o);
+	if (x.h != NULL)
+		curl_easy_setopt(x.h, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
+	probe_xfer_cleanup(&x);
+	if (body != NULL) {
+		sodium_memzero(body, blen);
+		free(body);
+	}
+	return ok;
+}
+
+/* -------------------------------------------------------------- bucket */
+
+/* target: GET the bucket's metadata. Returns false after a failure. */
+static bool
+check_bucket(struct gcs *g)
+{
+	struct probe_xfer x;
+	char *url = NULL;
+	CURLcode cc;
+	long status;
+	bool ok = false;
+
+	memset(&x, 0, sizeof(x));
+	if ((url = join4(g->api, "/storage/v1/b/", g->bucket_esc, NULL)) ==
+	    NULL) {
+		fail_at(g, CHECK_TARGET, "out of memory");
+		goto out;
+	}
+	if ((cc = api_call(g, &x, "GET", url, NULL, 0, &status)) !=
+	    CURLE_OK) {
+		xfer_failed(g, &x, cc, CHECK_TARGET, "looking up the bucket");
+		goto out;
+	}
+	switch (status) {
+	case 200:
+		pass_at(g, CHECK_TARGET, "bucket '%s' exists", g->bucket);
+		ok = true;
+		break;
+	case 401:
+		fail_at(g, CHECK_AUTH, "Cloud Storage did not accept the "
+		    "access token");
+		break;
+	case 403:
+		/*
+		 * Backups need object rights only; storage.buckets.get is not
+		 * among them (roles/storage.objectAdmin lacks it). Leave
+		 * target open: the upload settles whether the bucket exists.
+		 */
+		snprintf(g->target_detail, sizeof(g->target_detail),
+		    "bucket '%s' was not looked up: the key may not read "
+		    "bucket metadata, which backups do not need", g->bucket);
+		settle_before(g, CHECK_TARGET);
+		ok = true;
+		break;
+	case 404:
+		fail_at(g, CHECK_TARGET, "bucket '%s' does not exist",
+		    g->bucket);
+		break;
+	default:
+		unexpected(g, CHECK_TARGET, status, &x, "looking up the bucket");
+		break;
+	}
+out:
+	probe_xfer_cleanup(&x);
+	free(url);
+	return ok;
+}
+
+/* ------------------------------------------------------------- objects */
+
+/* URL of the probe object (alt=media when `media`). malloc'd. */
+static char *
+object_url(const struct gcs *g, bool media)
+{
+	char *base, *url;
+
+	if ((base = join4(g->api, "/storage/v1/b/", g->bucket_esc, "/o/")) ==
+	    NULL)
+		return NULL;
+	url = join4(base, g->object_esc, media ? "?alt=media" : NULL, NULL);
+	free(base);
+	return url;
+}
+
+/* write: a media upload (JSON API "objects: insert", uploadType=media). */
+static bool
+check_write(struct gcs *g, const unsigned char *data, size_t len)
+{
+	struct probe_xfer x;
+	char *base = NULL, *url = NULL;
+	CURLcode cc;
+	long status;
+	bool ok = false;
+
+	memset(&x, 0, sizeof(x));
+	if ((base = join4(g->api, "/upload/storage/v1/b/", g->bucket_esc,
+	    "/o?uploadType=media&name=")) == NULL ||
+	    (url = join4(base, g->object_esc, NULL, NULL)) == NULL) {
+		fail_at(g, CHECK_WRITE, "out of memory");
+		goto out;
+	}
+	if ((cc = api_call(g, &x, "POST", url, data, len, &status)) !=
+	    CURLE_OK) {
+		xfer_failed(g, &x, cc, CHECK_WRITE, "uploading the probe "
+		    "object");
+		goto out;
+	}
+	if (status == 404 && !g->target_done) {
+		fail_at(g, CHECK_TARGET, "bucket '%s' does not exist",
+		    g->bucket);
+		goto out;
+	}
+	if (status == 200 && !g->target_done)
+		snprintf(g->target_detail, sizeof(g->target_detail),
+		    "bucket '%s' accepted the probe object (the key may not "
+		    "read bucket metadata, which backups do not need)",
+		    g->bucket);
+	switch (status) {
+	case 200:
+	case 201:
+		pass_at(g, CHECK_WRITE, "wrote a %d-byte probe object",
+		    GCS_PROBE_BYTES);
+		ok = true;
+		break;
+	case 403:
+		fail_at(g, CHECK_WRITE, "the service account may not create "
+		    "objects in bucket '%s' (it needs storage.objects.create)",
+		    g->bucket);
+		break;
+	default:
+		unexpected(g, CHECK_WRITE, status, &x, "uploading the probe "
+		    "object");
+		break;
+	}
+out:
+	probe_xfer_cleanup(&x);
+	free(base);
+	free(url);
+	return ok;
+}
+
+/* read: download the object (alt=media) and compare. */
+static bool
+check_read(struct gcs *g, const unsigned char *data, size_t len)
+{
+	struct probe_xfer x;
+	char *url = NULL;
+	CURLcode cc;
+	long status;
+	bool ok = false;
+
+	memset(&x, 0, sizeof(x));
+	if ((url = object_url(g, true)) == NULL) {
+		fail_at(g, CHECK_READ, "out of memory");
+		goto out;
+	}
+	if ((cc = api_call(g, &x, "GET", url, NULL, 0, &status)) !=
+	    CURLE_OK) {
+		xfer_failed(g, &x, cc, CHECK_READ, "reading the probe object "
+		    "back");
+		goto out;
+	}
+	switch (status) {
+	case 200:
+		if (x.len != len || memcmp(x.body, data, len) != 0) {
+			fail_at(g, CHECK_READ, "the probe object read back "
+			    "differs from what was written");
+			break;
+		}
+		pass_at(g, CHECK_READ, "read the probe object back intact");
+		ok = true;
+		break;
+	case 403:
+		fail_at(g, CHECK_READ, "the service account may not read "
+		    "objects in bucket '%s' (it needs storage.objects.get)",
+		    g->bucket);
+		break;
+	case 404:
+		fail_at(g, CHECK_READ, "the probe object was not found right "
+		    "after it was written");
+		break;
+	default:
+		unexpected(g, CHECK_READ, status, &x, "reading the probe "
+		    "object back");
+		break;
+	}
+out:
+	probe_xfer_cleanup(&x);
+	free(url);
+	return ok;
+}
+
+/*
+ * delete: DELETE the object. A refusal (403: no storage.objects.delete, a
+ * retention policy or an object hold) keeps the object and is a warning,
+ * not a failure. `record` false: cleanup after a failed read, where only a
+ * leftover object is worth a warning.
+ */
+static void
+check_delete(struct gcs *g, bool record)
+{
+	struct probe_xfer x;
+	char *url = NULL;
+	CURLcode cc = CURLE_OUT_OF_MEMORY;
+	long status = 0;
+	bool gone;
+
+	memset(&x, 0, sizeof(x));
+	if ((url = object_url(g, false)) != NULL)
+		cc = api_call(g, &x, "DELETE", url, NULL, 0, &status);
+	gone = cc == CURLE_OK && (status == 204 || status == 200 ||
+	    status == 404);
+	if (!record) {
+		if (!gone)
+			probe_warn(g->res, "the probe object '%s' in bucket "
+			    "'%s' could not be removed; remove it by hand",
+			    g->object, g->bucket);
+	} else if (cc != CURLE_OK)
+		xfer_failed(g, &x, cc, CHECK_DELETE, "deleting the probe "
+		    "object");
+	else if (status == 204 || status == 200)
+		pass_at(g, CHECK_DELETE, "deleted the probe object");
+	else if (status == 404)
+		pass_at(g, CHECK_DELETE, "the probe object was already gone");
+	else if (status == 403) {
+		pass_at(g, CHECK_DELETE, "the probe object was kept: deleting "
+		    "it was refused");
+		probe_warn(g->res, "could not delete the probe object '%s' in "
+		    "bucket '%s' (the key lacks storage.objects.delete, or a "
+		    "retention policy or hold keeps it); remove it by hand",
+		    g->object, g->bucket);
+	} else
+		unexpected(g, CHECK_DELETE, status, &x, "deleting the probe "
+		    "object");
+	probe_xfer_cleanup(&x);
+	free(url);
+}
+
+/* -------------------------------------------------------------- config */
+
+/*
+ * Fill g->object, g->object_esc, g->bucket_esc and g->api. The object is
+ * <prefix>/<probe name>: a leading '/' of the prefix is dropped (object names
+ * do not start with one) and a missing trailing '/' added. Returns false
+ * when out of memory.
+ */
+static bool
+make_names(struct gcs *g, CURL *h, const char *prefix)
+{
+	char name[32];
+	size_t plen, alen;
+	const char *api = g->env != NULL && g->env->cfg != NULL ?
+	    g->env->cfg->gcs_api_url : NULL;
+
+	if (api == NULL || api[0] == '\0')
+		api = "https://storage.googleapis.com";
+	alen = strlen(api);
+	while (alen > 0 && api[alen - 1] == '/')
+		alen--;
+	if ((g->api = malloc(alen + 1)) == NULL)
+		return false;
+	memcpy(g->api, api, alen);
+	g->api[alen] = '\0';
+
+	probe_object_name(name);
+	while (prefix != NULL && *prefix == '/')
+		prefix++;
+	plen = prefix != NULL ? strlen(prefix) : 0;
+	g->object = join4(plen > 0 ? prefix : NULL,
+	    plen > 0 && prefix[plen - 1] != '/' ? "/" : NULL, name, NULL);
+	if (g->object == NULL)
+		return false;
+	/* Object names go into the path percent-encoded, '/' included
+	 * (JSON API "Encoding URI path parts"). */
+	g->object_esc = curl_easy_escape(h, g->object, 0);
+	g->bucket_esc = curl_easy_escape(h, g->bucket, 0);
+	return g->object_esc != NULL && g->bucket_esc != NULL;
+}
+
+/*
+ * See probe.h. connect (token endpoint and API), auth (token issued and
+ * accepted), target (bucket), write / read / delete of a probe object.
+ */
+void
+probe_gcs(const struct probe_env *env, json_object *config,
+    struct probe_result *res)
+{
+	struct gcs g;
+	json_tokener *tok = NULL;
+	json_object *key = NULL;
+	const char *sa, *email, *pem, *kid, *token_uri;
+	unsigned char data[GCS_PROBE_BYTES];
+	char *assertion = NULL;
+	CURL *h = NULL;
+
+	/* Until the first transfer, failures are recorded with probe_fail():
+	 * nothing was reached, so no earlier check is settled. */
+	memset(&g, 0, sizeof(g));
+	g.env = env;
+	g.res = res;
+	g.connect_detail = "reached the token endpoint";
+	randombytes_buf(data, sizeof(data));
+
+	if ((g.bucket = member_string(config, "bucket")) == NULL) {
+		probe_fail(res, CHECK_TARGET, "the config has no bucket");
+		goto out;
+	}
+	sa = member_string(config, "serviceAccountJson");
+	if (sa != NULL && (tok = json_tokener_new_ex(GCS_JSON_DEPTH)) != NULL)
+		key = json_tokener_parse_ex(tok, sa, (int)strlen(sa));
+	if (key == NULL || !json_object_is_type(key, json_type_object) ||
+	    (email = member_string(key, "client_email")) == NULL ||
+	    (pem = member_string(key, "private_key")) == NULL ||
+	    (token_uri = member_string(key, "token_uri")) == NULL) {
+		probe_fail(res, CHECK_AUTH, "the service account key file is "
+		    "incomplete (client_email, private_key and token_uri are "
+		    "needed)");
+		goto out;
+	}
+	kid = member_string(key, "private_key_id");
+
+	/* Plain http is allowed (a test or an emulator), but say so. */
+	if (is_http(token_uri))
+		probe_warn(res, "the token endpoint is plain http: the signed "
+		    "assertion and the access token travel unencrypted");
+	if (is_http(env != NULL && env->cfg != NULL ?
+	    env->cfg->gcs_api_url : NULL))
+		probe_warn(res, "the Cloud Storage API URL is plain http: the "
+		    "access token and the data travel unencrypted");
+
+	if ((assertion = make_assertion(email, pem, kid, token_uri)) == NULL) {
+		probe_fail(res, CHECK_AUTH, "the service account's private key "
+		    "could not sign (it must be an RSA key in PEM form)");
+		goto out;
+	}
+	wipe_member(key, "private_key");
+	if ((h = curl_easy_init()) == NULL ||
+	    !make_names(&g, h, member_string(config, "prefix"))) {
+		probe_fail(res, CHECK_CONNECT, "out of memory");
+		goto out;
+	}
+	if (!get_token(&g, token_uri, assertion))
+		goto out;
+	if (!check_bucket(&g))
+		goto out;
+	if (!check_write(&g, data, sizeof(data)))
+		goto out;
+	if (!check_read(&g, data, sizeof(data))) {
+		check_delete(&g, false);
+		goto out;
+	}
+	check_delete(&g, true);
+out:
+	if (assertion != NULL) {
+		sodium_memzero(assertion, strlen(assertion));
+		free(assertion);
+	}
+	if (g.auth != NULL) {
+		sodium_memzero(g.auth, strlen(g.auth));
+		free(g.auth);
+	}
+	wipe_member(key, "private_key");
+	json_object_put(key);
+	if (tok != NULL)
+		json_tokener_free(tok);
+	curl_free(g.object_esc);
+	curl_free(g.bucket_esc);
+	if (h != NULL)
+		curl_easy_cleanup(h);
+	free(g.object);
+	free(g.api);
+	sodium_memzero(data, sizeof(data));
+}

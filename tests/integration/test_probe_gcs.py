@@ -1,0 +1,543 @@
+"""The gcs probe against a stub of Google's token endpoint and the Cloud
+Storage JSON API (tests/peers/gcs/gcs_stub.py; Google cannot be reached from
+here). The stub verifies each RS256 assertion against the service account's
+PUBLIC key, generated here at runtime, and accepts only the access tokens it
+issued.
+
+gcs_api_url is a server-wide key, so the stack must be started with
+BACKUPD_GCS_API_URL=http://127.0.0.2:18999 (scripts/integration.sh exports
+it); the stub listens there. The key file's token_uri points at the stub too
+(or, for the SSRF cases, at addresses the egress policy refuses).
+"""
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+
+import jwt
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from conftest import SEEN_BODIES, assert_problem, assert_test_result, uname
+
+REPO = Path(__file__).resolve().parents[2]
+STUB = REPO / "tests" / "peers" / "gcs" / "gcs_stub.py"
+PEER_HOST = os.environ.get("BACKUPD_TEST_PEER_HOST", "127.0.0.2")
+EMAIL = "backupd-probe@test-project.iam.gserviceaccount.com"
+KID = "0123456789abcdef0123456789abcdef01234567"
+SCOPE = "https://www.googleapis.com/auth/devstorage.read_write"
+MARK = "(gcs-stub)"
+BUCKETS = {
+    "probe-ok": [],
+    "probe-ro": ["read_only"],
+    "probe-nodelete": ["no_delete"],
+    "probe-nometa": ["no_bucket_get"],
+    "probe-noread": ["no_read"],
+}
+LIST = "/backup-destinations"
+EGRESS = "egress policy"
+PROBE_TIMEOUT = int(os.environ.get("BACKUPD_PROBE_TIMEOUT", "6"))
+
+
+def rsa_pair():
+    k = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    priv = k.private_bytes(serialization.Encoding.PEM,
+                           serialization.PrivateFormat.PKCS8,
+                           serialization.NoEncryption()).decode()
+    pub = k.public_key().public_bytes(
+        serialization.Encoding.PEM,
+        serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return priv, pub
+
+
+def free_port(host):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Peer:
+    def __init__(self, api_url, state, tls_port):
+        self.api_url = api_url.rstrip("/")
+        self.state = state
+        self.token_uri = self.api_url + "/token"
+        self.tls_token_uri = "https://%s:%d/token" % (PEER_HOST, tls_port)
+        self.priv, self.pub = rsa_pair()
+        self.wrong_priv, _ = rsa_pair()
+
+    def key_file(self, token_uri=None, private_key=None, kid=KID,
+                 email=EMAIL):
+        """A key file as Google's console writes it."""
+        k = {"type": "service_account", "project_id": "test-project"}
+        if kid is not None:
+            k["private_key_id"] = kid
+        k.update({
+            "private_key": private_key or self.priv,
+            "client_email": email,
+            "client_id": "106843279813547890123",
+            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "token_uri": token_uri or self.token_uri,
+            "auth_provider_x509_cert_url":
+                "https://www.googleapis.com/oauth2/v1/certs",
+            "client_x509_cert_url": "https://www.googleapis.com/robot/v1/"
+                                    "metadata/x509/backupd-probe",
+        })
+        return json.dumps(k, indent=2) + "\n"
+
+    def own_token(self):
+        """An access token for the tests' own look at the stub's buckets."""
+        now = int(time.time())
+        a = jwt.encode({"iss": EMAIL, "scope": SCOPE, "aud": self.token_uri,
+                        "iat": now, "exp": now + 600}, self.priv,
+                       algorithm="RS256", headers={"kid": KID})
+        r = requests.post(self.token_uri, timeout=10, data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "assertion": a})
+        assert r.status_code == 200, r.text
+        return r.json()["access_token"]
+
+    def objects(self, bucket, prefix):
+        r = requests.get("%s/storage/v1/b/%s/o" % (self.api_url, bucket),
+                         params={"prefix": prefix}, timeout=10,
+                         headers={"Authorization": "Bearer "
+                                  + self.own_token()})
+        assert r.status_code == 200, r.text
+        return [o["name"] for o in r.json().get("items", [])]
+
+    def _lines(self, name):
+        p = self.state / name
+        if not p.exists():
+            return []
+        return [ln for ln in p.read_text().splitlines() if ln.strip()]
+
+    def assertions(self):
+        return [json.loads(ln) for ln in self._lines("assertions.jsonl")]
+
+    def requests(self):
+        return [json.loads(ln) for ln in self._lines("requests.jsonl")]
+
+    def tokens(self):
+        return set(self._lines("tokens.txt"))
+
+
+@pytest.fixture(scope="module")
+def gcs(env):
+    api_url = os.environ.get("BACKUPD_GCS_API_URL", "")
+    if not api_url:
+        pytest.fail("BACKUPD_GCS_API_URL is not set: scripts/integration.sh "
+                    "must export BACKUPD_GCS_API_URL=http://127.0.0.2:18999 "
+                    "before `stack.sh up` (gcs_api_url is server-wide)")
+    u = urllib.parse.urlsplit(api_url)
+    assert u.scheme == "http" and u.hostname == PEER_HOST and u.port, api_url
+    stack = env.get("BACKUPD_STACK_DIR") or os.environ["BACKUPD_STACK_DIR"]
+    state = Path(stack) / "peers" / "gcs"
+    state.mkdir(parents=True, exist_ok=True)
+    for f in state.iterdir():
+        f.unlink()
+    pki = Path(os.environ["BACKUPD_TEST_PKI"])
+    tls_port = free_port(PEER_HOST)
+    peer = Peer(api_url, state, tls_port)
+    _, other_pub = rsa_pair()
+    cfg = {
+        "host": PEER_HOST, "port": u.port, "tls_port": tls_port,
+        "tls_cert": str(pki / "server.pem"), "tls_key": str(pki / "server.key"),
+        # The account has two keys, as rotated accounts do: without a kid
+        # the stub tries both, with one it takes that key only.
+        "accounts": {EMAIL: {KID: peer.pub, "fedcba9876543210": other_pub}},
+        "buckets": BUCKETS,
+    }
+    (state / "config.json").write_text(json.dumps(cfg))
+    log = open(state / "stub.log", "wb")
+    proc = subprocess.Popen(
+        ["/usr/bin/python3", str(STUB), "--config", str(state / "config.json"),
+         "--state-dir", str(state)],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+        start_new_session=True)
+    try:
+        end = time.monotonic() + 15
+        while not (state / "ready").exists():
+            if proc.poll() is not None or time.monotonic() > end:
+                pytest.fail("gcs stub did not start: %s"
+                            % (state / "stub.log").read_text()[-2000:])
+            time.sleep(0.05)
+        yield peer
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+def gcs_body(key_json, bucket="probe-ok", prefix=None):
+    cfg = {"bucket": bucket, "serviceAccountJson": key_json}
+    if prefix is not None:
+        cfg["prefix"] = prefix
+    return {"name": uname("gcs"), "destinationType": "gcs", "config": cfg}
+
+
+def prefix_():
+    return "it/%s" % uuid.uuid4().hex[:12]
+
+
+def assert_sentences(checks, warnings=()):
+    """Details are our sentences, never the stub's JSON or messages."""
+    for text in [c.get("detail", "") for c in checks] + list(warnings):
+        assert "{" not in text and "}" not in text, text
+        assert MARK not in text and "error_description" not in text, text
+        assert "ya29." not in text and "PRIVATE KEY" not in text, text
+
+
+def failed(api, body, check):
+    r = api.post(LIST, json=body)
+    p = assert_problem(r, 422)
+    assert p.get("failedCheck") == check, p
+    assert_test_result(p["lastTest"], ok=False)
+    assert p["checks"] == p["lastTest"]["checks"], p
+    # Every check before the failed one passed; nothing ran after it.
+    assert p["checks"][-1]["name"] == check and not p["checks"][-1]["ok"], p
+    assert all(c["ok"] for c in p["checks"][:-1]), p
+    assert_sentences(p["checks"], p["lastTest"].get("warnings", []))
+    assert MARK not in p["detail"], p
+    return p
+
+
+# ------------------------------------------------------------------ success
+
+@pytest.mark.parametrize("kid", [KID, None], ids=["kid", "no-kid"])
+def test_success_and_object_gone(api, gcs, kid):
+    pfx = prefix_()
+    before = len(gcs.assertions())
+    r = api.create(gcs_body(gcs.key_file(kid=kid), prefix=pfx))
+    d = r.json()
+    assert d["status"] == "active", d
+    tr = d["lastTest"]
+    names = assert_test_result(tr, ok=True)
+    assert names == ["connect", "auth", "target", "write", "read", "delete"]
+    by = {c["name"]: c.get("detail", "") for c in tr["checks"]}
+    assert by["target"] == "bucket 'probe-ok' exists", by
+    assert by["delete"] == "deleted the probe object", by
+    # Both the token endpoint and the API are plain http here.
+    assert len(tr["warnings"]) == 2, tr["warnings"]
+    assert all("plain http" in w for w in tr["warnings"]), tr["warnings"]
+    assert_sentences(tr["checks"], tr["warnings"])
+    assert d["config"]["serviceAccountJson"] == "********", d["config"]
+    assert gcs.objects("probe-ok", pfx) == [], "probe object left behind"
+
+    # The assertion is Google's: RS256, kid when the key file has one,
+    # iss/aud/scope, a one-hour lifetime, no sub (no impersonation).
+    a = gcs.assertions()[before]
+    assert a["result"] == "ok", a
+    assert a["alg"] == "RS256" and a["typ"] == "JWT", a
+    assert a["kid"] == kid, a
+    assert a["iss"] == EMAIL and a["aud"] == gcs.token_uri, a
+    assert a["scope"] == SCOPE, a
+    assert a["exp"] - a["iat"] == 3600, a
+    assert abs(a["iat"] - time.time()) < 120, a
+    assert a["sub"] is None, a
+
+    r = api.post("%s/%s/test" % (LIST, d["id"]))
+    assert r.status_code == 200, r.text
+    assert_test_result(r.json(), ok=True)
+    assert gcs.objects("probe-ok", pfx) == []
+
+
+def test_object_name_under_prefix_percent_encoded(api, gcs):
+    pfx = "/" + prefix_()  # a leading '/' is dropped, a '/' is added
+    n0 = len(gcs.requests())
+    api.create(gcs_body(gcs.key_file(), prefix=pfx))
+    reqs = [q for q in gcs.requests()[n0:] if q["path"] != "/token"]
+    methods = [q["method"] for q in reqs]
+    assert methods == ["GET", "POST", "GET", "DELETE"], reqs
+    enc = urllib.parse.quote(pfx.lstrip("/") + "/", safe="")
+    up = urllib.parse.urlsplit(reqs[1]["path"])
+    assert up.path == "/upload/storage/v1/b/probe-ok/o", up
+    q = urllib.parse.parse_qs(up.query)
+    assert q["uploadType"] == ["media"], q
+    name = q["name"][0]
+    assert name.startswith(pfx.lstrip("/") + "/.backupd-probe-"), name
+    assert len(name.rsplit("-", 1)[1]) == 16, name
+    assert reqs[0]["path"] == "/storage/v1/b/probe-ok"
+    obj = "/storage/v1/b/probe-ok/o/" + enc
+    assert reqs[2]["path"].startswith(obj + ".backupd-probe-"), reqs[2]
+    assert reqs[2]["path"].endswith("?alt=media"), reqs[2]
+    assert reqs[3]["path"].startswith(obj + ".backupd-probe-"), reqs[3]
+
+
+def test_token_endpoint_over_tls(api, gcs):
+    """https token_uri through the private CA (ca_file): only the API URL,
+    still plain http, is warned about."""
+    pfx = prefix_()
+    before = len(gcs.assertions())
+    d = api.create(gcs_body(gcs.key_file(token_uri=gcs.tls_token_uri),
+                            prefix=pfx)).json()
+    tr = d["lastTest"]
+    assert_test_result(tr, ok=True)
+    assert len(tr["warnings"]) == 1, tr["warnings"]
+    assert "API" in tr["warnings"][0], tr["warnings"]
+    assert gcs.assertions()[before]["aud"] == gcs.tls_token_uri
+    assert gcs.objects("probe-ok", pfx) == []
+
+
+def test_key_without_bucket_metadata_rights_is_enough(api, gcs):
+    """roles/storage.objectAdmin has no storage.buckets.get: a 403 on the
+    bucket lookup is not a failure; the upload proves the bucket."""
+    pfx = prefix_()
+    d = api.create(gcs_body(gcs.key_file(), "probe-nometa", pfx)).json()
+    tr = d["lastTest"]
+    assert_test_result(tr, ok=True)
+    by = {c["name"]: c.get("detail", "") for c in tr["checks"]}
+    assert "metadata" in by["target"], by
+    assert gcs.objects("probe-nometa", pfx) == []
+
+
+def test_delete_refused_is_a_warning(api, gcs):
+    pfx = prefix_()
+    d = api.create(gcs_body(gcs.key_file(), "probe-nodelete", pfx)).json()
+    tr = d["lastTest"]
+    assert_test_result(tr, ok=True)
+    assert d["status"] == "active"
+    dc = [c for c in tr["checks"] if c["name"] == "delete"][0]
+    assert dc["ok"] and "kept" in dc["detail"], dc
+    left = gcs.objects("probe-nodelete", pfx)
+    assert len(left) == 1 and left[0].startswith(pfx + "/.backupd-probe-")
+    w = [x for x in tr["warnings"] if "remove it by hand" in x]
+    assert len(w) == 1 and left[0] in w[0] and "probe-nodelete" in w[0], \
+        tr["warnings"]
+    assert_sentences(tr["checks"], tr["warnings"])
+
+
+# ----------------------------------------------------------------- failures
+
+def test_wrong_key_fails_auth(api, gcs):
+    """Same account and kid, another private key: the signature does not
+    verify against the account's public key."""
+    n0 = len(gcs.tokens())
+    p = failed(api, gcs_body(gcs.key_file(private_key=gcs.wrong_priv)),
+               "auth")
+    assert [c["name"] for c in p["checks"]] == ["connect", "auth"], p
+    assert p["checks"][1]["detail"].startswith(
+        "the service account key was rejected"), p
+    assert len(gcs.tokens()) == n0, "a token was issued for a wrong key"
+
+
+def test_wrong_key_without_kid_fails_auth(api, gcs):
+    p = failed(api, gcs_body(gcs.key_file(private_key=gcs.wrong_priv,
+                                          kid=None)), "auth")
+    assert p["checks"][1]["detail"].startswith(
+        "the service account key was rejected"), p
+
+
+def test_unknown_account_fails_auth(api, gcs):
+    p = failed(api, gcs_body(gcs.key_file(
+        email="nobody@test-project.iam.gserviceaccount.com")), "auth")
+    assert p["checks"][1]["detail"].startswith(
+        "the service account key was rejected"), p
+
+
+def test_unusable_private_key_fails_auth_without_a_request(api, gcs):
+    n0 = len(gcs.requests())
+    bad = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"
+    p = failed(api, gcs_body(gcs.key_file(private_key=bad)), "auth")
+    assert [c["name"] for c in p["checks"]] == ["auth"], p
+    assert "private key" in p["checks"][0]["detail"], p
+    assert len(gcs.requests()) == n0
+
+
+def test_missing_bucket_fails_target(api, gcs):
+    p = failed(api, gcs_body(gcs.key_file(), "probe-missing"), "target")
+    assert [c["name"] for c in p["checks"]] == ["connect", "auth", "target"]
+    assert p["checks"][2]["detail"] == \
+        "bucket 'probe-missing' does not exist", p
+
+
+def test_read_only_bucket_fails_write(api, gcs):
+    pfx = prefix_()
+    p = failed(api, gcs_body(gcs.key_file(), "probe-ro", pfx), "write")
+    assert "storage.objects.create" in p["checks"][-1]["detail"], p
+    assert gcs.objects("probe-ro", pfx) == []
+
+
+def test_unreadable_bucket_fails_read_and_cleans_up(api, gcs):
+    pfx = prefix_()
+    p = failed(api, gcs_body(gcs.key_file(), "probe-noread", pfx), "read")
+    assert "storage.objects.get" in p["checks"][-1]["detail"], p
+    assert gcs.objects("probe-noread", pfx) == [], "probe object left behind"
+
+
+def test_nothing_listening_at_token_uri_is_connect_and_fast(api, gcs):
+    port = free_port(PEER_HOST)
+    t0 = time.monotonic()
+    p = failed(api, gcs_body(gcs.key_file(
+        token_uri="http://%s:%d/token" % (PEER_HOST, port))), "connect")
+    assert time.monotonic() - t0 < 3, "took %.1fs" % (time.monotonic() - t0)
+    assert "nothing accepts connections" in p["checks"][0]["detail"], p
+
+
+def test_token_endpoint_that_never_answers_is_bounded(api, gcs):
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind((PEER_HOST, 0))
+    srv.listen(8)
+    held, stop = [], threading.Event()
+
+    def hold():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+                held.append(c)  # accept and say nothing
+            except OSError:
+                pass
+
+    t = threading.Thread(target=hold, daemon=True)
+    t.start()
+    try:
+        t0 = time.monotonic()
+        p = failed(api, gcs_body(gcs.key_file(
+            token_uri="http://%s:%d/token" % (PEER_HOST,
+                                              srv.getsockname()[1]))),
+            "connect")
+        took = time.monotonic() - t0
+        assert took < PROBE_TIMEOUT + 4, "took %.1fs" % took
+        assert held, "the probe never connected"
+        assert "did not answer in time" in p["checks"][0]["detail"], p
+    finally:
+        stop.set()
+        t.join(5)
+        for c in held:
+            c.close()
+        srv.close()
+
+
+# --------------------------------------------------------------------- SSRF
+
+class Listener:
+    """Counts connections on 127.0.0.1:port and [::1]:port."""
+
+    def __init__(self):
+        self.count = 0
+        self.socks = []
+        s4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s4.bind(("127.0.0.1", 0))
+        self.port = s4.getsockname()[1]
+        self.socks.append(s4)
+        try:
+            s6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s6.bind(("::1", self.port))
+            self.socks.append(s6)
+        except OSError:
+            pass
+        self.stop = threading.Event()
+        self.threads = []
+        for s in self.socks:
+            s.listen(8)
+            s.settimeout(0.2)
+            th = threading.Thread(target=self.run, args=(s,), daemon=True)
+            th.start()
+            self.threads.append(th)
+
+    def run(self, s):
+        while not self.stop.is_set():
+            try:
+                c, _ = s.accept()
+                self.count += 1
+                c.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop.set()
+        for th in self.threads:
+            th.join(5)
+        for s in self.socks:
+            s.close()
+
+
+@pytest.fixture
+def listener():
+    li = Listener()
+    yield li
+    li.close()
+
+
+MUST_REACH_GATE = ["127.0.0.1", "localhost", "169.254.169.254", "[::1]",
+                   "[::ffff:127.0.0.1]", "0.0.0.0"]
+# Decimal and octal IPv4 spellings: the key file validator may refuse them
+# (422 at /config/serviceAccountJson); if it lets one through, the egress
+# gate must refuse it.
+OTHER_SPELLINGS = ["2130706433", "0177.0.0.1"]
+
+
+@pytest.mark.parametrize("host", MUST_REACH_GATE + OTHER_SPELLINGS)
+def test_token_uri_ssrf_refused(api, gcs, listener, host):
+    uri = "http://%s:%d/token" % (host, listener.port)
+    n0 = len(gcs.requests())
+    r = api.post(LIST, json=gcs_body(gcs.key_file(token_uri=uri)))
+    p = assert_problem(r, 422)
+    if host in MUST_REACH_GATE or "failedCheck" in p:
+        assert p.get("failedCheck") == "connect", p
+        assert EGRESS in p["checks"][0]["detail"], p
+        assert_sentences(p["checks"])
+    else:  # the validator refused the spelling before any probe
+        assert [e["pointer"] for e in p["errors"]] == \
+            ["/config/serviceAccountJson"], p
+    assert listener.count == 0, "a connection reached %s" % uri
+    # Nothing went on to the API either.
+    assert len(gcs.requests()) == n0
+
+
+def test_metadata_address_default_port_refused(api, gcs):
+    p = failed(api, gcs_body(gcs.key_file(
+        token_uri="http://169.254.169.254/computeMetadata/v1/token")),
+        "connect")
+    assert EGRESS in p["checks"][0]["detail"], p
+
+
+# ------------------------------------------------------------------ secrets
+
+def _needles(gcs):
+    out = []
+    for pem in (gcs.priv, gcs.wrong_priv):
+        body = [ln for ln in pem.splitlines() if "PRIVATE KEY" not in ln]
+        out += [ln.encode() for ln in body if len(ln) >= 32]
+        out.append("".join(body)[:48].encode())
+    out += [t.encode() for t in gcs.tokens()]
+    out.append(MARK.encode())
+    return out
+
+
+def test_zz_no_secret_or_remote_text_in_any_response(api, gcs, env):
+    """Runs last in this file: nothing any test saw holds a line of the
+    private keys, an access token the stub issued, or the stub's messages;
+    neither does the service's log."""
+    # One more round trip so the GET path is covered too.
+    d = api.create(gcs_body(gcs.key_file(), prefix=prefix_())).json()
+    g = api.get("%s/%s" % (LIST, d["id"]))
+    assert g.json()["config"]["serviceAccountJson"] == "********"
+    needles = _needles(gcs)
+    assert len(gcs.tokens()) > 0
+    bodies = [b.replace(b"\\/", b"/") for b in SEEN_BODIES]
+    for b in bodies:
+        for n in needles:
+            assert n not in b, "secret or remote text in a response: %r" \
+                % b[:300]
+    for k in ("BACKUPD_LOG", "BACKUPD_NGINX_ACCESS_LOG",
+              "BACKUPD_NGINX_ERROR_LOG"):
+        path = env.get(k)
+        if path and os.path.exists(path):
+            text = Path(path).read_bytes().replace(b"\\/", b"/")
+            for n in needles:
+                assert n not in text, "secret in %s" % k
