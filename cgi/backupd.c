@@ -424,9 +424,12 @@ pool(struct app *app, const char *cfgpath)
 	unsigned gen = 1;
 	bool stopping = false;
 	int fd, sig;
+	/* The socket opened here; a reload cannot move it. */
+	char bound[4096];
 
 	if ((fd = open_listener(app->cfg.listen)) < 0)
 		return 1;
+	snprintf(bound, sizeof(bound), "%s", app->cfg.listen);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
@@ -460,11 +463,23 @@ pool(struct app *app, const char *cfgpath)
 				    "running configuration");
 				continue;
 			}
+			if (strcmp(next.cfg.listen, bound) != 0)
+				log_msg(LOG_WARN, "listen cannot change on "
+				    "reload; still serving %s", bound);
 			/* New workers first, then the old ones finish their
 			 * request in flight and leave: nothing is dropped. */
 			app_fini(app);
 			*app = next;
 			gen++;
+			/* A slot still waiting out its respawn backoff belongs
+			 * to the old configuration: the new workers replace
+			 * it (respawned, it would be one worker too many). */
+			for (size_t i = 0; i < nslots;) {
+				if (slots[i].pid == 0)
+					slots[i] = slots[--nslots];
+				else
+					i++;
+			}
 			for (int i = 0; i < app->cfg.workers; i++) {
 				struct slot *s = add_slot();
 				if (s != NULL)
@@ -485,8 +500,8 @@ pool(struct app *app, const char *cfgpath)
 			if (slots[i].pid == 0 && slots[i].respawn_at <= now)
 				spawn(app, fd, &slots[i], gen);
 	}
-	if (strncmp(app->cfg.listen, "unix:", 5) == 0)
-		unlink(app->cfg.listen + 5);
+	if (strncmp(bound, "unix:", 5) == 0)
+		unlink(bound + 5);
 	free(slots);
 	log_msg(LOG_INFO, "backupd stopped");
 	return 0;

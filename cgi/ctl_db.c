@@ -72,6 +72,9 @@ ctl_rekey(const struct cfg *c)
 				failed = db_exec(db, STMT_REKEY_WRITE, w, 4, NULL,
 				    NULL) != BD_OK;
 			}
+			if (failed)
+				fprintf(stderr, "backupctl: destination %s could "
+				    "not be re-encrypted; stopping\n", id);
 			vault_wipe_free(plain, plen);
 			free(blob);
 		}
