@@ -781,7 +781,7 @@ const struct dtype dtype_table[] = {
 	{ "s3", f_s3, false, NULL, probe_s3 },
 	{ "gcs", f_gcs, false, NULL, probe_gcs },
 	{ "azure_blob", f_azure, false, cross_azure, probe_azure_blob },
-	{ "sftp", f_sftp, false, cross_sftp, NULL },
+	{ "sftp", f_sftp, false, cross_sftp, probe_sftp },
 	{ "ftp", f_ftp, false, NULL, NULL },
 	{ "webdav", f_webdav, false, NULL, probe_webdav },
 	{ "google_drive", f_gdrive, true, NULL, NULL },

@@ -40,9 +40,9 @@ from conftest import (PLACEHOLDER, REPO, SEEN_BODIES, assert_problem,
 
 
 def _load_peer():
-    """tests/peers/s3/peer.py under a name of its own: other peers have a
-    peer.py too, and one pytest run shares sys.modules."""
-    path = REPO / "tests" / "peers" / "s3" / "peer.py"
+    """tests/peers/s3/s3_peer.py under a name of its own: other peers have a
+    *_peer.py helpers too, and one pytest run shares sys.modules."""
+    path = REPO / "tests" / "peers" / "s3" / "s3_peer.py"
     spec = importlib.util.spec_from_file_location("backupd_s3_peer", path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod

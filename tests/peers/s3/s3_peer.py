@@ -7,7 +7,7 @@ https (the test CA's server certificate); both share one s3rver.
     p = S3Peer(root, "127.0.0.2", pki_dir, keys={...})
     p.start(); p.url(tls=True); ...; p.stop()
 
-Run by hand: peer.py <root> <pki-dir> (Ctrl-C stops).
+Run by hand: s3_peer.py <root> <pki-dir> (Ctrl-C stops).
 """
 
 import json
@@ -195,7 +195,7 @@ class S3Peer:
 
 def main():
     if len(sys.argv) != 3:
-        sys.exit("usage: peer.py <root> <pki-dir>")
+        sys.exit("usage: s3_peer.py <root> <pki-dir>")
     p = S3Peer(sys.argv[1], "127.0.0.2", sys.argv[2], region="eu-west-1",
                buckets=["backupd-test"],
                keys={"AKIDTEST": {"secret": "test-secret"}})

@@ -1,0 +1,1125 @@
+/*
+ * The SFTP probe: libcurl's SFTP (libssh2 backend, as in Debian's
+ * libcurl4). One easy handle runs the four transfers, so curl reuses the
+ * SSH session: list the directory (connect, auth, target), upload the probe
+ * object (write), download it (read), "rm" it as a quote command (delete).
+ *
+ * Host key: decided in CURLOPT_SSH_HOSTKEYFUNCTION, which sees the raw key
+ * blob; its SHA-256 in unpadded base64 is what `ssh-keygen -l` prints. With
+ * a pin (hostKeySha256) the key must match it; without one the key is
+ * accepted and, when the whole test succeeds, returned in
+ * res->config_update so the service stores it (trust on first use).
+ * CURLOPT_SSH_HOST_PUBLIC_KEY_SHA256 is deliberately not used: curl 7.88
+ * (lib/vssh/libssh2.c, ssh_check_fingerprint) skips the host key callback
+ * whenever that option is set and reports a mismatch only in its error
+ * buffer, so the probe could not name the key the server presented. The
+ * callback is always installed: without it and without
+ * CURLOPT_SSH_KNOWNHOSTS, libcurl accepts any host key.
+ *
+ * Paths (SftpConfig.path): "/srv/backup" is absolute; anything else
+ * ("backups", "~/backups", "~", "") is relative to the login's home
+ * directory, which curl spells "/~/" in an SFTP URL (curl's
+ * docs/libcurl/libcurl-tutorial "SFTP": a path starting with /~/ is
+ * relative to the home directory).
+ *
+ * A private key is handed to libcurl as a file (CURLOPT_SSH_PRIVATE_KEYFILE
+ * takes a path only): it is written to a fresh 0700 directory
+ * "backupd-sftp-XXXXXX" under $TMPDIR (or /tmp), mode 0600, and overwritten
+ * with zeros and removed before the probe returns, on every path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "bd_limits.h"
+#include "probe.h"
+
+#define PROBE_BYTES 64
+/* Unpadded base64 of a SHA-256 digest: 43 characters. */
+#define FP_LEN 43
+#define URL_MAX 4096
+#define RPATH_MAX 2048
+
+/* What the key text says about itself (see key_info()). */
+enum key_kind { KEY_UNKNOWN, KEY_RSA, KEY_ECDSA, KEY_ED25519, KEY_DSA };
+
+struct key_info {
+	enum key_kind kind;
+	bool encrypted;
+};
+
+/* Everything the curl callbacks learn during the transfers. */
+struct sftp_state {
+	/* host key */
+	const char *pin;           /* FP_LEN chars, or NULL: trust on first use */
+	bool key_seen;             /* the host key callback ran */
+	bool key_ok;               /* ... and accepted the key */
+	char seen[FP_LEN + 1];     /* fingerprint of the key the server showed */
+	const char *seen_type;     /* "ED25519", ... (static) */
+	/* login, from curl's informational text (CURLINFO_TEXT) */
+	bool auth_done;            /* "Authentication complete" */
+	bool key_failed;           /* public key authentication failed */
+	bool key_unusable;         /* ... because the key file did not load */
+	bool methods_known;        /* the server's method list was seen */
+	bool offers_password;      /* password or keyboard-interactive */
+	bool offers_publickey;
+	/* body sink */
+	bool listing;              /* stop after the first directory entry */
+	bool listed;               /* an entry arrived (listing aborted) */
+	unsigned char got[PROBE_BYTES + 1];
+	size_t gotlen;
+	bool overflow;             /* more than PROBE_BYTES arrived */
+	/* upload source */
+	const unsigned char *src;
+	size_t srcleft;
+};
+
+/* --------------------------------------------------------- host key */
+
+static const char *
+key_type_name(int t)
+{
+	switch (t) {
+	case CURLKHTYPE_RSA:
+	case CURLKHTYPE_RSA1:
+		return "RSA";
+	case CURLKHTYPE_DSS:
+		return "DSA";
+	case CURLKHTYPE_ECDSA:
+		return "ECDSA";
+	case CURLKHTYPE_ED25519:
+		return "ED25519";
+	default:
+		return "SSH";
+	}
+}
+
+/*
+ * CURLOPT_SSH_HOSTKEYFUNCTION (curl 7.84+): key is the raw public key blob
+ * the server sent (libssh2_session_hostkey). Its fingerprint is
+ * base64(SHA-256(blob)) without padding, as OpenSSH prints it
+ * (sshkey_fingerprint(), SSH_FP_BASE64). Accept when it equals the pin, or,
+ * without a pin, when it is the first key seen in this probe (a second
+ * connection of the same probe must show the same key).
+ */
+static int
+on_hostkey(void *clientp, int keytype, const char *key, size_t keylen)
+{
+	struct sftp_state *st = clientp;
+	unsigned char md[crypto_hash_sha256_BYTES];
+	char fp[FP_LEN + 1];
+	const char *want;
+
+	if (key == NULL || keylen == 0)
+		return CURLKHMATCH_MISMATCH;
+	crypto_hash_sha256(md, (const unsigned char *)key, keylen);
+	sodium_bin2base64(fp, sizeof(fp), md, sizeof(md),
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+	/* Compare before recording: want may point at st->seen. */
+	want = st->pin != NULL ? st->pin : st->key_seen ? st->seen : NULL;
+	st->key_ok = want == NULL || strcmp(fp, want) == 0;
+	memcpy(st->seen, fp, sizeof(st->seen));
+	st->seen_type = key_type_name(keytype);
+	st->key_seen = true;
+	return st->key_ok ? CURLKHMATCH_OK : CURLKHMATCH_MISMATCH;
+}
+
+/*
+ * The pin as stored (validated by dtype: "SHA256:" optional, 43 base64
+ * characters, optionally one '=') reduced to the 43 characters into out.
+ * False when it does not have that shape.
+ */
+static bool
+normalise_pin(const char *v, char out[FP_LEN + 1])
+{
+	size_t len;
+
+	if (strncmp(v, "SHA256:", 7) == 0)
+		v += 7;
+	len = strlen(v);
+	if (len == FP_LEN + 1 && v[FP_LEN] == '=')
+		len = FP_LEN;
+	if (len != FP_LEN)
+		return false;
+	memcpy(out, v, FP_LEN);
+	out[FP_LEN] = '\0';
+	return true;
+}
+
+/* ------------------------------------------------ curl's login story */
+
+/* Whether the comma-separated list [p, p+len) names `m`. */
+static bool
+list_has(const char *p, size_t len, const char *m)
+{
+	size_t mlen = strlen(m), i = 0, n;
+
+	while (i < len) {
+		n = 0;
+		while (i + n < len && p[i + n] != ',' && p[i + n] != '\n' &&
+		    p[i + n] != '\r' && p[i + n] != ' ')
+			n++;
+		if (n == mlen && memcmp(p + i, m, mlen) == 0)
+			return true;
+		i += n + 1;
+	}
+	return false;
+}
+
+static bool
+starts(const char *p, size_t len, const char *s)
+{
+	size_t n = strlen(s);
+
+	return len >= n && memcmp(p, s, n) == 0;
+}
+
+static bool
+contains(const char *p, size_t len, const char *s)
+{
+	size_t n = strlen(s), i;
+
+	for (i = 0; i + n <= len; i++)
+		if (memcmp(p + i, s, n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * CURLOPT_DEBUGFUNCTION: libcurl reports the course of an SSH login only as
+ * informational text (lib/vssh/libssh2.c, states SSH_AUTHLIST,
+ * SSH_AUTH_PKEY, SSH_AUTH_DONE). The lines below are read into flags and
+ * nothing else: none of this text is ever stored, logged or returned (the
+ * method list comes from the server). Protocol data (headers, payload) is
+ * ignored.
+ */
+static int
+on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *userp)
+{
+	struct sftp_state *st = userp;
+	static const char methods[] = "SSH authentication methods available: ";
+
+	(void)h;
+	if (type != CURLINFO_TEXT || data == NULL)
+		return 0;
+	if (starts(data, size, "Authentication complete"))
+		st->auth_done = true;
+	else if (starts(data, size, "SSH public key authentication failed")) {
+		st->key_failed = true;
+		/* libssh2: "Unable to extract public key from private key
+		 * file: Wrong passphrase or invalid/unrecognized private key
+		 * file format" (userauth.c / openssl.c). */
+		if (contains(data, size, "private key file"))
+			st->key_unusable = true;
+	} else if (starts(data, size, methods)) {
+		data += sizeof(methods) - 1;
+		size -= sizeof(methods) - 1;
+		st->methods_known = true;
+		st->offers_password = list_has(data, size, "password") ||
+		    list_has(data, size, "keyboard-interactive");
+		st->offers_publickey = list_has(data, size, "publickey");
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------- body callbacks */
+
+/* Listing: note the first entry and stop (a backup directory can hold
+ * thousands of files; one entry proves it is listable). Download: keep
+ * at most PROBE_BYTES + 1 bytes, stop beyond. A short return makes curl
+ * end the transfer with CURLE_WRITE_ERROR. */
+static size_t
+on_data(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct sftp_state *st = userp;
+	size_t len = size * nmemb, room;
+
+	if (st->listing) {
+		st->listed = true;
+		return 0;
+	}
+	room = sizeof(st->got) - st->gotlen;
+	if (len > room) {
+		memcpy(st->got + st->gotlen, data, room);
+		st->gotlen += room;
+		st->overflow = true;
+		return 0;
+	}
+	memcpy(st->got + st->gotlen, data, len);
+	st->gotlen += len;
+	if (st->gotlen > PROBE_BYTES) {
+		st->overflow = true;
+		return 0;
+	}
+	return len;
+}
+
+static size_t
+on_read(char *buf, size_t size, size_t nitems, void *userp)
+{
+	struct sftp_state *st = userp;
+	size_t n = size * nitems;
+
+	if (n > st->srcleft)
+		n = st->srcleft;
+	memcpy(buf, st->src, n);
+	st->src += n;
+	st->srcleft -= n;
+	return n;
+}
+
+/* ------------------------------------------------------------ paths */
+
+/* Append s (len n) to buf at *o; false when it does not fit. */
+static bool
+put(char *buf, size_t size, size_t *o, const char *s, size_t n)
+{
+	if (n >= size - *o)
+		return false;
+	memcpy(buf + *o, s, n);
+	*o += n;
+	buf[*o] = '\0';
+	return true;
+}
+
+/* RFC 3986 §2.3 unreserved characters stay, everything else is
+ * percent-encoded; a segment of dots is encoded whole so that curl's
+ * dot-segment removal (RFC 3986 §5.2.4) leaves the user's path alone. */
+static bool
+put_segment(char *buf, size_t size, size_t *o, const char *seg, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	bool dots = strspn(seg, ".") >= n;
+	char enc[3];
+	unsigned char c;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)seg[i];
+		if (!dots && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~')) {
+			if (!put(buf, size, o, seg + i, 1))
+				return false;
+			continue;
+		}
+		enc[0] = '%';
+		enc[1] = hex[c >> 4];
+		enc[2] = hex[c & 15];
+		if (!put(buf, size, o, enc, 3))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The directory of the config's path, twice: as an escaped URL path
+ * ("/srv/back%20up" or "/~/backups", the home directory itself "/~") and as
+ * the raw path an SFTP quote command takes ("/srv/back up", or "backups"
+ * and "" for the home directory: curl 7.88 expands "/~/" only in unquoted
+ * quote arguments, and an SFTP server resolves a relative path against the
+ * login's home directory, draft-ietf-secsh-filexfer-02 §6.2). Neither ends
+ * in '/'. Empty segments ("a//b", a trailing '/') are dropped; "~" and
+ * "~/" prefixes mean home.
+ */
+static bool
+build_paths(const char *path, char *url, size_t urlsize, char *raw,
+    size_t rawsize)
+{
+	const char *p = path, *seg;
+	size_t uo = 0, ro = 0, n;
+
+	url[0] = raw[0] = '\0';
+	if (p[0] != '/') {
+		if (p[0] == '~' && (p[1] == '\0' || p[1] == '/'))
+			p++;
+		if (!put(url, urlsize, &uo, "/~", 2))
+			return false;
+	}
+	while (*p != '\0') {
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		seg = p;
+		n = strcspn(p, "/");
+		p += n;
+		if (!put(url, urlsize, &uo, "/", 1) ||
+		    !put_segment(url, urlsize, &uo, seg, n) ||
+		    (ro > 0 && !put(raw, rawsize, &ro, "/", 1)) ||
+		    (ro == 0 && path[0] == '/' &&
+		    !put(raw, rawsize, &ro, "/", 1)) ||
+		    !put(raw, rawsize, &ro, seg, n))
+			return false;
+	}
+	return path[0] != '/' || ro > 0 || put(raw, rawsize, &ro, "/", 1);
+}
+
+/* "sftp://host:port" + dirurl + "/" + name (name "" for the directory). */
+static bool
+build_url(char *out, size_t size, const char *host, long port,
+    const char *dirurl, const char *name)
+{
+	bool v6 = strchr(host, ':') != NULL && host[0] != '[';
+	int n;
+
+	n = snprintf(out, size, "sftp://%s%s%s:%ld%s/%s", v6 ? "[" : "", host,
+	    v6 ? "]" : "", port, dirurl, name);
+	return n > 0 && (size_t)n < size;
+}
+
+/*
+ * "rm <path>" for CURLOPT_QUOTE. curl parses the argument like OpenSSH's
+ * sftp does (lib/curl_path.c, Curl_get_pathname): in double quotes, with
+ * '"' and '\' escaped by '\'; a leading "/~/" means the home directory.
+ */
+static bool
+build_rm(char *out, size_t size, const char *rawdir, const char *name)
+{
+	size_t o = 0;
+	const char *parts[2] = { rawdir, name };
+	int i;
+
+	if (!put(out, size, &o, "rm \"", 4))
+		return false;
+	for (i = 0; i < 2; i++) {
+		for (const char *p = parts[i]; *p != '\0'; p++) {
+			if ((*p == '"' || *p == '\\') &&
+			    !put(out, size, &o, "\\", 1))
+				return false;
+			if (!put(out, size, &o, p, 1))
+				return false;
+		}
+		/* "" is the home directory, "/" the root. */
+		if (i == 0 && o > 4 && out[o - 1] != '/' &&
+		    !put(out, size, &o, "/", 1))
+			return false;
+	}
+	return put(out, size, &o, "\"", 1);
+}
+
+/* ----------------------------------------------------- the key file */
+
+static bool
+write_all(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+struct keyfile {
+	char dir[512];   /* "" when not created */
+	char path[512];  /* "" when not created */
+	size_t len;      /* bytes written, overwritten on removal */
+};
+
+static bool keyfile_remove(struct keyfile *kf);
+
+/*
+ * Write key (len bytes, plus a final newline if it lacks one) to a fresh
+ * private file; kf->path names it. False on any failure (whatever was
+ * created is already removed then).
+ */
+static bool
+keyfile_create(struct keyfile *kf, const char *key, size_t len)
+{
+	const char *tmp = getenv("TMPDIR");
+	bool ok = false;
+	int fd = -1, n;
+
+	memset(kf, 0, sizeof(*kf));
+	if (tmp == NULL || tmp[0] != '/')
+		tmp = "/tmp";
+	n = snprintf(kf->dir, sizeof(kf->dir), "%s/backupd-sftp-XXXXXX", tmp);
+	if (n < 0 || (size_t)n >= sizeof(kf->dir) || mkdtemp(kf->dir) == NULL) {
+		kf->dir[0] = '\0';
+		goto out;
+	}
+	/* mkdtemp creates the directory 0700 (POSIX); the file is 0600. */
+	n = snprintf(kf->path, sizeof(kf->path), "%s/key", kf->dir);
+	if (n < 0 || (size_t)n >= sizeof(kf->path)) {
+		kf->path[0] = '\0';
+		goto out;
+	}
+	fd = open(kf->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd < 0) {
+		kf->path[0] = '\0';
+		goto out;
+	}
+	kf->len = len;
+	if (!write_all(fd, key, len))
+		goto out;
+	if (len == 0 || key[len - 1] != '\n') {
+		kf->len++;
+		if (!write_all(fd, "\n", 1))
+			goto out;
+	}
+	ok = true;
+out:
+	if (fd >= 0 && close(fd) != 0)
+		ok = false;
+	if (!ok)
+		keyfile_remove(kf);
+	return ok;
+}
+
+/* Overwrite the key file with zeros, remove it and its directory. Safe on
+ * a zeroed struct. False when something could not be removed. */
+static bool
+keyfile_remove(struct keyfile *kf)
+{
+	unsigned char zeros[512];
+	size_t left, n;
+	bool ok = true;
+	int fd;
+
+	if (kf->path[0] != '\0') {
+		memset(zeros, 0, sizeof(zeros));
+		fd = open(kf->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0) {
+			for (left = kf->len; left > 0; left -= n) {
+				n = left < sizeof(zeros) ? left : sizeof(zeros);
+				if (!write_all(fd, zeros, n))
+					break;
+			}
+			(void)fsync(fd);
+			(void)close(fd);
+		}
+		if (unlink(kf->path) != 0 && errno != ENOENT)
+			ok = false;
+		kf->path[0] = '\0';
+	}
+	if (kf->dir[0] != '\0') {
+		if (rmdir(kf->dir) != 0 && errno != ENOENT)
+			ok = false;
+		kf->dir[0] = '\0';
+	}
+	return ok;
+}
+
+/*
+ * What a private key's text tells without decrypting it: the type and
+ * whether it is encrypted. OpenSSH's format (PROTOCOL.key: "openssh-key-v1"
+ * NUL, cipher name, KDF name, KDF options, key count, then the public keys
+ * in the clear) gives both; PEM gives them in its label and headers
+ * (RFC 1421 "Proc-Type: 4,ENCRYPTED", RFC 5958 "ENCRYPTED PRIVATE KEY").
+ */
+static uint32_t
+be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Next SSH "string" at *off in buf[len]: sets *s and *slen; false if short. */
+static bool
+ssh_string(const unsigned char *buf, size_t len, size_t *off,
+    const unsigned char **s, size_t *slen)
+{
+	uint32_t n;
+
+	if (len - *off < 4)
+		return false;
+	n = be32(buf + *off);
+	*off += 4;
+	if (n > len - *off)
+		return false;
+	*s = buf + *off;
+	*slen = n;
+	*off += n;
+	return true;
+}
+
+static bool
+str_is(const unsigned char *s, size_t n, const char *lit)
+{
+	return n == strlen(lit) && memcmp(s, lit, n) == 0;
+}
+
+static void
+openssh_key_info(const char *b64, size_t b64len, struct key_info *ki)
+{
+	static const char magic[] = "openssh-key-v1";
+	unsigned char *bin;
+	const unsigned char *s;
+	size_t binlen = 0, off, n, tl;
+	const unsigned char *t;
+
+	if ((bin = malloc(b64len)) == NULL)
+		return;
+	if (sodium_base642bin(bin, b64len, b64, b64len, " \t\r\n", &binlen,
+	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    binlen < sizeof(magic) || memcmp(bin, magic, sizeof(magic)) != 0)
+		goto out;
+	off = sizeof(magic); /* includes the NUL */
+	if (!ssh_string(bin, binlen, &off, &s, &n))       /* cipher */
+		goto out;
+	ki->encrypted = !str_is(s, n, "none");
+	if (!ssh_string(bin, binlen, &off, &s, &n) ||     /* kdf */
+	    !ssh_string(bin, binlen, &off, &s, &n) ||     /* kdf options */
+	    binlen - off < 4)
+		goto out;
+	off += 4;                                          /* key count */
+	if (!ssh_string(bin, binlen, &off, &s, &n))       /* public key */
+		goto out;
+	off = 0;
+	if (!ssh_string(s, n, &off, &t, &tl))
+		goto out;
+	if (str_is(t, tl, "ssh-rsa"))
+		ki->kind = KEY_RSA;
+	else if (str_is(t, tl, "ssh-ed25519"))
+		ki->kind = KEY_ED25519;
+	else if (str_is(t, tl, "ssh-dss"))
+		ki->kind = KEY_DSA;
+	else if (tl > 11 && memcmp(t, "ecdsa-sha2-", 11) == 0)
+		ki->kind = KEY_ECDSA;
+out:
+	sodium_memzero(bin, b64len);
+	free(bin);
+}
+
+static void
+key_info(const char *key, struct key_info *ki)
+{
+	static const char begin[] = "-----BEGIN ";
+	const char *p, *body, *end;
+
+	ki->kind = KEY_UNKNOWN;
+	ki->encrypted = false;
+	if ((p = strstr(key, begin)) == NULL)
+		return;
+	p += sizeof(begin) - 1;
+	if (strncmp(p, "OPENSSH PRIVATE KEY-----", 24) == 0) {
+		body = p + 24;
+		if ((end = strstr(body, "-----END ")) != NULL)
+			openssh_key_info(body, (size_t)(end - body), ki);
+		return;
+	}
+	if (strncmp(p, "RSA ", 4) == 0)
+		ki->kind = KEY_RSA;
+	else if (strncmp(p, "EC ", 3) == 0)
+		ki->kind = KEY_ECDSA;
+	else if (strncmp(p, "DSA ", 4) == 0)
+		ki->kind = KEY_DSA;
+	ki->encrypted = strncmp(p, "ENCRYPTED ", 10) == 0 ||
+	    strstr(p, "Proc-Type: 4,ENCRYPTED") != NULL;
+}
+
+/* ------------------------------------------------------------ probe */
+
+struct sftp_probe {
+	struct probe_xfer x;
+	struct sftp_state st;
+	struct probe_result *res;
+	const char *user, *path;
+	const char *shown;         /* path as details quote it ("~" = home) */
+	bool password, privkey;
+	struct key_info ki;
+	struct timespec deadline;
+	bool connect_passed, auth_passed;
+	int connect_idx;           /* index of the connect check in res */
+};
+
+static bool
+opt_string(json_object *config, const char *key, const char **out)
+{
+	json_object *v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(config, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return false;
+	*out = json_object_get_string(v);
+	return true;
+}
+
+/* Milliseconds left until the probe's deadline (at least 1). The whole
+ * probe, all four transfers, stays within probe_timeout. */
+static long
+ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long)(deadline->tv_sec - now.tv_sec) * 1000 +
+	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms > 0 ? ms : 1;
+}
+
+static CURLcode
+perform(struct sftp_probe *p)
+{
+	curl_easy_setopt(p->x.h, CURLOPT_TIMEOUT_MS, ms_left(&p->deadline));
+	return curl_easy_perform(p->x.h);
+}
+
+/* The detail of a refused login. */
+static void
+fail_auth(struct sftp_probe *p)
+{
+	const struct sftp_state *st = &p->st;
+	const char *u = p->user;
+
+	if (p->privkey && st->key_unusable) {
+		if (p->ki.encrypted)
+			probe_fail(p->res, CHECK_AUTH, "the private key "
+			    "passphrase is wrong or missing");
+		else
+			probe_fail(p->res, CHECK_AUTH, "the private key could "
+			    "not be loaded (unsupported key type or format)");
+	} else if (st->methods_known && p->password && !p->privkey &&
+	    !st->offers_password)
+		probe_fail(p->res, CHECK_AUTH, "the server does not accept "
+		    "password logins for user '%s'", u);
+	else if (st->methods_known && p->privkey && !p->password &&
+	    !st->offers_publickey)
+		probe_fail(p->res, CHECK_AUTH, "the server does not accept "
+		    "key logins for user '%s'", u);
+	else if (p->privkey && p->ki.kind == KEY_RSA)
+		/* libssh2 1.10 signs with ssh-rsa (SHA-1) only, which
+		 * OpenSSH 8.8+ refuses by default (OpenSSH release notes
+		 * 8.8, "ssh-rsa disabled"). */
+		probe_fail(p->res, CHECK_AUTH, "the server refused the %skey "
+		    "for user '%s'; note: RSA keys are signed with ssh-rsa "
+		    "(SHA-1), which OpenSSH 8.8+ refuses by default - use an "
+		    "ed25519 key", p->password ? "password and the " : "", u);
+	else if (p->privkey && p->password)
+		probe_fail(p->res, CHECK_AUTH, "the server refused the key and "
+		    "the password for user '%s'", u);
+	else
+		probe_fail(p->res, CHECK_AUTH, "the server refused the %s for "
+		    "user '%s'", p->privkey ? "key" : "password", u);
+}
+
+/*
+ * Record what the first transfer(s) proved about connect and auth, once
+ * each. Returns false after recording a failure (cc says which).
+ */
+static bool
+login_checks(struct sftp_probe *p, CURLcode cc, const char *what)
+{
+	struct sftp_state *st = &p->st;
+
+	if (!p->connect_passed) {
+		if (st->key_seen && !st->key_ok) {
+			if (p->st.pin != NULL)
+				probe_fail(p->res, CHECK_CONNECT, "host key does "
+				    "not match the pinned SHA256:%s; the server "
+				    "presented SHA256:%s", st->pin, st->seen);
+			else
+				probe_fail(p->res, CHECK_CONNECT, "the server's "
+				    "host key changed during the test (SHA256:%s)",
+				    st->seen);
+			return false;
+		}
+		if (!st->key_seen) {
+			if (cc == CURLE_OK)
+				/* Cannot happen: the callback decides every
+				 * host key. Refuse rather than trust. */
+				probe_fail(p->res, CHECK_CONNECT, "the server's "
+				    "host key could not be checked");
+			else if ((cc == CURLE_SSH || cc == CURLE_FAILED_INIT) &&
+			    !p->x.gate.denied)
+				/* curl 7.88: "Failure establishing ssh
+				 * session" is CURLE_FAILED_INIT. */
+				probe_fail(p->res, CHECK_CONNECT, "the SSH "
+				    "handshake failed (not an SSH server, or no "
+				    "host key or key exchange algorithm in "
+				    "common)");
+			else
+				probe_fail_curl(p->res, &p->x, cc, CHECK_CONNECT,
+				    "starting the SSH session");
+			return false;
+		}
+		p->connect_idx = p->res->nchecks;
+		if (st->pin != NULL)
+			probe_pass(p->res, CHECK_CONNECT, "the server's %s host "
+			    "key matches the pinned SHA256:%s", st->seen_type,
+			    st->pin);
+		else
+			probe_pass(p->res, CHECK_CONNECT, "the server's %s host "
+			    "key is SHA256:%s; it is pinned once a test "
+			    "succeeds", st->seen_type, st->seen);
+		p->connect_passed = true;
+	}
+	if (!p->auth_passed) {
+		/* Past a refused login everything curl reports is about the
+		 * SFTP session, so these codes also prove the login. */
+		if (!st->auth_done && cc != CURLE_OK &&
+		    cc != CURLE_REMOTE_FILE_NOT_FOUND &&
+		    cc != CURLE_REMOTE_ACCESS_DENIED &&
+		    cc != CURLE_WRITE_ERROR && cc != CURLE_QUOTE_ERROR &&
+		    cc != CURLE_UPLOAD_FAILED && cc != CURLE_REMOTE_DISK_FULL) {
+			if (cc == CURLE_LOGIN_DENIED)
+				fail_auth(p);
+			else if (cc == CURLE_OPERATION_TIMEDOUT)
+				probe_fail(p->res, CHECK_AUTH, "the server did "
+				    "not answer in time while logging in");
+			else
+				probe_fail(p->res, CHECK_AUTH, "logging in "
+				    "failed (%s)", curl_easy_strerror(cc));
+			return false;
+		}
+		if (p->privkey && p->password && st->key_failed)
+			probe_pass(p->res, CHECK_AUTH, "logged in as '%s' with "
+			    "the password", p->user);
+		else
+			probe_pass(p->res, CHECK_AUTH, "logged in as '%s' with "
+			    "the %s", p->user, p->privkey ? "private key" :
+			    "password");
+		if (p->privkey && p->password && st->key_failed)
+			probe_warn(p->res, st->key_unusable ? "the private key "
+			    "could not be loaded (wrong passphrase?); the "
+			    "password was used instead" : "the server refused "
+			    "the private key; the password was used instead");
+		p->auth_passed = true;
+	}
+	return true;
+}
+
+/* A failure after login: a sentence for check c. */
+static void
+fail_after_login(struct sftp_probe *p, CURLcode cc, enum probe_check c,
+    const char *what)
+{
+	if (cc == CURLE_PEER_FAILED_VERIFICATION && p->st.key_seen &&
+	    !p->st.key_ok) {
+		/* A reconnect of this probe met a different host key. */
+		probe_fail(p->res, c, "the server's host key changed during "
+		    "the test (now SHA256:%s)", p->st.seen);
+		return;
+	}
+	switch (cc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		probe_fail(p->res, c, "the server did not answer in time while "
+		    "%s", what);
+		break;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+		probe_fail(p->res, c, "the connection broke while %s", what);
+		break;
+	default:
+		probe_fail(p->res, c, "%s failed (%s)", what,
+		    curl_easy_strerror(cc));
+		break;
+	}
+}
+
+/* Common handle options: callbacks and credentials. */
+static bool
+setup(struct sftp_probe *p, const char *password, const char *keyfile,
+    const char *passphrase)
+{
+	CURL *h = p->x.h;
+	long types = 0;
+
+	/*
+	 * Only the methods the config provides: CURLSSH_AUTH_ANY would also
+	 * try an ssh-agent from the worker's environment and ~/.ssh keys.
+	 * keyboard-interactive answers a single prompt with the password
+	 * (lib/vssh/libssh2.c kbd_callback), for servers that offer only it.
+	 */
+	if (p->privkey)
+		types |= CURLSSH_AUTH_PUBLICKEY;
+	if (p->password)
+		types |= CURLSSH_AUTH_PASSWORD | CURLSSH_AUTH_KEYBOARD;
+	if (curl_easy_setopt(h, CURLOPT_USERNAME, p->user) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSH_AUTH_TYPES, types) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSH_HOSTKEYFUNCTION, on_hostkey) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSH_HOSTKEYDATA, &p->st) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_DEBUGDATA, &p->st) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_VERBOSE, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_WRITEDATA, &p->st) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_READDATA, &p->st) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_NEW_FILE_PERMS, 0600L) != CURLE_OK)
+		return false;
+	if (p->password &&
+	    curl_easy_setopt(h, CURLOPT_PASSWORD, password) != CURLE_OK)
+		return false;
+	if (p->privkey &&
+	    curl_easy_setopt(h, CURLOPT_SSH_PRIVATE_KEYFILE, keyfile) !=
+	    CURLE_OK)
+		return false;
+	/* libssh2 derives the public key from the private one when no
+	 * public key file is given (CURLOPT_SSH_PUBLIC_KEYFILE ""). */
+	if (p->privkey &&
+	    curl_easy_setopt(h, CURLOPT_SSH_PUBLIC_KEYFILE, "") != CURLE_OK)
+		return false;
+	if (passphrase != NULL &&
+	    curl_easy_setopt(h, CURLOPT_KEYPASSWD, passphrase) != CURLE_OK)
+		return false;
+	return true;
+}
+
+/* Best-effort removal of a probe object left after a failed read. */
+static void
+remove_quietly(struct sftp_probe *p, const char *dirurl_full,
+    const char *rm)
+{
+	struct curl_slist *q;
+
+	if ((q = curl_slist_append(NULL, rm)) == NULL)
+		return;
+	curl_easy_setopt(p->x.h, CURLOPT_UPLOAD, 0L);
+	curl_easy_setopt(p->x.h, CURLOPT_URL, dirurl_full);
+	curl_easy_setopt(p->x.h, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(p->x.h, CURLOPT_QUOTE, q);
+	(void)perform(p);
+	curl_easy_setopt(p->x.h, CURLOPT_QUOTE, NULL);
+	curl_slist_free_all(q);
+}
+
+/* See probe.h: connect (host key), auth, target (list the directory),
+ * write / read / delete of a probe object. */
+void
+probe_sftp(const struct probe_env *env, json_object *config,
+    struct probe_result *res)
+{
+	struct sftp_probe p;
+	struct keyfile kf;
+	json_object *v, *upd = NULL;
+	const char *host, *password = NULL, *key = NULL, *passphrase = NULL,
+	    *pin = NULL, *what;
+	char pinbuf[FP_LEN + 1], dirurl[URL_MAX], rawdir[RPATH_MAX],
+	    url_dir[URL_MAX], url_obj[URL_MAX], rm[RPATH_MAX + 64], name[32],
+	    fp[FP_LEN + 8];
+	unsigned char data[PROBE_BYTES];
+	struct curl_slist *quote = NULL;
+	long port = 22, tt = LIM_PROBE_TIMEOUT_DEFAULT;
+	bool created = false;
+	CURLcode cc;
+
+	memset(&p, 0, sizeof(p));
+	memset(&kf, 0, sizeof(kf));
+	p.res = res;
+	p.connect_idx = -1;
+	if (!opt_string(config, "host", &host) ||
+	    !opt_string(config, "username", &p.user) ||
+	    !opt_string(config, "path", &p.path)) {
+		probe_fail(res, CHECK_CONNECT, "the config lacks host, username "
+		    "or path");
+		goto out;
+	}
+	p.shown = p.path[0] == '\0' || strcmp(p.path, "~") == 0 ||
+	    strcmp(p.path, "~/") == 0 ? "~" : p.path;
+	if (json_object_object_get_ex(config, "port", &v) &&
+	    json_object_is_type(v, json_type_int))
+		port = (long)json_object_get_int64(v);
+	p.password = opt_string(config, "password", &password);
+	p.privkey = opt_string(config, "privateKey", &key);
+	(void)opt_string(config, "privateKeyPassphrase", &passphrase);
+	if (opt_string(config, "hostKeySha256", &pin) && pin[0] != '\0') {
+		if (!normalise_pin(pin, pinbuf)) {
+			probe_fail(res, CHECK_CONNECT, "the pinned host key is "
+			    "not a SHA256 fingerprint as ssh-keygen -l prints "
+			    "it");
+			goto out;
+		}
+		p.st.pin = pinbuf;
+	}
+	if (!p.password && !p.privkey) {
+		probe_fail(res, CHECK_AUTH, "the config has neither a password "
+		    "nor a private key");
+		goto out;
+	}
+	if (!build_paths(p.path, dirurl, sizeof(dirurl), rawdir,
+	    sizeof(rawdir)) ||
+	    !build_url(url_dir, sizeof(url_dir), host, port, dirurl, "")) {
+		probe_fail(res, CHECK_TARGET, "the path is too long");
+		goto out;
+	}
+	probe_object_name(name);
+	if (!build_url(url_obj, sizeof(url_obj), host, port, dirurl, name) ||
+	    !build_rm(rm, sizeof(rm), rawdir, name)) {
+		probe_fail(res, CHECK_TARGET, "the path is too long");
+		goto out;
+	}
+	if (p.privkey) {
+		key_info(key, &p.ki);
+		if (!keyfile_create(&kf, key,
+		    (size_t)json_object_get_string_len(
+		    json_object_object_get(config, "privateKey")))) {
+			probe_fail(res, CHECK_AUTH, "the private key could not "
+			    "be prepared for use (temporary directory not "
+			    "writable)");
+			goto out;
+		}
+	}
+
+	if (env != NULL && env->cfg != NULL && env->cfg->probe_timeout > 0)
+		tt = env->cfg->probe_timeout;
+	clock_gettime(CLOCK_MONOTONIC, &p.deadline);
+	p.deadline.tv_sec += tt;
+
+	if (probe_curl(&p.x, env, "sftp") != BD_OK ||
+	    !setup(&p, password, kf.path, passphrase)) {
+		probe_fail(res, CHECK_CONNECT, "the connection could not be "
+		    "set up");
+		goto out;
+	}
+
+	/* connect, auth, target: list the directory. */
+	what = "listing the directory";
+	p.st.listing = true;
+	curl_easy_setopt(p.x.h, CURLOPT_URL, url_dir);
+	curl_easy_setopt(p.x.h, CURLOPT_DIRLISTONLY, 1L);
+	cc = perform(&p);
+	p.st.listing = false;
+	curl_easy_setopt(p.x.h, CURLOPT_DIRLISTONLY, 0L);
+	if (cc == CURLE_WRITE_ERROR && p.st.listed)
+		cc = CURLE_OK;
+	if (!login_checks(&p, cc, what))
+		goto out;
+	if (cc == CURLE_REMOTE_FILE_NOT_FOUND) {
+		probe_fail(res, CHECK_TARGET, "directory '%s' does not exist "
+		    "(or is not a directory)", p.shown);
+		goto out;
+	}
+	if (cc == CURLE_REMOTE_ACCESS_DENIED) {
+		/* Writing may still work (a drop-box directory); say so and
+		 * let the write check decide. */
+		probe_pass(res, CHECK_TARGET, "directory '%s' may not be "
+		    "listed", p.shown);
+		probe_warn(res, "the directory '%s' cannot be listed; backups "
+		    "that prune old files need to list it", p.shown);
+	} else if (cc != CURLE_OK) {
+		fail_after_login(&p, cc, CHECK_TARGET, what);
+		goto out;
+	} else
+		probe_pass(res, CHECK_TARGET, "directory '%s' exists", p.shown);
+
+	/* write */
+	what = "uploading the probe object";
+	randombytes_buf(data, sizeof(data));
+	p.st.src = data;
+	p.st.srcleft = sizeof(data);
+	curl_easy_setopt(p.x.h, CURLOPT_URL, url_obj);
+	curl_easy_setopt(p.x.h, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(p.x.h, CURLOPT_INFILESIZE_LARGE,
+	    (curl_off_t)sizeof(data));
+	cc = perform(&p);
+	curl_easy_setopt(p.x.h, CURLOPT_UPLOAD, 0L);
+	if (!login_checks(&p, cc, what))
+		goto out;
+	if (cc != CURLE_OK) {
+		/* A partial upload may have created the file. */
+		created = cc != CURLE_REMOTE_ACCESS_DENIED &&
+		    cc != CURLE_REMOTE_FILE_NOT_FOUND;
+		if (cc == CURLE_REMOTE_ACCESS_DENIED ||
+		    cc == CURLE_UPLOAD_FAILED)
+			probe_fail(res, CHECK_WRITE, "no permission to write in "
+			    "'%s'", p.shown);
+		else if (cc == CURLE_REMOTE_DISK_FULL)
+			probe_fail(res, CHECK_WRITE, "no space left (or quota "
+			    "exceeded) in '%s'", p.shown);
+		else if (cc == CURLE_REMOTE_FILE_NOT_FOUND)
+			probe_fail(res, CHECK_WRITE, "cannot create a file in "
+			    "'%s'", p.shown);
+		else
+			fail_after_login(&p, cc, CHECK_WRITE, what);
+		goto out;
+	}
+	created = true;
+	probe_pass(res, CHECK_WRITE, "wrote a %d-byte probe object",
+	    PROBE_BYTES);
+
+	/* read */
+	what = "downloading the probe object";
+	p.st.gotlen = 0;
+	p.st.overflow = false;
+	cc = perform(&p);
+	if (cc == CURLE_WRITE_ERROR && p.st.overflow) {
+		probe_fail(res, CHECK_READ, "the probe object read back is "
+		    "larger than what was written");
+		goto out;
+	}
+	if (cc == CURLE_REMOTE_ACCESS_DENIED) {
+		probe_fail(res, CHECK_READ, "no permission to read the probe "
+		    "object back from '%s'", p.shown);
+		goto out;
+	}
+	if (cc != CURLE_OK) {
+		fail_after_login(&p, cc, CHECK_READ, what);
+		goto out;
+	}
+	if (p.st.gotlen != sizeof(data) ||
+	    sodium_memcmp(p.st.got, data, sizeof(data)) != 0) {
+		probe_fail(res, CHECK_READ, "the probe object read back "
+		    "differs from what was written");
+		goto out;
+	}
+	probe_pass(res, CHECK_READ, "read the probe object back intact");
+
+	/* delete: "rm" as a quote command before an empty transfer on the
+	 * directory. A refused delete is a warning (the contract). */
+	created = false;
+	if ((quote = curl_slist_append(NULL, rm)) == NULL) {
+		probe_fail(res, CHECK_DELETE, "out of memory");
+		goto out;
+	}
+	curl_easy_setopt(p.x.h, CURLOPT_URL, url_dir);
+	curl_easy_setopt(p.x.h, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(p.x.h, CURLOPT_QUOTE, quote);
+	cc = perform(&p);
+	curl_easy_setopt(p.x.h, CURLOPT_QUOTE, NULL);
+	if (cc != CURLE_OK) {
+		probe_pass(res, CHECK_DELETE, "the probe object could not be "
+		    "deleted");
+		probe_warn(res, "could not delete the probe object '%s' in "
+		    "'%s'; remove it by hand", name, p.shown);
+	} else
+		probe_pass(res, CHECK_DELETE, "deleted the probe object");
+
+	/* Trust on first use: the key is pinned only by a test that
+	 * succeeded, and the connect check says so. */
+	if (res->ok && p.st.pin == NULL && p.connect_idx >= 0 &&
+	    p.connect_idx < CHECK__MAX) {
+		snprintf(fp, sizeof(fp), "SHA256:%s", p.st.seen);
+		if ((upd = json_object_new_object()) != NULL) {
+			json_object_object_add(upd, "hostKeySha256",
+			    json_object_new_string(fp));
+			json_object_put(res->config_update);
+			res->config_update = upd;
+			snprintf(res->checks[p.connect_idx].detail,
+			    sizeof(res->checks[p.connect_idx].detail),
+			    "pinned the server's %s host key %s (trust on "
+			    "first use)", p.st.seen_type, fp);
+		}
+	}
+out:
+	if (created && p.x.h != NULL)
+		remove_quietly(&p, url_dir, rm);
+	curl_slist_free_all(quote);
+	probe_xfer_cleanup(&p.x);
+	/* After the handle is gone: curl may have kept the file name. */
+	if (!keyfile_remove(&kf))
+		probe_warn(res, "a temporary copy of the private key could not "
+		    "be removed");
+	sodium_memzero(p.st.got, sizeof(p.st.got));
+	sodium_memzero(data, sizeof(data));
+}

@@ -1,0 +1,595 @@
+"""The SFTP probe (issue 3) against a real server: OpenSSH's sshd from Debian
+(tests/peers/sftp/), started for this module on $BACKUPD_TEST_PEER_HOST with
+its own config, host keys and a dedicated test user.
+
+Proven here: password, ed25519 key, RSA keys (OpenSSH and PEM format; with
+a server that accepts ssh-rsa, and the explained refusal by a default
+OpenSSH), a passphrase-protected key with the right, a wrong and a missing
+passphrase, a key that fails falling back to the password (with a warning),
+a pinned host key (with and without "SHA256:" and padding), a wrong pin
+(the detail names both fingerprints), trust on first use (the first test
+stores the key; after the server's key changes the test fails naming both),
+a read-only directory (write), a missing directory (target), a path relative
+to the home directory, a refused delete (warning), a wrong password (auth),
+nothing listening (connect, fast), a server that accepts and never answers
+(bounded by probe_timeout), the SSRF spellings refused before any
+connection, the private key's temporary file (private while it exists, gone
+after every probe), and no secret in any response or log.
+"""
+
+import os
+import re
+import socket
+import stat
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import (PLACEHOLDER, REPO, SEEN_BODIES, assert_problem,
+                      assert_test_result, uname)
+
+sys.path.insert(0, str(REPO / "tests" / "peers" / "sftp"))
+from sftp_peer import USER, SftpPeer, free_port  # noqa: E402
+
+LIST = "/backup-destinations"
+ALL_CHECKS = ["connect", "auth", "target", "write", "read", "delete"]
+PROBE_TIMEOUT = int(os.environ.get("BACKUPD_PROBE_TIMEOUT", "6"))
+# Sentinel secrets: they must never show up in a response or a log.
+WRONG = "sftp-wrong-%s" % uuid.uuid4().hex
+WRONG_PASSPHRASE = "kp-wrong-%s" % uuid.uuid4().hex
+FP = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")
+# What the server or libssh2 says must never leak into a detail.
+SERVER_TEXT = re.compile(
+    r"SSH-2\.0|OpenSSH_|libssh2|Permission denied|No such file|"
+    r"Wrong passphrase|publickey,|keyboard-interactive|[{}<>]")
+TMP_PREFIX = "backupd-sftp-"
+
+
+@pytest.fixture(scope="module")
+def peer(env):
+    host = os.environ.get("BACKUPD_TEST_PEER_HOST")
+    if not host:
+        pytest.fail("BACKUPD_TEST_PEER_HOST is not set (scripts/integration.sh "
+                    "exports it)")
+    root = Path(env["BACKUPD_STACK_DIR"]) / "peers" / "sftp"
+    p = SftpPeer(root, host)
+    p.start()
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+@pytest.fixture(scope="module")
+def worker_tmp(env):
+    """The temporary directory the service's workers use ($TMPDIR of the
+    running backupd, else /tmp): where the probe puts a key file."""
+    pid_file = Path(env["BACKUPD_STACK_DIR"]) / "run" / "backupd.pid"
+    tmp = "/tmp"
+    try:
+        pid = int(pid_file.read_text().strip())
+        raw = Path("/proc/%d/environ" % pid).read_bytes()
+        for item in raw.split(b"\0"):
+            if item.startswith(b"TMPDIR="):
+                v = item[len(b"TMPDIR="):].decode()
+                if v.startswith("/"):
+                    tmp = v
+    except (OSError, ValueError):
+        pass
+    return Path(tmp)
+
+
+def secrets_of(peer):
+    out = [peer.password, WRONG, WRONG_PASSPHRASE, peer.key_passphrase()]
+    for name in ("ed25519", "ed25519-pass", "rsa", "rsa-pem"):
+        # Any line of the key's base64 body.
+        out += [ln for ln in peer.key(name).splitlines()
+                if ln and not ln.startswith("-----") and len(ln) > 20]
+    return out
+
+
+def body(peer, name=None, **cfg):
+    c = {"host": peer.host, "port": peer.port, "username": USER,
+         "path": str(peer.dir("writable"))}
+    c.update(cfg)
+    c = {k: v for k, v in c.items() if v is not None}
+    return {"name": name or uname("sftp"), "destinationType": "sftp",
+            "config": c}
+
+
+def details(tr):
+    return [c.get("detail", "") for c in tr["checks"]] + \
+        list(tr.get("warnings", []))
+
+
+def assert_clean(peer, tr, text=""):
+    """Details and warnings are our sentences: no secret, no server text."""
+    for d in details(tr):
+        assert not SERVER_TEXT.search(d), "server text in detail: %r" % d
+        for s in secrets_of(peer):
+            assert s not in d, "secret in detail %r" % d
+    for s in secrets_of(peer):
+        assert s not in text, "secret in response"
+
+
+def probe_files(d):
+    return sorted(f for f in os.listdir(d) if f.startswith(".backupd-probe-"))
+
+
+def detail_of(tr, check):
+    return next(c.get("detail", "") for c in tr["checks"]
+                if c["name"] == check)
+
+
+def create_ok(api, peer, b):
+    r = api.create(b)
+    d = r.json()
+    assert d["destinationType"] == "sftp"
+    assert d["status"] == "active", d
+    tr = d["lastTest"]
+    assert assert_test_result(tr, ok=True) == ALL_CHECKS, tr
+    assert_clean(peer, tr, r.text)
+    for k in ("password", "privateKey", "privateKeyPassphrase"):
+        if k in b["config"]:
+            assert d["config"][k] == PLACEHOLDER, d["config"]
+    return d, tr
+
+
+def create_fails(api, peer, b, check):
+    r = api.post(LIST, json=b)
+    p = assert_problem(r, 422)
+    assert p.get("failedCheck") == check, p
+    tr = p["lastTest"]
+    assert_test_result(tr, ok=False)
+    assert tr["checks"][-1]["name"] == check and not tr["checks"][-1]["ok"]
+    assert_clean(peer, tr, r.text)
+    assert api.list() == [], "a failed create stored something"
+    return p, tr
+
+
+# ------------------------------------------------------------- success
+
+
+def test_password_success_pins_on_first_use(api, peer):
+    w = peer.dir("writable")
+    d, tr = create_ok(api, peer, body(peer, password=peer.password))
+    fp = peer.fingerprint("host1")
+    # Trust on first use: the key seen is stored and returned.
+    assert d["config"]["hostKeySha256"] == fp, d["config"]
+    assert fp in detail_of(tr, "connect"), tr
+    assert "trust on first use" in detail_of(tr, "connect"), tr
+    assert "password" in detail_of(tr, "auth"), tr
+    assert str(w) in detail_of(tr, "target"), tr
+    assert probe_files(w) == [], "probe object left behind"
+    assert tr["warnings"] == [], tr
+    # The stored config round-trips: GET shows the pin, the test uses it.
+    g = api.get("%s/%s" % (LIST, d["id"]))
+    assert g.status_code == 200 and g.json()["config"]["hostKeySha256"] == fp
+    r = api.post("%s/%s/test" % (LIST, d["id"]))
+    assert r.status_code == 200, r.text
+    tr2 = r.json()
+    assert assert_test_result(tr2, ok=True) == ALL_CHECKS
+    assert "matches the pinned " + fp in detail_of(tr2, "connect"), tr2
+    assert_clean(peer, tr2, r.text)
+    assert probe_files(w) == []
+    # The server saw a password login for the test user.
+    assert "Accepted password for %s" % USER in peer.log_text()
+
+
+def test_ed25519_key(api, peer):
+    d, tr = create_ok(api, peer, body(peer, privateKey=peer.key("ed25519")))
+    assert "private key" in detail_of(tr, "auth"), tr
+    assert "Accepted publickey for %s" % USER in peer.log_text()
+    r = api.post("%s/%s/test" % (LIST, d["id"]))
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("name", ["rsa", "rsa-pem"])
+def test_rsa_key(api, peer, name):
+    create_ok(api, peer, body(peer, port=peer.rsa_port,
+                              privateKey=peer.key(name)))
+
+
+def test_rsa_key_refused_by_default_openssh_is_explained(api, peer):
+    # libssh2 1.10 signs RSA keys with ssh-rsa (SHA-1); OpenSSH >= 8.8
+    # refuses that unless configured otherwise. The detail says so.
+    p, tr = create_fails(api, peer, body(peer, privateKey=peer.key("rsa")),
+                         "auth")
+    d = detail_of(tr, "auth")
+    assert "refused the key for user '%s'" % USER in d, d
+    assert "ssh-rsa" in d and "ed25519" in d, d
+
+
+def test_passphrase_key_right(api, peer):
+    create_ok(api, peer, body(peer, privateKey=peer.key("ed25519-pass"),
+                              privateKeyPassphrase=peer.key_passphrase()))
+
+
+@pytest.mark.parametrize("passphrase", [WRONG_PASSPHRASE, None])
+def test_passphrase_key_wrong_or_missing(api, peer, passphrase):
+    p, tr = create_fails(api, peer, body(
+        peer, privateKey=peer.key("ed25519-pass"),
+        privateKeyPassphrase=passphrase), "auth")
+    assert detail_of(tr, "auth") == \
+        "the private key passphrase is wrong or missing", tr
+    assert "passphrase is wrong or missing" in p["detail"]
+
+
+def test_unusable_key_falls_back_to_password_with_warning(api, peer):
+    d, tr = create_ok(api, peer, body(
+        peer, password=peer.password, privateKey=peer.key("ed25519-pass"),
+        privateKeyPassphrase=WRONG_PASSPHRASE))
+    assert "password" in detail_of(tr, "auth"), tr
+    assert any("private key could not be loaded" in w
+               for w in tr["warnings"]), tr
+
+
+# ---------------------------------------------------------- host keys
+
+
+@pytest.mark.parametrize("spelling", ["prefixed", "bare", "padded"])
+def test_pinned_host_key_matches(api, peer, spelling):
+    fp = peer.fingerprint("host1")
+    pin = {"prefixed": fp, "bare": fp[len("SHA256:"):],
+           "padded": fp[len("SHA256:"):] + "="}[spelling]
+    d, tr = create_ok(api, peer, body(peer, password=peer.password,
+                                      hostKeySha256=pin))
+    assert "matches the pinned " + fp in detail_of(tr, "connect"), tr
+    # A pinned key is stored as the user gave it, not replaced.
+    assert d["config"]["hostKeySha256"] == pin
+
+
+def test_wrong_pin_names_both_fingerprints(api, peer):
+    seen = peer.fingerprint("host1")
+    pin = peer.fingerprint("host2")
+    before = peer.log_text().count("Accepted ")
+    p, tr = create_fails(api, peer, body(peer, password=peer.password,
+                                         hostKeySha256=pin), "connect")
+    d = detail_of(tr, "connect")
+    assert d == ("host key does not match the pinned %s; the server "
+                 "presented %s" % (pin, seen)), d
+    assert [c["name"] for c in tr["checks"]] == ["connect"]
+    # No login was attempted against a server with the wrong key.
+    assert peer.log_text().count("Accepted ") == before
+
+
+def test_trust_on_first_use_then_changed_key(api, peer):
+    fp1, fp2 = peer.fingerprint("host1"), peer.fingerprint("host2")
+    d, tr = create_ok(api, peer, body(peer, password=peer.password))
+    assert d["config"]["hostKeySha256"] == fp1
+    did = d["id"]
+    try:
+        peer.restart(hostkey="host2")
+        r = api.post("%s/%s/test" % (LIST, did))
+        p = assert_problem(r, 422)
+        assert p["failedCheck"] == "connect", p
+        det = detail_of(p["lastTest"], "connect")
+        assert det == ("host key does not match the pinned %s; the server "
+                       "presented %s" % (fp1, fp2)), det
+        assert_clean(peer, p["lastTest"], r.text)
+        g = api.get("%s/%s" % (LIST, did)).json()
+        # The pin stays; the destination is marked as failing.
+        assert g["config"]["hostKeySha256"] == fp1, g["config"]
+        assert g["status"] == "error", g
+        assert g["lastTest"]["ok"] is False
+        # A new destination without a pin trusts the new key.
+        d2, tr2 = create_ok(api, peer, body(peer, password=peer.password))
+        assert d2["config"]["hostKeySha256"] == fp2
+    finally:
+        peer.restart(hostkey="host1")
+    r = api.post("%s/%s/test" % (LIST, did))
+    assert r.status_code == 200, r.text
+
+
+def test_failed_test_does_not_pin(api, peer):
+    d, _ = create_ok(api, peer, body(peer, password=peer.password,
+                                     hostKeySha256=peer.fingerprint("host1")))
+    # Drop the pin and break the password: the failing test must not pin.
+    cfg = dict(d["config"])
+    cfg.pop("hostKeySha256")
+    cfg["password"] = peer.password
+    r = api.put("%s/%s" % (LIST, d["id"]), json={
+        "name": d["name"], "destinationType": "sftp", "config": cfg})
+    assert r.status_code == 200, r.text
+    assert r.json()["config"]["hostKeySha256"] == peer.fingerprint("host1")
+    cfg.pop("hostKeySha256", None)
+    cfg["password"] = WRONG
+    r = api.put("%s/%s" % (LIST, d["id"]), json={
+        "name": d["name"], "destinationType": "sftp", "config": cfg})
+    p = assert_problem(r, 422)
+    assert p["failedCheck"] == "auth"
+    assert "once a test succeeds" in detail_of(p["lastTest"], "connect")
+
+
+# ---------------------------------------------------------- failures
+
+
+def test_wrong_password_is_auth(api, peer):
+    p, tr = create_fails(api, peer, body(peer, password=WRONG), "auth")
+    assert detail_of(tr, "auth") == \
+        "the server refused the password for user '%s'" % USER, tr
+    assert [c["name"] for c in tr["checks"]] == ["connect", "auth"]
+    assert "Failed password for %s" % USER in peer.log_text()
+
+
+def test_unknown_user_is_auth(api, peer):
+    p, tr = create_fails(api, peer, body(peer, username="nobody-" +
+                                         uuid.uuid4().hex[:8],
+                                         password=WRONG), "auth")
+    assert "refused the password" in detail_of(tr, "auth")
+
+
+def test_missing_directory_is_target(api, peer):
+    missing = str(peer.dir("missing"))
+    p, tr = create_fails(api, peer, body(peer, password=peer.password,
+                                         path=missing), "target")
+    assert detail_of(tr, "target") == \
+        "directory '%s' does not exist (or is not a directory)" % missing
+
+
+def test_readonly_directory_is_write(api, peer):
+    ro = str(peer.dir("readonly"))
+    p, tr = create_fails(api, peer, body(peer, password=peer.password,
+                                         path=ro), "write")
+    assert detail_of(tr, "write") == "no permission to write in '%s'" % ro
+    assert detail_of(tr, "target") == "directory '%s' exists" % ro
+    assert probe_files(ro) == []
+
+
+def test_path_relative_to_home(api, peer):
+    name = peer.home_dir.name
+    for path in (name, "~/" + name + "/"):
+        d, tr = create_ok(api, peer, body(peer, password=peer.password,
+                                          path=path))
+        assert "'%s'" % path in detail_of(tr, "target"), tr
+        assert probe_files(peer.home_dir) == []
+    # The same directory spelled absolutely.
+    create_ok(api, peer, body(peer, password=peer.password,
+                              path=str(peer.home_dir)))
+
+
+def test_refused_delete_is_a_warning(api, peer):
+    w = peer.dir("writable")
+    d, tr = create_ok(api, peer, body(peer, port=peer.nodelete_port,
+                                      password=peer.password))
+    assert detail_of(tr, "delete") == "the probe object could not be deleted"
+    left = probe_files(w)
+    assert len(left) == 1, left
+    assert any(left[0] in x and "remove it by hand" in x
+               for x in tr["warnings"]), tr
+    os.unlink(w / left[0])
+
+
+def test_nothing_listening_is_connect_and_fast(api, peer):
+    port = free_port(peer.host)
+    t0 = time.monotonic()
+    p, tr = create_fails(api, peer, body(peer, port=port,
+                                         password=peer.password), "connect")
+    assert time.monotonic() - t0 < 3, "took %.1fs" % (time.monotonic() - t0)
+    assert "nothing accepts connections" in detail_of(tr, "connect")
+
+
+class SilentServer:
+    """Accepts connections and never says a word."""
+
+    def __init__(self, host):
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.s.bind((host, 0))
+        self.s.listen(16)
+        self.port = self.s.getsockname()[1]
+        self.conns = []
+        self.stop = False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        self.s.settimeout(0.2)
+        while not self.stop:
+            try:
+                self.conns.append(self.s.accept()[0])
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop = True
+        self.t.join(5)
+        for c in self.conns:
+            c.close()
+        self.s.close()
+
+
+def test_accepts_and_never_answers_is_bounded(api, peer):
+    srv = SilentServer(peer.host)
+    try:
+        t0 = time.monotonic()
+        p, tr = create_fails(api, peer, body(peer, port=srv.port,
+                                             password=peer.password),
+                             "connect")
+        took = time.monotonic() - t0
+        assert took < PROBE_TIMEOUT + 4, "took %.1fs" % took
+        assert srv.conns, "the probe never connected"
+        assert "did not answer in time" in detail_of(tr, "connect"), tr
+    finally:
+        srv.close()
+
+
+def test_not_an_ssh_server_is_connect(api, peer):
+    s = socket.socket()
+    s.bind((peer.host, 0))
+    s.listen(4)
+    port = s.getsockname()[1]
+
+    def answer():
+        s.settimeout(10)
+        try:
+            c, _ = s.accept()
+            c.recv(100)
+            c.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            c.close()
+        except OSError:
+            pass
+    t = threading.Thread(target=answer, daemon=True)
+    t.start()
+    try:
+        p, tr = create_fails(api, peer, body(peer, port=port,
+                                             password=peer.password),
+                             "connect")
+        assert "SSH handshake failed" in detail_of(tr, "connect"), tr
+    finally:
+        t.join(12)
+        s.close()
+
+
+# -------------------------------------------------------------- SSRF
+
+
+SSRF_HOSTS = ["127.0.0.1", "::1", "[::1]", "::ffff:127.0.0.1", "0.0.0.0",
+              "169.254.169.254", "2130706433", "0177.0.0.1", "localhost"]
+
+
+class Tripwire:
+    """Listeners on 127.0.0.1 and ::1 (same port) that count connections."""
+
+    def __init__(self):
+        self.hits = 0
+        self.socks = []
+        self.s4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.s4.bind(("127.0.0.1", 0))
+        self.port = self.s4.getsockname()[1]
+        self.socks.append(self.s4)
+        try:
+            s6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s6.bind(("::1", self.port))
+            self.socks.append(s6)
+        except OSError:
+            pass
+        self.stop = False
+        self.threads = []
+        for s in self.socks:
+            s.listen(16)
+            s.settimeout(0.2)
+            t = threading.Thread(target=self._run, args=(s,), daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def _run(self, s):
+        while not self.stop:
+            try:
+                c, _ = s.accept()
+                self.hits += 1
+                c.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop = True
+        for t in self.threads:
+            t.join(5)
+        for s in self.socks:
+            s.close()
+
+
+@pytest.mark.parametrize("host", SSRF_HOSTS)
+def test_ssrf_hosts_refused_before_connecting(api, peer, host):
+    trip = Tripwire()
+    try:
+        r = api.post(LIST, json=body(peer, host=host, port=trip.port,
+                                     password=peer.password))
+        p = assert_problem(r, 422)
+        if "failedCheck" in p:
+            assert p["failedCheck"] == "connect", p
+            assert "egress policy" in detail_of(p["lastTest"], "connect"), p
+        else:
+            # The validator refused the spelling: also never connected.
+            assert any(e["pointer"] == "/config/host"
+                       for e in p["errors"]), p
+        time.sleep(0.3)
+        assert trip.hits == 0, "a connection reached %s" % host
+    finally:
+        trip.close()
+
+
+# ------------------------------------------------- temporary key file
+
+
+def _key_dirs(tmp):
+    try:
+        return {n for n in os.listdir(tmp) if n.startswith(TMP_PREFIX)}
+    except OSError:
+        return set()
+
+
+def test_key_file_private_while_used_and_removed(api, peer, worker_tmp):
+    """During a probe (held open by a silent server) the key sits in a 0700
+    directory as a 0600 file; afterwards nothing is left."""
+    srv = SilentServer(peer.host)
+    before = _key_dirs(worker_tmp)
+    seen = {}
+    result = {}
+
+    def create():
+        result["r"] = api.post(LIST, json=body(
+            peer, port=srv.port, privateKey=peer.key("ed25519-pass"),
+            privateKeyPassphrase=peer.key_passphrase()))
+    t = threading.Thread(target=create)
+    t.start()
+    try:
+        end = time.monotonic() + PROBE_TIMEOUT + 4
+        while t.is_alive() and time.monotonic() < end and not seen:
+            for n in _key_dirs(worker_tmp) - before:
+                d = worker_tmp / n
+                try:
+                    st = os.lstat(d)
+                    files = os.listdir(d)
+                    fst = [os.lstat(d / f) for f in files]
+                except OSError:
+                    continue
+                if files:
+                    seen = {"dir": st, "files": files, "fst": fst}
+            time.sleep(0.02)
+        t.join(PROBE_TIMEOUT + 10)
+    finally:
+        srv.close()
+    assert_problem(result["r"], 422)
+    assert seen, "no key file was seen in %s during the probe" % worker_tmp
+    assert stat.S_ISDIR(seen["dir"].st_mode)
+    assert stat.S_IMODE(seen["dir"].st_mode) == 0o700, oct(seen["dir"].st_mode)
+    assert len(seen["files"]) == 1
+    f = seen["fst"][0]
+    assert stat.S_ISREG(f.st_mode) and stat.S_IMODE(f.st_mode) == 0o600
+    assert f.st_uid == seen["dir"].st_uid
+    # Gone once the probe returned.
+    assert _key_dirs(worker_tmp) - before == set()
+
+
+def test_zz_no_key_file_left_behind(peer, worker_tmp):
+    """After every key test of this module (success and failure), no
+    temporary key directory remains. Another stack's probe may hold one
+    for up to probe_timeout: anything still there after that is a leak."""
+    left = _key_dirs(worker_tmp)
+    end = time.monotonic() + PROBE_TIMEOUT + 2
+    while left and time.monotonic() < end:
+        time.sleep(0.2)
+        left &= _key_dirs(worker_tmp)
+    assert left == set(), "left behind in %s: %s" % (worker_tmp, left)
+
+
+def test_zz_secrets_never_in_responses_or_logs(env, peer):
+    secrets = secrets_of(peer)
+    for b in SEEN_BODIES:
+        text = b.decode("utf-8", "replace")
+        for s in secrets:
+            assert s not in text, "a secret reached a response body"
+    for key in ("BACKUPD_LOG", "BACKUPD_NGINX_ACCESS_LOG",
+                "BACKUPD_NGINX_ERROR_LOG"):
+        p = env.get(key)
+        if p and os.path.exists(p):
+            text = Path(p).read_text(errors="replace")
+            for s in secrets:
+                assert s not in text, "a secret reached %s" % key
