@@ -782,7 +782,7 @@ const struct dtype dtype_table[] = {
 	{ "gcs", f_gcs, false, NULL, probe_gcs },
 	{ "azure_blob", f_azure, false, cross_azure, probe_azure_blob },
 	{ "sftp", f_sftp, false, cross_sftp, probe_sftp },
-	{ "ftp", f_ftp, false, NULL, NULL },
+	{ "ftp", f_ftp, false, NULL, probe_ftp },
 	{ "webdav", f_webdav, false, NULL, probe_webdav },
 	{ "google_drive", f_gdrive, true, NULL, NULL },
 	{ "onedrive", f_onedrive, true, NULL, NULL },

@@ -1,0 +1,453 @@
+"""The FTP probe (issue 3) against a real server: Debian's vsftpd
+(tests/peers/ftp/), one standalone instance per case below, started for
+this module on $BACKUPD_TEST_PEER_HOST with its own config files, a test
+CA's certificate and a dedicated system user `bkftp-<8 hex>` named after
+the stack dir (created if missing, given a fresh password every run,
+deleted at the end; vsftpd logs local users in through PAM, so it needs a
+real account and root).
+
+Proven here: plain FTP (with the "unencrypted" warning), explicit TLS (AUTH
+TLS, the default) and implicit TLS (ftps://) with a certificate signed by
+the CA the service trusts through ca_file; a path relative to the login
+directory, an absolute path (the "%2F" URL form) and one with spaces and
+non-ASCII characters; a certificate nobody trusts (connect); explicit TLS
+asked of a server without TLS (connect, "does not offer TLS"); implicit
+TLS against a plain server (connect); a wrong password (auth); a missing
+directory (target); a read-only directory (write); downloads refused
+(read, and the probe object cleaned up); DELE refused (a warning, the
+object kept); a PASV reply naming another address (the data connection
+still goes to the control connection's address: nothing arrives at the
+address named); nothing listening (connect, fast); a server that accepts
+and never answers, plain and implicit TLS (bounded by probe_timeout); the
+SSRF spellings refused before any connection; no secret and no server
+reply text in any response, and no secret in the peers' logs.
+"""
+
+import os
+import re
+import secrets
+import shutil
+import socket
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import (PLACEHOLDER, REPO, assert_problem, assert_test_result,
+                      error_pointers, uname)
+
+sys.path.insert(0, str(REPO / "tests" / "peers" / "ftp"))
+import ftp_peer  # noqa: E402
+from ftp_peer import (Listener, PasvElsewhereServer,  # noqa: E402
+                      SilentServer, Vsftpd, free_port)
+
+LIST = "/backup-destinations"
+ALL_CHECKS = ["connect", "auth", "target", "write", "read", "delete"]
+PROBE_TIMEOUT = int(os.environ.get("BACKUPD_PROBE_TIMEOUT", "6"))
+CONNECT_TIMEOUT = int(os.environ.get("BACKUPD_PROBE_CONNECT_TIMEOUT", "3"))
+# Sentinel secrets: never in a response, a detail or a log.
+PASSWORD = "ftp-pw-%s" % uuid.uuid4().hex
+WRONG = "ftp-wrong-%s" % uuid.uuid4().hex
+# What vsftpd or curl say must never reach a detail: the banner every
+# instance sends, vsftpd's reply texts, curl's error buffer phrasing, and
+# anything looking like markup or JSON.
+SERVER_TEXT = re.compile(
+    r"backupd-ftp-peer|vsftpd|OOPS|Login incorrect|Please specify|"
+    r"Permission denied|Failed to change directory|Could not create file|"
+    r"Proceed with negotiation|Please login|Access denied|"
+    r"Server denied|QUOT string|RETR response|Failed FTP upload|"
+    r"OpenSSL|SSL routines|[{}<>]")
+
+
+class Peers:
+    pass
+
+
+@pytest.fixture(scope="module")
+def ftp(env):
+    host = os.environ.get("BACKUPD_TEST_PEER_HOST")
+    pki = os.environ.get("BACKUPD_TEST_PKI")
+    if not host or not pki:
+        pytest.fail("BACKUPD_TEST_PEER_HOST / BACKUPD_TEST_PKI are not set "
+                    "(scripts/integration.sh exports them)")
+    if os.geteuid() != 0:
+        pytest.skip("vsftpd with local users needs root (PAM, setuid)")
+    base = Path(env["BACKUPD_STACK_DIR"]) / "peers" / "ftp"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    user = ftp_peer.user_for(env["BACKUPD_STACK_DIR"])
+    uid, gid = ftp_peer.ensure_user(user, PASSWORD)
+    # The login directory: root-owned, so read-only for the FTP user.
+    root = base / "root"
+    root.mkdir(mode=0o755)
+    cert, key = ftp_peer.self_signed(base, host)
+    server = (os.path.join(pki, "server.pem"), os.path.join(pki, "server.key"))
+
+    p = Peers()
+    p.host, p.base, p.root, p.uid, p.gid = host, base, root, uid, gid
+    p.user = user
+    p.all = []
+
+    def start(name, tls="none", crt=None, extra=()):
+        v = Vsftpd(base, name, host, root, tls, *(crt or (None, None)),
+                   extra=extra)
+        p.all.append(v)
+        return v.start()
+
+    try:
+        p.plain = start("plain")
+        p.explicit = start("explicit", "explicit", server)
+        p.implicit = start("implicit", "implicit", server)
+        p.selfsigned = start("selfsigned", "explicit", (cert, key))
+        p.nodelete = start("nodelete", extra=["cmds_denied=DELE"])
+        p.noread = start("noread", extra=["download_enable=NO"])
+        yield p
+    finally:
+        for v in p.all:
+            v.stop()
+        ftp_peer.remove_user(user)
+
+
+def new_dir(ftp, name=None, writable=True):
+    """A fresh directory under the login directory; its name."""
+    name = name or "d-%s" % uuid.uuid4().hex[:10]
+    d = ftp.root / name
+    d.mkdir(mode=0o755)
+    if writable:
+        os.chown(d, ftp.uid, ftp.gid)
+    return name
+
+
+def body(ftp, peer, path, name=None, **cfg):
+    c = {"host": ftp.host, "port": peer.port, "username": ftp.user,
+         "password": PASSWORD, "path": path}
+    tls = getattr(peer, "tls", "none")
+    if tls != "explicit":
+        c["tls"] = tls
+    c.update(cfg)
+    c = {k: v for k, v in c.items() if v is not None}
+    return {"name": name or uname("ftp"), "destinationType": "ftp",
+            "config": c}
+
+
+def details(tr):
+    return [c.get("detail", "") for c in tr.get("checks", [])] + \
+        list(tr.get("warnings", []))
+
+
+def assert_clean(r):
+    """No secret anywhere in the response; details are our sentences."""
+    assert PASSWORD not in r.text and WRONG not in r.text, \
+        "a secret in a response"
+    try:
+        j = r.json()
+    except ValueError:
+        return
+    tr = j.get("lastTest") if isinstance(j, dict) and "lastTest" in j else j
+    if isinstance(tr, dict):
+        for d in details(tr):
+            assert not SERVER_TEXT.search(d), "server text in %r" % d
+
+
+def detail_of(tr, check):
+    return next(c.get("detail", "") for c in tr["checks"]
+                if c["name"] == check)
+
+
+def probe_files(d):
+    return sorted(f for f in os.listdir(d) if f.startswith(".backupd-probe-"))
+
+
+def create_ok(api, b):
+    r = api.create(b)
+    assert_clean(r)
+    d = r.json()
+    assert d["status"] == "active", d
+    assert d["config"]["password"] == PLACEHOLDER, d["config"]
+    assert assert_test_result(d["lastTest"], ok=True) == ALL_CHECKS
+    return d
+
+
+def retest_ok(api, d):
+    r = api.post("%s/%s/test" % (LIST, d["id"]))
+    assert_clean(r)
+    assert r.status_code == 200, r.text
+    assert assert_test_result(r.json(), ok=True) == ALL_CHECKS
+    return r.json()
+
+
+def create_fails(api, b, check):
+    """Create answers 422 with failedCheck `check`; nothing is stored."""
+    before = api.list()
+    r = api.post(LIST, json=b)
+    assert_clean(r)
+    p = assert_problem(r, 422)
+    assert p.get("failedCheck") == check, p
+    names = [c["name"] for c in p["checks"]]
+    assert names == ALL_CHECKS[:names.index(check) + 1], names
+    assert all(c["ok"] for c in p["checks"][:-1]), p["checks"]
+    assert p["checks"][-1]["ok"] is False
+    assert api.list() == before, "a failed create stored something"
+    return p
+
+
+# -------------------------------------------------------------- success
+
+def test_plain_ok_with_unencrypted_warning(api, ftp):
+    name = new_dir(ftp)
+    d = create_ok(api, body(ftp, ftp.plain, name))
+    tr = d["lastTest"]
+    assert any("unencrypted" in w for w in tr["warnings"]), tr["warnings"]
+    assert "no TLS" in detail_of(tr, "connect")
+    assert probe_files(ftp.root / name) == []
+    tr = retest_ok(api, d)
+    assert any("unencrypted" in w for w in tr["warnings"])
+    assert probe_files(ftp.root / name) == []
+
+
+def test_explicit_tls_is_the_default(api, ftp):
+    # No "tls" in the config; an absolute path (ftp://host/%2F...).
+    name = new_dir(ftp)
+    b = body(ftp, ftp.explicit, str(ftp.root / name))
+    assert "tls" not in b["config"]
+    d = create_ok(api, b)
+    tr = d["lastTest"]
+    assert tr["warnings"] == [], tr
+    assert "explicit TLS" in detail_of(tr, "connect")
+    assert str(ftp.root / name) in detail_of(tr, "target")
+    retest_ok(api, d)
+    assert probe_files(ftp.root / name) == []
+
+
+def test_explicit_tls_relative_path(api, ftp):
+    name = new_dir(ftp)
+    d = create_ok(api, body(ftp, ftp.explicit, name, tls="explicit"))
+    assert d["lastTest"]["warnings"] == []
+    assert probe_files(ftp.root / name) == []
+
+
+def test_implicit_tls(api, ftp):
+    name = new_dir(ftp)
+    d = create_ok(api, body(ftp, ftp.implicit, name))
+    assert d["config"]["tls"] == "implicit"
+    assert "implicit TLS" in detail_of(d["lastTest"], "connect")
+    retest_ok(api, d)
+    assert probe_files(ftp.root / name) == []
+
+
+def test_path_with_spaces_and_unicode(api, ftp):
+    outer = new_dir(ftp, "with space %41;type=a")
+    inner = ftp.root / outer / "ünï cødé"
+    inner.mkdir()
+    os.chown(inner, ftp.uid, ftp.gid)
+    path = "%s/ünï cødé/" % outer
+    d = create_ok(api, body(ftp, ftp.plain, path))
+    assert probe_files(inner) == []
+    # The same directory written absolute, with doubled slashes.
+    create_ok(api, body(ftp, ftp.plain, "/" + str(inner).lstrip("/")
+                        .replace("/", "//", 1)))
+    assert probe_files(inner) == []
+    assert d["config"]["path"] == path
+
+
+def test_login_directory_itself(api, ftp):
+    # "." is the login directory: read-only here, so the write fails,
+    # which proves the probe went there (target passed).
+    p = create_fails(api, body(ftp, ftp.plain, "."), "write")
+    assert "no permission to write" in p["checks"][-1]["detail"]
+
+
+# ------------------------------------------------------------- failures
+
+def test_untrusted_certificate(api, ftp):
+    p = create_fails(api, body(ftp, ftp.selfsigned, new_dir(ftp)), "connect")
+    assert "certificate is not trusted" in p["checks"][0]["detail"], p
+
+
+def test_explicit_tls_against_server_without_tls(api, ftp):
+    p = create_fails(api, body(ftp, ftp.plain, new_dir(ftp), tls="explicit"),
+                     "connect")
+    assert "does not offer TLS" in p["checks"][0]["detail"], p
+
+
+def test_implicit_tls_against_plain_server(api, ftp):
+    p = create_fails(api, body(ftp, ftp.plain, new_dir(ftp), tls="implicit"),
+                     "connect")
+    assert "TLS" in p["checks"][0]["detail"], p
+
+
+def test_plain_against_tls_only_server(api, ftp):
+    # vsftpd refuses a login without TLS when force_local_logins_ssl is on
+    # (530): that is the auth check, with a hint.
+    p = create_fails(api, body(ftp, ftp.explicit, new_dir(ftp), tls="none"),
+                     "auth")
+    assert "without TLS" in p["checks"][-1]["detail"], p
+
+
+def test_wrong_password(api, ftp):
+    p = create_fails(api, body(ftp, ftp.explicit, new_dir(ftp),
+                               password=WRONG), "auth")
+    assert "refused the user name or password" in p["checks"][-1]["detail"]
+    assert p["checks"][0]["name"] == "connect" and p["checks"][0]["ok"]
+
+
+def test_wrong_password_on_test_route(api, ftp):
+    name = new_dir(ftp)
+    d = create_ok(api, body(ftp, ftp.plain, name))
+    b = body(ftp, ftp.plain, name, name=d["name"], password=WRONG)
+    r = api.put("%s/%s" % (LIST, d["id"]), json=b)
+    assert_clean(r)
+    assert assert_problem(r, 422).get("failedCheck") == "auth"
+    # The stored password is still the right one.
+    retest_ok(api, d)
+
+
+def test_missing_directory(api, ftp):
+    p = create_fails(api, body(ftp, ftp.plain, "no-such-dir-%s"
+                               % uuid.uuid4().hex[:6]), "target")
+    assert "does not exist or cannot be entered" in p["checks"][-1]["detail"]
+    # Absolute, below a directory that does exist.
+    p = create_fails(api, body(ftp, ftp.explicit, str(ftp.root / "nope" /
+                                                      "deeper")), "target")
+    assert "does not exist or cannot be entered" in p["checks"][-1]["detail"]
+
+
+def test_read_only_directory(api, ftp):
+    name = new_dir(ftp, writable=False)
+    p = create_fails(api, body(ftp, ftp.explicit, name), "write")
+    assert p["checks"][-1]["detail"] == \
+        "no permission to write in '%s'" % name, p
+    assert os.listdir(ftp.root / name) == []
+
+
+def test_downloads_refused_read_fails_and_cleans_up(api, ftp):
+    name = new_dir(ftp)
+    p = create_fails(api, body(ftp, ftp.noread, name), "read")
+    assert "refused to send the probe object back" in \
+        p["checks"][-1]["detail"], p
+    assert probe_files(ftp.root / name) == [], "probe object left behind"
+
+
+def test_delete_refused_is_a_warning(api, ftp):
+    name = new_dir(ftp)
+    d = create_ok(api, body(ftp, ftp.nodelete, name))
+    tr = d["lastTest"]
+    assert "kept" in detail_of(tr, "delete"), tr
+    left = probe_files(ftp.root / name)
+    assert len(left) == 1, left
+    assert any(left[0] in w and "remove it by hand" in w
+               for w in tr["warnings"]), tr["warnings"]
+
+
+def test_pasv_reply_pointing_elsewhere_is_not_followed(api, ftp):
+    # EPSV refused, PASV names 127.0.0.1: with CURLOPT_FTP_SKIP_PASV_IP the
+    # data connection goes to the control connection's address, where the
+    # fake server lists the directory; its STOR answer 553 fails write.
+    fake = PasvElsewhereServer(ftp.host, "127.0.0.1")
+    try:
+        b = body(ftp, fake, "x", tls="none")
+        b["config"]["port"] = fake.port
+        p = create_fails(api, b, "write")
+        assert fake.data_accepted >= 1, "no data connection at the server"
+        assert fake.decoy.accepted == 0, \
+            "the probe connected to the address in the PASV reply"
+    finally:
+        fake.close()
+
+
+def test_nothing_listening_fails_fast(api, ftp):
+    port = free_port(ftp.host)
+    t0 = time.monotonic()
+    p = create_fails(api, body(ftp, ftp.plain, "x", port=port), "connect")
+    assert time.monotonic() - t0 < 3, "took %.1fs" % (time.monotonic() - t0)
+    assert "nothing accepts connections" in p["checks"][0]["detail"], p
+
+
+@pytest.mark.parametrize("tls", ["none", "explicit", "implicit"])
+def test_silent_server_is_bounded(api, ftp, tls):
+    s = SilentServer(ftp.host)
+    try:
+        b = body(ftp, ftp.plain, "x", port=s.port, tls=tls)
+        t0 = time.monotonic()
+        p = create_fails(api, b, "connect")
+        took = time.monotonic() - t0
+        assert took < PROBE_TIMEOUT + 4, "took %.1fs" % took
+        assert s.accepted >= 1
+        assert "did not answer in time" in p["checks"][0]["detail"] or \
+            "timed out" in p["checks"][0]["detail"], p
+    finally:
+        s.close()
+
+
+# ----------------------------------------------------------------- SSRF
+
+SSRF_HOSTS = ["127.0.0.1", "::1", "[::1]", "::ffff:127.0.0.1",
+              "[::ffff:127.0.0.1]", "0.0.0.0", "169.254.169.254",
+              "2130706433", "0177.0.0.1", "0x7f000001", "127.1",
+              "localhost"]
+
+
+@pytest.fixture(scope="module")
+def loopback_listeners():
+    """Listeners on 127.0.0.1 and ::1 on the same port (when IPv6 works)."""
+    port = free_port("127.0.0.1")
+    ls = [Listener("127.0.0.1", port)]
+    try:
+        ls.append(Listener("::1", port, family=socket.AF_INET6))
+    except OSError:
+        pass
+    try:
+        yield port, ls
+    finally:
+        for lst in ls:
+            lst.close()
+
+
+@pytest.mark.parametrize("tls", ["none", "implicit"])
+@pytest.mark.parametrize("host", SSRF_HOSTS)
+def test_ssrf_refused_before_connecting(api, ftp, loopback_listeners, host,
+                                        tls):
+    port, ls = loopback_listeners
+    b = body(ftp, ftp.plain, "x", host=host, port=port, tls=tls)
+    r = api.post(LIST, json=b)
+    assert_clean(r)
+    p = assert_problem(r, 422)
+    if "failedCheck" in p:
+        assert p["failedCheck"] == "connect", p
+        assert "egress policy" in p["checks"][0]["detail"], p
+    else:
+        assert error_pointers(p) == ["/config/host"], p
+    time.sleep(0.05)
+    assert [lst.accepted for lst in ls] == [0] * len(ls), \
+        "a connection reached the loopback listener"
+    assert api.list() == []
+
+
+# ------------------------------------------------------------- secrets
+
+def test_no_secret_in_peer_files_or_logs(api, ftp, env):
+    # Make sure something was logged in both ways first.
+    name = new_dir(ftp)
+    create_ok(api, body(ftp, ftp.plain, name))
+    create_fails(api, body(ftp, ftp.plain, name, password=WRONG), "auth")
+    needles = [PASSWORD.encode(), WRONG.encode()]
+    places = [ftp.base]
+    for k in ("BACKUPD_LOG", "BACKUPD_NGINX_ACCESS_LOG",
+              "BACKUPD_NGINX_ERROR_LOG"):
+        if env.get(k):
+            places.append(Path(env[k]))
+    seen = 0
+    for place in places:
+        files = [place] if place.is_file() else \
+            [f for f in place.rglob("*") if f.is_file() and not f.is_symlink()]
+        for f in files:
+            data = f.read_bytes()
+            seen += 1
+            for n in needles:
+                assert n not in data, "%s contains a secret" % f
+    assert seen > 3
+    # The peers did log the logins (so the scan looked at real logs).
+    assert b"OK LOGIN" in (ftp.base / "plain.log").read_bytes()
+    assert b"FAIL LOGIN" in (ftp.base / "plain.log").read_bytes()
