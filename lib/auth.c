@@ -71,21 +71,6 @@ struct auth_ctx {
 	long leeway;
 };
 
-static void set_err(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * Read a whole (small) file into a sodium_malloc'd, NUL-terminated buffer.
  * Returns BD_OK and sets *buf and *len, or BD_ERR_CONFIG with a reason (never
@@ -104,12 +89,12 @@ read_key_file(const char *path, unsigned char **buf, size_t *len, char *err,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		set_err(err, errlen, "jwt_key_file: cannot open '%s'", path);
+		err_set(err, errlen, "jwt_key_file: cannot open '%s'", path);
 		goto out;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > AUTH_KEY_FILE_MAX) {
-		set_err(err, errlen,
+		err_set(err, errlen,
 		    "jwt_key_file: '%s' is not a regular file of sane size",
 		    path);
 		goto out;
@@ -127,7 +112,7 @@ read_key_file(const char *path, unsigned char **buf, size_t *len, char *err,
 		got += (size_t)n;
 	}
 	if (got != (size_t)st.st_size) {
-		set_err(err, errlen, "jwt_key_file: cannot read '%s'", path);
+		err_set(err, errlen, "jwt_key_file: cannot read '%s'", path);
 		goto out;
 	}
 	b[got] = '\0';
@@ -170,7 +155,7 @@ auth_init(struct auth_ctx **out, const struct cfg *c, char *err, size_t errlen)
 	*out = NULL;
 	if (sodium_init() < 0) {
 		rc = BD_ERR_INTERNAL;
-		set_err(err, errlen, "libsodium failed to initialise");
+		err_set(err, errlen, "libsodium failed to initialise");
 		goto out;
 	}
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
@@ -183,7 +168,7 @@ auth_init(struct auth_ctx **out, const struct cfg *c, char *err, size_t errlen)
 		if (strcmp(algs[i].name, algname) == 0)
 			break;
 	if (i == sizeof(algs) / sizeof(algs[0])) {
-		set_err(err, errlen,
+		err_set(err, errlen,
 		    "jwt_alg: '%s' is not one of HS256/384/512, RS256/384/512, "
 		    "ES256/384/512", algname);
 		goto out;
@@ -211,22 +196,22 @@ auth_init(struct auth_ctx **out, const struct cfg *c, char *err, size_t errlen)
 			    a->key[a->keylen - 1] == '\r'))
 				a->key[--a->keylen] = '\0';
 	} else {
-		set_err(err, errlen,
+		err_set(err, errlen,
 		    "jwt_key / jwt_key_file: no JWT key configured");
 		goto out;
 	}
 	if (a->keylen == 0) {
-		set_err(err, errlen, "jwt_key / jwt_key_file: key is empty");
+		err_set(err, errlen, "jwt_key / jwt_key_file: key is empty");
 		goto out;
 	}
 	if (a->keylen > INT32_MAX) {
-		set_err(err, errlen, "jwt_key / jwt_key_file: key too long");
+		err_set(err, errlen, "jwt_key / jwt_key_file: key too long");
 		goto out;
 	}
 	/* libjwt reads RS/ES keys with PEM_read_bio_PUBKEY: SPKI PEM only. */
 	if (a->fam != FAM_HS && strstr((const char *)a->key,
 	    "-----BEGIN PUBLIC KEY-----") == NULL) {
-		set_err(err, errlen,
+		err_set(err, errlen,
 		    "jwt_key / jwt_key_file: %s needs a PEM public key "
 		    "(-----BEGIN PUBLIC KEY-----)", a->alg_name);
 		goto out;

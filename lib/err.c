@@ -1,3 +1,6 @@
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "err.h"
 
 static const struct {
@@ -36,3 +39,15 @@ int err_status(enum bd_err e) { return errs[idx(e)].status; }
 const char *err_title(enum bd_err e) { return errs[idx(e)].title; }
 const char *err_type(enum bd_err e) { return errs[idx(e)].type; }
 const char *err_name(enum bd_err e) { return errs[idx(e)].name; }
+
+void
+err_set(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}

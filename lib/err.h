@@ -7,6 +7,8 @@
 #ifndef BD_ERR_H
 #define BD_ERR_H
 
+#include <stddef.h>
+
 enum bd_err {
 	BD_OK = 0,
 	BD_ERR_NOMEM,        /* 500 */
@@ -37,5 +39,10 @@ const char *err_title(enum bd_err);
 const char *err_type(enum bd_err);
 /* Enum name ("BD_ERR_NOT_FOUND") for logs and tests; static storage. */
 const char *err_name(enum bd_err);
+
+/* Write a printf-style reason into err (errlen bytes; NULL/0: nothing), for
+ * the functions that explain a BD_ERR_CONFIG to an operator. */
+void err_set(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

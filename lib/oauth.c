@@ -91,23 +91,34 @@ oauth_nonce(char nonce[64])
 	b64url(nonce, 64, raw, sizeof(raw));
 }
 
-/* Append "&k=<escaped v>" (or "?k=" first) to a growing string. */
+/*
+ * Append "k=<escaped v>" to a growing string: after `first` ('?' for a URL
+ * query, '\0' for a form body) when the string has no parameter yet, else
+ * after '&'. Secrets pass through here (client secret, code, verifier), so
+ * the escaped copy is wiped and the caller wipes the result.
+ */
 static int
-add_param(char **s, size_t *len, const char *k, const char *v)
+add_param(char **s, size_t *len, char first, const char *k, const char *v)
 {
 	char *e = curl_easy_escape(NULL, v ? v : "", 0), *n;
+	char sep[2] = {0, 0};
 	size_t need;
 
 	if (e == NULL)
 		return -1;
+	if (first == '?')
+		sep[0] = *s != NULL && strchr(*s, '?') ? '&' : '?';
+	else if (*len > 0)
+		sep[0] = '&';
 	need = *len + strlen(k) + strlen(e) + 3;
 	if ((n = realloc(*s, need)) == NULL) {
+		sodium_memzero(e, strlen(e));
 		curl_free(e);
 		return -1;
 	}
 	*s = n;
-	*len += (size_t)snprintf(n + *len, need - *len, "%s%s=%s",
-	    strchr(n, '?') ? "&" : "?", k, e);
+	*len += (size_t)snprintf(n + *len, need - *len, "%s%s=%s", sep, k, e);
+	sodium_memzero(e, strlen(e));
 	curl_free(e);
 	return 0;
 }
@@ -132,20 +143,20 @@ oauth_authorization_url(const struct cfg *c, enum oauth_provider p,
 	if (u == NULL)
 		return NULL;
 	len = strlen(u);
-	bad |= add_param(&u, &len, "client_id", cl->id);
-	bad |= add_param(&u, &len, "redirect_uri", c->oauth_redirect_uri);
-	bad |= add_param(&u, &len, "response_type", "code");
+	bad |= add_param(&u, &len, '?', "client_id", cl->id);
+	bad |= add_param(&u, &len, '?', "redirect_uri", c->oauth_redirect_uri);
+	bad |= add_param(&u, &len, '?', "response_type", "code");
 	if (p == OAUTH_GOOGLE) {
-		bad |= add_param(&u, &len, "scope", GOOGLE_SCOPE);
-		bad |= add_param(&u, &len, "access_type", "offline");
-		bad |= add_param(&u, &len, "prompt", "consent");
+		bad |= add_param(&u, &len, '?', "scope", GOOGLE_SCOPE);
+		bad |= add_param(&u, &len, '?', "access_type", "offline");
+		bad |= add_param(&u, &len, '?', "prompt", "consent");
 	} else {
-		bad |= add_param(&u, &len, "scope", MICROSOFT_SCOPE);
-		bad |= add_param(&u, &len, "response_mode", "query");
+		bad |= add_param(&u, &len, '?', "scope", MICROSOFT_SCOPE);
+		bad |= add_param(&u, &len, '?', "response_mode", "query");
 	}
-	bad |= add_param(&u, &len, "state", state);
-	bad |= add_param(&u, &len, "code_challenge", challenge);
-	bad |= add_param(&u, &len, "code_challenge_method", "S256");
+	bad |= add_param(&u, &len, '?', "state", state);
+	bad |= add_param(&u, &len, '?', "code_challenge", challenge);
+	bad |= add_param(&u, &len, '?', "code_challenge_method", "S256");
 	if (bad) {
 		free(u);
 		return NULL;
@@ -181,30 +192,6 @@ token_url(const struct cfg *c, enum oauth_provider p,
 		snprintf(u, n, "%s/%s/oauth2/v2.0/token",
 		    c->microsoft_login_url, cl->tenant);
 	return u;
-}
-
-/* Append "k=<escaped v>&" to a form body; secrets pass through here, so the
- * caller wipes the whole body afterwards. */
-static int
-form(char **s, size_t *len, const char *k, const char *v)
-{
-	char *e = curl_easy_escape(NULL, v ? v : "", 0), *n;
-	size_t need;
-
-	if (e == NULL)
-		return -1;
-	need = *len + strlen(k) + strlen(e) + 3;
-	if ((n = realloc(*s, need)) == NULL) {
-		sodium_memzero(e, strlen(e));
-		curl_free(e);
-		return -1;
-	}
-	*s = n;
-	*len += (size_t)snprintf(n + *len, need - *len, "%s%s=%s",
-	    *len ? "&" : "", k, e);
-	sodium_memzero(e, strlen(e));
-	curl_free(e);
-	return 0;
 }
 
 static char *
@@ -298,14 +285,17 @@ oauth_exchange_code(const struct probe_env *env, enum oauth_provider p,
 	size_t len = 0;
 	enum oauth_fail rc = OAUTH_FAIL_PROVIDER;
 
-	if (form(&body, &len, "grant_type", "authorization_code") ||
-	    form(&body, &len, "code", code) ||
-	    form(&body, &len, "redirect_uri", env->cfg->oauth_redirect_uri) ||
-	    form(&body, &len, "client_id", cl->id) ||
-	    (cl->secret && form(&body, &len, "client_secret", cl->secret)) ||
-	    form(&body, &len, "code_verifier", verifier))
+	if (add_param(&body, &len, 0, "grant_type", "authorization_code") ||
+	    add_param(&body, &len, 0, "code", code) ||
+	    add_param(&body, &len, 0, "redirect_uri",
+	    env->cfg->oauth_redirect_uri) ||
+	    add_param(&body, &len, 0, "client_id", cl->id) ||
+	    (cl->secret &&
+	    add_param(&body, &len, 0, "client_secret", cl->secret)) ||
+	    add_param(&body, &len, 0, "code_verifier", verifier))
 		goto out;
-	if (p == OAUTH_MICROSOFT && form(&body, &len, "scope", MICROSOFT_SCOPE))
+	if (p == OAUTH_MICROSOFT &&
+	    add_param(&body, &len, 0, "scope", MICROSOFT_SCOPE))
 		goto out;
 	rc = token_call(env, p, cl, body, len, t);
 out:
@@ -325,12 +315,14 @@ oauth_refresh(const struct probe_env *env, enum oauth_provider p,
 	size_t len = 0;
 	enum oauth_fail rc = OAUTH_FAIL_PROVIDER;
 
-	if (form(&body, &len, "grant_type", "refresh_token") ||
-	    form(&body, &len, "refresh_token", refresh_token) ||
-	    form(&body, &len, "client_id", cl->id) ||
-	    (cl->secret && form(&body, &len, "client_secret", cl->secret)))
+	if (add_param(&body, &len, 0, "grant_type", "refresh_token") ||
+	    add_param(&body, &len, 0, "refresh_token", refresh_token) ||
+	    add_param(&body, &len, 0, "client_id", cl->id) ||
+	    (cl->secret &&
+	    add_param(&body, &len, 0, "client_secret", cl->secret)))
 		goto out;
-	if (p == OAUTH_MICROSOFT && form(&body, &len, "scope", MICROSOFT_SCOPE))
+	if (p == OAUTH_MICROSOFT &&
+	    add_param(&body, &len, 0, "scope", MICROSOFT_SCOPE))
 		goto out;
 	rc = token_call(env, p, cl, body, len, t);
 out:

@@ -46,21 +46,6 @@ struct vault {
 	unsigned char *mem; /* sodium_malloc'd room for LIM_KEYRING_MAX keys */
 };
 
-static void set_err(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Key ids: 1..LIM_KEY_ID_MAX of [A-Za-z0-9._-] (they go into a column). */
 static int
 valid_key_id(const char *s, size_t len)
@@ -197,7 +182,7 @@ parse_ring(struct vault *v, const char *text, size_t len, const char *path,
 		for (i = 0; i < v->n; i++)
 			if (v->keys[i].idlen == idlen &&
 			    memcmp(v->keys[i].id, id, idlen) == 0) {
-				set_err(err, errlen, "keyring_file: %s:%zu: "
+				err_set(err, errlen, "keyring_file: %s:%zu: "
 				    "duplicate key id '%s'", path, lineno,
 				    v->keys[i].id);
 				goto out;
@@ -228,13 +213,13 @@ next:
 		line = eol + 1;
 	}
 	if (v->n == 0 && !allow_empty) {
-		set_err(err, errlen, "keyring_file: %s: holds no key", path);
+		err_set(err, errlen, "keyring_file: %s: holds no key", path);
 		goto out;
 	}
 	rc = BD_OK;
 	goto out;
 bad:
-	set_err(err, errlen, "keyring_file: %s:%zu: %s", path, lineno, why);
+	err_set(err, errlen, "keyring_file: %s:%zu: %s", path, lineno, why);
 out:
 	sodium_memzero(bin, sizeof(bin));
 	return rc;
@@ -259,12 +244,12 @@ vault_load(struct vault **out, const char *path, char *err, size_t errlen)
 		goto out;
 	}
 	if (path == NULL || path[0] == '\0') {
-		set_err(err, errlen, "keyring_file: not set");
+		err_set(err, errlen, "keyring_file: not set");
 		goto out;
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
 	    read_all(fd, &text, &len) != 0) {
-		set_err(err, errlen, "keyring_file: cannot read '%s': %s", path,
+		err_set(err, errlen, "keyring_file: cannot read '%s': %s", path,
 		    strerror(errno));
 		goto out;
 	}
@@ -567,7 +552,7 @@ vault_keygen(const char *path, const char *id, char *err, size_t errlen)
 		id = idbuf;
 	}
 	if (!valid_key_id(id, strlen(id))) {
-		set_err(err, errlen, "key id must be 1 to %d of [A-Za-z0-9._-]",
+		err_set(err, errlen, "key id must be 1 to %d of [A-Za-z0-9._-]",
 		    LIM_KEY_ID_MAX);
 		goto out;
 	}
@@ -578,7 +563,7 @@ vault_keygen(const char *path, const char *id, char *err, size_t errlen)
 	else if (errno == EEXIST)
 		fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
 	if (fd < 0 || flock(fd, LOCK_EX) != 0 || read_all(fd, &text, &len)) {
-		set_err(err, errlen, "keyring '%s': %s", path, strerror(errno));
+		err_set(err, errlen, "keyring '%s': %s", path, strerror(errno));
 		goto out;
 	}
 	rc = BD_ERR_NOMEM;
@@ -588,7 +573,7 @@ vault_keygen(const char *path, const char *id, char *err, size_t errlen)
 		goto out;
 	rc = BD_ERR_CONFIG;
 	if (find_key(v, id, strlen(id)) != NULL) {
-		set_err(err, errlen, "keyring '%s' already holds key id '%s'",
+		err_set(err, errlen, "keyring '%s' already holds key id '%s'",
 		    path, id);
 		goto out;
 	}
@@ -606,7 +591,7 @@ vault_keygen(const char *path, const char *id, char *err, size_t errlen)
 	n += strlen(line + n);
 	line[n++] = '\n';
 	if (write_all(fd, line, n) != 0 || fsync(fd) != 0) {
-		set_err(err, errlen, "keyring '%s': cannot write: %s", path,
+		err_set(err, errlen, "keyring '%s': cannot write: %s", path,
 		    strerror(errno));
 		goto out;
 	}
