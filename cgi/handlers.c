@@ -32,7 +32,7 @@ static void h_oauth_callback(struct app *, struct request *,
     struct response *);
 
 static enum bd_err oauth_fresh(struct app *, const struct request *,
-    const char *, json_object **, unsigned long *, bool *, bool *);
+    const char *, json_object **, unsigned long *, bool *, bool *, bool *);
 
 static const struct route routes[] = {
 	{"GET", "/backup-destinations", h_list, ROLE_VIEWER,
@@ -386,6 +386,15 @@ probe_no_token(const struct probe_env *env, json_object *config,
 {
 	probe_fail(res, CHECK_CONNECT, "the provider's token endpoint could "
 	    "not be reached to refresh the access token");
+}
+
+static void
+probe_client_refused(const struct probe_env *env, json_object *config,
+    struct probe_result *res)
+{
+	probe_fail(res, CHECK_AUTH, "the provider refused the OAuth client "
+	    "credentials while refreshing the access token: check clientId "
+	    "and clientSecret (or the server's OAuth client settings)");
 }
 
 static void
@@ -775,6 +784,7 @@ h_test(struct app *app, struct request *req, struct response *resp)
 	char at[32];
 	const char *status;
 	bool in_tx = false, revoked = false, unreachable = false;
+	bool client_refused = false;
 	enum bd_err rc;
 
 	memset(&res, 0, sizeof(res));
@@ -796,13 +806,14 @@ h_test(struct app *app, struct request *req, struct response *resp)
 	probe_env(app, &env);
 	if (t->oauth && strcmp(cur.status, "pending_authorization") != 0 &&
 	    (rc = oauth_fresh(app, req, cur.id, &config, &cur.version, &revoked,
-	    &unreachable)) != BD_OK) {
+	    &unreachable, &client_refused)) != BD_OK) {
 		fail(resp, req, rc);
 		goto out;
 	}
 	if (revoked)
 		cur.status = "pending_authorization";
 	probe_run(revoked ? probe_revoked : unreachable ? probe_no_token :
+	    client_refused ? probe_client_refused :
 	    t->oauth && strcmp(cur.status, "pending_authorization") == 0 ?
 	    probe_unauthorized : t->probe, &env, config, &res);
 	merge_update(config, &res);
@@ -1087,10 +1098,16 @@ h_oauth_callback(struct app *app, struct request *req, struct response *resp)
 		goto done;
 	}
 	if (!won) {
-		/* Expired, or used (perhaps a concurrent callback just won). */
+		/* Expired, or used (perhaps a concurrent callback just won).
+		 * The row names the org and destination: audit the attempt. */
 		reason = strcmp(DBRES_VAL(&st, 0, 6), "0") != 0 &&
 		    strcmp(DBRES_VAL(&st, 0, 5), "0") == 0 ? "state_expired" :
 		    "state_used";
+		snprintf(req->who.org, sizeof(req->who.org), "%s",
+		    DBRES_VAL(&st, 0, 0));
+		snprintf(req->who.sub, sizeof(req->who.sub), "%s",
+		    DBRES_VAL(&st, 0, 3));
+		audit(app, req, "oauth.callback", id, "failure", reason);
 		goto done;
 	}
 	known = id;
@@ -1183,12 +1200,15 @@ done:
  * within a minute, under the row lock so two workers never refresh the same
  * row at once (a rotated refresh token is kept). A revoked grant sets the
  * status back to pending_authorization and removes the tokens; *revoked
- * tells the caller to fail the auth check. *version follows the row.
+ * tells the caller to fail the auth check. A refused client
+ * (invalid_client, unauthorized_client: wrong clientId/clientSecret) keeps
+ * the tokens, since a corrected secret makes them work again;
+ * *client_refused tells the caller. *version follows the row.
  */
 static enum bd_err
 oauth_fresh(struct app *app, const struct request *req, const char *id,
     json_object **config, unsigned long *version, bool *revoked,
-    bool *unreachable)
+    bool *unreachable, bool *client_refused)
 {
 	json_object *o = NULL, *v, *fresh = NULL;
 	struct dbres r;
@@ -1205,7 +1225,7 @@ oauth_fresh(struct app *app, const struct request *req, const char *id,
 	enum oauth_fail f;
 	enum bd_err rc;
 
-	*revoked = *unreachable = false;
+	*revoked = *unreachable = *client_refused = false;
 	memset(&r, 0, sizeof(r));
 	memset(&tok, 0, sizeof(tok));
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -1243,6 +1263,10 @@ oauth_fresh(struct app *app, const struct request *req, const char *id,
 	    cur.type), &cl, rt, &tok);
 	if (f == OAUTH_FAIL_NETWORK || f == OAUTH_FAIL_PROVIDER) {
 		*unreachable = true;
+		goto keep;
+	}
+	if (f == OAUTH_FAIL_CLIENT) {
+		*client_refused = true;
 		goto keep;
 	}
 	struct dest_write w = {.id = cur.id, .org = cur.org,

@@ -784,8 +784,8 @@ const struct dtype dtype_table[] = {
 	{ "sftp", f_sftp, false, cross_sftp, probe_sftp },
 	{ "ftp", f_ftp, false, NULL, probe_ftp },
 	{ "webdav", f_webdav, false, NULL, probe_webdav },
-	{ "google_drive", f_gdrive, true, NULL, NULL },
-	{ "onedrive", f_onedrive, true, NULL, NULL },
+	{ "google_drive", f_gdrive, true, NULL, probe_google_drive },
+	{ "onedrive", f_onedrive, true, NULL, probe_onedrive },
 	{ "local", f_local, false, NULL, probe_local },
 	{ NULL, NULL, false, NULL, NULL }
 };

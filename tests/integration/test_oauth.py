@@ -1,0 +1,1047 @@
+"""The OAuth flow (POST /{id}/oauth, GET /oauth/callback), token refresh and
+the google_drive / onedrive probes, against a stub of Google's and
+Microsoft's endpoints (tests/peers/oauth/oauth_stub.py; the real providers
+cannot be reached from here).
+
+The browser's part is played here: POST /{id}/oauth gives the
+authorizationUrl; a GET of it at the stub answers 302 to
+redirect_uri?code=...&state=... as a provider does after consent; the test
+then GETs that callback URL through nginx and checks the 302 to the
+settings page. The stub's token endpoint checks the code, the client
+credentials, the exact redirect_uri and the PKCE verifier, and issues
+short-lived access tokens and rotating refresh tokens; its Drive and Graph
+endpoints accept only its own valid access tokens.
+
+The provider URLs are server-wide, so scripts/integration.sh exports them
+(stub on http://127.0.0.2:18998) before `stack.sh up`.
+"""
+
+import base64
+import datetime as dt
+import json
+import os
+import re
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import (SEEN_BODIES, assert_problem, assert_rfc3339,
+                      assert_test_result, mariadb_dump, new_org, sql, uname)
+
+REPO = Path(__file__).resolve().parents[2]
+STUB = REPO / "tests" / "peers" / "oauth" / "oauth_stub.py"
+LIST = "/backup-destinations"
+GOOGLE_SCOPE = "https://www.googleapis.com/auth/drive.file"
+MS_SCOPE = "offline_access Files.ReadWrite"
+MARK = "(oauth-stub)"
+NONCE_RE = r"[A-Za-z0-9_-]{43}"
+CHALLENGE_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+CHECKS = ["connect", "auth", "target", "write", "read", "delete"]
+OTHER_DRIVE = "b!stubOtherDrive"
+AGAIN = "authorize again"
+
+# Clients registered at the stub besides the server's own: a destination's
+# own client (override), and one whose grants a test revokes.
+OWN_GOOGLE = ("own-google-client.apps.example", "own-google-secret-7f3a9c")
+OWN_MS = ("0f7e3c1a-own-microsoft-client", "own-ms-secret-2b8d4e")
+REVOKE_GOOGLE = ("revoke-google-client.apps.example", "revoke-secret-91ac")
+REVOKE_MS = ("revoke-ms-client", "revoke-ms-secret-5e77")
+
+# Every callback answer of the module (the leak check reads them too).
+CALLBACKS = []
+
+
+# ------------------------------------------------------------------ setup
+
+def read_conf(path):
+    out = {}
+    for line in Path(path).read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "=" in line:
+            k, v = line.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+class Stub:
+    def __init__(self, url, settings, redirect):
+        self.url = url
+        self.settings = settings
+        self.redirect = redirect
+        self.google_client = (os.environ["BACKUPD_GOOGLE_CLIENT_ID"],
+                              os.environ["BACKUPD_GOOGLE_CLIENT_SECRET"])
+        self.ms_client = (os.environ["BACKUPD_MICROSOFT_CLIENT_ID"],
+                          os.environ["BACKUPD_MICROSOFT_CLIENT_SECRET"])
+
+    def state(self):
+        r = requests.get(self.url + "/_control/state", timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def control(self, where="", /, **kw):
+        r = requests.post(self.url + "/_control" + where, json=kw,
+                          timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def folder(self, **kw):
+        return self.control("/folder", **kw)["id"]
+
+    def grant(self, state):
+        """The grant issued for the flow with this state."""
+        gs = [g for g in self.state()["grants"].values()
+              if g["state"] == state]
+        assert len(gs) == 1, gs
+        return gs[0]
+
+    def token_requests(self, **match):
+        return [t for t in self.state()["token_requests"]
+                if all(t.get(k) == v for k, v in match.items())]
+
+    def requests_since(self, n):
+        return self.state()["requests"][n:]
+
+
+@pytest.fixture(scope="module")
+def stub(env):
+    need = ("BACKUPD_GOOGLE_AUTH_URL", "BACKUPD_GOOGLE_TOKEN_URL",
+            "BACKUPD_GOOGLE_API_URL", "BACKUPD_MICROSOFT_LOGIN_URL",
+            "BACKUPD_MICROSOFT_GRAPH_URL", "BACKUPD_GOOGLE_CLIENT_ID",
+            "BACKUPD_GOOGLE_CLIENT_SECRET", "BACKUPD_MICROSOFT_CLIENT_ID",
+            "BACKUPD_MICROSOFT_CLIENT_SECRET")
+    missing = [k for k in need if not os.environ.get(k)]
+    if missing:
+        pytest.fail("%s not set: scripts/integration.sh exports the OAuth "
+                    "stub URLs before `stack.sh up`" % missing)
+    u = urllib.parse.urlsplit(os.environ["BACKUPD_GOOGLE_API_URL"])
+    url = "%s://%s" % (u.scheme, u.netloc)
+    conf = read_conf(env["BACKUPD_CONFIG"])
+    settings, redirect = conf["settings_url"], conf["oauth_redirect_uri"]
+    stack = env.get("BACKUPD_STACK_DIR") or os.environ["BACKUPD_STACK_DIR"]
+    state = Path(stack) / "peers" / "oauth"
+    state.mkdir(parents=True, exist_ok=True)
+    ready = state / "ready"
+    if ready.exists():
+        ready.unlink()
+    cfg = {
+        "host": u.hostname, "port": u.port, "ready_file": str(ready),
+        "redirect_uris": [redirect],
+        "clients": {
+            "google": dict([(os.environ["BACKUPD_GOOGLE_CLIENT_ID"],
+                             os.environ["BACKUPD_GOOGLE_CLIENT_SECRET"]),
+                            OWN_GOOGLE, REVOKE_GOOGLE]),
+            "microsoft": dict([(os.environ["BACKUPD_MICROSOFT_CLIENT_ID"],
+                                os.environ["BACKUPD_MICROSOFT_CLIENT_SECRET"]),
+                               OWN_MS, REVOKE_MS]),
+        },
+    }
+    (state / "config.json").write_text(json.dumps(cfg))
+    log = open(state / "stub.log", "wb")
+    proc = subprocess.Popen(
+        ["/usr/bin/python3", str(STUB), "--config",
+         str(state / "config.json")],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+        start_new_session=True)
+    try:
+        end = time.monotonic() + 15
+        while not ready.exists():
+            if proc.poll() is not None or time.monotonic() > end:
+                pytest.fail("oauth stub did not start: %s"
+                            % (state / "stub.log").read_text()[-2000:])
+            time.sleep(0.05)
+        yield Stub(url, settings, redirect)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def tokens_expire_soon(stub):
+    """Access tokens issued from now on expire in 5 s (the service refreshes
+    any that expire within a minute)."""
+    stub.control(expires_in=5)
+    yield
+    stub.control(expires_in=3600, token_delay=0, rotate=True,
+                 token_error=None)
+
+
+# ---------------------------------------------------------------- helpers
+
+def create(api, dtype, **config):
+    r = api.create({"name": uname(dtype[:6]), "destinationType": dtype,
+                    "config": config})
+    d = r.json()
+    assert d["status"] == "pending_authorization", d
+    assert d["lastTest"] is None, d
+    return d
+
+
+def start(api, dest_id):
+    r = api.post("%s/%s/oauth" % (LIST, dest_id))
+    assert r.status_code == 200, (r.status_code, r.text)
+    b = r.json()
+    assert set(b) == {"authorizationUrl", "state", "expiresAt"}, b
+    return b
+
+
+def consent(url):
+    """The user's browser at the provider: consent, then the provider's
+    302 back to redirect_uri. Returns that Location."""
+    r = requests.get(url, allow_redirects=False, timeout=10)
+    assert r.status_code == 302, (r.status_code, r.text)
+    return r.headers["Location"]
+
+
+def callback(stub, url=None, query=None):
+    """GET the service's callback (through nginx). Every answer is a 302 to
+    the settings page and nowhere else, with no-referrer and no-store.
+    Returns the Location's query as a dict."""
+    if url is None:
+        url = stub.redirect + ("?" + query if query is not None else "")
+    r = requests.get(url, allow_redirects=False, timeout=60)
+    CALLBACKS.append(r)
+    assert r.status_code == 302, (r.status_code, r.text)
+    loc = r.headers.get("Location", "")
+    assert loc.startswith(stub.settings + "?"), loc
+    su, lu = urllib.parse.urlsplit(stub.settings), urllib.parse.urlsplit(loc)
+    assert (lu.scheme, lu.netloc, lu.path) == (su.scheme, su.netloc, su.path)
+    assert r.headers.get("Referrer-Policy") == "no-referrer", r.headers
+    assert "no-store" in r.headers.get("Cache-Control", ""), r.headers
+    q = urllib.parse.parse_qs(lu.query, keep_blank_values=True,
+                              strict_parsing=True)
+    assert all(len(v) == 1 for v in q.values()), loc
+    out = {k: v[0] for k, v in q.items()}
+    assert set(out) <= {"destinationId", "oauth", "reason"}, loc
+    return out
+
+
+def connected(q, dest_id):
+    assert q == {"destinationId": dest_id, "oauth": "connected"}, q
+
+
+def error(q, reason, dest_id=None):
+    want = {"oauth": "error", "reason": reason}
+    if dest_id is not None:
+        want["destinationId"] = dest_id
+    assert q == want, q
+
+
+def connect(api, stub, dest_id):
+    """The whole flow; returns (start body, callback URL)."""
+    b = start(api, dest_id)
+    cb = consent(b["authorizationUrl"])
+    connected(callback(stub, cb), dest_id)
+    return b, cb
+
+
+def with_query(base, /, **params):
+    """base with its query parameters replaced/added (raw strings)."""
+    u = urllib.parse.urlsplit(base)
+    q = urllib.parse.parse_qsl(u.query, keep_blank_values=True)
+    q = [(k, v) for k, v in q if k not in params]
+    q += [(k, v) for k, v in params.items() if v is not None]
+    return urllib.parse.urlunsplit(u._replace(
+        query=urllib.parse.urlencode(q)))
+
+
+def url_params(url):
+    u = urllib.parse.urlsplit(url)
+    q = urllib.parse.parse_qs(u.query, keep_blank_values=True)
+    assert all(len(v) == 1 for v in q.values()), url
+    return u, {k: v[0] for k, v in q.items()}
+
+
+def row(env, dest_id):
+    r = sql(env, "SELECT status, oauth_connected_at, HEX(config_ciphertext), "
+            "version, last_test_at FROM backup_destinations WHERE id = '%s'"
+            % dest_id)
+    assert len(r) == 1, r
+    return r[0]
+
+
+def get(api, dest_id):
+    r = api.get("%s/%s" % (LIST, dest_id))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def probe_ok(api, dest_id):
+    r = api.post("%s/%s/test" % (LIST, dest_id))
+    assert r.status_code == 200, (r.status_code, r.text)
+    tr = r.json()
+    assert assert_test_result(tr, ok=True) == CHECKS, tr
+    return tr
+
+
+def probe_fails(api, dest_id, check):
+    r = api.post("%s/%s/test" % (LIST, dest_id))
+    p = assert_problem(r, 422)
+    assert p.get("failedCheck") == check, p
+    assert_test_result(p["lastTest"], ok=False)
+    assert p["checks"][-1]["name"] == check and not p["checks"][-1]["ok"], p
+    assert all(c["ok"] for c in p["checks"][:-1]), p
+    for c in p["checks"]:
+        d = c.get("detail", "")
+        assert MARK not in d and '{"' not in d and "ya29." not in d, c
+    return p
+
+
+def exchanges_of(stub, code):
+    return [t for t in stub.state()["token_requests"]
+            if t["grant_type"] == "authorization_code" and t["code"] == code]
+
+
+def code_of(cb):
+    return url_params(cb)[1]["code"]
+
+
+# ----------------------------------------------------- authorization URLs
+
+def test_google_authorization_url(api, stub, env):
+    d = create(api, "google_drive")
+    t0 = dt.datetime.now(dt.timezone.utc)
+    b = start(api, d["id"])
+    exp = assert_rfc3339(b["expiresAt"])
+    assert 540 <= (exp - t0).total_seconds() <= 660, b["expiresAt"]
+    u, p = url_params(b["authorizationUrl"])
+    au = urllib.parse.urlsplit(os.environ["BACKUPD_GOOGLE_AUTH_URL"])
+    assert (u.scheme, u.netloc, u.path) == (au.scheme, au.netloc, au.path)
+    assert set(p) == {"client_id", "redirect_uri", "response_type", "scope",
+                      "access_type", "prompt", "state", "code_challenge",
+                      "code_challenge_method"}, p
+    assert p["client_id"] == stub.google_client[0]
+    assert p["redirect_uri"] == stub.redirect
+    assert p["response_type"] == "code"
+    assert p["scope"] == GOOGLE_SCOPE
+    assert p["access_type"] == "offline"
+    assert p["prompt"] == "consent"
+    assert p["state"] == b["state"]
+    assert re.fullmatch(r"%s:google_drive:%s" % (d["id"], NONCE_RE),
+                        b["state"]), b["state"]
+    assert CHALLENGE_RE.match(p["code_challenge"]), p
+    assert p["code_challenge_method"] == "S256"
+    # A second start: a fresh nonce and a fresh PKCE pair.
+    b2 = start(api, d["id"])
+    assert b2["state"] != b["state"]
+    assert url_params(b2["authorizationUrl"])[1]["code_challenge"] != \
+        p["code_challenge"]
+    # The stub's token endpoint accepted the verifier for this challenge
+    # (base64url(sha256(verifier)) == code_challenge) and the exact URI.
+    cb = consent(b["authorizationUrl"])
+    connected(callback(stub, cb), d["id"])
+    ex = exchanges_of(stub, code_of(cb))
+    assert len(ex) == 1, ex
+    assert ex[0]["result"] == "ok" and ex[0]["pkce"] == "ok", ex
+    assert ex[0]["redirect_uri"] == stub.redirect
+    assert ex[0]["client_id"] == stub.google_client[0]
+    g = stub.grant(b["state"])
+    assert g["offline"] and g["refresh_tokens"], g
+    # The other state of this destination is still usable once.
+    connected(callback(stub, consent(b2["authorizationUrl"])), d["id"])
+
+
+@pytest.mark.parametrize("tenant", [None, "contoso.onmicrosoft.com"],
+                         ids=["common", "tenant"])
+def test_microsoft_authorization_url(api, stub, tenant):
+    cfg = {"tenant": tenant} if tenant else {}
+    d = create(api, "onedrive", **cfg)
+    b = start(api, d["id"])
+    u, p = url_params(b["authorizationUrl"])
+    lu = urllib.parse.urlsplit(os.environ["BACKUPD_MICROSOFT_LOGIN_URL"])
+    assert (u.scheme, u.netloc) == (lu.scheme, lu.netloc)
+    assert u.path == "%s/%s/oauth2/v2.0/authorize" % (
+        lu.path.rstrip("/"), tenant or "common"), u.path
+    assert set(p) == {"client_id", "redirect_uri", "response_type", "scope",
+                      "response_mode", "state", "code_challenge",
+                      "code_challenge_method"}, p
+    assert p["client_id"] == stub.ms_client[0]
+    assert p["redirect_uri"] == stub.redirect
+    assert p["response_type"] == "code"
+    assert p["scope"] == MS_SCOPE
+    assert p["response_mode"] == "query"
+    assert p["state"] == b["state"]
+    assert re.fullmatch(r"%s:onedrive:%s" % (d["id"], NONCE_RE),
+                        b["state"]), b["state"]
+    assert CHALLENGE_RE.match(p["code_challenge"]), p
+    assert p["code_challenge_method"] == "S256"
+    cb = consent(b["authorizationUrl"])
+    connected(callback(stub, cb), d["id"])
+    ex = exchanges_of(stub, code_of(cb))
+    assert len(ex) == 1 and ex[0]["result"] == "ok", ex
+    assert ex[0]["pkce"] == "ok" and ex[0]["redirect_uri"] == stub.redirect
+    # The code was redeemed at the same tenant's token endpoint.
+    assert ex[0]["tenant"] == (tenant or "common"), ex
+
+
+@pytest.mark.parametrize("dtype,own,server", [
+    ("google_drive", OWN_GOOGLE, "google_client"),
+    ("onedrive", OWN_MS, "ms_client")])
+def test_destination_client_overrides_server(api, stub, dtype, own, server):
+    d = create(api, dtype, clientId=own[0], clientSecret=own[1])
+    assert d["config"]["clientSecret"] == "********", d
+    b = start(api, d["id"])
+    p = url_params(b["authorizationUrl"])[1]
+    assert p["client_id"] == own[0] != getattr(stub, server)[0]
+    cb = consent(b["authorizationUrl"])
+    connected(callback(stub, cb), d["id"])
+    ex = exchanges_of(stub, code_of(cb))
+    # The stub authenticated the destination's client with its secret.
+    assert len(ex) == 1 and ex[0]["result"] == "ok", ex
+    assert ex[0]["client_id"] == own[0]
+    assert stub.grant(b["state"])["client_id"] == own[0]
+    assert get(api, d["id"])["status"] == "active"
+
+
+# -------------------------------------------------------------- happy path
+
+@pytest.mark.parametrize("dtype", ["google_drive", "onedrive"])
+def test_happy_path(api, stub, env, dtype):
+    d = create(api, dtype)
+    n = len(stub.state()["requests"])
+    b, cb = connect(api, stub, d["id"])
+    got = get(api, d["id"])
+    assert got["status"] == "active", got
+    assert "_oauth" not in got["config"], got
+    assert set(got["config"]) <= {"folderId", "folderPath", "driveId",
+                                  "tenant", "clientId", "clientSecret"}
+    tr = got["lastTest"]
+    assert assert_test_result(tr, ok=True) == CHECKS, tr
+    by = {c["name"]: c.get("detail", "") for c in tr["checks"]}
+    if dtype == "google_drive":
+        assert "My Drive" in by["target"], by
+    else:
+        assert by["target"] == "folder '/' exists", by
+    assert any("plain http" in w for w in tr["warnings"]), tr
+    st, conn_at, _, _, _ = row(env, d["id"])
+    assert st == "active" and conn_at is not None
+    # The probe used the stub's API with a valid token, and cleaned up.
+    seen = stub.requests_since(n)
+    api_calls = [r for r in seen if r["path"].startswith(
+        ("/google/drive", "/google/upload", "/graph/"))]
+    assert api_calls and all(r["auth"] == "valid" for r in api_calls), seen
+    methods = [r["method"] for r in api_calls]
+    assert "DELETE" in methods and ("POST" in methods or "PUT" in methods)
+    if dtype == "onedrive":
+        dl = [r for r in seen if r["path"].startswith("/download/")]
+        assert len(dl) == 1 and dl[0]["status"] == 200, dl
+        # No bearer token on the pre-authenticated URL.
+        assert dl[0]["auth_header"] is False, dl
+    s = stub.state()
+    assert not [f for f in s["files"].values()
+                if f["name"].startswith(".backupd-probe-")], s["files"]
+    assert not [i for i in s["items"].values()
+                if i["name"].startswith(".backupd-probe-")], s["items"]
+    # A test now works with the stored token, without a refresh.
+    g0 = stub.grant(b["state"])
+    probe_ok(api, d["id"])
+    assert stub.grant(b["state"])["refreshes"] == g0["refreshes"] == 0
+    # The tokens are stored, encrypted: not in the dump, nor in answers.
+    dump = mariadb_dump(env)
+    g = stub.grant(b["state"])
+    for t in g["access_tokens"] + g["refresh_tokens"]:
+        assert t.encode() not in dump
+        for body in SEEN_BODIES:
+            assert t.encode() not in body
+
+
+# ---------------------------------------------------------- state misuse
+
+def test_replayed_state(api, stub, env):
+    d = create(api, "google_drive")
+    b, cb = connect(api, stub, d["id"])
+    before = row(env, d["id"])
+    error(callback(stub, cb), "state_used")
+    # The replay changed nothing and exchanged nothing, and is audited.
+    assert row(env, d["id"]) == before
+    assert len(exchanges_of(stub, code_of(cb))) == 1
+    rows = sql(env, "SELECT outcome, detail FROM audit_log WHERE "
+               "destination_id = '%s' AND action = 'oauth.callback' "
+               "ORDER BY id" % d["id"])
+    assert rows == [["success", None], ["failure", "state_used"]], rows
+
+
+def test_forged_states(api, stub, env):
+    a = create(api, "google_drive")
+    other = create(api, "google_drive")
+    od = create(api, "onedrive")
+    b = start(api, a["id"])
+    cb = consent(b["authorizationUrl"])
+    code = code_of(cb)
+    nonce = b["state"].rsplit(":", 1)[1]
+    forged = [
+        "%s:google_drive" % a["id"],                      # no nonce
+        "%s:google_drive:" % a["id"],
+        "%s:google_drive:%s" % (a["id"],
+                                base64.urlsafe_b64encode(os.urandom(32))
+                                .rstrip(b"=").decode()),  # random nonce
+        "%s:onedrive:%s" % (a["id"], nonce),              # wrong provider
+        "%s:google_drive:%s" % (other["id"], nonce),      # other destination
+        "%s:onedrive:%s" % (od["id"], nonce),             # other dest + type
+        "%s:s3:%s" % (a["id"], nonce),
+        "%s:google_drive:%s:x" % (a["id"], nonce),
+        "%s:google_drive:%s" % (a["id"].upper(), nonce),
+        nonce,
+        a["id"],
+        "",
+        "x" * 5000,
+    ]
+    for s in forged:
+        error(callback(stub, with_query(cb, state=s)), "invalid_state")
+    # A state given twice is refused too, and burns nothing.
+    error(callback(stub, cb + "&state=" + urllib.parse.quote(b["state"])),
+          "invalid_state")
+    error(callback(stub, stub.redirect + "?code=" + code), "invalid_state")
+    # None of those exchanged the code or touched a destination.
+    assert exchanges_of(stub, code) == []
+    for x in (a, other, od):
+        assert row(env, x["id"])[0] == "pending_authorization"
+    # The real flow still works afterwards.
+    connected(callback(stub, cb), a["id"])
+    assert row(env, other["id"])[0] == "pending_authorization"
+
+
+def test_expired_state(api, stub, env):
+    d = create(api, "onedrive")
+    b = start(api, d["id"])
+    sql(env, "UPDATE oauth_states SET expires_at = UTC_TIMESTAMP(3) - "
+        "INTERVAL 1 SECOND WHERE destination_id = '%s'" % d["id"])
+    cb = consent(b["authorizationUrl"])
+    error(callback(stub, cb), "state_expired")
+    assert exchanges_of(stub, code_of(cb)) == []
+    st, conn_at, _, _, _ = row(env, d["id"])
+    assert st == "pending_authorization" and conn_at is None
+
+
+def test_provider_access_denied(api, stub, env):
+    d = create(api, "google_drive")
+    before = row(env, d["id"])
+    b = start(api, d["id"])
+    stub.control(deny_next="access_denied")
+    cb = consent(b["authorizationUrl"])
+    _, p = url_params(cb)
+    assert p["error"] == "access_denied" and p["state"] == b["state"], p
+    assert "code" not in p
+    error(callback(stub, cb), "access_denied", d["id"])
+    # Nothing stored: same ciphertext, version, status, no test.
+    assert row(env, d["id"]) == before
+    got = get(api, d["id"])
+    assert got["status"] == "pending_authorization" and \
+        got["lastTest"] is None, got
+    # The state is spent: a code for it later is refused.
+    error(callback(stub, with_query(cb, error=None, error_description=None,
+                                    code="4/0stub-late")), "state_used")
+    # Another provider error is named generically, with nothing stored.
+    b2 = start(api, d["id"])
+    q = "error=server_error&error_description=%s&state=%s" % (
+        urllib.parse.quote("x <script> " + MARK),
+        urllib.parse.quote(b2["state"]))
+    error(callback(stub, query=q), "provider_error", d["id"])
+    assert row(env, d["id"]) == before
+    # And the user can try again.
+    connect(api, stub, d["id"])
+
+
+def test_missing_code_and_failed_exchange(api, stub, env):
+    d = create(api, "onedrive")
+    before = row(env, d["id"])
+    b = start(api, d["id"])
+    error(callback(stub, query="state=" + urllib.parse.quote(b["state"])),
+          "missing_code", d["id"])
+    b = start(api, d["id"])
+    error(callback(stub, query="code=&state=" +
+                   urllib.parse.quote(b["state"])), "missing_code", d["id"])
+    # A code the provider never issued: the exchange fails, nothing stored.
+    b = start(api, d["id"])
+    n = len(stub.state()["token_requests"])
+    error(callback(stub, query="code=M.R3_stub.forged&state=" +
+                   urllib.parse.quote(b["state"])), "exchange_failed",
+          d["id"])
+    t = stub.state()["token_requests"][n:]
+    assert len(t) == 1 and t[0]["result"] == "invalid_grant", t
+    assert row(env, d["id"]) == before
+
+
+def test_open_redirect_attempts(api, stub, env):
+    evil = "https://evil.example/steal"
+    d = create(api, "google_drive")
+    b = start(api, d["id"])
+    cb = consent(b["authorizationUrl"])
+    extra = {"redirect_uri": evil, "next": evil, "url": evil,
+             "return_to": "//evil.example", "redirect": evil,
+             "settings_url": evil}
+    # Failures with the extras, and a state that is a URL.
+    for s in (evil, "%s:google_drive:%s" % (evil, "A" * 43),
+              "javascript:alert(1)", "//evil.example/%2F.."):
+        q = callback(stub, with_query(cb, state=s, **extra))
+        error(q, "invalid_state")
+    error(callback(stub, query=urllib.parse.urlencode(
+        dict(extra, error="access_denied"))), "invalid_state")
+    # Header injection attempts in the query go nowhere either.
+    error(callback(stub, query="state=%0d%0aLocation:%20" + evil),
+          "invalid_state")
+    # A successful flow with the extras still lands on the settings page.
+    q = callback(stub, with_query(cb, **extra))
+    connected(q, d["id"])
+    for r in CALLBACKS:
+        assert "evil" not in r.headers.get("Location", "")
+        assert r.headers["Location"].startswith(stub.settings + "?")
+
+
+def test_six_concurrent_callbacks(api, stub, env):
+    d = create(api, "google_drive")
+    b = start(api, d["id"])
+    cb = consent(b["authorizationUrl"])
+    barrier = threading.Barrier(6)
+    out, errs = [], []
+
+    def one():
+        try:
+            barrier.wait(timeout=10)
+            out.append(callback(stub, cb))
+        except Exception as e:  # surfaced below
+            errs.append(e)
+
+    ts = [threading.Thread(target=one) for _ in range(6)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=90)
+    assert not errs, errs
+    assert len(out) == 6
+    won = [q for q in out if q.get("oauth") == "connected"]
+    assert len(won) == 1, out
+    connected(won[0], d["id"])
+    assert all(q == {"oauth": "error", "reason": "state_used"}
+               for q in out if q is not won[0]), out
+    assert len(exchanges_of(stub, code_of(cb))) == 1
+    n = sql(env, "SELECT outcome, COUNT(*) FROM audit_log WHERE "
+            "destination_id = '%s' AND action = 'oauth.callback' GROUP BY "
+            "outcome ORDER BY outcome" % d["id"])
+    assert n == [["failure", "5"], ["success", "1"]], n
+
+
+# --------------------------------------------------------------- refresh
+
+@pytest.mark.parametrize("dtype", ["google_drive", "onedrive"])
+def test_refresh_keeps_rotated_token(api, stub, env, tokens_expire_soon,
+                                     dtype):
+    d = create(api, dtype)
+    b, _ = connect(api, stub, d["id"])
+    g = stub.grant(b["state"])
+    assert g["refreshes"] == 0 and len(g["refresh_tokens"]) == 1
+    rt0 = g["refresh_tokens"][0]
+    # The access token expires in 5 s, within the minute: /test refreshes.
+    probe_ok(api, d["id"])
+    g = stub.grant(b["state"])
+    assert g["refreshes"] == 1 and g["refresh_presented"] == [rt0], g
+    rt1 = g["refresh_tokens"][1]
+    # The second refresh presents the ROTATED token and succeeds.
+    probe_ok(api, d["id"])
+    g = stub.grant(b["state"])
+    assert g["refreshes"] == 2 and g["refresh_presented"] == [rt0, rt1], g
+    assert g["refresh_failures"] == 0
+    # The first one is dead at the provider (rotation).
+    client = stub.google_client if dtype == "google_drive" else \
+        stub.ms_client
+    tok_url = os.environ["BACKUPD_GOOGLE_TOKEN_URL"] \
+        if dtype == "google_drive" else \
+        os.environ["BACKUPD_MICROSOFT_LOGIN_URL"] + \
+        "/common/oauth2/v2.0/token"
+    r = requests.post(tok_url, timeout=10, data={
+        "grant_type": "refresh_token", "refresh_token": rt0,
+        "client_id": client[0], "client_secret": client[1]})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    got = get(api, d["id"])
+    assert got["status"] == "active", got
+    rows = sql(env, "SELECT outcome FROM audit_log WHERE destination_id = "
+               "'%s' AND action = 'oauth.refresh'" % d["id"])
+    assert rows == [["success"], ["success"]], rows
+
+
+def test_refresh_without_rotation_keeps_token(api, stub, env,
+                                             tokens_expire_soon):
+    """Google usually answers a refresh without a new refresh token: the
+    stored one is kept and used again."""
+    stub.control(rotate=False)
+    d = create(api, "google_drive")
+    b, _ = connect(api, stub, d["id"])
+    rt0 = stub.grant(b["state"])["refresh_tokens"][0]
+    probe_ok(api, d["id"])
+    probe_ok(api, d["id"])
+    g = stub.grant(b["state"])
+    assert g["refreshes"] == 2 and g["refresh_tokens"] == [rt0], g
+    assert g["refresh_presented"] == [rt0, rt0], g
+
+
+def test_token_endpoint_down_keeps_tokens(api, stub, env, tokens_expire_soon):
+    d = create(api, "onedrive")
+    b, _ = connect(api, stub, d["id"])
+    rt0 = stub.grant(b["state"])["refresh_tokens"][0]
+    stub.control(token_error={"status": 503,
+                              "error": "temporarily_unavailable"})
+    p = probe_fails(api, d["id"], "connect")
+    assert "token endpoint" in p["checks"][-1]["detail"], p
+    assert get(api, d["id"])["status"] == "error"
+    stub.control(token_error=None)
+    # The stored refresh token survived the outage.
+    probe_ok(api, d["id"])
+    g = stub.grant(b["state"])
+    assert g["refreshes"] == 1 and g["refresh_presented"] == [rt0], g
+    assert get(api, d["id"])["status"] == "active"
+
+
+def test_client_refused_keeps_tokens(api, stub, env, tokens_expire_soon):
+    """invalid_client on refresh (a wrong clientSecret) is not a revoked
+    grant: the tokens stay, and fixing the secret makes them work again."""
+    d = create(api, "google_drive", clientId=OWN_GOOGLE[0],
+               clientSecret=OWN_GOOGLE[1])
+    b, _ = connect(api, stub, d["id"])
+    rt0 = stub.grant(b["state"])["refresh_tokens"][0]
+    put_config(api, d, "google_drive", clientId=OWN_GOOGLE[0],
+               clientSecret="not-the-secret")
+    p = probe_fails(api, d["id"], "auth")
+    assert "client" in p["checks"][-1]["detail"], p
+    assert get(api, d["id"])["status"] == "error"
+    put_config(api, d, "google_drive", clientId=OWN_GOOGLE[0],
+               clientSecret=OWN_GOOGLE[1])
+    probe_ok(api, d["id"])
+    g = stub.grant(b["state"])
+    assert g["refreshes"] == 1 and g["refresh_presented"] == [rt0], g
+
+
+def test_concurrent_tests_refresh_once(api, stub, env, tokens_expire_soon):
+    d = create(api, "onedrive")
+    b, _ = connect(api, stub, d["id"])
+    # Fresh tokens will live an hour; the token endpoint is slow, so two
+    # unlocked refreshes would overlap there.
+    stub.control(expires_in=3600, token_delay=1.5)
+    codes, errs = [], []
+    barrier = threading.Barrier(2)
+
+    def one():
+        try:
+            barrier.wait(timeout=10)
+            r = api.post("%s/%s/test" % (LIST, d["id"]), timeout=60)
+            codes.append(r.status_code)
+        except Exception as e:
+            errs.append(e)
+
+    ts = [threading.Thread(target=one) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=90)
+    assert not errs and codes == [200, 200], (codes, errs)
+    g = stub.grant(b["state"])
+    assert g["refreshes"] == 1, g
+    assert g["max_inflight"] == 1, g
+    assert g["refresh_failures"] == 0, g
+
+
+@pytest.mark.parametrize("dtype,client", [("google_drive", REVOKE_GOOGLE),
+                                          ("onedrive", REVOKE_MS)])
+def test_revocation(api, stub, env, tokens_expire_soon, dtype, client):
+    d = create(api, dtype, clientId=client[0], clientSecret=client[1])
+    b, _ = connect(api, stub, d["id"])
+    stub.control("/revoke", client_id=client[0])
+    p = probe_fails(api, d["id"], "auth")
+    assert AGAIN in p["checks"][-1]["detail"], p
+    assert AGAIN in p["detail"], p
+    got = get(api, d["id"])
+    assert got["status"] == "pending_authorization", got
+    assert got["lastTest"]["ok"] is False
+    g = stub.grant(b["state"])
+    assert g["refresh_failures"] == 1 and g["refreshes"] == 0, g
+    rows = sql(env, "SELECT outcome FROM audit_log WHERE destination_id = "
+               "'%s' AND action = 'oauth.refresh'" % d["id"])
+    assert rows == [["failure"]], rows
+    # No refresh is attempted again; the test says to authorize.
+    p = probe_fails(api, d["id"], "auth")
+    assert stub.grant(b["state"])["refresh_failures"] == 1
+    # Authorizing again recovers.
+    stub.control(expires_in=3600)
+    connect(api, stub, d["id"])
+    assert get(api, d["id"])["status"] == "active"
+    probe_ok(api, d["id"])
+
+
+def test_revoked_access_token_fails_auth(api, stub, env):
+    """A live-looking access token the provider revoked: the API's 401
+    fails the auth check with a sentence that says to authorize again."""
+    d = create(api, "google_drive")
+    b, _ = connect(api, stub, d["id"])
+    stub.control("/revoke", grant=stub.grant(b["state"])["id"])
+    p = probe_fails(api, d["id"], "auth")
+    assert AGAIN in p["checks"][-1]["detail"], p
+    assert [c["name"] for c in p["checks"]] == ["connect", "auth"], p
+    d2 = create(api, "onedrive")
+    b2, _ = connect(api, stub, d2["id"])
+    stub.control("/revoke", grant=stub.grant(b2["state"])["id"])
+    p = probe_fails(api, d2["id"], "auth")
+    assert AGAIN in p["checks"][-1]["detail"], p
+
+
+# -------------------------------------------------------- who may start
+
+def test_roles_and_orgs(make_api, stub, env, org):
+    admin = make_api(org=org)
+    d = create(admin, "google_drive")
+    states = "SELECT COUNT(*) FROM oauth_states WHERE destination_id = '%s'"
+    for role in ("viewer", "member"):
+        r = make_api(org=org, role=role).post("%s/%s/oauth" % (LIST,
+                                                               d["id"]))
+        assert_problem(r, 403)
+    assert sql(env, states % d["id"]) == [["0"]]
+    r = make_api(org=new_org()).post("%s/%s/oauth" % (LIST, d["id"]))
+    assert_problem(r, 404)
+    r = make_api(org=org).post("%s/%s/oauth" % (LIST, uuid.uuid4()))
+    assert_problem(r, 404)
+    r = make_api(org=org, tok=None).post("%s/%s/oauth" % (LIST, d["id"]))
+    assert_problem(r, 401)
+    assert sql(env, states % d["id"]) == [["0"]]
+    for role in ("admin", "owner"):
+        connect(make_api(org=org, role=role), stub, d["id"])
+
+
+def test_not_an_oauth_type(api, env):
+    loc = api.create_local(env)
+    r = api.post("%s/%s/oauth" % (LIST, loc["id"]))
+    p = assert_problem(r, 422)
+    assert [e["pointer"] for e in p["errors"]] == ["/destinationType"], p
+    # An s3 row (its type changed in the database: creating one needs a
+    # reachable S3) is refused the same way, before anything is decrypted.
+    other = api.create_local(env)
+    sql(env, "UPDATE backup_destinations SET destination_type = 's3' "
+        "WHERE id = '%s'" % other["id"])
+    p = assert_problem(api.post("%s/%s/oauth" % (LIST, other["id"])), 422)
+    assert [e["pointer"] for e in p["errors"]] == ["/destinationType"], p
+    n = sql(env, "SELECT COUNT(*) FROM oauth_states WHERE destination_id IN "
+            "('%s', '%s')" % (loc["id"], other["id"]))
+    assert n == [["0"]]
+
+
+def test_audit_rows(make_api, stub, env, org):
+    a = make_api(org=org, sub="alice@example.com")
+    d = create(a, "onedrive")
+    b, _ = connect(a, stub, d["id"])
+    b2 = start(a, d["id"])
+    error(callback(stub, query="error=access_denied&state=" +
+                   urllib.parse.quote(b2["state"])), "access_denied",
+          d["id"])
+    rows = sql(env, "SELECT action, outcome, actor, org_id, "
+               "COALESCE(detail, '') FROM audit_log WHERE destination_id = "
+               "'%s' ORDER BY id" % d["id"])
+    acts = [(r[0], r[1]) for r in rows]
+    assert acts.count(("oauth.start", "success")) == 2, rows
+    assert ("oauth.callback", "success") in acts, rows
+    assert ("oauth.callback", "failure") in acts, rows
+    for r in rows:
+        if r[0].startswith("oauth."):
+            # The callback has no token: org and actor come from the state.
+            assert r[2] == "alice@example.com" and r[3] == org, r
+    assert [r[4] for r in rows if r[:2] == ["oauth.callback", "failure"]] \
+        == ["access_denied"], rows
+    g = stub.grant(b["state"])
+    allrows = json.dumps(sql(env, "SELECT * FROM audit_log"))
+    for t in g["access_tokens"] + g["refresh_tokens"] + [b["state"]]:
+        assert t not in allrows
+
+
+# ---------------------------------------------------------------- probes
+
+@pytest.fixture(scope="module")
+def drive_dest(env, stub, token):
+    """One connected Google Drive destination; tests PUT its folder."""
+    from conftest import Api
+    org = new_org()
+    a = Api(env["BACKUPD_URL"], token(org=org))
+    d = create(a, "google_drive")
+    connect(a, stub, d["id"])
+    yield a, d
+    a.close()
+
+
+@pytest.fixture(scope="module")
+def onedrive_dest(env, stub, token):
+    from conftest import Api
+    org = new_org()
+    a = Api(env["BACKUPD_URL"], token(org=org))
+    d = create(a, "onedrive")
+    connect(a, stub, d["id"])
+    yield a, d
+    a.close()
+
+
+def put_config(a, d, dtype, **config):
+    r = a.put("%s/%s" % (LIST, d["id"]), json={
+        "name": d["name"], "destinationType": dtype, "config": config})
+    assert r.status_code == 200, r.text
+    # The tokens stay (internal), the status is kept, nothing tested.
+    assert r.json()["status"] in ("active", "error"), r.json()
+
+
+@pytest.mark.parametrize("case", ["ok", "missing", "file", "trashed",
+                                  "readonly", "nodelete"])
+def test_drive_folder(drive_dest, stub, case):
+    a, d = drive_dest
+    name = "it-%s-%s" % (case, uuid.uuid4().hex[:8])
+    if case == "missing":
+        fid = "1NoSuchFolder" + uuid.uuid4().hex
+    else:
+        fid = stub.folder(provider="google", name=name,
+                          kind="file" if case == "file" else "folder",
+                          trashed=case == "trashed",
+                          read_only=case == "readonly",
+                          no_delete=case == "nodelete")
+    put_config(a, d, "google_drive", folderId=fid)
+    if case in ("ok", "nodelete"):
+        tr = probe_ok(a, d["id"])
+        by = {c["name"]: c.get("detail", "") for c in tr["checks"]}
+        assert by["target"] == "folder '%s' exists" % fid, by
+        kept = [w for w in tr["warnings"] if "could not be deleted" in w]
+        files = [f for f in stub.state()["files"].values()
+                 if f["parents"] == [fid]]
+        if case == "ok":
+            assert not kept and files == [], (tr, files)
+            assert "deleted" in by["delete"]
+        else:
+            assert len(kept) == 1 and "kept" in by["delete"], tr
+            assert len(files) == 1 and \
+                files[0]["name"].startswith(".backupd-probe-"), files
+        return
+    check = "write" if case == "readonly" else "target"
+    p = probe_fails(a, d["id"], check)
+    detail = p["checks"][-1]["detail"]
+    want = {"missing": "does not exist", "file": "is a file, not a folder",
+            "trashed": "is in the trash",
+            "readonly": "may not create files"}[case]
+    assert want in detail, detail
+    assert a.get("%s/%s" % (LIST, d["id"])).json()["status"] == "error"
+
+
+@pytest.mark.parametrize("case", ["ok", "nested", "missing", "file",
+                                  "readonly", "nodelete", "drive",
+                                  "nodrive"])
+def test_onedrive_folder(onedrive_dest, stub, case):
+    a, d = onedrive_dest
+    path = "/Backups/it %s-%s" % (case, uuid.uuid4().hex[:8])
+    cfg = {"folderPath": path}
+    if case == "nested":
+        stub.folder(provider="microsoft", path=path + "/sub dir")
+        cfg["folderPath"] = path + "/sub dir/"
+        path = path + "/sub dir"
+    elif case == "drive":
+        stub.folder(provider="microsoft", path=path, drive=OTHER_DRIVE)
+        cfg["driveId"] = OTHER_DRIVE
+    elif case == "nodrive":
+        cfg["driveId"] = "b!NoSuchDrive"
+    elif case != "missing":
+        stub.folder(provider="microsoft", path=path,
+                    kind="file" if case == "file" else "folder",
+                    read_only=case == "readonly",
+                    no_delete=case == "nodelete")
+    put_config(a, d, "onedrive", **cfg)
+    n = len(stub.state()["requests"])
+    if case in ("ok", "nested", "nodelete", "drive"):
+        tr = probe_ok(a, d["id"])
+        by = {c["name"]: c.get("detail", "") for c in tr["checks"]}
+        assert by["target"] == "folder '%s' exists" % path, by
+        seen = stub.requests_since(n)
+        drives = {r["path"].split("/")[3] for r in seen
+                  if r["path"].startswith("/graph/")}
+        assert drives == ({"drives"} if case == "drive" else {"me"}), seen
+        dl = [r for r in seen if r["path"].startswith("/download/")]
+        assert len(dl) == 1 and not dl[0]["auth_header"], dl
+        kept = [w for w in tr["warnings"] if "could not be deleted" in w]
+        assert bool(kept) == (case == "nodelete"), tr
+        return
+    check = "write" if case == "readonly" else "target"
+    p = probe_fails(a, d["id"], check)
+    detail = p["checks"][-1]["detail"]
+    want = {"missing": "does not exist", "file": "is a file, not a folder",
+            "readonly": "may not create files",
+            "nodrive": "drive 'b!NoSuchDrive' does not exist"}[case]
+    assert want in detail, detail
+
+
+def test_onedrive_download_redirect_policy(onedrive_dest, stub, env):
+    """The pre-authenticated URL goes through the egress policy, and only
+    Graph's one redirect is followed."""
+    a, d = onedrive_dest
+    put_config(a, d, "onedrive", folderPath="/")
+    lsn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsn.bind(("127.0.0.1", 0))
+    lsn.listen(8)
+    lsn.settimeout(0.5)
+    port = lsn.getsockname()[1]
+    try:
+        stub.control(download_base="http://127.0.0.1:%d" % port)
+        p = probe_fails(a, d["id"], "read")
+        assert "egress policy" in p["checks"][-1]["detail"], p
+        with pytest.raises(socket.timeout):
+            lsn.accept()
+        stub.control(download_base=stub.url + "/bounce")
+        p = probe_fails(a, d["id"], "read")
+        assert "HTTP 302" in p["checks"][-1]["detail"], p
+    finally:
+        stub.control(download_base=None)
+        lsn.close()
+    # The probe objects of the failed reads were cleaned up.
+    assert not [i for i in stub.state()["items"].values()
+                if i["path"].startswith("/.backupd-probe-")]
+    probe_ok(a, d["id"])
+
+
+def test_never_authorized(drive_dest, stub, env):
+    """Pending destinations say to authorize; a never-authorized one does
+    not reach the provider at all."""
+    a, _ = drive_dest
+    d = create(a, "onedrive")
+    n = len(stub.state()["requests"])
+    p = probe_fails(a, d["id"], "auth")
+    assert "not authorized yet" in p["checks"][-1]["detail"], p
+    assert stub.requests_since(n) == [] or all(
+        r["path"] == "/_control/state" for r in stub.requests_since(n))
+
+
+# ------------------------------------------------------------------ leaks
+
+def test_zz_no_token_leaks(env, stub):
+    """Every access and refresh token the stub ever issued, and the
+    destinations' own client secrets, are absent from the database dump,
+    every response of the suite and the service's logs."""
+    s = stub.state()
+    toks = s["access_tokens"] + s["refresh_tokens"]
+    assert len(toks) > 20, len(toks)
+    secrets_ = [t.encode() for t in toks] + [
+        OWN_GOOGLE[1].encode(), OWN_MS[1].encode(), REVOKE_GOOGLE[1].encode(),
+        REVOKE_MS[1].encode()]
+    dump = mariadb_dump(env)
+    answers = list(SEEN_BODIES) + [
+        r.content + json.dumps(dict(r.headers)).encode() for r in CALLBACKS]
+    logs = b""
+    stack = env.get("BACKUPD_STACK_DIR") or os.environ["BACKUPD_STACK_DIR"]
+    for f in sorted((Path(stack) / "log").glob("*")):
+        if f.is_file():
+            logs += f.read_bytes()
+    assert logs, "no log files found"
+    for sec in secrets_:
+        assert sec not in dump, sec[:12]
+        assert sec not in logs, sec[:12]
+        for a in answers:
+            assert sec not in a, sec[:12]
+    # Nor a PKCE verifier: the stub saw them only in token requests, and
+    # the states' verifiers are encrypted in the database.
+    assert b"code_verifier" not in logs
