@@ -1042,6 +1042,40 @@ put_tokens(json_object *config, const struct oauth_tokens *t,
 }
 
 /*
+ * Inside the callback's transaction, after the row changed under it: seal
+ * the tokens into the row's current config (which must still be of the
+ * provider's type). Replaces *blob (and w->blob). False on any failure.
+ */
+static bool
+reseal_current(struct app *app, const char *org, const char *id,
+    const char *provider, const struct oauth_tokens *tok,
+    struct dest_write *w, unsigned char **blob, size_t *bloblen)
+{
+	struct dbres r;
+	struct dest d;
+	json_object *now = NULL;
+	bool ok = false;
+
+	if (store_dest_get(app->db, org, id, &r) != BD_OK)
+		return false;
+	store_dest_from_row(&r, 0, &d);
+	if (strcmp(d.type, provider) != 0 || open_config(app, &d, &now) != BD_OK)
+		goto out;
+	put_tokens(now, tok, NULL);
+	free(*blob);
+	*blob = NULL;
+	if (seal_config(app, org, id, now, blob, bloblen) != BD_OK)
+		goto out;
+	w->blob = *blob;
+	w->bloblen = *bloblen;
+	ok = true;
+out:
+	json_object_put(now);
+	dbres_free(&r);
+	return ok;
+}
+
+/*
  * GET /backup-destinations/oauth/callback. No Authorization: the state alone
  * binds the answer to a destination, a provider and the flow that started
  * it. Every outcome is a 302 to settings_url; a failure stores nothing.
@@ -1165,8 +1199,15 @@ h_oauth_callback(struct app *app, struct request *req, struct response *resp)
 	if (db_begin(app->db) != BD_OK)
 		goto done;
 	in_tx = true;
-	if (store_dest_lock(app->db, cur.org, cur.id, &locked) != BD_OK ||
-	    store_dest_set_oauth(app->db, &w, tok.expires_at_ms) != BD_OK)
+	if (store_dest_lock(app->db, cur.org, cur.id, &locked) != BD_OK)
+		goto done;
+	/* A PUT landed while the code was exchanged and the probe ran: put
+	 * the tokens into the config as it is now, not the one read before. */
+	if (locked != cur.version &&
+	    !reseal_current(app, cur.org, cur.id, provider, &tok, &w, &blob,
+	    &bloblen))
+		goto done;
+	if (store_dest_set_oauth(app->db, &w, tok.expires_at_ms) != BD_OK)
 		goto done;
 	audit(app, req, "oauth.callback", cur.id, "success", res.ok ? NULL :
 	    "connected; the connection test failed");

@@ -632,6 +632,34 @@ def test_six_concurrent_callbacks(api, stub, env):
     assert n == [["failure", "5"], ["success", "1"]], n
 
 
+def test_put_during_callback_keeps_both(api, stub, env, tokens_expire_soon):
+    """A PUT that lands while the callback exchanges the code (the token
+    endpoint is slow) is neither lost nor loses the tokens: the callback
+    seals the tokens into the config as it is after the PUT."""
+    d = create(api, "google_drive")
+    b = start(api, d["id"])
+    cb = consent(b["authorizationUrl"])
+    stub.control(token_delay=2.0)
+    out = []
+    t = threading.Thread(target=lambda: out.append(callback(stub, cb)))
+    t.start()
+    time.sleep(0.7)  # the callback is now waiting on the token endpoint
+    new_name = uname("renamed")
+    r = api.put("%s/%s" % (LIST, d["id"]), json={
+        "name": new_name, "destinationType": "google_drive",
+        "config": {"folderId": "root"}})
+    assert r.status_code == 200, r.text
+    t.join(timeout=60)
+    stub.control(token_delay=0)
+    assert out, "callback did not answer"
+    connected(out[0], d["id"])
+    g = get(api, d["id"])
+    assert g["name"] == new_name, g
+    assert g["config"] == {"folderId": "root"}, g
+    assert g["status"] == "active", g
+    probe_ok(api, d["id"])  # the tokens survived the PUT
+
+
 # --------------------------------------------------------------- refresh
 
 @pytest.mark.parametrize("dtype", ["google_drive", "onedrive"])

@@ -521,6 +521,11 @@ class Handler(BaseHTTPRequestHandler):
     def token_code(self, provider, tenant, cid, f, rec, err):
         st = self.state
         code, verifier = f("code"), f("code_verifier")
+        with st.lock:
+            delay = st.token_delay
+        if delay:
+            # A slow exchange widens races around the callback.
+            time.sleep(delay)
         if code is None:
             return err(400, "invalid_request", "code missing")
         with st.lock:
