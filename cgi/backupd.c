@@ -18,6 +18,8 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <netdb.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -393,26 +395,78 @@ reap(unsigned gen, bool stopping)
 	}
 }
 
+/*
+ * Open the listening socket for `listen` (validated by cfg): "unix:/path",
+ * "host:port" or "[v6]:port". libfcgi's FCGX_OpenSocket would take
+ * "[::1]:9000" for a unix socket path, so the socket is made here; libfcgi
+ * accepts on any listening descriptor.
+ */
 static int
-open_listener(const char *listen)
+open_listener(const char *where)
 {
-	const char *addr = listen;
-	int fd;
+	struct addrinfo hints, *ai = NULL, *p;
+	char host[256];
+	const char *port;
+	int fd = -1, one = 1, rc;
 
-	if (strncmp(listen, "unix:", 5) == 0) {
+	if (strncmp(where, "unix:", 5) == 0) {
+		struct sockaddr_un sun;
 		struct stat st;
-		addr = listen + 5;
+		const char *path = where + 5;
+
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 		/* A socket left by a previous run would make bind fail. */
-		if (lstat(addr, &st) == 0 && S_ISSOCK(st.st_mode))
-			unlink(addr);
+		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+			unlink(path);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+		    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+		    chmod(path, 0660) != 0 || listen(fd, LIM_LISTEN_BACKLOG) != 0)
+			goto fail;
+		return fd;
 	}
-	if ((fd = FCGX_OpenSocket(addr, 128)) < 0) {
-		log_msg(LOG_ERROR, "cannot listen on %s", listen);
+	if (where[0] == '[') {
+		const char *rb = strchr(where, ']');
+		snprintf(host, sizeof(host), "%.*s",
+		    rb ? (int)(rb - where - 1) : 0, where + 1);
+		port = rb ? rb + 2 : "";
+	} else {
+		const char *colon = strrchr(where, ':');
+		snprintf(host, sizeof(host), "%.*s",
+		    colon ? (int)(colon - where) : 0, where);
+		port = colon ? colon + 1 : "";
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		log_msg(LOG_ERROR, "cannot listen on %s: %s", where,
+		    gai_strerror(rc));
 		return -1;
 	}
-	if (addr != listen)
-		chmod(addr, 0660);
-	return fd;
+	for (p = ai; p != NULL; p = p->ai_next) {
+		fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC,
+		    p->ai_protocol);
+		if (fd >= 0 &&
+		    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one)) == 0 &&
+		    bind(fd, p->ai_addr, p->ai_addrlen) == 0 &&
+		    listen(fd, LIM_LISTEN_BACKLOG) == 0)
+			break;
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	if (fd >= 0)
+		return fd;
+fail:
+	log_msg(LOG_ERROR, "cannot listen on %s: %s", where, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
 }
 
 static int

@@ -34,6 +34,8 @@
 #define LIM_PROBE_CONNECT_TIMEOUT_DEFAULT 5
 #define LIM_PROBE_TIMEOUT_DEFAULT 20
 #define LIM_JWT_LEEWAY_DEFAULT 60
+/* Pending connections on the pool's socket (nginx retries past it). */
+#define LIM_LISTEN_BACKLOG 128
 /* A respawning worker waits at most this long between attempts. */
 #define LIM_RESPAWN_BACKOFF_MAX_MS 5000
 /* OAuth state lifetime (issue: 10 minutes). */

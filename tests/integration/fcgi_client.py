@@ -134,7 +134,8 @@ def cgi_params(method, uri, token=None, body=b"", content_type=None,
 
 def _connect(address, timeout):
     if isinstance(address, tuple):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        s = socket.socket(family, socket.SOCK_STREAM)
     else:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)

@@ -339,6 +339,31 @@ def test_pool_starts_n_workers_and_answers(start_pool, env):
     assert started and "3 workers" in started[0], p.log_tail()
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_pool_listens_on_tcp(start_pool, env, host):
+    """listen = host:port and [v6]:port: a TCP socket on that address
+    (libfcgi alone would have made "[::1]:port" a unix socket file)."""
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    spelled = "[%s]:%d" % (host, port) if ":" in host else \
+        "%s:%d" % (host, port)
+    p = start_pool(wait=False, sock="(tcp)", workers=2, listen=spelled)
+    tok = make_token(env, org=new_org())
+    assert wait_for(lambda: _answers((host, port), tok), timeout=10,
+                    interval=0.1), p.log_tail()
+    assert not os.path.exists(spelled), "a unix socket file was created"
+    assert fcgi_call((host, port), "GET", LIST, tok).status == 200
+
+
+def _answers(address, tok):
+    try:
+        return fcgi_call(address, "GET", LIST, tok, timeout=2).status == 200
+    except OSError:
+        return False
+
+
 def test_killed_worker_is_respawned(start_pool, env):
     p = start_pool(workers=2)
     before = p.workers()
