@@ -45,5 +45,7 @@
 /* Connect timeout to the database: a dead DB answers 503 fast. */
 #define LIM_DB_CONNECT_TIMEOUT 2
 #define LIM_DB_RW_TIMEOUT 10
+/* After a failed connect a worker answers 503 without retrying this long. */
+#define LIM_DB_RETRY_MS 500
 
 #endif
