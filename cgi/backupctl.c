@@ -94,6 +94,30 @@ load_cfg(const struct ctl *ctl, struct cfg *c)
 	return 0;
 }
 
+/* The JWT key of config c into *a; prints the reason and returns -1 on
+ * failure. */
+static int
+load_auth(const struct cfg *c, struct auth_ctx **a)
+{
+	char err[ERRLEN] = "";
+
+	if (auth_init(a, c, err, sizeof(err)) != BD_OK) {
+		fprintf(stderr, "backupctl: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Wipe and free a token string; NULL is a no-op. */
+static void
+wipe_free(char *tok)
+{
+	if (tok != NULL) {
+		sodium_memzero(tok, strlen(tok));
+		free(tok);
+	}
+}
+
 /* optind = 0 makes glibc's getopt start afresh on each command's argv. */
 static int
 parse_opts(int argc, char **argv, const struct option *opts,
@@ -226,7 +250,7 @@ c_token(const struct ctl *ctl, int argc, char **argv)
 	struct token_opts o = {NULL, NULL, "dev-user", 3600};
 	struct auth_ctx *a = NULL;
 	struct cfg c;
-	char err[ERRLEN] = "", *tok = NULL;
+	char *tok = NULL;
 	int rc = 1, have_cfg = 0;
 
 	memset(&c, 0, sizeof(c));
@@ -238,10 +262,8 @@ c_token(const struct ctl *ctl, int argc, char **argv)
 	if (load_cfg(ctl, &c) != 0)
 		goto out;
 	have_cfg = 1;
-	if (auth_init(&a, &c, err, sizeof(err)) != BD_OK) {
-		fprintf(stderr, "backupctl: %s\n", err);
+	if (load_auth(&c, &a) != 0)
 		goto out;
-	}
 	if ((tok = auth_mint(a, o.sub, o.org, o.role, o.ttl,
 	    time(NULL))) == NULL) {
 		fprintf(stderr, "backupctl: cannot mint a token (jwt_alg must "
@@ -254,10 +276,7 @@ c_token(const struct ctl *ctl, int argc, char **argv)
 		goto out;
 	rc = 0;
 out:
-	if (tok != NULL) {
-		sodium_memzero(tok, strlen(tok));
-		free(tok);
-	}
+	wipe_free(tok);
 	auth_free(a);
 	if (have_cfg)
 		cfg_free(&c);
@@ -294,10 +313,8 @@ c_check_config(const struct ctl *ctl, int argc, char **argv)
 		fprintf(stderr, "backupctl: %s\n", err);
 		goto out;
 	}
-	if (auth_init(&a, &c, err, sizeof(err)) != BD_OK) {
-		fprintf(stderr, "backupctl: %s\n", err);
+	if (load_auth(&c, &a) != 0)
 		goto out;
-	}
 	if (c.jwt_alg == NULL || strncmp(c.jwt_alg, "HS", 2) == 0) {
 		if ((tok = auth_mint(a, "check-config", "check-config", NULL,
 		    60, now)) == NULL ||
@@ -314,10 +331,7 @@ c_check_config(const struct ctl *ctl, int argc, char **argv)
 	rc = 0;
 out:
 	sodium_memzero(hdr, sizeof(hdr));
-	if (tok != NULL) {
-		sodium_memzero(tok, strlen(tok));
-		free(tok);
-	}
+	wipe_free(tok);
 	auth_free(a);
 	vault_free(v);
 	if (have_cfg)

@@ -32,6 +32,11 @@ probe_check_name(enum probe_check c)
 	return check_names[c];
 }
 
+static void format_detail(char *, size_t, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+static void record(struct probe_result *, enum probe_check, bool,
+    const char *, va_list) __attribute__((format(printf, 4, 0)));
+
 /*
  * vsnprintf into buf, then, if the text was cut, drop a UTF-8 sequence the
  * cut left incomplete so the detail stays valid UTF-8 in the JSON output.

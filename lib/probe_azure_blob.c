@@ -48,7 +48,7 @@
 #include <sodium.h>
 
 #include "bd_limits.h"
-#include "probe.h"
+#include "probe_http.h"
 
 /* x-ms-version: a Blob service version Azure and Azurite 3.x accept. */
 #define AZ_VERSION "2021-08-06"
@@ -272,6 +272,33 @@ kv_cmp_val(const void *pa, const void *pb)
 	return c != 0 ? c : strcmp(a->val, b->val);
 }
 
+/*
+ * Append an entry that takes over name and val (malloc'd; NULL after a
+ * failed allocation) to v[*n], growing *cap. False when out of memory;
+ * what was taken over is then freed, now or by kv_free().
+ */
+static bool
+kv_push(struct kv **v, size_t *n, size_t *cap, char *name, char *val)
+{
+	struct kv *p;
+	size_t want = *cap ? *cap * 2 : 8;
+
+	if (*n == *cap) {
+		if ((p = realloc(*v, want * sizeof(**v))) == NULL) {
+			free(name);
+			free(val);
+			return false;
+		}
+		*v = p;
+		*cap = want;
+	}
+	(*v)[*n].name = name;
+	(*v)[*n].val = val;
+	(*v)[*n].order = *n;
+	(*n)++;
+	return name != NULL && val != NULL;
+}
+
 static void
 kv_free(struct kv *v, size_t n)
 {
@@ -303,19 +330,7 @@ canon_headers(struct sbuf *b, const struct curl_slist *headers)
 		if (!header_split(h->data, &name, &nlen, &val, &vlen) ||
 		    nlen < 5 || strncasecmp(name, "x-ms-", 5) != 0)
 			continue;
-		if (n == cap) {
-			struct kv *p = realloc(v, (cap ? cap * 2 : 8) *
-			    sizeof(*v));
-			if (p == NULL)
-				goto out;
-			v = p;
-			cap = cap ? cap * 2 : 8;
-		}
-		v[n].name = malloc(nlen + 1);
-		v[n].val = malloc(vlen + 1);
-		v[n].order = n;
-		n++;
-		if (v[n - 1].name == NULL || v[n - 1].val == NULL)
+		if (!kv_push(&v, &n, &cap, malloc(nlen + 1), malloc(vlen + 1)))
 			goto out;
 		for (i = 0; i < nlen; i++)
 			v[n - 1].name[i] = lower(name[i]);
@@ -361,7 +376,7 @@ canon_resource(struct sbuf *b, const char *account, const char *path,
 	const char *p, *end, *eq;
 	size_t n = 0, cap = 0, i;
 	bool ok = false;
-	char *s;
+	char *s, *name, *val;
 
 	sb_chr(b, '/');
 	sb_str(b, account);
@@ -371,20 +386,10 @@ canon_resource(struct sbuf *b, const char *account, const char *path,
 		if (end == p)
 			continue;
 		eq = memchr(p, '=', (size_t)(end - p));
-		if (n == cap) {
-			struct kv *q = realloc(v, (cap ? cap * 2 : 8) *
-			    sizeof(*v));
-			if (q == NULL)
-				goto out;
-			v = q;
-			cap = cap ? cap * 2 : 8;
-		}
-		v[n].name = url_decode(p, (size_t)((eq ? eq : end) - p));
-		v[n].val = eq ? url_decode(eq + 1, (size_t)(end - eq - 1)) :
+		name = url_decode(p, (size_t)((eq != NULL ? eq : end) - p));
+		val = eq != NULL ? url_decode(eq + 1, (size_t)(end - eq - 1)) :
 		    url_decode("", 0);
-		v[n].order = n;
-		n++;
-		if (v[n - 1].name == NULL || v[n - 1].val == NULL)
+		if (!kv_push(&v, &n, &cap, name, val))
 			goto out;
 		for (s = v[n - 1].name; *s; s++)
 			*s = lower(*s);
@@ -599,19 +604,6 @@ struct az {
 	bool target_known;        /* the target check has been recorded */
 };
 
-/* A string member, NULL when absent, not a string or empty. */
-static const char *
-member(json_object *config, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(config, key, &v) ||
-	    !json_object_is_type(v, json_type_string) ||
-	    json_object_get_string_len(v) == 0)
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /*
  * The endpoint (or the default one) into a->origin and a->container_path.
  * Returns false after failing the connect check.
@@ -730,28 +722,6 @@ out:
 	return ok;
 }
 
-/* Free a header list, wiping each line first (the Authorization line). */
-static void
-headers_free(struct curl_slist *h)
-{
-	struct curl_slist *p;
-
-	for (p = h; p != NULL; p = p->next)
-		sodium_memzero(p->data, strlen(p->data));
-	curl_slist_free_all(h);
-}
-
-static bool
-add_header(struct curl_slist **h, const char *line)
-{
-	struct curl_slist *n = curl_slist_append(*h, line);
-
-	if (n == NULL)
-		return false;
-	*h = n;
-	return true;
-}
-
 /*
  * One request: method on path (encoded) with the request's own query (or
  * NULL), a body for PUT, extra header lines (NULL-terminated, may be NULL).
@@ -781,16 +751,16 @@ az_request(struct az *a, struct probe_xfer *x, const char *method,
 	if (!probe_azure_date(time(NULL), date, sizeof(date)))
 		goto out;
 	snprintf(line, sizeof(line), "x-ms-date: %s", date);
-	if (!add_header(&h, line) ||
-	    !add_header(&h, "x-ms-version: " AZ_VERSION) ||
-	    !add_header(&h, "Expect:"))
+	if (!probe_header_append(&h, line) ||
+	    !probe_header_append(&h, "x-ms-version: " AZ_VERSION) ||
+	    !probe_header_append(&h, "Expect:"))
 		goto out;
 	for (i = 0; extra != NULL && extra[i] != NULL; i++)
-		if (!add_header(&h, extra[i]))
+		if (!probe_header_append(&h, extra[i]))
 			goto out;
 	if (body != NULL) {
 		snprintf(line, sizeof(line), "Content-Length: %zu", bodylen);
-		if (!add_header(&h, line))
+		if (!probe_header_append(&h, line))
 			goto out;
 	}
 	if (a->sas == NULL) {
@@ -803,7 +773,7 @@ az_request(struct az *a, struct probe_xfer *x, const char *method,
 		sb_str(&auth, a->account);
 		sb_chr(&auth, ':');
 		sb_str(&auth, sig);
-		if (auth.oom || !add_header(&h, auth.p))
+		if (auth.oom || !probe_header_append(&h, auth.p))
 			goto out;
 	}
 	sb_str(&url, a->origin);
@@ -843,7 +813,7 @@ out:
 	 * freeing. The handle itself stays for probe_fail_curl. */
 	if (x->h != NULL)
 		curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, NULL);
-	headers_free(h);
+	probe_headers_free(h);
 	if (url.p != NULL)
 		sodium_memzero(url.p, url.len);
 	free(url.p);
@@ -855,12 +825,16 @@ out:
 	return cc;
 }
 
-/* After a transfer: a curl failure is recorded (false); an HTTP answer
- * passes the connect check the first time (true). */
+/*
+ * After a transfer: a curl failure is recorded (false); an HTTP answer
+ * passes the connect check the first time and, unless it is a 2xx, has its
+ * error <Code> read into code ("" otherwise; true).
+ */
 static bool
-answered(struct az *a, struct probe_xfer *x, CURLcode cc,
-    enum probe_check otherwise, const char *what)
+answered(struct az *a, struct probe_xfer *x, CURLcode cc, long status,
+    enum probe_check otherwise, const char *what, char code[AZ_CODE_MAX + 1])
 {
+	code[0] = '\0';
 	if (cc != CURLE_OK) {
 		probe_fail_curl(a->res, x, cc, otherwise, what);
 		return false;
@@ -870,6 +844,8 @@ answered(struct az *a, struct probe_xfer *x, CURLcode cc,
 		probe_pass(a->res, CHECK_CONNECT, "the server at %s answered "
 		    "over %s", a->authority, a->tls ? "HTTPS" : "plain HTTP");
 	}
+	if (status < 200 || status >= 300)
+		probe_azure_error_code(x->body, code, AZ_CODE_MAX + 1);
 	return true;
 }
 
@@ -877,17 +853,6 @@ static bool
 is(const char *code, const char *want)
 {
 	return strcmp(code, want) == 0;
-}
-
-/* "HTTP 500 (InternalError)" or "HTTP 500" into buf. */
-static const char *
-status_text(char *buf, size_t size, long status, const char *code)
-{
-	if (code[0] != '\0')
-		snprintf(buf, size, "HTTP %ld (%s)", status, code);
-	else
-		snprintf(buf, size, "HTTP %ld", status);
-	return buf;
 }
 
 /*
@@ -933,7 +898,7 @@ fail_auth_codes(struct az *a, long status, const char *code)
 		    "Blob service");
 	} else {
 		probe_fail(r, CHECK_AUTH, "the server refused the "
-		    "credentials: %s", status_text(st, sizeof(st), status,
+		    "credentials: %s", probe_status_text(st, sizeof(st), status,
 		    code));
 	}
 	return true;
@@ -988,9 +953,9 @@ target_via_blob(struct az *a)
 
 	cc = az_request(a, &x, "GET", a->blob_path, NULL, NULL, 0, NULL,
 	    &status);
-	if (!answered(a, &x, cc, CHECK_TARGET, "checking the container"))
+	if (!answered(a, &x, cc, status, CHECK_TARGET,
+	    "checking the container", code))
 		goto out;
-	probe_azure_error_code(x.body, code, sizeof(code));
 	if (status == 200 || (status == 404 && is(code, "BlobNotFound"))) {
 		pass_target(a);
 	} else if (status == 404 && is(code, "ContainerNotFound")) {
@@ -1001,7 +966,7 @@ target_via_blob(struct az *a)
 	} else {
 		probe_fail(a->res, CHECK_TARGET, "checking container '%s' "
 		    "failed: %s", a->container,
-		    status_text(st, sizeof(st), status, code));
+		    probe_status_text(st, sizeof(st), status, code));
 		goto out;
 	}
 	ok = true;
@@ -1025,9 +990,9 @@ check_container(struct az *a)
 
 	cc = az_request(a, &x, "GET", a->container_path, "restype=container",
 	    NULL, 0, NULL, &status);
-	if (!answered(a, &x, cc, CHECK_AUTH, "checking the container"))
+	if (!answered(a, &x, cc, status, CHECK_AUTH,
+	    "checking the container", code))
 		goto out;
-	probe_azure_error_code(x.body, code, sizeof(code));
 	if (status == 200) {
 		pass_auth(a);
 		pass_target(a);
@@ -1050,13 +1015,13 @@ check_container(struct az *a)
 		probe_fail(a->res, CHECK_AUTH, "the server rejected the request "
 		    "(%s); check the endpoint: an emulator's ends with the "
 		    "account name, e.g. http://host:10000/devstoreaccount1",
-		    status_text(st, sizeof(st), status, code));
+		    probe_status_text(st, sizeof(st), status, code));
 		goto out;
 	} else {
 		if (!fail_auth_codes(a, status, code))
 			probe_fail(a->res, CHECK_AUTH, "checking container "
 			    "'%s' failed: %s", a->container,
-			    status_text(st, sizeof(st), status, code));
+			    probe_status_text(st, sizeof(st), status, code));
 		goto out;
 	}
 	ok = true;
@@ -1102,9 +1067,9 @@ check_write(struct az *a, const unsigned char *data, size_t len)
 
 	cc = az_request(a, &x, "PUT", a->blob_path, NULL, data, len, extra,
 	    &status);
-	if (!answered(a, &x, cc, CHECK_WRITE, "uploading the probe object"))
+	if (!answered(a, &x, cc, status, CHECK_WRITE,
+	    "uploading the probe object", code))
 		goto out;
-	probe_azure_error_code(x.body, code, sizeof(code));
 	if (status == 201) {
 		if (!a->target_known)
 			pass_target(a);
@@ -1123,14 +1088,15 @@ check_write(struct az *a, const unsigned char *data, size_t len)
 	} else if (status == 401 || status == 403) {
 		probe_fail(a->res, CHECK_WRITE, "the credentials may not "
 		    "write to container '%s': %s", a->container,
-		    status_text(st, sizeof(st), status, code));
+		    probe_status_text(st, sizeof(st), status, code));
 	} else if (status == 409 || status == 412) {
 		probe_fail(a->res, CHECK_WRITE, "the probe object could not "
-		    "be created: %s", status_text(st, sizeof(st), status,
+		    "be created: %s", probe_status_text(st, sizeof(st), status,
 		    code));
 	} else {
 		probe_fail(a->res, CHECK_WRITE, "uploading the probe object "
-		    "failed: %s", status_text(st, sizeof(st), status, code));
+		    "failed: %s", probe_status_text(st, sizeof(st), status,
+		    code));
 	}
 out:
 	probe_xfer_cleanup(&x);
@@ -1149,20 +1115,13 @@ check_read(struct az *a, const unsigned char *data, size_t len)
 
 	cc = az_request(a, &x, "GET", a->blob_path, NULL, NULL, 0, NULL,
 	    &status);
-	if (!answered(a, &x, cc, CHECK_READ, "reading the probe object back"))
+	if (!answered(a, &x, cc, status, CHECK_READ,
+	    "reading the probe object back", code))
 		goto out;
 	if (status == 200) {
-		if (x.len != len || sodium_memcmp(x.body, data, len) != 0) {
-			probe_fail(a->res, CHECK_READ, "the probe object read "
-			    "back differs from what was written");
-			goto out;
-		}
-		probe_pass(a->res, CHECK_READ,
-		    "read the probe object back intact");
-		ok = true;
+		ok = probe_read_back(a->res, &x, data, len);
 		goto out;
 	}
-	probe_azure_error_code(x.body, code, sizeof(code));
 	if (sas_lacks_permission(a, status, code))
 		probe_fail(a->res, CHECK_READ, "the SAS token does not allow "
 		    "reading blobs (it needs the r permission)");
@@ -1172,10 +1131,11 @@ check_read(struct az *a, const unsigned char *data, size_t len)
 	else if (status == 401 || status == 403)
 		probe_fail(a->res, CHECK_READ, "the credentials may not read "
 		    "from container '%s': %s", a->container,
-		    status_text(st, sizeof(st), status, code));
+		    probe_status_text(st, sizeof(st), status, code));
 	else
 		probe_fail(a->res, CHECK_READ, "reading the probe object back "
-		    "failed: %s", status_text(st, sizeof(st), status, code));
+		    "failed: %s", probe_status_text(st, sizeof(st), status,
+		    code));
 out:
 	probe_xfer_cleanup(&x);
 	return ok;
@@ -1193,13 +1153,13 @@ check_delete(struct az *a)
 
 	cc = az_request(a, &x, "DELETE", a->blob_path, NULL, NULL, 0, NULL,
 	    &status);
-	if (!answered(a, &x, cc, CHECK_DELETE, "deleting the probe object"))
+	if (!answered(a, &x, cc, status, CHECK_DELETE,
+	    "deleting the probe object", code))
 		goto out;
 	if (status >= 200 && status < 300) {
 		probe_pass(a->res, CHECK_DELETE, "deleted the probe object");
 		goto out;
 	}
-	probe_azure_error_code(x.body, code, sizeof(code));
 	if (status == 404 && is(code, "BlobNotFound")) {
 		probe_pass(a->res, CHECK_DELETE,
 		    "the probe object was already gone");
@@ -1214,7 +1174,8 @@ check_delete(struct az *a)
 	else
 		probe_warn(a->res, "could not delete the probe object '%s' in "
 		    "container '%s' (%s); remove it by hand", a->name,
-		    a->container, status_text(st, sizeof(st), status, code));
+		    a->container, probe_status_text(st, sizeof(st), status,
+		    code));
 out:
 	probe_xfer_cleanup(&x);
 }
@@ -1232,8 +1193,8 @@ probe_azure_blob(const struct probe_env *env, json_object *config,
 	memset(&a, 0, sizeof(a));
 	a.env = env;
 	a.res = res;
-	account = member(config, "accountName");
-	container = member(config, "container");
+	account = probe_json_nonempty(config, "accountName");
+	container = probe_json_nonempty(config, "container");
 	if (account == NULL) {
 		probe_fail(res, CHECK_AUTH, "the config has no accountName");
 		goto out;
@@ -1244,11 +1205,11 @@ probe_azure_blob(const struct probe_env *env, json_object *config,
 	}
 	a.account = account;
 	a.container = container;
-	if (!setup_credentials(&a, member(config, "accountKey"),
-	    member(config, "sasToken")))
+	if (!setup_credentials(&a, probe_json_nonempty(config, "accountKey"),
+	    probe_json_nonempty(config, "sasToken")))
 		goto out;
-	if (!setup_endpoint(&a, member(config, "endpoint"),
-	    member(config, "prefix")))
+	if (!setup_endpoint(&a, probe_json_nonempty(config, "endpoint"),
+	    probe_json_nonempty(config, "prefix")))
 		goto out;
 	randombytes_buf(data, sizeof(data));
 	if (!check_container(&a))

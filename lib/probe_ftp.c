@@ -43,7 +43,7 @@
 #include <sodium.h>
 
 #include "bd_limits.h"
-#include "probe.h"
+#include "probe_http.h"
 
 #define PROBE_BYTES 64
 /* Scheme, user-free host (IPv6 in brackets), port, "%2F", the path with
@@ -184,17 +184,6 @@ out:
 	return ok;
 }
 
-static const char *
-str_field(json_object *config, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(config, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /* The validated config as typed values; false after recording why not
  * (the registry validated it already: this only guards the types). */
 static bool
@@ -206,10 +195,10 @@ read_conf(json_object *config, struct ftp_conf *c, struct probe_result *res)
 
 	memset(c, 0, sizeof(*c));
 	c->tls = FTP_TLS_EXPLICIT;
-	c->host = str_field(config, "host");
-	c->user = str_field(config, "username");
-	c->password = str_field(config, "password");
-	c->path = str_field(config, "path");
+	c->host = probe_json_string(config, "host");
+	c->user = probe_json_string(config, "username");
+	c->password = probe_json_string(config, "password");
+	c->path = probe_json_string(config, "path");
 	if (c->host == NULL || c->user == NULL || c->password == NULL ||
 	    c->path == NULL) {
 		probe_fail(res, CHECK_CONNECT, "the config lacks the host, user "
@@ -219,7 +208,7 @@ read_conf(json_object *config, struct ftp_conf *c, struct probe_result *res)
 	if (json_object_object_get_ex(config, "port", &v) &&
 	    json_object_is_type(v, json_type_int))
 		c->port = (long)json_object_get_int64(v);
-	if ((tls = str_field(config, "tls")) != NULL) {
+	if ((tls = probe_json_string(config, "tls")) != NULL) {
 		for (i = 0; i < sizeof(tls_names) / sizeof(tls_names[0]); i++)
 			if (strcmp(tls, tls_names[i]) == 0)
 				break;
@@ -559,17 +548,8 @@ step_read(struct ftp_probe *p, struct probe_result *res)
 	CURLcode cc;
 
 	cc = run_step(p, p->file_url, 0L, 0L, false, NULL, 0, 0);
-	if (cc == CURLE_OK) {
-		if (x->len != PROBE_BYTES ||
-		    sodium_memcmp(x->body, p->data, PROBE_BYTES) != 0) {
-			probe_fail(res, CHECK_READ, "the probe object read back "
-			    "differs from what was written");
-			return false;
-		}
-		probe_pass(res, CHECK_READ, "read the probe object back "
-		    "intact");
-		return true;
-	}
+	if (cc == CURLE_OK)
+		return probe_read_back(res, x, p->data, PROBE_BYTES);
 	if (cc == CURLE_WRITE_ERROR && x->truncated)
 		probe_fail(res, CHECK_READ, "the probe object read back "
 		    "differs from what was written");

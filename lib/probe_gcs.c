@@ -35,23 +35,19 @@
 #include <jwt.h>
 #include <sodium.h>
 
-#include "bd_limits.h"
-#include "probe.h"
+#include "probe_http.h"
 
 /* Read/write is the narrowest scope that can create and delete objects
  * (Cloud Storage "OAuth 2.0 scopes"). */
 #define GCS_SCOPE "https://www.googleapis.com/auth/devstorage.read_write"
 #define GCS_GRANT_TYPE "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
 #define GCS_PROTOCOLS "https,http"
+#define GCS_DEFAULT_API "https://storage.googleapis.com"
 /* The assertion's lifetime: Google accepts at most one hour. */
 #define GCS_ASSERTION_TTL 3600
 #define GCS_PROBE_BYTES 64
 /* Google's access tokens are a few hundred bytes; its docs reserve 2048. */
 #define GCS_TOKEN_MAX 4096
-/* An error code worth naming in a detail: short, no prose. */
-#define GCS_CODE_MAX 40
-/* Google's error documents nest 4 deep; some slack for other bodies. */
-#define GCS_JSON_DEPTH 16
 
 struct gcs {
 	const struct probe_env *env;
@@ -91,13 +87,20 @@ settle_before(struct gcs *g, enum probe_check c)
 	}
 }
 
+static void record_at(struct gcs *, enum probe_check, bool, const char *,
+    ...) __attribute__((format(printf, 4, 5)));
+
+/* Record check c as passed (ok) or failed, after settling the open checks
+ * before it. */
 static void
-vrecord(struct gcs *g, enum probe_check c, bool ok, const char *fmt,
-    va_list ap)
+record_at(struct gcs *g, enum probe_check c, bool ok, const char *fmt, ...)
 {
 	char buf[PROBE_DETAIL_MAX];
+	va_list ap;
 
+	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
 	settle_before(g, c);
 	if (ok)
 		probe_pass(g->res, c, "%s", buf);
@@ -111,32 +114,9 @@ vrecord(struct gcs *g, enum probe_check c, bool ok, const char *fmt,
 		g->target_done = true;
 }
 
-static void pass_at(struct gcs *, enum probe_check, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail_at(struct gcs *, enum probe_check, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Pass check c (after settling the open checks before it). */
-static void
-pass_at(struct gcs *g, enum probe_check c, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vrecord(g, c, true, fmt, ap);
-	va_end(ap);
-}
-
-/* Fail check c (after settling the open checks before it). */
-static void
-fail_at(struct gcs *g, enum probe_check c, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vrecord(g, c, false, fmt, ap);
-	va_end(ap);
-}
+/* Pass / fail check c (after settling the open checks before it). */
+#define pass_at(g, c, ...) record_at((g), (c), true, __VA_ARGS__)
+#define fail_at(g, c, ...) record_at((g), (c), false, __VA_ARGS__)
 
 /*
  * A transfer failed at the curl level during `step`. probe_fail_curl()
@@ -148,207 +128,31 @@ static void
 xfer_failed(struct gcs *g, const struct probe_xfer *x, CURLcode cc,
     enum probe_check step, const char *what)
 {
-	struct probe_result tmp;
+	char detail[PROBE_DETAIL_MAX];
 	enum probe_check c;
 
-	memset(&tmp, 0, sizeof(tmp));
-	tmp.ok = true;
-	tmp.failed = -1;
-	c = probe_fail_curl(&tmp, x, cc, step, what);
+	c = probe_curl_detail(x, cc, step, what, detail);
 	if ((c == CHECK_CONNECT && g->connect_done) ||
 	    (c == CHECK_AUTH && g->auth_done))
 		c = step;
-	fail_at(g, c, "%s", tmp.nchecks > 0 ? tmp.checks[0].detail :
-	    "the transfer failed");
-}
-
-/* ---------------------------------------------------------------- JSON */
-
-/* Parse a remote body; NULL when it is not one JSON object. */
-static json_object *
-parse_object(const char *body, size_t len)
-{
-	json_tokener *tok;
-	json_object *o = NULL;
-
-	if (body == NULL || len == 0 || len > (size_t)LIM_PROBE_MAX_RESPONSE)
-		return NULL;
-	if ((tok = json_tokener_new_ex(GCS_JSON_DEPTH)) == NULL)
-		return NULL;
-	o = json_tokener_parse_ex(tok, body, (int)len);
-	if (o != NULL && !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
-}
-
-/* The string member `key` of o, NULL if absent or not a string. */
-static const char *
-member_string(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-/* Overwrite the string member `key` of o in place (a secret about to be
- * released with o). */
-static void
-wipe_member(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (o != NULL && json_object_object_get_ex(o, key, &v) &&
-	    json_object_is_type(v, json_type_string))
-		sodium_memzero((char *)json_object_get_string(v),
-		    (size_t)json_object_get_string_len(v));
-}
-
-/*
- * Copy s into out[GCS_CODE_MAX] when it is a short code of letters, digits,
- * '.', '_' and '-' (Google's "reason" tokens and RFC 6749 §5.2 error codes
- * look like that); anything else, prose included, gives "".
- */
-static void
-copy_code(const char *s, char out[GCS_CODE_MAX])
-{
-	size_t n;
-
-	out[0] = '\0';
-	if (s == NULL)
-		return;
-	n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789._-");
-	if (n == 0 || s[n] != '\0' || n >= GCS_CODE_MAX)
-		return;
-	memcpy(out, s, n + 1);
-}
-
-/* The first errors[].reason of a JSON API error document
- * ({"error":{"code":403,"message":...,"errors":[{"reason":"forbidden"}]}}),
- * or "" (Cloud Storage "HTTP status and error codes for JSON"). */
-static void
-api_reason(const struct probe_xfer *x, char out[GCS_CODE_MAX])
-{
-	json_object *o, *err, *errs;
-
-	out[0] = '\0';
-	if ((o = parse_object(x->body, x->len)) == NULL)
-		return;
-	if (json_object_object_get_ex(o, "error", &err) &&
-	    json_object_is_type(err, json_type_object) &&
-	    json_object_object_get_ex(err, "errors", &errs) &&
-	    json_object_is_type(errs, json_type_array) &&
-	    json_object_array_length(errs) > 0)
-		copy_code(member_string(json_object_array_get_idx(errs, 0),
-		    "reason"), out);
-	json_object_put(o);
+	fail_at(g, c, "%s", detail);
 }
 
 /* ------------------------------------------------------------- transfers */
 
-static long
-http_status(const struct probe_xfer *x)
-{
-	long code = 0;
-
-	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
-	return code;
-}
-
-static bool
-is_http(const char *url)
-{
-	return url != NULL && strncasecmp(url, "http://", 7) == 0;
-}
-
-/* Free a header list after wiping every entry (one holds the token). */
-static void
-headers_free(struct curl_slist *l)
-{
-	struct curl_slist *p;
-
-	for (p = l; p != NULL; p = p->next)
-		if (p->data != NULL)
-			sodium_memzero(p->data, strlen(p->data));
-	curl_slist_free_all(l);
-}
-
 /*
  * One Cloud Storage JSON API request: method on url with the bearer token,
- * optionally sending `data`. On CURLE_OK *status is the HTTP status and x
- * holds the answer. The caller cleans up x in every case.
+ * optionally sending `data`. See probe_http_call().
  */
 static CURLcode
 api_call(struct gcs *g, struct probe_xfer *x, const char *method,
     const char *url, const unsigned char *data, size_t len, long *status)
 {
-	struct curl_slist *hdrs = NULL, *t;
-	CURLcode cc = CURLE_OUT_OF_MEMORY;
+	const char *hdrs[] = { g->auth, NULL };
+	struct probe_http_req rq = { method, url, hdrs,
+		"application/octet-stream", data, len };
 
-	*status = 0;
-	if (probe_curl(x, g->env, GCS_PROTOCOLS) != BD_OK)
-		goto out;
-	if ((hdrs = curl_slist_append(NULL, g->auth)) == NULL)
-		goto out;
-	if (data != NULL) {
-		if ((t = curl_slist_append(hdrs,
-		    "Content-Type: application/octet-stream")) == NULL)
-			goto out;
-		hdrs = t;
-		if ((t = curl_slist_append(hdrs, "Expect:")) == NULL)
-			goto out;
-		hdrs = t;
-	}
-	if ((cc = curl_easy_setopt(x->h, CURLOPT_URL, url)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, hdrs)) !=
-	    CURLE_OK ||
-	    (cc = curl_easy_setopt(x->h, CURLOPT_CUSTOMREQUEST, method)) !=
-	    CURLE_OK)
-		goto out;
-	if (data != NULL &&
-	    ((cc = curl_easy_setopt(x->h, CURLOPT_POSTFIELDS, data)) !=
-	    CURLE_OK ||
-	    (cc = curl_easy_setopt(x->h, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)len)) != CURLE_OK))
-		goto out;
-	if ((cc = curl_easy_perform(x->h)) == CURLE_OK)
-		*status = http_status(x);
-out:
-	if (x->h != NULL)
-		curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, NULL);
-	headers_free(hdrs);
-	return cc;
-}
-
-/* malloc'd concatenation of up to four strings (NULLs skipped). */
-static char *
-join4(const char *a, const char *b, const char *c, const char *d)
-{
-	const char *parts[4] = { a, b, c, d };
-	size_t len = 1, n, i;
-	char *s, *p;
-
-	for (i = 0; i < 4; i++)
-		if (parts[i] != NULL)
-			len += strlen(parts[i]);
-	if ((s = malloc(len)) == NULL)
-		return NULL;
-	p = s;
-	for (i = 0; i < 4; i++) {
-		if (parts[i] == NULL)
-			continue;
-		n = strlen(parts[i]);
-		memcpy(p, parts[i], n);
-		p += n;
-	}
-	*p = '\0';
-	return s;
+	return probe_http_call(x, g->env, GCS_PROTOCOLS, &rq, status);
 }
 
 /* "the Cloud Storage API answered HTTP 503 (backendError)". */
@@ -356,15 +160,11 @@ static void
 unexpected(struct gcs *g, enum probe_check c, long status,
     const struct probe_xfer *x, const char *what)
 {
-	char reason[GCS_CODE_MAX];
+	char reason[PROBE_CODE_MAX], st[96];
 
-	api_reason(x, reason);
-	if (reason[0] != '\0')
-		fail_at(g, c, "the Cloud Storage API answered HTTP %ld (%s) "
-		    "while %s", status, reason, what);
-	else
-		fail_at(g, c, "the Cloud Storage API answered HTTP %ld while %s",
-		    status, what);
+	probe_google_reason(x, reason);
+	fail_at(g, c, "the Cloud Storage API answered %s while %s",
+	    probe_status_text(st, sizeof(st), status, reason), what);
 }
 
 /* --------------------------------------------------------------- token */
@@ -406,21 +206,6 @@ out:
 	return out;
 }
 
-/* Whether s can go into an HTTP header as a bearer token (RFC 6750 §2.1
- * b64token, loosely: visible ASCII, no spaces). */
-static bool
-token_ok(const char *s)
-{
-	size_t n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > GCS_TOKEN_MAX)
-		return false;
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-			return false;
-	return true;
-}
-
 /*
  * The token endpoint's refusal as a sentence. The codes are those of
  * Google's "JWT error codes" table (Server to Server Applications) and
@@ -451,13 +236,13 @@ token_refused(struct gcs *g, long status, const struct probe_xfer *x)
 		{ "org_internal", "an organization policy forbids the service "
 		    "account to obtain tokens" },
 	};
-	char code[GCS_CODE_MAX];
+	char code[PROBE_CODE_MAX];
 	json_object *o;
 	size_t i;
 
 	code[0] = '\0';
-	if ((o = parse_object(x->body, x->len)) != NULL) {
-		copy_code(member_string(o, "error"), code);
+	if ((o = probe_json_object(x->body, x->len)) != NULL) {
+		probe_code_copy(probe_json_string(o, "error"), code);
 		json_object_put(o);
 	}
 	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
@@ -488,13 +273,13 @@ get_token(struct gcs *g, const char *token_uri, const char *assertion)
 	json_object *o = NULL;
 	const char *tok, *type;
 	char *body = NULL;
-	size_t blen = 0;
+	size_t blen;
 	CURLcode cc;
 	long status;
 	bool ok = false;
 
 	memset(&x, 0, sizeof(x));
-	if ((body = join4("grant_type=" GCS_GRANT_TYPE "&assertion=",
+	if ((body = probe_concat("grant_type=" GCS_GRANT_TYPE "&assertion=",
 	    assertion, NULL, NULL)) == NULL) {
 		fail_at(g, CHECK_CONNECT, "out of memory");
 		goto out;
@@ -515,22 +300,21 @@ get_token(struct gcs *g, const char *token_uri, const char *assertion)
 		xfer_failed(g, &x, cc, CHECK_AUTH, "requesting an access token");
 		goto out;
 	}
-	status = http_status(&x);
+	status = probe_http_status(&x);
 	if (status != 200) {
 		token_refused(g, status, &x);
 		goto out;
 	}
-	o = parse_object(x.body, x.len);
-	tok = member_string(o, "access_token");
-	type = member_string(o, "token_type");
-	if (!token_ok(tok) ||
+	o = probe_json_object(x.body, x.len);
+	tok = probe_json_string(o, "access_token");
+	type = probe_json_string(o, "token_type");
+	if (!probe_visible(tok, GCS_TOKEN_MAX) ||
 	    (type != NULL && strcasecmp(type, "Bearer") != 0)) {
 		fail_at(g, CHECK_AUTH, "the token endpoint's answer holds no "
 		    "usable access token");
 		goto out;
 	}
-	if ((g->auth = join4("Authorization: Bearer ", tok, NULL, NULL)) ==
-	    NULL) {
+	if ((g->auth = probe_bearer_line(tok)) == NULL) {
 		fail_at(g, CHECK_AUTH, "out of memory");
 		goto out;
 	}
@@ -539,16 +323,13 @@ get_token(struct gcs *g, const char *token_uri, const char *assertion)
 	    "Storage API";
 	ok = true;
 out:
-	wipe_member(o, "access_token");
+	probe_json_wipe(o, "access_token");
 	json_object_put(o);
 	if (x.h != NULL)
 		curl_easy_setopt(x.h, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs);
 	probe_xfer_cleanup(&x);
-	if (body != NULL) {
-		sodium_memzero(body, blen);
-		free(body);
-	}
+	probe_wipe_free(body);
 	return ok;
 }
 
@@ -565,8 +346,8 @@ check_bucket(struct gcs *g)
 	bool ok = false;
 
 	memset(&x, 0, sizeof(x));
-	if ((url = join4(g->api, "/storage/v1/b/", g->bucket_esc, NULL)) ==
-	    NULL) {
+	if ((url = probe_concat(g->api, "/storage/v1/b/", g->bucket_esc,
+	    NULL)) == NULL) {
 		fail_at(g, CHECK_TARGET, "out of memory");
 		goto out;
 	}
@@ -618,10 +399,11 @@ object_url(const struct gcs *g, bool media)
 {
 	char *base, *url;
 
-	if ((base = join4(g->api, "/storage/v1/b/", g->bucket_esc, "/o/")) ==
-	    NULL)
+	if ((base = probe_concat(g->api, "/storage/v1/b/", g->bucket_esc,
+	    "/o/")) == NULL)
 		return NULL;
-	url = join4(base, g->object_esc, media ? "?alt=media" : NULL, NULL);
+	url = probe_concat(base, g->object_esc, media ? "?alt=media" : NULL,
+	    NULL);
 	free(base);
 	return url;
 }
@@ -637,9 +419,9 @@ check_write(struct gcs *g, const unsigned char *data, size_t len)
 	bool ok = false;
 
 	memset(&x, 0, sizeof(x));
-	if ((base = join4(g->api, "/upload/storage/v1/b/", g->bucket_esc,
+	if ((base = probe_concat(g->api, "/upload/storage/v1/b/", g->bucket_esc,
 	    "/o?uploadType=media&name=")) == NULL ||
-	    (url = join4(base, g->object_esc, NULL, NULL)) == NULL) {
+	    (url = probe_concat(base, g->object_esc, NULL, NULL)) == NULL) {
 		fail_at(g, CHECK_WRITE, "out of memory");
 		goto out;
 	}
@@ -706,13 +488,8 @@ check_read(struct gcs *g, const unsigned char *data, size_t len)
 	}
 	switch (status) {
 	case 200:
-		if (x.len != len || memcmp(x.body, data, len) != 0) {
-			fail_at(g, CHECK_READ, "the probe object read back "
-			    "differs from what was written");
-			break;
-		}
-		pass_at(g, CHECK_READ, "read the probe object back intact");
-		ok = true;
+		/* write passed: every check before read is settled. */
+		ok = probe_read_back(g->res, &x, data, len);
 		break;
 	case 403:
 		fail_at(g, CHECK_READ, "the service account may not read "
@@ -792,25 +569,17 @@ static bool
 make_names(struct gcs *g, CURL *h, const char *prefix)
 {
 	char name[32];
-	size_t plen, alen;
-	const char *api = g->env != NULL && g->env->cfg != NULL ?
-	    g->env->cfg->gcs_api_url : NULL;
+	size_t plen;
 
-	if (api == NULL || api[0] == '\0')
-		api = "https://storage.googleapis.com";
-	alen = strlen(api);
-	while (alen > 0 && api[alen - 1] == '/')
-		alen--;
-	if ((g->api = malloc(alen + 1)) == NULL)
+	if ((g->api = probe_base_url(g->env != NULL && g->env->cfg != NULL ?
+	    g->env->cfg->gcs_api_url : NULL, GCS_DEFAULT_API)) == NULL)
 		return false;
-	memcpy(g->api, api, alen);
-	g->api[alen] = '\0';
 
 	probe_object_name(name);
 	while (prefix != NULL && *prefix == '/')
 		prefix++;
 	plen = prefix != NULL ? strlen(prefix) : 0;
-	g->object = join4(plen > 0 ? prefix : NULL,
+	g->object = probe_concat(plen > 0 ? prefix : NULL,
 	    plen > 0 && prefix[plen - 1] != '/' ? "/" : NULL, name, NULL);
 	if (g->object == NULL)
 		return false;
@@ -830,7 +599,6 @@ probe_gcs(const struct probe_env *env, json_object *config,
     struct probe_result *res)
 {
 	struct gcs g;
-	json_tokener *tok = NULL;
 	json_object *key = NULL;
 	const char *sa, *email, *pem, *kid, *token_uri;
 	unsigned char data[GCS_PROBE_BYTES];
@@ -845,29 +613,30 @@ probe_gcs(const struct probe_env *env, json_object *config,
 	g.connect_detail = "reached the token endpoint";
 	randombytes_buf(data, sizeof(data));
 
-	if ((g.bucket = member_string(config, "bucket")) == NULL) {
+	if ((g.bucket = probe_json_string(config, "bucket")) == NULL) {
 		probe_fail(res, CHECK_TARGET, "the config has no bucket");
 		goto out;
 	}
-	sa = member_string(config, "serviceAccountJson");
-	if (sa != NULL && (tok = json_tokener_new_ex(GCS_JSON_DEPTH)) != NULL)
-		key = json_tokener_parse_ex(tok, sa, (int)strlen(sa));
-	if (key == NULL || !json_object_is_type(key, json_type_object) ||
-	    (email = member_string(key, "client_email")) == NULL ||
-	    (pem = member_string(key, "private_key")) == NULL ||
-	    (token_uri = member_string(key, "token_uri")) == NULL) {
+	/* The key file is at most LIM_FIELD_MAX bytes (dtype.c), well
+	 * under probe_json_object()'s cap. */
+	if ((sa = probe_json_string(config, "serviceAccountJson")) != NULL)
+		key = probe_json_object(sa, strlen(sa));
+	if (key == NULL ||
+	    (email = probe_json_string(key, "client_email")) == NULL ||
+	    (pem = probe_json_string(key, "private_key")) == NULL ||
+	    (token_uri = probe_json_string(key, "token_uri")) == NULL) {
 		probe_fail(res, CHECK_AUTH, "the service account key file is "
 		    "incomplete (client_email, private_key and token_uri are "
 		    "needed)");
 		goto out;
 	}
-	kid = member_string(key, "private_key_id");
+	kid = probe_json_string(key, "private_key_id");
 
 	/* Plain http is allowed (a test or an emulator), but say so. */
-	if (is_http(token_uri))
+	if (probe_plain_http(token_uri))
 		probe_warn(res, "the token endpoint is plain http: the signed "
 		    "assertion and the access token travel unencrypted");
-	if (is_http(env != NULL && env->cfg != NULL ?
+	if (probe_plain_http(env != NULL && env->cfg != NULL ?
 	    env->cfg->gcs_api_url : NULL))
 		probe_warn(res, "the Cloud Storage API URL is plain http: the "
 		    "access token and the data travel unencrypted");
@@ -877,9 +646,9 @@ probe_gcs(const struct probe_env *env, json_object *config,
 		    "could not sign (it must be an RSA key in PEM form)");
 		goto out;
 	}
-	wipe_member(key, "private_key");
+	probe_json_wipe(key, "private_key");
 	if ((h = curl_easy_init()) == NULL ||
-	    !make_names(&g, h, member_string(config, "prefix"))) {
+	    !make_names(&g, h, probe_json_string(config, "prefix"))) {
 		probe_fail(res, CHECK_CONNECT, "out of memory");
 		goto out;
 	}
@@ -895,18 +664,10 @@ probe_gcs(const struct probe_env *env, json_object *config,
 	}
 	check_delete(&g, true);
 out:
-	if (assertion != NULL) {
-		sodium_memzero(assertion, strlen(assertion));
-		free(assertion);
-	}
-	if (g.auth != NULL) {
-		sodium_memzero(g.auth, strlen(g.auth));
-		free(g.auth);
-	}
-	wipe_member(key, "private_key");
+	probe_wipe_free(assertion);
+	probe_wipe_free(g.auth);
+	probe_json_wipe(key, "private_key");
 	json_object_put(key);
-	if (tok != NULL)
-		json_tokener_free(tok);
 	curl_free(g.object_esc);
 	curl_free(g.bucket_esc);
 	if (h != NULL)

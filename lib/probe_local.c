@@ -122,6 +122,24 @@ match_roots(const char *roots, const char *lexical, const char *resolved,
 	}
 }
 
+/*
+ * match_roots() as the target check: whether lexical (resolved NULL), or
+ * else resolved, lies under a root. Records the failure when not.
+ */
+static bool
+inside_roots(const char *roots, const char *lexical, const char *resolved,
+    struct probe_result *res)
+{
+	bool lex_ok, real_ok;
+
+	match_roots(roots, lexical, resolved, &lex_ok, &real_ok);
+	if (resolved == NULL ? lex_ok : real_ok)
+		return true;
+	probe_fail(res, CHECK_TARGET,
+	    "path resolves outside the allowed local roots");
+	return false;
+}
+
 static bool
 roots_configured(const char *roots)
 {
@@ -189,7 +207,7 @@ check_target(const struct probe_env *env, const char *path, size_t pathlen,
 	const char *roots = env != NULL && env->cfg != NULL ?
 	    env->cfg->local_roots : NULL;
 	struct stat st, fst;
-	bool lex_ok, real_ok, ok = false;
+	bool ok = false;
 	int fd = -1, e;
 
 	*dirfd = -1;
@@ -204,12 +222,8 @@ check_target(const struct probe_env *env, const char *path, size_t pathlen,
 	}
 	/* Confine before touching the file system: whether something exists
 	 * outside the roots is none of the caller's business. */
-	match_roots(roots, lexical, NULL, &lex_ok, &real_ok);
-	if (!lex_ok) {
-		probe_fail(res, CHECK_TARGET,
-		    "path resolves outside the allowed local roots");
+	if (!inside_roots(roots, lexical, NULL, res))
 		goto out;
-	}
 	if ((resolved = realpath(path, NULL)) == NULL) {
 		e = errno;
 		if (e == ENOENT)
@@ -229,12 +243,8 @@ check_target(const struct probe_env *env, const char *path, size_t pathlen,
 			    "cannot resolve '%s'", path);
 		goto out;
 	}
-	match_roots(roots, lexical, resolved, &lex_ok, &real_ok);
-	if (!real_ok) {
-		probe_fail(res, CHECK_TARGET,
-		    "path resolves outside the allowed local roots");
+	if (!inside_roots(roots, lexical, resolved, res))
 		goto out;
-	}
 	if (stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		probe_fail(res, CHECK_TARGET, "'%s' is not a directory", path);
 		goto out;

@@ -30,13 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <sodium.h>
 
-#include "bd_limits.h"
-#include "oauth.h"
-#include "probe.h"
+#include "probe_http.h"
 
 #define OD_PROTOCOLS "https,http"
 #define OD_DEFAULT_GRAPH "https://graph.microsoft.com/v1.0"
@@ -45,10 +42,6 @@
 #define OD_TOKEN_MAX 8192
 /* Drive item ids are short; anything longer is not one. */
 #define OD_ID_MAX 256
-/* An error code worth naming in a detail: short, no prose. */
-#define OD_CODE_MAX 40
-#define OD_JSON_DEPTH 16
-#define OD_AGAIN "authorize again with POST /backup-destinations/{id}/oauth"
 
 struct od {
 	const struct probe_env *env;
@@ -64,210 +57,41 @@ struct od {
 	bool dots;              /* folderPath has a "." or ".." segment */
 };
 
-/* ---------------------------------------------------------------- JSON */
-
-/* Parse a remote body; NULL when it is not one JSON object. */
-static json_object *
-parse_object(const char *body, size_t len)
-{
-	json_tokener *tok;
-	json_object *o = NULL;
-
-	if (body == NULL || len == 0 || len > (size_t)LIM_PROBE_MAX_RESPONSE)
-		return NULL;
-	if ((tok = json_tokener_new_ex(OD_JSON_DEPTH)) == NULL)
-		return NULL;
-	o = json_tokener_parse_ex(tok, body, (int)len);
-	if (o != NULL && !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
-}
-
-/* The string member `key` of o, NULL if absent or not a string. */
-static const char *
-member_string(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /*
  * The error code of a Graph error document ({"error": {"code": ...,
- * "message": ...}}, Graph "Error responses"), copied into out[OD_CODE_MAX]
- * when it is a short [A-Za-z0-9._-] token; "" otherwise.
+ * "message": ...}}, Graph "Error responses") in x's answer, through
+ * probe_code_copy(); "" otherwise.
  */
 static void
-api_code(const struct probe_xfer *x, char out[OD_CODE_MAX])
+api_code(const struct probe_xfer *x, char out[PROBE_CODE_MAX])
 {
 	json_object *o, *err;
-	const char *s = NULL;
-	size_t n;
 
 	out[0] = '\0';
-	if ((o = parse_object(x->body, x->len)) == NULL)
+	if ((o = probe_json_object(x->body, x->len)) == NULL)
 		return;
 	if (json_object_object_get_ex(o, "error", &err) &&
 	    json_object_is_type(err, json_type_object))
-		s = member_string(err, "code");
-	if (s != NULL) {
-		n = strspn(s, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
-		if (n > 0 && s[n] == '\0' && n < OD_CODE_MAX)
-			memcpy(out, s, n + 1);
-	}
+		probe_code_copy(probe_json_string(err, "code"), out);
 	json_object_put(o);
-}
-
-/* Whether s is a plausible id or token: visible ASCII, 1..max bytes. */
-static bool
-visible(const char *s, size_t max)
-{
-	size_t n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > max)
-		return false;
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-			return false;
-	return true;
 }
 
 /* ------------------------------------------------------------ transfers */
 
-static long
-http_status(const struct probe_xfer *x)
-{
-	long code = 0;
-
-	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
-	return code;
-}
-
-/* malloc'd concatenation of up to four strings (NULLs skipped). */
-static char *
-join4(const char *a, const char *b, const char *c, const char *d)
-{
-	const char *parts[4] = { a, b, c, d };
-	size_t len = 1, n, i;
-	char *s, *p;
-
-	for (i = 0; i < 4; i++)
-		if (parts[i] != NULL)
-			len += strlen(parts[i]);
-	if ((s = malloc(len)) == NULL)
-		return NULL;
-	p = s;
-	for (i = 0; i < 4; i++) {
-		if (parts[i] == NULL)
-			continue;
-		n = strlen(parts[i]);
-		memcpy(p, parts[i], n);
-		p += n;
-	}
-	*p = '\0';
-	return s;
-}
-
-/* Wipe and free a malloc'd secret string. */
-static void
-wipe_free(char *s)
-{
-	if (s != NULL) {
-		sodium_memzero(s, strlen(s));
-		free(s);
-	}
-}
-
-/* Free a header list after wiping every entry (one holds the token). */
-static void
-headers_free(struct curl_slist *l)
-{
-	struct curl_slist *p;
-
-	for (p = l; p != NULL; p = p->next)
-		if (p->data != NULL)
-			sodium_memzero(p->data, strlen(p->data));
-	curl_slist_free_all(l);
-}
-
 /*
  * One request: method on url, with the bearer token when `auth`, sending
- * `data` as application/octet-stream when not NULL. On CURLE_OK *status is
- * the HTTP status and x holds the answer; the caller cleans up x in every
- * case.
+ * `data` as application/octet-stream when not NULL. See probe_http_call().
  */
 static CURLcode
 call(struct od *d, struct probe_xfer *x, const char *method, const char *url,
     bool auth, const void *data, size_t len, long *status)
 {
-	struct curl_slist *hdrs = NULL, *t;
-	CURLcode cc = CURLE_OUT_OF_MEMORY;
+	const char *hdrs[] = { "Accept: application/json",
+		auth ? d->auth : NULL, NULL };
+	struct probe_http_req rq = { method, url, hdrs,
+		"application/octet-stream", data, len };
 
-	*status = 0;
-	if (probe_curl(x, d->env, OD_PROTOCOLS) != BD_OK)
-		goto out;
-	if ((hdrs = curl_slist_append(NULL, "Accept: application/json")) ==
-	    NULL)
-		goto out;
-	if (auth) {
-		if ((t = curl_slist_append(hdrs, d->auth)) == NULL)
-			goto out;
-		hdrs = t;
-	}
-	if (data != NULL) {
-		if ((t = curl_slist_append(hdrs,
-		    "Content-Type: application/octet-stream")) == NULL)
-			goto out;
-		hdrs = t;
-		if ((t = curl_slist_append(hdrs, "Expect:")) == NULL)
-			goto out;
-		hdrs = t;
-	}
-	if ((cc = curl_easy_setopt(x->h, CURLOPT_URL, url)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, hdrs)) !=
-	    CURLE_OK ||
-	    (cc = curl_easy_setopt(x->h, CURLOPT_CUSTOMREQUEST, method)) !=
-	    CURLE_OK)
-		goto out;
-	if (data != NULL &&
-	    ((cc = curl_easy_setopt(x->h, CURLOPT_POSTFIELDS, data)) !=
-	    CURLE_OK ||
-	    (cc = curl_easy_setopt(x->h, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)len)) != CURLE_OK))
-		goto out;
-	if ((cc = curl_easy_perform(x->h)) == CURLE_OK)
-		*status = http_status(x);
-out:
-	if (x->h != NULL)
-		curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, NULL);
-	headers_free(hdrs);
-	return cc;
-}
-
-/*
- * A transfer after the first one failed at the curl level: record it under
- * `step` with probe_fail_curl()'s sentence (connect already passed, so a
- * connection-level failure now belongs to the step that was running).
- */
-static void
-xfer_failed(struct od *d, const struct probe_xfer *x, CURLcode cc,
-    enum probe_check step, const char *what)
-{
-	struct probe_result tmp;
-
-	memset(&tmp, 0, sizeof(tmp));
-	tmp.ok = true;
-	tmp.failed = -1;
-	probe_fail_curl(&tmp, x, cc, step, what);
-	probe_fail(d->res, step, "%s", tmp.nchecks > 0 ?
-	    tmp.checks[0].detail : "the transfer failed");
+	return probe_http_call(x, d->env, OD_PROTOCOLS, &rq, status);
 }
 
 /* "OneDrive answered HTTP 500 (generalException) while <what>". */
@@ -275,15 +99,10 @@ static void
 unexpected(struct od *d, enum probe_check c, long status,
     const struct probe_xfer *x, const char *what)
 {
-	char code[OD_CODE_MAX];
+	char code[PROBE_CODE_MAX];
 
 	api_code(x, code);
-	if (code[0] != '\0')
-		probe_fail(d->res, c, "OneDrive answered HTTP %ld (%s) while "
-		    "%s", status, code, what);
-	else
-		probe_fail(d->res, c, "OneDrive answered HTTP %ld while %s",
-		    status, what);
+	probe_fail_answer(d->res, c, "OneDrive", status, code, what);
 }
 
 /* ---------------------------------------------------------------- steps */
@@ -314,11 +133,11 @@ check_drive(struct od *d)
 	case 401:
 		probe_fail(d->res, CHECK_AUTH, "Microsoft Graph refused the "
 		    "access token (revoked, expired or for another account): "
-		    OD_AGAIN);
+		    PROBE_OAUTH_AGAIN);
 		break;
 	case 403:
 		probe_fail(d->res, CHECK_AUTH, "the authorization does not "
-		    "include access to the drive: " OD_AGAIN);
+		    "include access to the drive: " PROBE_OAUTH_AGAIN);
 		break;
 	case 404:
 		probe_pass(d->res, CHECK_AUTH, "Microsoft Graph accepted the "
@@ -345,7 +164,7 @@ check_folder(struct od *d)
 {
 	struct probe_xfer x;
 	json_object *o = NULL, *v;
-	char *url = NULL, code[OD_CODE_MAX];
+	char *url = NULL, code[PROBE_CODE_MAX];
 	CURLcode cc;
 	long status;
 	bool ok = false;
@@ -353,19 +172,20 @@ check_folder(struct od *d)
 	memset(&x, 0, sizeof(x));
 	/* "/root" for the drive's root, "/root:/a/b" for a path (Graph
 	 * "Addressing resources in a drive": path-based addressing). */
-	if ((url = join4(d->drive, d->path_esc[0] != '\0' ? "/root:" : "/root",
-	    d->path_esc, NULL)) == NULL) {
+	if ((url = probe_concat(d->drive, d->path_esc[0] != '\0' ? "/root:" :
+	    "/root", d->path_esc, NULL)) == NULL) {
 		probe_fail(d->res, CHECK_TARGET, "out of memory");
 		goto out;
 	}
 	if ((cc = call(d, &x, "GET", url, true, NULL, 0, &status)) !=
 	    CURLE_OK) {
-		xfer_failed(d, &x, cc, CHECK_TARGET, "looking up the folder");
+		probe_fail_curl_step(d->res, &x, cc, CHECK_TARGET,
+		    "looking up the folder");
 		goto out;
 	}
 	switch (status) {
 	case 200:
-		o = parse_object(x.body, x.len);
+		o = probe_json_object(x.body, x.len);
 		if (o == NULL || !json_object_object_get_ex(o, "folder", &v) ||
 		    !json_object_is_type(v, json_type_object)) {
 			probe_fail(d->res, CHECK_TARGET, "'%s' is a file, "
@@ -404,38 +224,30 @@ static bool
 check_write(struct od *d, const unsigned char *data, size_t len)
 {
 	struct probe_xfer x;
-	json_object *o = NULL;
-	char *base = NULL, *url = NULL, code[OD_CODE_MAX];
-	const char *id;
+	char *base = NULL, *url = NULL, code[PROBE_CODE_MAX];
 	CURLcode cc;
 	long status;
 	bool ok = false;
 
 	memset(&x, 0, sizeof(x));
-	if ((base = join4(d->drive, "/root:", d->path_esc, "/")) == NULL ||
-	    (url = join4(base, d->name, ":/content", NULL)) == NULL) {
+	if ((base = probe_concat(d->drive, "/root:", d->path_esc, "/")) ==
+	    NULL ||
+	    (url = probe_concat(base, d->name, ":/content", NULL)) == NULL) {
 		probe_fail(d->res, CHECK_WRITE, "out of memory");
 		goto out;
 	}
 	if ((cc = call(d, &x, "PUT", url, true, data, len, &status)) !=
 	    CURLE_OK) {
-		xfer_failed(d, &x, cc, CHECK_WRITE,
+		probe_fail_curl_step(d->res, &x, cc, CHECK_WRITE,
 		    "uploading the probe object");
 		goto out;
 	}
 	switch (status) {
 	case 200:
 	case 201:
-		o = parse_object(x.body, x.len);
-		if (!visible(id = member_string(o, "id"), OD_ID_MAX) ||
-		    (d->item_esc = curl_easy_escape(x.h, id, 0)) == NULL) {
-			probe_fail(d->res, CHECK_WRITE, "OneDrive's answer "
-			    "to the upload holds no item id");
-			break;
-		}
-		probe_pass(d->res, CHECK_WRITE, "uploaded a %d-byte probe "
-		    "object '%s'", OD_PROBE_BYTES, d->name);
-		ok = true;
+		ok = probe_record_upload(d->res, &x, OD_ID_MAX, len, d->name,
+		    "OneDrive's answer to the upload holds no item id",
+		    &d->item_esc);
 		break;
 	case 403:
 		probe_fail(d->res, CHECK_WRITE, "the account may not create "
@@ -454,25 +266,10 @@ check_write(struct od *d, const unsigned char *data, size_t len)
 		break;
 	}
 out:
-	json_object_put(o);
 	probe_xfer_cleanup(&x);
 	free(base);
 	free(url);
 	return ok;
-}
-
-/* Compare what came back; record read. */
-static bool
-compare(struct od *d, const struct probe_xfer *x, const unsigned char *data,
-    size_t len)
-{
-	if (x->len != len || memcmp(x->body, data, len) != 0) {
-		probe_fail(d->res, CHECK_READ, "the probe object read back "
-		    "differs from what was written");
-		return false;
-	}
-	probe_pass(d->res, CHECK_READ, "read the probe object back intact");
-	return true;
 }
 
 /*
@@ -492,19 +289,19 @@ check_read(struct od *d, const unsigned char *data, size_t len)
 
 	memset(&x, 0, sizeof(x));
 	memset(&y, 0, sizeof(y));
-	if ((url = join4(d->drive, "/items/", d->item_esc, "/content")) ==
-	    NULL) {
+	if ((url = probe_concat(d->drive, "/items/", d->item_esc,
+	    "/content")) == NULL) {
 		probe_fail(d->res, CHECK_READ, "out of memory");
 		goto out;
 	}
 	if ((cc = call(d, &x, "GET", url, true, NULL, 0, &status)) !=
 	    CURLE_OK) {
-		xfer_failed(d, &x, cc, CHECK_READ, "reading the probe object "
-		    "back");
+		probe_fail_curl_step(d->res, &x, cc, CHECK_READ,
+		    "reading the probe object back");
 		goto out;
 	}
 	if (status == 200) {
-		ok = compare(d, &x, data, len);
+		ok = probe_read_back(d->res, &x, data, len);
 		goto out;
 	}
 	if (status != 302 && status != 301 && status != 303 &&
@@ -525,24 +322,24 @@ check_read(struct od *d, const unsigned char *data, size_t len)
 		    "without a download URL");
 		goto out;
 	}
-	if (!d->http && strncasecmp(loc, "http://", 7) == 0)
+	if (!d->http && probe_plain_http(loc))
 		probe_warn(d->res, "OneDrive's download URL is plain http: the "
 		    "data travels unencrypted");
 	if ((cc = call(d, &y, "GET", loc, false, NULL, 0, &status)) !=
 	    CURLE_OK) {
-		xfer_failed(d, &y, cc, CHECK_READ, "downloading the probe "
-		    "object from OneDrive's download URL");
+		probe_fail_curl_step(d->res, &y, cc, CHECK_READ, "downloading "
+		    "the probe object from OneDrive's download URL");
 		goto out;
 	}
 	if (status == 200)
-		ok = compare(d, &y, data, len);
+		ok = probe_read_back(d->res, &y, data, len);
 	else
 		probe_fail(d->res, CHECK_READ, "OneDrive's download URL "
 		    "answered HTTP %ld", status);
 out:
 	probe_xfer_cleanup(&x);
 	probe_xfer_cleanup(&y);
-	wipe_free(loc);
+	probe_wipe_free(loc);
 	free(url);
 	return ok;
 }
@@ -558,53 +355,17 @@ check_delete(struct od *d, bool record)
 	char *url = NULL;
 	CURLcode cc = CURLE_OUT_OF_MEMORY;
 	long status = 0;
-	bool gone;
 
 	memset(&x, 0, sizeof(x));
-	if ((url = join4(d->drive, "/items/", d->item_esc, NULL)) != NULL)
+	if ((url = probe_concat(d->drive, "/items/", d->item_esc, NULL)) !=
+	    NULL)
 		cc = call(d, &x, "DELETE", url, true, NULL, 0, &status);
-	gone = cc == CURLE_OK && (status == 204 || status == 200 ||
-	    status == 404);
-	if (!gone)
-		probe_warn(d->res, "the probe object '%s' in folder '%s' could "
-		    "not be deleted; remove it by hand", d->name, d->path);
-	if (record && gone)
-		probe_pass(d->res, CHECK_DELETE, status == 404 ? "the probe "
-		    "object was already gone" : "deleted the probe object");
-	else if (record)
-		probe_pass(d->res, CHECK_DELETE, "the probe object was kept: "
-		    "deleting it failed");
+	probe_record_delete(d->res, record, cc, status, d->name, d->path);
 	probe_xfer_cleanup(&x);
 	free(url);
 }
 
 /* -------------------------------------------------------------- config */
-
-/* d->auth from config "_oauth"."accessToken"; false after a failure. */
-static bool
-load_token(struct od *d, json_object *config)
-{
-	json_object *o = NULL;
-	const char *tok;
-
-	if (!json_object_object_get_ex(config, OAUTH_CONFIG_MEMBER, &o) ||
-	    (tok = member_string(o, "accessToken")) == NULL) {
-		probe_fail(d->res, CHECK_AUTH, "not authorized yet: start the "
-		    "OAuth flow with POST /backup-destinations/{id}/oauth");
-		return false;
-	}
-	if (!visible(tok, OD_TOKEN_MAX)) {
-		probe_fail(d->res, CHECK_AUTH, "the stored access token is "
-		    "unusable: " OD_AGAIN);
-		return false;
-	}
-	if ((d->auth = join4("Authorization: Bearer ", tok, NULL, NULL)) ==
-	    NULL) {
-		probe_fail(d->res, CHECK_CONNECT, "out of memory");
-		return false;
-	}
-	return true;
-}
 
 /*
  * d->drive, d->path and d->path_esc from the config. folderPath (default
@@ -615,28 +376,22 @@ load_token(struct od *d, json_object *config)
 static bool
 make_urls(struct od *d, const char *folder)
 {
-	const char *graph = d->env != NULL && d->env->cfg != NULL &&
-	    d->env->cfg->microsoft_graph_url != NULL ?
-	    d->env->cfg->microsoft_graph_url : OD_DEFAULT_GRAPH;
-	size_t glen = strlen(graph), cap, plen = 0, elen = 0, n;
-	char *g = NULL, *esc;
+	size_t cap, plen = 0, elen = 0, n;
+	char *g, *esc;
 	const char *s;
 	bool ok = false;
 
-	while (glen > 0 && graph[glen - 1] == '/')
-		glen--;
-	d->http = strncasecmp(graph, "http://", 7) == 0;
-	if ((g = malloc(glen + 1)) == NULL)
+	if ((g = probe_base_url(d->env != NULL && d->env->cfg != NULL ?
+	    d->env->cfg->microsoft_graph_url : NULL, OD_DEFAULT_GRAPH)) == NULL)
 		goto out;
-	memcpy(g, graph, glen);
-	g[glen] = '\0';
+	d->http = probe_plain_http(g);
 	if (d->drive_id != NULL) {
 		if ((esc = curl_easy_escape(NULL, d->drive_id, 0)) == NULL)
 			goto out;
-		d->drive = join4(g, "/drives/", esc, NULL);
+		d->drive = probe_concat(g, "/drives/", esc, NULL);
 		curl_free(esc);
 	} else {
-		d->drive = join4(g, "/me/drive", NULL, NULL);
+		d->drive = probe_concat(g, "/me/drive", NULL, NULL);
 	}
 	if (d->drive == NULL)
 		goto out;
@@ -693,12 +448,10 @@ probe_onedrive(const struct probe_env *env, json_object *config,
 	d.res = res;
 	probe_object_name(d.name);
 	randombytes_buf(data, sizeof(data));
-	d.drive_id = member_string(config, "driveId");
-	if (d.drive_id != NULL && d.drive_id[0] == '\0')
-		d.drive_id = NULL;
-	if (!load_token(&d, config))
+	d.drive_id = probe_json_nonempty(config, "driveId");
+	if ((d.auth = probe_oauth_bearer(res, config, OD_TOKEN_MAX)) == NULL)
 		goto out;
-	if (!make_urls(&d, member_string(config, "folderPath"))) {
+	if (!make_urls(&d, probe_json_string(config, "folderPath"))) {
 		probe_fail(res, CHECK_CONNECT, "out of memory");
 		goto out;
 	}
@@ -720,7 +473,7 @@ probe_onedrive(const struct probe_env *env, json_object *config,
 	}
 	check_delete(&d, true);
 out:
-	wipe_free(d.auth);
+	probe_wipe_free(d.auth);
 	curl_free(d.item_esc);
 	free(d.drive);
 	free(d.path);

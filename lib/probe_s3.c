@@ -33,7 +33,7 @@
 
 #include <sodium.h>
 
-#include "probe.h"
+#include "probe_http.h"
 #include "s3util.h"
 
 #define PROBE_BYTES 64
@@ -62,20 +62,6 @@ struct answer {
 	char region[S3UTIL_REGION_MAX];    /* x-amz-bucket-region if valid */
 	bool region_seen;                  /* header present (valid or not) */
 };
-
-/* A string member of config, NULL when absent, not a string or empty. */
-static const char *
-str_of(json_object *config, const char *name)
-{
-	json_object *v;
-	const char *s;
-
-	if (!json_object_object_get_ex(config, name, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	s = json_object_get_string(v);
-	return s[0] != '\0' ? s : NULL;
-}
 
 static bool
 bool_of(json_object *config, const char *name)
@@ -121,37 +107,22 @@ on_header(char *buf, size_t size, size_t nitems, void *userp)
 	return len;
 }
 
-/* Free a header list after wiping it: it may hold the session token. */
-static void
-slist_wipe_free(struct curl_slist *l)
-{
-	struct curl_slist *p;
-
-	for (p = l; p != NULL; p = p->next)
-		if (p->data != NULL)
-			sodium_memzero(p->data, strlen(p->data));
-	curl_slist_free_all(l);
-}
-
 /* Append "name: value" to *l; false when out of memory. The line is built
  * in a buffer that is wiped (the value may be the session token). */
 static bool
 add_header(struct curl_slist **l, const char *name, const char *value)
 {
 	size_t len = strlen(name) + 2 + strlen(value) + 1;
-	struct curl_slist *n;
 	char *line;
+	bool ok;
 
 	if ((line = malloc(len)) == NULL)
 		return false;
 	snprintf(line, len, "%s: %s", name, value);
-	n = curl_slist_append(*l, line);
+	ok = probe_header_append(l, line);
 	sodium_memzero(line, len);
 	free(line);
-	if (n == NULL)
-		return false;
-	*l = n;
-	return true;
+	return ok;
 }
 
 /*
@@ -248,7 +219,7 @@ s3_request(struct s3 *s, struct probe_xfer *x, const char *method,
 		(void)s3util_error_code(x->body, x->len, a->code);
 	ok = true;
 out:
-	slist_wipe_free(hdrs);
+	probe_headers_free(hdrs);	/* it may hold the session token */
 	/* curl may still point at the list: detach it before the caller
 	 * cleans the handle up. */
 	if (x->h != NULL)
@@ -267,16 +238,6 @@ static bool
 code_is(const struct answer *a, const char *code)
 {
 	return strcmp(a->code, code) == 0;
-}
-
-/* " (Code)" when the answer named a code, else "" (static or a->code). */
-static const char *
-paren_code(const struct answer *a, char buf[S3UTIL_CODE_MAX + 4])
-{
-	if (a->code[0] == '\0')
-		return "";
-	snprintf(buf, S3UTIL_CODE_MAX + 4, " (%s)", a->code);
-	return buf;
 }
 
 /*
@@ -305,7 +266,7 @@ auth_failure(struct s3 *s, const struct answer *a)
 		{ "InvalidSecurity", "the server refused the security "
 		    "credentials" },
 	};
-	char pc[S3UTIL_CODE_MAX + 4];
+	char st[96];
 	size_t i;
 
 	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -317,7 +278,8 @@ auth_failure(struct s3 *s, const struct answer *a)
 	    (a->status == 401) ||
 	    (a->status == 403 && a->code[0] == '\0')) {
 		probe_fail(s->res, CHECK_AUTH, "the server refused the "
-		    "credentials: HTTP %ld%s", a->status, paren_code(a, pc));
+		    "credentials: %s", probe_status_text(st, sizeof(st),
+		    a->status, a->code));
 		return true;
 	}
 	return false;
@@ -358,14 +320,12 @@ region_failure(struct s3 *s, const struct answer *a)
 	return false;
 }
 
+/* "the server answered HTTP 503 (SlowDown) while <what>". */
 static void
 unexpected(struct s3 *s, enum probe_check chk, const struct answer *a,
     const char *what)
 {
-	char pc[S3UTIL_CODE_MAX + 4];
-
-	probe_fail(s->res, chk, "the server answered HTTP %ld%s while %s",
-	    a->status, paren_code(a, pc), what);
+	probe_fail_answer(s->res, chk, "the server", a->status, a->code, what);
 }
 
 /* 1. ListObjectsV2: connect, auth, target. Returns true to go on. */
@@ -489,15 +449,7 @@ step_get(struct s3 *s, const unsigned char *data)
 	    "reading the probe object back"))
 		goto out;
 	if (is2xx(&a)) {
-		if (x.len != PROBE_BYTES || memcmp(x.body, data,
-		    PROBE_BYTES) != 0) {
-			probe_fail(s->res, CHECK_READ, "the probe object read "
-			    "back differs from what was written");
-			goto out;
-		}
-		probe_pass(s->res, CHECK_READ, "read the probe object back "
-		    "intact");
-		ok = true;
+		ok = probe_read_back(s->res, &x, data, PROBE_BYTES);
 		goto out;
 	}
 	if (code_is(&a, "InvalidObjectState")) {
@@ -538,7 +490,7 @@ step_delete(struct s3 *s, bool quiet)
 	struct probe_result *keep = s->res;
 	struct probe_xfer x;
 	struct answer a;
-	char pc[S3UTIL_CODE_MAX + 4];
+	char st[96];
 
 	memset(&x, 0, sizeof(x));
 	if (quiet) {
@@ -566,8 +518,9 @@ step_delete(struct s3 *s, bool quiet)
 	probe_pass(s->res, CHECK_DELETE, "the probe object was kept: the "
 	    "server refused to delete it");
 	probe_warn(s->res, "could not delete the probe object '%s' in bucket "
-	    "'%s': the server answered HTTP %ld%s; remove it by hand",
-	    s->key, s->loc.bucket, a.status, paren_code(&a, pc));
+	    "'%s': the server answered %s; remove it by hand", s->key,
+	    s->loc.bucket, probe_status_text(st, sizeof(st), a.status,
+	    a.code));
 out:
 	probe_xfer_cleanup(&x);
 	s->res = keep;
@@ -587,14 +540,14 @@ probe_s3(const struct probe_env *env, json_object *config,
 	memset(&s, 0, sizeof(s));
 	s.env = env;
 	s.res = res;
-	s.loc.endpoint = str_of(config, "endpoint");
-	s.loc.region = str_of(config, "region");
-	s.loc.bucket = str_of(config, "bucket");
+	s.loc.endpoint = probe_json_nonempty(config, "endpoint");
+	s.loc.region = probe_json_nonempty(config, "region");
+	s.loc.bucket = probe_json_nonempty(config, "bucket");
 	s.loc.force_path_style = bool_of(config, "forcePathStyle");
-	s.akid = str_of(config, "accessKeyId");
-	s.secret = str_of(config, "secretAccessKey");
-	s.token = str_of(config, "sessionToken");
-	s.sclass = str_of(config, "storageClass");
+	s.akid = probe_json_nonempty(config, "accessKeyId");
+	s.secret = probe_json_nonempty(config, "secretAccessKey");
+	s.token = probe_json_nonempty(config, "sessionToken");
+	s.sclass = probe_json_nonempty(config, "storageClass");
 	randombytes_buf(data, sizeof(data));
 
 	if (s.loc.region == NULL || s.loc.bucket == NULL || s.akid == NULL ||
@@ -609,7 +562,8 @@ probe_s3(const struct probe_env *env, json_object *config,
 		goto out;
 	}
 	probe_object_name(name);
-	if ((s.prefix = s3util_prefix(str_of(config, "prefix"))) == NULL)
+	if ((s.prefix = s3util_prefix(probe_json_nonempty(config,
+	    "prefix"))) == NULL)
 		goto oom;
 	plen = strlen(s.prefix);
 	nlen = strlen(name);

@@ -28,7 +28,7 @@
 
 #include <sodium.h>
 
-#include "probe.h"
+#include "probe_http.h"
 
 #define PROBE_BYTES 64
 #define WEBDAV_PROTOCOLS "https,http"
@@ -201,7 +201,7 @@ dav_perform(const struct dav *d, struct probe_xfer *x, const char *method,
     const char *url, const char *ctype, const void *body, size_t len,
     bool depth0, long *status)
 {
-	struct curl_slist *hdrs = NULL, *t;
+	struct curl_slist *hdrs = NULL;
 	char ct[64];
 	CURLcode cc = CURLE_FAILED_INIT;
 	CURL *h;
@@ -211,18 +211,13 @@ dav_perform(const struct dav *d, struct probe_xfer *x, const char *method,
 		goto out;
 	h = x->h;
 	/* No "Expect: 100-continue" round trip for a small body. */
-	if ((hdrs = curl_slist_append(NULL, "Expect:")) == NULL)
+	if (!probe_header_append(&hdrs, "Expect:") ||
+	    (depth0 && !probe_header_append(&hdrs, "Depth: 0")))
 		goto out;
-	if (depth0) {
-		if ((t = curl_slist_append(hdrs, "Depth: 0")) == NULL)
-			goto out;
-		hdrs = t;
-	}
 	if (ctype != NULL) {
 		snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
-		if ((t = curl_slist_append(hdrs, ct)) == NULL)
+		if (!probe_header_append(&hdrs, ct))
 			goto out;
-		hdrs = t;
 	}
 	if (curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK)
@@ -445,12 +440,8 @@ check_io(const struct dav *d, struct probe_result *res)
 			    "%ld when the probe object was read back", status);
 		goto out;
 	}
-	if (x.len != sizeof(data) || memcmp(x.body, data, sizeof(data)) != 0) {
-		probe_fail(res, CHECK_READ, "the probe object read back "
-		    "differs from what was written");
+	if (!probe_read_back(res, &x, data, sizeof(data)))
 		goto out;
-	}
-	probe_pass(res, CHECK_READ, "read the probe object back intact");
 	probe_xfer_cleanup(&x);
 
 	/* From here on a failure is a warning: writing and reading work,
@@ -488,18 +479,6 @@ out:
 	free(url);
 }
 
-/* A string member of the config, NULL when absent or not a string. */
-static const char *
-config_str(json_object *config, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(config, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /* See probe.h: PROPFIND the collection, then PUT / GET / DELETE a probe
  * object in it. Borrows config; keeps nothing. */
 void
@@ -512,7 +491,7 @@ probe_webdav(const struct probe_env *env, json_object *config,
 
 	memset(&d, 0, sizeof(d));
 	d.env = env;
-	if ((url = config_str(config, "url")) == NULL) {
+	if ((url = probe_json_string(config, "url")) == NULL) {
 		probe_fail(res, CHECK_CONNECT, "the config has no url");
 		goto out;
 	}
@@ -527,8 +506,8 @@ probe_webdav(const struct probe_env *env, json_object *config,
 		goto out;
 	}
 	d.path = d.coll + pathoff;
-	d.user = config_str(config, "username");
-	d.pass = config_str(config, "password");
+	d.user = probe_json_string(config, "username");
+	d.pass = probe_json_string(config, "password");
 	if (d.user != NULL && d.user[0] == '\0')
 		d.user = NULL;
 	if (d.user == NULL && d.pass != NULL && d.pass[0] != '\0') {

@@ -6,6 +6,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 DURATION=${BENCH_DURATION:-10s}
 THREADS=${BENCH_THREADS:-2}
@@ -13,32 +15,14 @@ CONNECTIONS=${BENCH_CONNECTIONS:-32}
 
 command -v wrk >/dev/null 2>&1 || { echo "bench: wrk is not installed (scripts/setup.sh)" >&2; exit 1; }
 
-for v in BACKUPD_URL BACKUPD_CONFIG BACKUPD_LOG BACKUPD_NGINX_ACCESS_LOG \
-	BACKUPD_NGINX_ERROR_LOG BACKUPD_MYSQL_LOG BACKUPD_DB_SOCKET BACKUPD_DB_HOST \
-	BACKUPD_DB_PORT BACKUPD_DB_NAME BACKUPD_DB_USER BACKUPD_DB_PASSWORD \
-	BACKUPD_KEYRING_FILE BACKUPD_LISTEN; do
-	unset "$v"
-done
-stack_dir=${BACKUPD_BENCH_STACK_DIR:-var-bench}
-[[ $stack_dir == /* ]] || stack_dir=$ROOT/$stack_dir
-tmp_stack=
-if [[ -z ${BACKUPD_BENCH_STACK_DIR:-} ]] && ((${#stack_dir} + 20 > 100)); then
-	# A deep checkout: unix socket paths under it would be too long.
-	tmp_stack=$(mktemp -d /tmp/backupd-bench.XXXXXX)
-	stack_dir=$tmp_stack
-	echo "${0##*/}: checkout path too long for unix sockets; stack in $stack_dir" >&2
-fi
+stack_forget_env
+stack_pick_dir "${BACKUPD_BENCH_STACK_DIR:-var-bench}" "${BACKUPD_BENCH_STACK_DIR:-}" backupd-bench
 export BACKUPD_STACK_DIR=$stack_dir
 export BACKUPD_HTTP_PORT=${BACKUPD_BENCH_HTTP_PORT:-18180}
 export BACKUPD_LOCAL_ROOTS=$stack_dir/local-root
 mkdir -p "$BACKUPD_LOCAL_ROOTS/bench"
 
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-	scripts/stack.sh down >/dev/null 2>&1 || true
-	[[ -z $tmp_stack ]] || rm -rf "$tmp_stack"
-}
-trap cleanup EXIT
+trap stack_cleanup EXIT
 scripts/stack.sh up
 URL=http://127.0.0.1:$BACKUPD_HTTP_PORT
 TOKEN=$(scripts/stack.sh token --org bench-org --sub bench --ttl 3600)

@@ -6,25 +6,11 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
-# A shell that sourced another stack's env must not point this stack at
-# that stack's database, config or logs.
-for v in BACKUPD_URL BACKUPD_CONFIG BACKUPD_LOG BACKUPD_NGINX_ACCESS_LOG \
-	BACKUPD_NGINX_ERROR_LOG BACKUPD_MYSQL_LOG BACKUPD_DB_SOCKET BACKUPD_DB_HOST \
-	BACKUPD_DB_PORT BACKUPD_DB_NAME BACKUPD_DB_USER BACKUPD_DB_PASSWORD \
-	BACKUPD_KEYRING_FILE BACKUPD_LISTEN; do
-	unset "$v"
-done
-
-stack_dir=${BACKUPD_TEST_STACK_DIR:-var-test}
-[[ $stack_dir == /* ]] || stack_dir=$ROOT/$stack_dir
-tmp_stack=
-if [[ -z ${BACKUPD_TEST_STACK_DIR:-} ]] && ((${#stack_dir} + 20 > 100)); then
-	# A deep checkout: unix socket paths under it would be too long.
-	tmp_stack=$(mktemp -d /tmp/backupd-test.XXXXXX)
-	stack_dir=$tmp_stack
-	echo "${0##*/}: checkout path too long for unix sockets; stack in $stack_dir" >&2
-fi
+stack_forget_env
+stack_pick_dir "${BACKUPD_TEST_STACK_DIR:-var-test}" "${BACKUPD_TEST_STACK_DIR:-}" backupd-test
 export BACKUPD_STACK_DIR=$stack_dir
 export BACKUPD_HTTP_PORT=${BACKUPD_TEST_HTTP_PORT:-18080}
 export BACKUPD_LOCAL_ROOTS=$stack_dir/local-root
@@ -80,12 +66,7 @@ export BACKUPD_MICROSOFT_LOGIN_URL=$stub/microsoft
 export BACKUPD_MICROSOFT_GRAPH_URL=$stub/graph/v1.0
 export BACKUPD_CA_FILE=$pki/ca.pem
 
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-	scripts/stack.sh down >/dev/null 2>&1 || true
-	[[ -z $tmp_stack ]] || rm -rf "$tmp_stack"
-}
-trap cleanup EXIT
+trap stack_cleanup EXIT
 scripts/stack.sh up
 
 # Arguments naming tests (tests/integration/test_x.py[::name]) replace the

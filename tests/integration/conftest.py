@@ -374,6 +374,19 @@ def api(make_api, org):
     return make_api(org=org)
 
 
+@pytest.fixture(scope="module")
+def loopback_listeners():
+    """(v4, v6): silent listeners on 127.0.0.1 and ::1 (same port; v6 None
+    when this host has no ::1). A connection the probe opened to any
+    loopback spelling lands here."""
+    from probe_helpers import Tripwire  # it imports this module
+    trip = Tripwire()
+    try:
+        yield trip.v4, trip.v6
+    finally:
+        trip.close()
+
+
 # ----------------------------------------------------------------- asserts
 
 def assert_problem(r, status, *, www_auth=None):

@@ -2,7 +2,6 @@
 mutation / test, success and failure; one JSON line per request in backupd's
 log; no token ever in a log)."""
 
-import json
 import os
 import shutil
 import time
@@ -10,6 +9,7 @@ import uuid
 
 from conftest import (assert_problem, local_body, make_token, sql_quote,
                       wait_for)
+from fcgi_client import read_json_lines
 
 LIST = "/backup-destinations"
 
@@ -23,29 +23,9 @@ def _audit_rows(db, org):
              "dest": r[4], "age": int(r[5])} for r in rows]
 
 
-def _log_lines(path):
-    out = []
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        return out
-    for line in data.splitlines():
-        line = line.strip()
-        if not line.startswith(b"{"):
-            continue
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
-            out.append(obj)
-    return out
-
-
 def _log_line_for(env, rid, timeout=5.0):
     def find():
-        for obj in _log_lines(env["BACKUPD_LOG"]):
+        for obj in read_json_lines(env["BACKUPD_LOG"]):
             if obj.get("requestId") == rid and "status" in obj:
                 return obj
         return None

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import socket
-import subprocess
 import threading
 import time
 import urllib.parse
@@ -34,9 +33,9 @@ import requests
 
 from conftest import (SEEN_BODIES, assert_problem, assert_rfc3339,
                       assert_test_result, mariadb_dump, new_org, sql, uname)
+from probe_helpers import PEERS, stub_process
 
-REPO = Path(__file__).resolve().parents[2]
-STUB = REPO / "tests" / "peers" / "oauth" / "oauth_stub.py"
+STUB = PEERS / "oauth" / "oauth_stub.py"
 LIST = "/backup-destinations"
 GOOGLE_SCOPE = "https://www.googleapis.com/auth/drive.file"
 MS_SCOPE = "offline_access Files.ReadWrite"
@@ -143,28 +142,10 @@ def stub(env):
         },
     }
     (state / "config.json").write_text(json.dumps(cfg))
-    log = open(state / "stub.log", "wb")
-    proc = subprocess.Popen(
-        ["/usr/bin/python3", str(STUB), "--config",
-         str(state / "config.json")],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-        start_new_session=True)
-    try:
-        end = time.monotonic() + 15
-        while not ready.exists():
-            if proc.poll() is not None or time.monotonic() > end:
-                pytest.fail("oauth stub did not start: %s"
-                            % (state / "stub.log").read_text()[-2000:])
-            time.sleep(0.05)
+    with stub_process(["/usr/bin/python3", str(STUB), "--config",
+                       str(state / "config.json")], state, ready,
+                      "oauth stub"):
         yield Stub(url, settings, redirect)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture

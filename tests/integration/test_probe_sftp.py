@@ -30,14 +30,17 @@ from pathlib import Path
 import pytest
 
 from conftest import (PLACEHOLDER, REPO, SEEN_BODIES, assert_problem,
-                      assert_test_result, uname)
+                      assert_test_result)
+from probe_helpers import (PROBE_TIMEOUT, SilentServer, Tripwire,
+                           assert_fast_refusal, created, dest_body, detail_of,
+                           details, free_port, peer_host, probe_files, refused,
+                           running, service_logs)
 
 sys.path.insert(0, str(REPO / "tests" / "peers" / "sftp"))
-from sftp_peer import USER, SftpPeer, free_port  # noqa: E402
+from sftp_peer import USER, SftpPeer  # noqa: E402
 
 LIST = "/backup-destinations"
 ALL_CHECKS = ["connect", "auth", "target", "write", "read", "delete"]
-PROBE_TIMEOUT = int(os.environ.get("BACKUPD_PROBE_TIMEOUT", "6"))
 # Sentinel secrets: they must never show up in a response or a log.
 WRONG = "sftp-wrong-%s" % uuid.uuid4().hex
 WRONG_PASSPHRASE = "kp-wrong-%s" % uuid.uuid4().hex
@@ -51,17 +54,9 @@ TMP_PREFIX = "backupd-sftp-"
 
 @pytest.fixture(scope="module")
 def peer(env):
-    host = os.environ.get("BACKUPD_TEST_PEER_HOST")
-    if not host:
-        pytest.fail("BACKUPD_TEST_PEER_HOST is not set (scripts/integration.sh "
-                    "exports it)")
+    host = peer_host(pki=False)
     root = Path(env["BACKUPD_STACK_DIR"]) / "peers" / "sftp"
-    p = SftpPeer(root, host)
-    p.start()
-    try:
-        yield p
-    finally:
-        p.stop()
+    yield from running(SftpPeer(root, host))
 
 
 @pytest.fixture(scope="module")
@@ -93,17 +88,9 @@ def secrets_of(peer):
 
 
 def body(peer, name=None, **cfg):
-    c = {"host": peer.host, "port": peer.port, "username": USER,
-         "path": str(peer.dir("writable"))}
-    c.update(cfg)
-    c = {k: v for k, v in c.items() if v is not None}
-    return {"name": name or uname("sftp"), "destinationType": "sftp",
-            "config": c}
-
-
-def details(tr):
-    return [c.get("detail", "") for c in tr["checks"]] + \
-        list(tr.get("warnings", []))
+    return dest_body("sftp", "sftp", name, **{
+        "host": peer.host, "port": peer.port, "username": USER,
+        "path": str(peer.dir("writable")), **cfg})
 
 
 def assert_clean(peer, tr, text=""):
@@ -116,22 +103,8 @@ def assert_clean(peer, tr, text=""):
         assert s not in text, "secret in response"
 
 
-def probe_files(d):
-    return sorted(f for f in os.listdir(d) if f.startswith(".backupd-probe-"))
-
-
-def detail_of(tr, check):
-    return next(c.get("detail", "") for c in tr["checks"]
-                if c["name"] == check)
-
-
 def create_ok(api, peer, b):
-    r = api.create(b)
-    d = r.json()
-    assert d["destinationType"] == "sftp"
-    assert d["status"] == "active", d
-    tr = d["lastTest"]
-    assert assert_test_result(tr, ok=True) == ALL_CHECKS, tr
+    r, d, tr = created(api, b)
     assert_clean(peer, tr, r.text)
     for k in ("password", "privateKey", "privateKeyPassphrase"):
         if k in b["config"]:
@@ -140,12 +113,7 @@ def create_ok(api, peer, b):
 
 
 def create_fails(api, peer, b, check):
-    r = api.post(LIST, json=b)
-    p = assert_problem(r, 422)
-    assert p.get("failedCheck") == check, p
-    tr = p["lastTest"]
-    assert_test_result(tr, ok=False)
-    assert tr["checks"][-1]["name"] == check and not tr["checks"][-1]["ok"]
+    r, p, tr = refused(api, b, check)
     assert_clean(peer, tr, r.text)
     assert api.list() == [], "a failed create stored something"
     return p, tr
@@ -369,38 +337,7 @@ def test_nothing_listening_is_connect_and_fast(api, peer):
     t0 = time.monotonic()
     p, tr = create_fails(api, peer, body(peer, port=port,
                                          password=peer.password), "connect")
-    assert time.monotonic() - t0 < 3, "took %.1fs" % (time.monotonic() - t0)
-    assert "nothing accepts connections" in detail_of(tr, "connect")
-
-
-class SilentServer:
-    """Accepts connections and never says a word."""
-
-    def __init__(self, host):
-        self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.s.bind((host, 0))
-        self.s.listen(16)
-        self.port = self.s.getsockname()[1]
-        self.conns = []
-        self.stop = False
-        self.t = threading.Thread(target=self._run, daemon=True)
-        self.t.start()
-
-    def _run(self):
-        self.s.settimeout(0.2)
-        while not self.stop:
-            try:
-                self.conns.append(self.s.accept()[0])
-            except OSError:
-                pass
-
-    def close(self):
-        self.stop = True
-        self.t.join(5)
-        for c in self.conns:
-            c.close()
-        self.s.close()
+    assert_fast_refusal(t0, tr)
 
 
 def test_accepts_and_never_answers_is_bounded(api, peer):
@@ -450,49 +387,6 @@ def test_not_an_ssh_server_is_connect(api, peer):
 
 SSRF_HOSTS = ["127.0.0.1", "::1", "[::1]", "::ffff:127.0.0.1", "0.0.0.0",
               "169.254.169.254", "2130706433", "0177.0.0.1", "localhost"]
-
-
-class Tripwire:
-    """Listeners on 127.0.0.1 and ::1 (same port) that count connections."""
-
-    def __init__(self):
-        self.hits = 0
-        self.socks = []
-        self.s4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.s4.bind(("127.0.0.1", 0))
-        self.port = self.s4.getsockname()[1]
-        self.socks.append(self.s4)
-        try:
-            s6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-            s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            s6.bind(("::1", self.port))
-            self.socks.append(s6)
-        except OSError:
-            pass
-        self.stop = False
-        self.threads = []
-        for s in self.socks:
-            s.listen(16)
-            s.settimeout(0.2)
-            t = threading.Thread(target=self._run, args=(s,), daemon=True)
-            t.start()
-            self.threads.append(t)
-
-    def _run(self, s):
-        while not self.stop:
-            try:
-                c, _ = s.accept()
-                self.hits += 1
-                c.close()
-            except OSError:
-                pass
-
-    def close(self):
-        self.stop = True
-        for t in self.threads:
-            t.join(5)
-        for s in self.socks:
-            s.close()
 
 
 @pytest.mark.parametrize("host", SSRF_HOSTS)
@@ -586,10 +480,7 @@ def test_zz_secrets_never_in_responses_or_logs(env, peer):
         text = b.decode("utf-8", "replace")
         for s in secrets:
             assert s not in text, "a secret reached a response body"
-    for key in ("BACKUPD_LOG", "BACKUPD_NGINX_ACCESS_LOG",
-                "BACKUPD_NGINX_ERROR_LOG"):
-        p = env.get(key)
-        if p and os.path.exists(p):
-            text = Path(p).read_text(errors="replace")
-            for s in secrets:
-                assert s not in text, "a secret reached %s" % key
+    for key, data in service_logs(env):
+        text = data.decode(errors="replace")
+        for s in secrets:
+            assert s not in text, "a secret reached %s" % key

@@ -35,13 +35,10 @@ import datetime as dt
 import email.utils
 import hashlib
 import hmac
+import importlib.util
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
-import time
 import urllib.parse
 from pathlib import Path
 
@@ -55,19 +52,11 @@ DEVSTORE = "devstoreaccount1"
 DEVSTORE_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6"
                 "tq/K1SZFPTOtr/KBHBeksoGMGw==")
 
-
-def free_port(host):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def _accepts(host, port):
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+# tests/peers/peerlib.py, loaded by path under a name of its own.
+_spec = importlib.util.spec_from_file_location(
+    "backupd_peerlib", REPO / "tests" / "peers" / "peerlib.py")
+peerlib = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(peerlib)
 
 
 # ------------------------------------------------------------ signing
@@ -222,16 +211,11 @@ class AzuritePeer:
         env = dict(os.environ)
         env["AZURITE_ACCOUNTS"] = ";".join(
             "%s:%s" % kv for kv in self.accounts.items())
-        log = open(self.root / ("%s.log" % name), "ab")
-        try:
-            p = subprocess.Popen(
-                [str(AZURITE), "--blobHost", self.host, "--blobPort",
-                 str(port), "--location", str(loc), "--silent",
-                 "--disableTelemetry"] + extra,
-                cwd=str(loc), env=env, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True)
-        finally:
-            log.close()
+        p = peerlib.spawn(
+            [str(AZURITE), "--blobHost", self.host, "--blobPort", str(port),
+             "--location", str(loc), "--silent", "--disableTelemetry"] +
+            extra, self.root / ("%s.log" % name), env=env, cwd=str(loc),
+            append=True)
         self.procs.append(p)
         return p
 
@@ -240,45 +224,25 @@ class AzuritePeer:
             raise RuntimeError("%s is missing (scripts/setup.sh installs "
                                "tests/peers/node_modules)" % AZURITE)
         self.root.mkdir(parents=True, exist_ok=True)
-        self.http_port = free_port(self.host)
-        self.https_port = free_port(self.host)
+        self.http_port = peerlib.free_port(self.host)
+        self.https_port = peerlib.free_port(self.host)
         try:
             self._spawn("http", self.http_port, [])
             self._spawn("https", self.https_port, [
                 "--cert", str(self.pki / "server.pem"),
                 "--key", str(self.pki / "server.key")])
-            end = time.monotonic() + timeout
-            for port, p in ((self.http_port, self.procs[0]),
-                            (self.https_port, self.procs[1])):
-                while not _accepts(self.host, port):
-                    if p.poll() is not None:
-                        raise RuntimeError("azurite exited (%d); see %s"
-                                           % (p.returncode, self.root))
-                    if time.monotonic() > end:
-                        raise RuntimeError("azurite did not start in %ds"
-                                           % timeout)
-                    time.sleep(0.2)
+            peerlib.wait_until(
+                lambda: peerlib.accepts(self.host, self.http_port) and
+                peerlib.accepts(self.host, self.https_port),
+                self.procs, "azurite", lambda: "see %s" % self.root,
+                timeout, interval=0.2)
         except BaseException:
             self.stop()
             raise
 
     def stop(self):
-        for p in self.procs:
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for p in self.procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                p.wait(5)
-        self.procs = []
+        procs, self.procs = self.procs, []
+        peerlib.stop_groups(procs)
 
 
 if __name__ == "__main__":
@@ -287,11 +251,6 @@ if __name__ == "__main__":
     peer = AzuritePeer(sys.argv[1], "127.0.0.2", sys.argv[2],
                        {DEVSTORE: DEVSTORE_KEY})
     peer.start()
-    try:
-        print(peer.endpoint(DEVSTORE), peer.endpoint(DEVSTORE, tls=True))
-        print("account %s key %s" % (DEVSTORE, DEVSTORE_KEY))
-        signal.pause()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        peer.stop()
+    peerlib.wait_interrupted(peer.stop, [
+        "%s %s" % (peer.endpoint(DEVSTORE), peer.endpoint(DEVSTORE, tls=True)),
+        "account %s key %s" % (DEVSTORE, DEVSTORE_KEY)])

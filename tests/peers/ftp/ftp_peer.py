@@ -26,6 +26,7 @@ Run it by hand for development:
 """
 
 import hashlib
+import importlib.util
 import os
 import secrets
 import shutil
@@ -42,14 +43,14 @@ TEMPLATE = HERE / "vsftpd.conf.in"
 VSFTPD = "/usr/sbin/vsftpd"
 USER_PREFIX = "bkftp-"
 
+# tests/peers/peerlib.py, loaded by path under a name of its own.
+_spec = importlib.util.spec_from_file_location("backupd_peerlib",
+                                               HERE.parent / "peerlib.py")
+peerlib = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(peerlib)
+
 
 # ------------------------------------------------------------------ helpers
-
-def free_port(host):
-    """A TCP port nothing listens on at host right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def user_for(stack_dir):
@@ -117,24 +118,6 @@ def wait_accepting(host, port, timeout=10.0, proc=None, greeting=True):
     raise RuntimeError("nothing accepts at %s:%d (%s)" % (host, port, last))
 
 
-def kill_group(proc, timeout=5):
-    """SIGTERM the process group `proc` leads, then SIGKILL what is left."""
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=timeout)
-
-
 # ------------------------------------------------------------------- vsftpd
 
 class Vsftpd:
@@ -146,7 +129,7 @@ class Vsftpd:
         self.base = Path(base)
         self.name = name
         self.host = host
-        self.port = free_port(host)
+        self.port = peerlib.free_port(host)
         self.tls = tls
         self.proc = None
         self.conf = self.base / ("%s.conf" % name)
@@ -185,10 +168,9 @@ class Vsftpd:
     def start(self):
         self.empty.mkdir(mode=0o755, exist_ok=True)
         os.chown(self.empty, 0, 0)
-        self.proc = subprocess.Popen(
-            [VSFTPD, str(self.conf)], stdin=subprocess.DEVNULL,
-            stdout=open(self.base / ("%s.out" % self.name), "ab"),
-            stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = peerlib.spawn([VSFTPD, str(self.conf)],
+                                  self.base / ("%s.out" % self.name),
+                                  append=True)
         try:
             wait_accepting(self.host, self.port, proc=self.proc,
                            greeting=self.tls != "implicit")
@@ -198,62 +180,21 @@ class Vsftpd:
         return self
 
     def stop(self):
-        kill_group(self.proc)
+        if self.proc is not None:
+            peerlib.stop_groups([self.proc], timeout=5)
 
 
 # -------------------------------------------------------------- fake peers
 
-class _Server:
-    """A listening socket served by a thread until close()."""
-
-    def __init__(self, host, port=0, family=socket.AF_INET):
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.host, self.port = self.sock.getsockname()[:2]
-        self.accepted = 0
-        self.conns = []
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._loop, daemon=True)
-        self._t.start()
-
-    def _loop(self):
-        while not self._stop.is_set():
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            self.conns.append(c)
-            self.handle(c)
-
-    def handle(self, conn):
-        pass
-
-    def close(self):
-        self._stop.set()
-        self._t.join(timeout=2)
-        for c in self.conns:
-            try:
-                c.close()
-            except OSError:
-                pass
-        self.sock.close()
-
-
-class Listener(_Server):
+class Listener(peerlib.TcpServer):
     """Counts connections; says nothing."""
 
 
-class SilentServer(_Server):
+class SilentServer(peerlib.TcpServer):
     """Accepts and never answers (the connections stay open until close)."""
 
 
-class PasvElsewhereServer(_Server):
+class PasvElsewhereServer(peerlib.TcpServer):
     """Control connection on host; EPSV refused; PASV names `elsewhere` with
     a port on which this server also listens at `host` (the data socket).
     The directory listing works; STOR is refused with 553, so a probe that

@@ -10,14 +10,11 @@ https (the test CA's server certificate); both share one s3rver.
 Run by hand: s3_peer.py <root> <pki-dir> (Ctrl-C stops).
 """
 
+import importlib.util
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -26,19 +23,11 @@ S3RVER = PEERS / "node_modules" / ".bin" / "s3rver"
 FRONT = HERE / "sigv4_front.py"
 PYTHON = "/usr/bin/python3"
 
-
-def free_port(host):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def _accepts(host, port):
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+# tests/peers/peerlib.py, loaded by path under a name of its own.
+_spec = importlib.util.spec_from_file_location("backupd_peerlib",
+                                               PEERS / "peerlib.py")
+peerlib = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(peerlib)
 
 
 class S3Peer:
@@ -81,29 +70,21 @@ class S3Peer:
     # ------------------------------------------------------------ process
 
     def start(self, timeout=30.0):
-        last = None
-        for _ in range(3):  # a picked port may be taken meanwhile: retry
-            self.s3rver_port = free_port(self.host)
-            self.http_port = free_port(self.host)
-            self.https_port = free_port(self.host)
+        def attempt():
+            self.s3rver_port = peerlib.free_port(self.host)
+            self.http_port = peerlib.free_port(self.host)
+            self.https_port = peerlib.free_port(self.host)
             self._layout()
-            try:
-                self._spawn(timeout)
-                return self
-            except RuntimeError as e:
-                last = e
-                self.stop()
-        raise last
+            self._spawn(timeout)
+            return self
+        return peerlib.retry(attempt, self.stop)
 
     def _popen(self, name, argv):
         node = shutil.which("node") or "/usr/bin/node"
         env = {"PATH": "%s:/usr/bin:/bin" % os.path.dirname(node),
                "LANG": "C", "HOME": str(self.root)}
-        log = open(self.root / "log" / ("%s.log" % name), "wb")
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                             stderr=subprocess.STDOUT, env=env,
-                             start_new_session=True)
-        log.close()
+        p = peerlib.spawn(argv, self.root / "log" / ("%s.log" % name),
+                          env=env)
         p.peer_name = name
         self.procs.append(p)
         return p
@@ -128,18 +109,10 @@ class S3Peer:
             "--state", str(self.state(True)),
             "--cert", str(self.pki / "server.pem"),
             "--key", str(self.pki / "server.key")])
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            for p in self.procs:
-                if p.poll() is not None:
-                    raise RuntimeError("%s exited (%d): %s" % (
-                        p.peer_name, p.returncode, self.log_tail()))
-            if all(_accepts(self.host, port) for port in (
-                    self.s3rver_port, self.http_port, self.https_port)):
-                return
-            time.sleep(0.1)
-        raise RuntimeError("the S3 peer did not start listening: %s"
-                           % self.log_tail())
+        peerlib.wait_until(
+            lambda: all(peerlib.accepts(self.host, port) for port in (
+                self.s3rver_port, self.http_port, self.https_port)),
+            self.procs, "the S3 peer", self.log_tail, timeout)
 
     def log_tail(self, n=20):
         out = []
@@ -151,25 +124,7 @@ class S3Peer:
     def stop(self):
         """Stop every process (each leads its own group) and wait."""
         procs, self.procs = self.procs, []
-        for p in procs:
-            if p.poll() is None:
-                try:
-                    p.send_signal(signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-            try:
-                os.killpg(p.pid, signal.SIGKILL)  # anything left over
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
+        peerlib.stop_groups(procs)
 
     # ------------------------------------------------------------ inspect
 
@@ -200,14 +155,9 @@ def main():
                buckets=["backupd-test"],
                keys={"AKIDTEST": {"secret": "test-secret"}})
     p.start()
-    print("http %s  https %s  (key AKIDTEST / test-secret, region "
-          "eu-west-1, bucket backupd-test)" % (p.url(False), p.url(True)))
-    try:
-        signal.pause()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        p.stop()
+    peerlib.wait_interrupted(p.stop, [
+        "http %s  https %s  (key AKIDTEST / test-secret, region eu-west-1, "
+        "bucket backupd-test)" % (p.url(False), p.url(True))])
 
 
 if __name__ == "__main__":

@@ -34,11 +34,11 @@ prints the ports, password and fingerprints until Ctrl-C.
 """
 
 import fcntl
+import importlib.util
 import os
 import pwd
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -63,11 +63,11 @@ LOCK_FILE = ("/run/lock" if os.path.isdir("/run/lock") else "/tmp") + \
     "/backupd-sftp-test.lock"
 LOCK_WAIT = 900  # seconds: another suite's whole SFTP module may run first
 
-
-def free_port(host):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+# tests/peers/peerlib.py, loaded by path under a name of its own.
+_spec = importlib.util.spec_from_file_location("backupd_peerlib",
+                                               HERE.parent / "peerlib.py")
+peerlib = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(peerlib)
 
 
 def _banner(host, port):
@@ -215,18 +215,14 @@ class SftpPeer:
 
     def _start(self, timeout):
         self._layout()
-        last = None
-        for _ in range(3):  # a picked port may be taken meanwhile: retry
-            self.port = free_port(self.host)
-            self.rsa_port = free_port(self.host)
-            self.nodelete_port = free_port(self.host)
-            try:
-                self._spawn(timeout)
-                return self
-            except RuntimeError as e:
-                last = e
-                self._stop_sshd()
-        raise last
+
+        def attempt():
+            self.port = peerlib.free_port(self.host)
+            self.rsa_port = peerlib.free_port(self.host)
+            self.nodelete_port = peerlib.free_port(self.host)
+            self._spawn(timeout)
+            return self
+        return peerlib.retry(attempt, self._stop_sshd)
 
     def restart(self, hostkey, timeout=20.0):
         """The same ports, another host key (a server that was reinstalled
@@ -242,24 +238,14 @@ class SftpPeer:
                            env=SYS_ENV, timeout=30)
         if r.returncode != 0:
             raise RuntimeError("sshd -t: %s" % r.stderr.decode(errors="replace"))
-        log = open(self.root / "log" / "sshd.log", "ab")
         # sshd needs an absolute path to re-execute itself.
-        self.proc = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", cfg], stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, env=SYS_ENV,
-            start_new_session=True)
-        log.close()
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                raise RuntimeError("sshd exited (%d): %s" % (
-                    self.proc.returncode, self.log_tail()))
-            if all(_banner(self.host, p) for p in
-                   (self.port, self.rsa_port, self.nodelete_port)):
-                return
-            time.sleep(0.1)
-        raise RuntimeError("sshd did not start listening: %s"
-                           % self.log_tail())
+        self.proc = peerlib.spawn([SSHD, "-D", "-e", "-f", cfg],
+                                  self.root / "log" / "sshd.log",
+                                  env=SYS_ENV, append=True)
+        peerlib.wait_until(
+            lambda: all(_banner(self.host, p) for p in
+                        (self.port, self.rsa_port, self.nodelete_port)),
+            [self.proc], "sshd", self.log_tail, timeout)
 
     def log_text(self):
         p = self.root / "log" / "sshd.log"
@@ -271,22 +257,8 @@ class SftpPeer:
     def _stop_sshd(self):
         """Stop sshd and its per-connection children (its process group)."""
         p, self.proc = self.proc, None
-        if p is None:
-            return
-        if p.poll() is None:
-            try:
-                p.send_signal(signal.SIGTERM)
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
+        if p is not None:
+            peerlib.stop_groups([p])
 
     def stop(self):
         """Stop sshd, lock the test user's password, drop the scratch
@@ -304,19 +276,13 @@ class SftpPeer:
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: sftp_peer.py <root>")
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     peer = SftpPeer(sys.argv[1], "127.0.0.2").start()
-    try:
-        print("ports: %d (defaults), %d (ssh-rsa), %d (no delete)"
-              % (peer.port, peer.rsa_port, peer.nodelete_port))
-        print("user %s password %s" % (USER, peer.password))
-        print("host key %s" % peer.fingerprint("host1"))
-        print("keys in %s (passphrase %s)" % (peer.root / "keys", PASSPHRASE))
-        signal.pause()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        peer.stop()
+    peerlib.wait_interrupted(peer.stop, [
+        "ports: %d (defaults), %d (ssh-rsa), %d (no delete)"
+        % (peer.port, peer.rsa_port, peer.nodelete_port),
+        "user %s password %s" % (USER, peer.password),
+        "host key %s" % peer.fingerprint("host1"),
+        "keys in %s (passphrase %s)" % (peer.root / "keys", PASSPHRASE)])
 
 
 if __name__ == "__main__":

@@ -20,14 +20,12 @@ starts it and prints the URLs until Ctrl-C.
 """
 
 import hashlib
+import importlib.util
 import os
 import pwd
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -36,19 +34,11 @@ APACHE = "/usr/sbin/apache2"
 REALM = "backupd-test"
 LOCATIONS = ("basic", "digest", "open", "readonly", "nodelete", "forbidden")
 
-
-def free_port(host):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def _accepts(host, port):
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+# tests/peers/peerlib.py, loaded by path under a name of its own.
+_spec = importlib.util.spec_from_file_location("backupd_peerlib",
+                                               HERE.parent / "peerlib.py")
+peerlib = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(peerlib)
 
 
 class WebdavPeer:
@@ -133,38 +123,23 @@ class WebdavPeer:
     # ----------------------------------------------------------- process
 
     def start(self, timeout=20.0):
-        last = None
-        for _ in range(3):  # a picked port may be taken meanwhile: retry
-            self.http_port = free_port(self.host)
-            self.https_port = free_port(self.host)
+        def attempt():
+            self.http_port = peerlib.free_port(self.host)
+            self.https_port = peerlib.free_port(self.host)
             self._layout()
-            try:
-                self._spawn(timeout)
-                return self
-            except RuntimeError as e:
-                last = e
-                self.stop()
-        raise last
+            self._spawn(timeout)
+            return self
+        return peerlib.retry(attempt, self.stop)
 
     def _spawn(self, timeout):
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
-        log = open(self.root / "log" / "stderr.log", "wb")
-        self.proc = subprocess.Popen(
+        self.proc = peerlib.spawn(
             [APACHE, "-f", str(self.root / "httpd.conf"), "-DFOREGROUND"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=env, start_new_session=True)
-        log.close()
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                raise RuntimeError("apache2 exited (%d): %s" % (
-                    self.proc.returncode, self.log_tail()))
-            if _accepts(self.host, self.http_port) and \
-                    _accepts(self.host, self.https_port):
-                return
-            time.sleep(0.1)
-        raise RuntimeError("apache2 did not start listening: %s"
-                           % self.log_tail())
+            self.root / "log" / "stderr.log", env=env)
+        peerlib.wait_until(
+            lambda: peerlib.accepts(self.host, self.http_port) and
+            peerlib.accepts(self.host, self.https_port),
+            [self.proc], "apache2", self.log_tail, timeout)
 
     def log_tail(self, n=20):
         out = []
@@ -177,39 +152,17 @@ class WebdavPeer:
     def stop(self):
         """Stop httpd (the process group it leads) and wait for it."""
         p, self.proc = self.proc, None
-        if p is None:
-            return
-        if p.poll() is None:
-            try:
-                p.send_signal(signal.SIGTERM)  # httpd stops its children
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(p.pid, signal.SIGKILL)  # anything left in its group
-        except ProcessLookupError:
-            pass
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
+        if p is not None:
+            peerlib.stop_groups([p])
 
 
 def main():
     if len(sys.argv) != 3:
         sys.exit("usage: webdav_peer.py <root> <pki-dir>")
-    # SIGTERM (e.g. from timeout(1)) stops httpd too, like Ctrl-C.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     peer = WebdavPeer(sys.argv[1], "127.0.0.2", sys.argv[2]).start()
-    try:
-        for loc in LOCATIONS:
-            print(peer.url(loc), peer.url(loc, tls=True))
-        print(peer.plain_url())
-        signal.pause()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        peer.stop()
+    peerlib.wait_interrupted(peer.stop, [
+        "%s %s" % (peer.url(loc), peer.url(loc, tls=True))
+        for loc in LOCATIONS] + [peer.plain_url()])
 
 
 if __name__ == "__main__":
