@@ -67,6 +67,7 @@ integration: setup all
 test: setup
 	@$(MAKE) --no-print-directory style
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz-smoke FUZZ_SECONDS=5
 	@$(MAKE) --no-print-directory integration
 
 run: setup all
