@@ -276,26 +276,29 @@ out:
 	return rc;
 }
 
-enum oauth_fail
-oauth_exchange_code(const struct probe_env *env, enum oauth_provider p,
-    const struct oauth_client *cl, const char *code, const char *verifier,
+/*
+ * One token request (RFC 6749 §4.1.3 or §6): the grant's own parameters
+ * (NULL-terminated name/value pairs), then the client credentials (and
+ * Microsoft's scope), POSTed by token_call. The form holds secrets and is
+ * wiped.
+ */
+static enum oauth_fail
+grant(const struct probe_env *env, enum oauth_provider p,
+    const struct oauth_client *cl, const char *const *kv,
     struct oauth_tokens *t)
 {
 	char *body = NULL;
 	size_t len = 0;
 	enum oauth_fail rc = OAUTH_FAIL_PROVIDER;
 
-	if (add_param(&body, &len, 0, "grant_type", "authorization_code") ||
-	    add_param(&body, &len, 0, "code", code) ||
-	    add_param(&body, &len, 0, "redirect_uri",
-	    env->cfg->oauth_redirect_uri) ||
-	    add_param(&body, &len, 0, "client_id", cl->id) ||
+	for (; kv[0] != NULL; kv += 2)
+		if (add_param(&body, &len, 0, kv[0], kv[1]))
+			goto out;
+	if (add_param(&body, &len, 0, "client_id", cl->id) ||
 	    (cl->secret &&
 	    add_param(&body, &len, 0, "client_secret", cl->secret)) ||
-	    add_param(&body, &len, 0, "code_verifier", verifier))
-		goto out;
-	if (p == OAUTH_MICROSOFT &&
-	    add_param(&body, &len, 0, "scope", MICROSOFT_SCOPE))
+	    (p == OAUTH_MICROSOFT &&
+	    add_param(&body, &len, 0, "scope", MICROSOFT_SCOPE)))
 		goto out;
 	rc = token_call(env, p, cl, body, len, t);
 out:
@@ -307,28 +310,24 @@ out:
 }
 
 enum oauth_fail
+oauth_exchange_code(const struct probe_env *env, enum oauth_provider p,
+    const struct oauth_client *cl, const char *code, const char *verifier,
+    struct oauth_tokens *t)
+{
+	const char *const kv[] = {"grant_type", "authorization_code",
+		"code", code, "redirect_uri", env->cfg->oauth_redirect_uri,
+		"code_verifier", verifier, NULL};
+
+	return grant(env, p, cl, kv, t);
+}
+
+enum oauth_fail
 oauth_refresh(const struct probe_env *env, enum oauth_provider p,
     const struct oauth_client *cl, const char *refresh_token,
     struct oauth_tokens *t)
 {
-	char *body = NULL;
-	size_t len = 0;
-	enum oauth_fail rc = OAUTH_FAIL_PROVIDER;
+	const char *const kv[] = {"grant_type", "refresh_token",
+		"refresh_token", refresh_token, NULL};
 
-	if (add_param(&body, &len, 0, "grant_type", "refresh_token") ||
-	    add_param(&body, &len, 0, "refresh_token", refresh_token) ||
-	    add_param(&body, &len, 0, "client_id", cl->id) ||
-	    (cl->secret &&
-	    add_param(&body, &len, 0, "client_secret", cl->secret)))
-		goto out;
-	if (p == OAUTH_MICROSOFT &&
-	    add_param(&body, &len, 0, "scope", MICROSOFT_SCOPE))
-		goto out;
-	rc = token_call(env, p, cl, body, len, t);
-out:
-	if (body != NULL) {
-		sodium_memzero(body, len);
-		free(body);
-	}
-	return rc;
+	return grant(env, p, cl, kv, t);
 }
