@@ -11,12 +11,14 @@
  *    gracefully, SIGHUP reloads the config and replaces the workers.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <netdb.h>
@@ -183,7 +185,6 @@ on_worker_quit(int sig)
 {
 	(void)sig;
 	worker_quit = 1;
-	FCGX_ShutdownPending();
 }
 
 static void
@@ -197,8 +198,9 @@ on_alarm(int sig)
 	_exit(3);
 }
 
-/* Signals of a worker: SIGQUIT finishes the request in flight and exits;
- * SIGTERM/SIGINT kill; SIGALRM is the request_timeout. */
+/* Signals of a worker: SIGQUIT finishes the request in flight and exits
+ * (it stays blocked but while the worker waits for a connection, see
+ * worker_loop); SIGTERM/SIGINT kill; SIGALRM is the request_timeout. */
 static void
 worker_signals(void)
 {
@@ -207,7 +209,7 @@ worker_signals(void)
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_worker_quit; /* no SA_RESTART: accept() returns */
+	sa.sa_handler = on_worker_quit;
 	sigaction(SIGQUIT, &sa, NULL);
 	sa.sa_handler = on_alarm;
 	sigaction(SIGALRM, &sa, NULL);
@@ -219,26 +221,58 @@ worker_signals(void)
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigemptyset(&all);
+	sigaddset(&all, SIGQUIT);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 }
 
-/* Serve FastCGI requests on fd until told to stop or max_requests. */
+/*
+ * Serve FastCGI requests on fd until told to stop or max_requests.
+ *
+ * A SIGQUIT must never cut into a request: libfcgi reads with plain read(2),
+ * so an EINTR in the middle of a body or the params would truncate or drop
+ * the request. SIGQUIT is therefore blocked except while the worker waits
+ * for a connection in pselect(2), which unblocks it atomically. The socket
+ * is non-blocking so that a worker that lost the race for a connection to
+ * another worker returns (-EAGAIN) to pselect instead of sleeping in
+ * accept(2) with SIGQUIT blocked.
+ */
 static int
 worker_loop(struct app *app, int fd)
 {
 	FCGX_Request r;
 	struct transport t = {fcgx_param, fcgx_read, fcgx_write, &r};
+	sigset_t waiting;
+	fd_set rfds;
 	long served = 0;
+	int a, fl;
 
-	worker_signals();
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, fd, 0) != 0) {
+	sigemptyset(&waiting);
+	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fd >= FD_SETSIZE ||
+	    FCGX_Init() != 0 || FCGX_InitRequest(&r, fd, 0) != 0) {
 		log_msg(LOG_ERROR, "FastCGI initialisation failed");
 		return 1;
 	}
+	/* After FCGX_Init: libfcgi installs its own SIGTERM/SIGUSR1 handlers
+	 * there, and SIGTERM must keep killing the worker at once. */
+	worker_signals();
 	/* Warm: connect and prepare before the first request. */
 	if (db_open(&app->db, &app->cfg) == BD_ERR_NOMEM)
 		return 1;
-	while (!worker_quit && FCGX_Accept_r(&r) >= 0) {
+	while (!worker_quit) {
+		FD_ZERO(&rfds);
+		FD_SET(fd, &rfds);
+		if (pselect(fd + 1, &rfds, NULL, NULL, NULL, &waiting) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		a = FCGX_Accept_r(&r);
+		if (a == -EAGAIN || a == -EWOULDBLOCK || a == -EINTR ||
+		    a == -ECONNABORTED)
+			continue;
+		if (a < 0)
+			break;
 		alarm((unsigned)app->cfg.request_timeout);
 		serve(app, &t);
 		FCGX_Finish_r(&r);

@@ -162,11 +162,13 @@ def _recv_exact(s, n, deadline):
     return bytes(buf)
 
 
-def fcgi_request(address, params, body=b"", timeout=10.0):
+def fcgi_request(address, params, body=b"", timeout=10.0, midway=None):
     """Send one request to address (unix socket path, or (host, port)) and
     return an FcgiResponse. Raises FcgiError when the server closes the
     connection before END_REQUEST, socket.timeout after `timeout` seconds
-    in total, OSError when it cannot connect."""
+    in total, OSError when it cannot connect. midway: a callable run after
+    the params and the first 10 bytes of the body were sent, before the
+    rest (the server is then in the middle of reading the request)."""
     if isinstance(body, str):
         body = body.encode()
     t0 = time.monotonic()
@@ -177,6 +179,11 @@ def fcgi_request(address, params, body=b"", timeout=10.0):
         msg = (_record(FCGI_BEGIN_REQUEST, begin)
                + _stream(FCGI_PARAMS, encode_params(params))
                + _stream(FCGI_STDIN, body))
+        if midway is not None:
+            cut = len(msg) - len(_stream(FCGI_STDIN, body)) + 8 + 10
+            s.sendall(msg[:cut])
+            midway()
+            msg = msg[cut:]
         s.sendall(msg)
         out, err = bytearray(), bytearray()
         while True:
@@ -199,7 +206,8 @@ def fcgi_request(address, params, body=b"", timeout=10.0):
 
 
 def fcgi_call(address, method, uri, token=None, json=None, body=b"",
-              content_type=None, request_id=None, extra=None, timeout=10.0):
+              content_type=None, request_id=None, extra=None, timeout=10.0,
+              midway=None):
     """fcgi_request with CGI variables built from method/uri/token; `json`
     (any JSON value) becomes the body with Content-Type application/json."""
     if json is not None:
@@ -207,7 +215,7 @@ def fcgi_call(address, method, uri, token=None, json=None, body=b"",
         content_type = content_type or "application/json"
     params = cgi_params(method, uri, token, body, content_type, request_id,
                         extra)
-    return fcgi_request(address, params, body, timeout)
+    return fcgi_request(address, params, body, timeout, midway)
 
 
 # ------------------------------------------------ processes (for the pool)

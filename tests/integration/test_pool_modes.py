@@ -364,6 +364,30 @@ def _answers(address, tok):
         return False
 
 
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGQUIT])
+def test_signal_mid_request_does_not_cut_it(start_pool, env, sig):
+    """A reload (SIGHUP: the old workers get SIGQUIT) or a graceful stop
+    that lands while a worker is in the middle of reading a request body
+    lets that request finish intact (libfcgi's reads are plain read(2):
+    an EINTR there would truncate the body)."""
+    p = start_pool(workers=1)
+    org = new_org()
+    tok = make_token(env, org=org)
+    body = local_body(env, name="mid-" + uuid.uuid4().hex[:8])
+
+    def signal_now():
+        p.signal(sig)
+        time.sleep(1.0)
+
+    r = p.call("POST", LIST, tok, json=body, midway=signal_now,
+               timeout=20)
+    assert r.status == 201, r
+    if sig == signal.SIGQUIT:
+        assert p.wait_exit(10) == 0, p.log_tail()
+    else:
+        assert p.get_list(tok).status == 200
+
+
 def test_killed_worker_is_respawned(start_pool, env):
     p = start_pool(workers=2)
     before = p.workers()
