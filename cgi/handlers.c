@@ -32,7 +32,8 @@ static void h_oauth_callback(struct app *, struct request *,
     struct response *);
 
 static enum bd_err oauth_fresh(struct app *, const struct request *,
-    const char *, json_object **, unsigned long *, bool *, bool *, bool *);
+    const char *, const char *, json_object **, unsigned long *, bool *,
+    bool *, bool *);
 
 static const struct route routes[] = {
 	{"GET", "/backup-destinations", h_list, ROLE_VIEWER,
@@ -207,14 +208,14 @@ read_body(struct app *app, struct request *req, struct response *resp,
 	enum bd_err rc;
 
 	*body = NULL;
-	if (req->body_too_large) {
-		resp_problem(resp, req, BD_ERR_TOO_LARGE,
-		    "the body exceeds %ld bytes", app->cfg.max_body);
-		return false;
-	}
 	if (!req_is_json(req)) {
 		resp_problem(resp, req, BD_ERR_MEDIA_TYPE,
 		    "send the body as application/json");
+		return false;
+	}
+	if (req->body_too_large) {
+		resp_problem(resp, req, BD_ERR_TOO_LARGE,
+		    "the body exceeds %ld bytes", app->cfg.max_body);
 		return false;
 	}
 	if ((rc = req_parse_json(req, body, &why)) != BD_OK) {
@@ -351,6 +352,26 @@ merge_update(json_object *config, const struct probe_result *res)
 		return;
 	json_object_object_foreach(res->config_update, k, v)
 	    json_object_object_add(config, k, json_object_get(v));
+}
+
+/* Remove internal members ("_..."), e.g. before copying fresher ones. */
+static void
+drop_internal(json_object *config)
+{
+	bool again = true;
+
+	/* Deleting while iterating is not allowed: one member per pass. */
+	while (again) {
+		again = false;
+		json_object_object_foreach(config, k, v) {
+			(void)v;
+			if (k[0] == '_') {
+				json_object_object_del(config, k);
+				again = true;
+				break;
+			}
+		}
+	}
 }
 
 /* Copy internal members ("_..." such as OAuth tokens) from stored config. */
@@ -556,6 +577,70 @@ if_match(const char *h, unsigned long version)
 	return match ? BD_OK : BD_ERR_PRECONDITION;
 }
 
+/*
+ * The last-test columns of a row whose lastTest is kept as it is (an OAuth
+ * destination updated without a test): "ok" and "testedAt" from its JSON.
+ * at receives "YYYY-MM-DD HH:MM:SS.mmm".
+ */
+static void
+keep_last_test(const struct dest *d, struct dest_write *w, char at[32])
+{
+	json_object *o, *v;
+	const char *ts;
+
+	w->last_test_json = d->last_test_json;
+	w->last_test_ok = -1;
+	w->last_test_at = NULL;
+	if (d->last_test_json == NULL ||
+	    (o = json_tokener_parse(d->last_test_json)) == NULL)
+		return;
+	if (json_object_object_get_ex(o, "ok", &v))
+		w->last_test_ok = json_object_get_boolean(v) ? 1 : 0;
+	if (json_object_object_get_ex(o, "testedAt", &v) &&
+	    (ts = json_object_get_string(v)) != NULL && strlen(ts) == 24) {
+		memcpy(at, ts, 23);         /* drop the "Z" */
+		at[10] = ' ';
+		at[23] = '\0';
+		w->last_test_at = at;
+	}
+	json_object_put(o);
+}
+
+/*
+ * A PUT of an OAuth destination found its row changed under the lock: take
+ * the tokens ("_" members), status and last test from the row as it is now,
+ * and seal again. r2 keeps the row alive for w. False on failure.
+ */
+static bool
+carry_oauth(struct app *app, const char *org, const char *id,
+    json_object *config, struct dest_write *w, struct dbres *r2,
+    unsigned char **blob, size_t *bloblen, char at[32])
+{
+	struct dest d;
+	json_object *now = NULL;
+	bool ok = false;
+
+	if (store_dest_get(app->db, org, id, r2) != BD_OK)
+		return false;
+	store_dest_from_row(r2, 0, &d);
+	if (strcmp(d.type, w->type) != 0 || open_config(app, &d, &now) != BD_OK)
+		goto out;
+	drop_internal(config);
+	keep_internal(config, now);
+	w->status = d.status;
+	keep_last_test(&d, w, at);
+	free(*blob);
+	*blob = NULL;
+	if (seal_config(app, org, id, config, blob, bloblen) != BD_OK)
+		goto out;
+	w->blob = *blob;
+	w->bloblen = *bloblen;
+	ok = true;
+out:
+	json_object_put(now);
+	return ok;
+}
+
 static void
 h_update(struct app *app, struct request *req, struct response *resp)
 {
@@ -563,7 +648,7 @@ h_update(struct app *app, struct request *req, struct response *resp)
 	struct dest_input in;
 	struct probe_result res;
 	struct probe_env env;
-	struct dbres r;
+	struct dbres r, r2;
 	struct dest cur;
 	struct verrs errs;
 	unsigned char *blob = NULL;
@@ -575,11 +660,8 @@ h_update(struct app *app, struct request *req, struct response *resp)
 
 	memset(&res, 0, sizeof(res));
 	memset(&r, 0, sizeof(r));
+	memset(&r2, 0, sizeof(r2));
 	memset(&errs, 0, sizeof(errs));
-	if (!uuid_valid(req->id)) {
-		fail(resp, req, BD_ERR_NOT_FOUND);
-		return;
-	}
 	if (if_match(req->if_match, 0) == BD_ERR_BAD_REQUEST) {
 		resp_problem(resp, req, BD_ERR_BAD_REQUEST,
 		    "If-Match must be \"*\" or a list of quoted entity tags");
@@ -587,6 +669,10 @@ h_update(struct app *app, struct request *req, struct response *resp)
 	}
 	if (!read_body(app, req, resp, &body))
 		return;
+	if (!uuid_valid(req->id)) {
+		fail(resp, req, BD_ERR_NOT_FOUND);
+		goto out;
+	}
 	if ((rc = store_dest_get(app->db, req->who.org, req->id, &r)) != BD_OK) {
 		fail(resp, req, rc);
 		goto out;
@@ -627,7 +713,7 @@ h_update(struct app *app, struct request *req, struct response *resp)
 		if (same_type) {
 			keep_internal(in.config, stored);
 			w.status = cur.status;
-			w.last_test_json = cur.last_test_json;
+			keep_last_test(&cur, &w, at);
 		} else {
 			w.status = "pending_authorization";
 		}
@@ -669,13 +755,22 @@ h_update(struct app *app, struct request *req, struct response *resp)
 		fail(resp, req, rc);
 		goto out;
 	}
-	/* With If-Match the row must still be the one the client saw (one
-	 * winner among concurrent PUTs); without it the last writer wins. */
-	if (req->if_match != NULL && locked != cur.version)
+	/* If-Match is checked again against the row as locked (one winner
+	 * among concurrent PUTs with the same ETag); without it the last
+	 * writer wins. An OAuth destination's tokens and status are taken
+	 * from the locked row: a callback or refresh may have just changed
+	 * them. */
+	if (req->if_match != NULL && if_match(req->if_match, locked) != BD_OK)
 		rc = BD_ERR_PRECONDITION;
+	else if (locked != cur.version && in.type->oauth && same_type &&
+	    !carry_oauth(app, req->who.org, cur.id, in.config, &w, &r2, &blob,
+	    &bloblen, at))
+		rc = BD_ERR_INTERNAL;
 	else
 		rc = store_dest_update(app->db, &w, locked);
 	if (rc != BD_OK) {
+		db_rollback(app->db);   /* before the audit row, which stays */
+		in_tx = false;
 		if (rc == BD_ERR_CONFLICT)
 			name_taken(app, req, resp, in.name, cur.id);
 		else
@@ -699,6 +794,7 @@ out:
 	json_object_put(stored);
 	json_object_put(body);
 	dbres_free(&r);
+	dbres_free(&r2);
 }
 
 static void
@@ -805,8 +901,8 @@ h_test(struct app *app, struct request *req, struct response *resp)
 	}
 	probe_env(app, &env);
 	if (t->oauth && strcmp(cur.status, "pending_authorization") != 0 &&
-	    (rc = oauth_fresh(app, req, cur.id, &config, &cur.version, &revoked,
-	    &unreachable, &client_refused)) != BD_OK) {
+	    (rc = oauth_fresh(app, req, cur.id, t->name, &config,
+	    &cur.version, &revoked, &unreachable, &client_refused)) != BD_OK) {
 		fail(resp, req, rc);
 		goto out;
 	}
@@ -851,6 +947,9 @@ h_test(struct app *app, struct request *req, struct response *resp)
 	if (locked != cur.version) {
 		db_rollback(app->db);
 		in_tx = false;
+		audit(app, req, "destination.test", cur.id,
+		    res.ok ? "success" : "failure",
+		    "outcome not recorded: the destination changed meanwhile");
 		goto answer;
 	}
 	if ((rc = store_dest_set_test(app->db, &w)) != BD_OK) {
@@ -1248,8 +1347,8 @@ done:
  */
 static enum bd_err
 oauth_fresh(struct app *app, const struct request *req, const char *id,
-    json_object **config, unsigned long *version, bool *revoked,
-    bool *unreachable, bool *client_refused)
+    const char *type, json_object **config, unsigned long *version,
+    bool *revoked, bool *unreachable, bool *client_refused)
 {
 	json_object *o = NULL, *v, *fresh = NULL;
 	struct dbres r;
@@ -1282,6 +1381,11 @@ oauth_fresh(struct app *app, const struct request *req, const char *id,
 	    (rc = store_dest_get(app->db, req->who.org, id, &r)) != BD_OK)
 		goto out;
 	store_dest_from_row(&r, 0, &cur);
+	/* A PUT may have changed the type while this request waited. */
+	if (strcmp(cur.type, type) != 0) {
+		rc = BD_ERR_PRECONDITION;
+		goto out;
+	}
 	if ((rc = open_config(app, &cur, &fresh)) != BD_OK)
 		goto out;
 	/* Another worker may have refreshed while this one waited. */

@@ -227,6 +227,11 @@ map_error(struct db *db, MYSQL_STMT *st, enum stmt which)
 		return BD_ERR_CONFLICT;
 	if (gone(db->last_errno))
 		return BD_ERR_DB_DOWN;
+	/* A deadlock or lock wait timeout: retrying later will work (503
+	 * with Retry-After); the transaction was rolled back by the server. */
+	if (db->last_errno == ER_LOCK_DEADLOCK ||
+	    db->last_errno == ER_LOCK_WAIT_TIMEOUT)
+		return BD_ERR_DB_DOWN;
 	log_msg(LOG_ERROR, "statement %d failed: error %u", (int)which,
 	    db->last_errno);
 	return BD_ERR_INTERNAL;
@@ -386,7 +391,7 @@ db_exec(struct db *db, enum stmt which, const struct dbval *p, size_t n,
 			return rc;
 	}
 	rc = exec_once(db, which, p, n, res, affected);
-	if (rc == BD_ERR_DB_DOWN) {
+	if (rc == BD_ERR_DB_DOWN && gone(db->last_errno)) {
 		bool was_tx = db->in_tx;
 		db_disconnect(db);
 		/* Inside a transaction the work so far is lost: fail. */
@@ -446,11 +451,4 @@ db_rollback(struct db *db)
 	if (db->conn != NULL && db->in_tx)
 		(void)simple(db, "ROLLBACK");
 	db->in_tx = false;
-}
-
-bool
-db_last_retryable(const struct db *db)
-{
-	return db->last_errno == ER_LOCK_DEADLOCK ||
-	    db->last_errno == ER_LOCK_WAIT_TIMEOUT;
 }

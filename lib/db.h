@@ -92,7 +92,4 @@ enum bd_err db_begin(struct db *);
 enum bd_err db_commit(struct db *);
 void db_rollback(struct db *);
 
-/* True when the last error was a deadlock or lock wait timeout (retryable). */
-bool db_last_retryable(const struct db *);
-
 #endif

@@ -777,17 +777,24 @@ static const struct dfield f_local[] = {
 
 /* Order = the contract's DestinationType enum. Probes other than local are
  * added with their files (probe_<type>.c). */
+static const char *const loc_s3[] = {"endpoint", NULL};
+static const char *const loc_azure[] = {"accountName", "endpoint", NULL};
+static const char *const loc_sftp[] = {"host", "port", "hostKeySha256", NULL};
+static const char *const loc_ftp[] = {"host", "port", "tls", NULL};
+static const char *const loc_webdav[] = {"url", NULL};
+
 const struct dtype dtype_table[] = {
-	{ "s3", f_s3, false, NULL, probe_s3 },
-	{ "gcs", f_gcs, false, NULL, probe_gcs },
-	{ "azure_blob", f_azure, false, cross_azure, probe_azure_blob },
-	{ "sftp", f_sftp, false, cross_sftp, probe_sftp },
-	{ "ftp", f_ftp, false, NULL, probe_ftp },
-	{ "webdav", f_webdav, false, NULL, probe_webdav },
-	{ "google_drive", f_gdrive, true, NULL, probe_google_drive },
-	{ "onedrive", f_onedrive, true, NULL, probe_onedrive },
-	{ "local", f_local, false, NULL, probe_local },
-	{ NULL, NULL, false, NULL, NULL }
+	{ "s3", f_s3, false, NULL, probe_s3, loc_s3 },
+	{ "gcs", f_gcs, false, NULL, probe_gcs, NULL },
+	{ "azure_blob", f_azure, false, cross_azure, probe_azure_blob,
+	    loc_azure },
+	{ "sftp", f_sftp, false, cross_sftp, probe_sftp, loc_sftp },
+	{ "ftp", f_ftp, false, NULL, probe_ftp, loc_ftp },
+	{ "webdav", f_webdav, false, NULL, probe_webdav, loc_webdav },
+	{ "google_drive", f_gdrive, true, NULL, probe_google_drive, NULL },
+	{ "onedrive", f_onedrive, true, NULL, probe_onedrive, NULL },
+	{ "local", f_local, false, NULL, probe_local, NULL },
+	{ NULL, NULL, false, NULL, NULL, NULL }
 };
 
 /* The row for `name`, NULL when unknown or name is NULL (static storage). */
@@ -1058,6 +1065,21 @@ dtype_merge_placeholders(const struct dtype *t, json_object *config,
 
 	if (t == NULL || !json_object_is_type(config, json_type_object))
 		goto out;
+	/* A placeholder keeps a secret only for the same place. */
+	if (t->locating != NULL && dtype_has_placeholder(t, config) &&
+	    json_object_is_type(stored, json_type_object)) {
+		for (const char *const *l = t->locating; *l != NULL; l++) {
+			json_object *a = NULL, *b = NULL;
+			json_object_object_get_ex(config, *l, &a);
+			json_object_object_get_ex(stored, *l, &b);
+			if (json_object_equal(a, b))
+				continue;
+			ptr_join(ptr, sizeof(ptr), "/config", *l);
+			verrs_add(errs, ptr, "this changes where the stored "
+			    "secrets are sent: send the secrets again instead of "
+			    "\"********\"");
+		}
+	}
 	for (f = t->fields; f->name != NULL; f++) {
 		if (!(f->flags & DF_SECRET) ||
 		    !json_object_object_get_ex(config, f->name, &v) ||

@@ -58,6 +58,11 @@ struct dtype {
 	 * errs. A placeholder counts as present. May be NULL. */
 	void (*check)(json_object *config, struct verrs *errs);
 	probe_fn probe;              /* NULL: no probe implemented yet */
+	/* Fields that decide where the secrets are sent (host, port, URL,
+	 * endpoint, TLS mode, pinned host key): a PUT that changes one cannot
+	 * keep a stored secret with "********", or an admin could redirect a
+	 * destination and receive its secret. NULL-terminated, or NULL. */
+	const char *const *locating;
 };
 
 /* The registry row for a type name; NULL if unknown. */

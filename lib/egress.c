@@ -41,12 +41,19 @@
  *                    2002:a9fe:a9fe::/48 the metadata service) and a host
  *                    with a 6to4 interface sends the packet to it over IPv4
  *   100::/64         discard-only (RFC 6666)
+ *   ::ffff:0:0:0/96  SIIT IPv4-translated (RFC 2765 §2.1): ::ffff:0:7f00:1
+ *                    is 127.0.0.1 to a stateless translator on the path
+ *   2001::/32        Teredo (RFC 4380): embeds the server's and the client's
+ *                    (obfuscated) IPv4 addresses, relayed over IPv4
+ *   fec0::/10        site-local (deprecated by RFC 3879): still routed to
+ *                    internal networks by legacy configurations
  */
 const char EGRESS_DEFAULT_DENY[] =
     "0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, 100.64.0.0/10, 224.0.0.0/4, "
     "240.0.0.0/4, 192.0.0.0/24, "
     "::/128, ::1/128, ::/96, fe80::/10, ff00::/8, 64:ff9b::/96, "
-    "64:ff9b:1::/48, 2002::/16, 100::/64";
+    "64:ff9b:1::/48, 2002::/16, 100::/64, ::ffff:0:0:0/96, 2001::/32, "
+    "fec0::/10";
 
 /* A CIDR item is at most an IPv6 literal with a prefix; longer is garbage. */
 #define CIDR_ITEM_MAX (INET6_ADDRSTRLEN + 4)
@@ -73,16 +80,20 @@ cidr_mask(struct cidr *c)
  * inet_pton only, so the forms inet_aton would also accept ("0177.0.0.1",
  * "2130706433", "127.1") are errors rather than silently different hosts.
  * An IPv4-mapped IPv6 CIDR of /96 or longer becomes the IPv4 CIDR it
- * denotes, because addresses are matched that way.
+ * denotes, because addresses are matched that way; a shorter one could
+ * never match anything and is an error (*why says so; it stays NULL for a
+ * plain syntax error).
  */
 static bool
-cidr_parse_item(const char *item, size_t len, struct cidr *c)
+cidr_parse_item(const char *item, size_t len, struct cidr *c,
+    const char **why)
 {
 	char buf[CIDR_ITEM_MAX + 1];
 	char *slash, *end;
 	unsigned max;
 	long prefix;
 
+	*why = NULL;
 	if (len == 0 || len > CIDR_ITEM_MAX)
 		return false;
 	memcpy(buf, item, len);
@@ -113,6 +124,11 @@ cidr_parse_item(const char *item, size_t len, struct cidr *c)
 		c->prefix = (unsigned)prefix;
 	}
 
+	if (c->family == AF_INET6 && c->prefix < 96 &&
+	    memcmp(c->addr, v4mapped_prefix, sizeof(v4mapped_prefix)) == 0) {
+		*why = "an IPv4-mapped prefix must be /96 or longer";
+		return false;
+	}
 	if (c->family == AF_INET6 && c->prefix >= 96 &&
 	    memcmp(c->addr, v4mapped_prefix, sizeof(v4mapped_prefix)) == 0) {
 		memmove(c->addr, c->addr + 12, 4);
@@ -124,9 +140,11 @@ cidr_parse_item(const char *item, size_t len, struct cidr *c)
 	return true;
 }
 
-/* Copy at most a short, printable prefix of an offending item into err. */
+/* Copy at most a short, printable prefix of an offending item into err,
+ * followed by why (NULL: no reason). */
 static void
-parse_error(char *err, size_t errlen, const char *item, size_t len)
+parse_error(char *err, size_t errlen, const char *item, size_t len,
+    const char *why)
 {
 	char shown[CIDR_ITEM_MAX + 1];
 	size_t i, n = len < CIDR_ITEM_MAX ? len : CIDR_ITEM_MAX;
@@ -135,8 +153,9 @@ parse_error(char *err, size_t errlen, const char *item, size_t len)
 		shown[i] = isprint((unsigned char)item[i]) ? item[i] : '?';
 	shown[n] = '\0';
 	if (err != NULL && errlen > 0)
-		snprintf(err, errlen, "invalid CIDR '%s%s'", shown,
-		    len > n ? "..." : "");
+		snprintf(err, errlen, "invalid CIDR '%s%s'%s%s", shown,
+		    len > n ? "..." : "", why != NULL ? ": " : "",
+		    why != NULL ? why : "");
 }
 
 /*
@@ -151,7 +170,7 @@ egress_parse(const char *list, struct cidr **out, size_t *n, char *err,
 	enum bd_err rc = BD_ERR_CONFIG;
 	struct cidr *v = NULL, *nv;
 	size_t count = 0, cap = 0, len;
-	const char *p, *item, *end;
+	const char *p, *item, *end, *why;
 
 	*out = NULL;
 	*n = 0;
@@ -181,11 +200,11 @@ egress_parse(const char *list, struct cidr **out, size_t *n, char *err,
 			}
 			v = nv;
 		}
-		if (!cidr_parse_item(item, len, &v[count])) {
+		if (!cidr_parse_item(item, len, &v[count], &why)) {
 			if (len == 0 && err != NULL && errlen > 0)
 				snprintf(err, errlen, "empty item in CIDR list");
 			else
-				parse_error(err, errlen, item, len);
+				parse_error(err, errlen, item, len, why);
 			goto out;
 		}
 		count++;

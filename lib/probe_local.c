@@ -140,6 +140,28 @@ inside_roots(const char *roots, const char *lexical, const char *resolved,
 	return false;
 }
 
+/*
+ * Whether the open descriptor fd really lies under a root: its path as the
+ * kernel knows it (realpath of /proc/self/fd/<fd>) is checked like a
+ * resolved path. This catches an intermediate directory swapped for a
+ * symlink between realpath() and open(), which stat() and open() would
+ * both follow. False also when the path cannot be learnt.
+ */
+static bool
+fd_inside_roots(const char *roots, const char *lexical, int fd)
+{
+	char link[64], *real = NULL;
+	bool lex_ok = false, real_ok = false;
+	int n;
+
+	n = snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if (n > 0 && (size_t)n < sizeof(link) &&
+	    (real = realpath(link, NULL)) != NULL)
+		match_roots(roots, lexical, real, &lex_ok, &real_ok);
+	free(real);
+	return real_ok;
+}
+
 static bool
 roots_configured(const char *roots)
 {
@@ -260,6 +282,13 @@ check_target(const struct probe_env *env, const char *path, size_t pathlen,
 		else
 			probe_fail(res, CHECK_TARGET,
 			    "'%s' changed while it was being tested", path);
+		goto out;
+	}
+	/* The probe file is created with openat() relative to this
+	 * descriptor, so where the descriptor is decides where it goes. */
+	if (!fd_inside_roots(roots, lexical, fd)) {
+		probe_fail(res, CHECK_TARGET,
+		    "'%s' changed while it was being tested", path);
 		goto out;
 	}
 	probe_pass(res, CHECK_TARGET, "directory '%s' exists", path);

@@ -23,16 +23,19 @@
  * relative to the home directory).
  *
  * A private key is handed to libcurl as a file (CURLOPT_SSH_PRIVATE_KEYFILE
- * takes a path only): it is written to a fresh 0700 directory
- * "backupd-sftp-XXXXXX" under $TMPDIR (or /tmp), mode 0600, and overwritten
- * with zeros and removed before the probe returns, on every path.
+ * takes a path only, and libssh2 opens it by name): it is written to an
+ * anonymous memory file (memfd_create(2), close-on-exec) named by
+ * "/proc/self/fd/<n>". Nothing ever reaches a file system, so a worker
+ * killed mid-probe (request timeout, SIGTERM, crash) leaves no copy of the
+ * key behind: the memory goes with the process. On every normal path the
+ * file is overwritten with zeros, truncated and closed before the probe
+ * returns.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -426,93 +429,83 @@ write_all(int fd, const void *buf, size_t len)
 }
 
 struct keyfile {
-	char dir[512];   /* "" when not created */
-	char path[512];  /* "" when not created */
+	int fd;          /* the memory file, -1 when not created */
+	char path[64];   /* "/proc/self/fd/<fd>", "" when not created */
 	size_t len;      /* bytes written, overwritten on removal */
 };
 
 static bool keyfile_remove(struct keyfile *kf);
 
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 0x0001U
+#endif
+
 /*
  * Write key (len bytes, plus a final newline if it lacks one) to a fresh
- * private file; kf->path names it. False on any failure (whatever was
- * created is already removed then).
+ * anonymous memory file (memfd_create(2) through syscall(2): no
+ * _GNU_SOURCE); kf->path names it for the life of this process. False on
+ * any failure (whatever was created is already closed then).
  */
 static bool
 keyfile_create(struct keyfile *kf, const char *key, size_t len)
 {
-	const char *tmp = getenv("TMPDIR");
 	bool ok = false;
-	int fd = -1, n;
+	long fd;
+	int n;
 
 	memset(kf, 0, sizeof(*kf));
-	if (tmp == NULL || tmp[0] != '/')
-		tmp = "/tmp";
-	n = snprintf(kf->dir, sizeof(kf->dir), "%s/backupd-sftp-XXXXXX", tmp);
-	if (n < 0 || (size_t)n >= sizeof(kf->dir) || mkdtemp(kf->dir) == NULL) {
-		kf->dir[0] = '\0';
+	kf->fd = -1;
+	fd = syscall(SYS_memfd_create, "backupd-key", MFD_CLOEXEC);
+	if (fd < 0)
 		goto out;
-	}
-	/* mkdtemp creates the directory 0700 (POSIX); the file is 0600. */
-	n = snprintf(kf->path, sizeof(kf->path), "%s/key", kf->dir);
+	kf->fd = (int)fd;
+	n = snprintf(kf->path, sizeof(kf->path), "/proc/self/fd/%d", kf->fd);
 	if (n < 0 || (size_t)n >= sizeof(kf->path)) {
 		kf->path[0] = '\0';
 		goto out;
 	}
-	fd = open(kf->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
-	if (fd < 0) {
-		kf->path[0] = '\0';
-		goto out;
-	}
 	kf->len = len;
-	if (!write_all(fd, key, len))
+	if (!write_all(kf->fd, key, len))
 		goto out;
 	if (len == 0 || key[len - 1] != '\n') {
 		kf->len++;
-		if (!write_all(fd, "\n", 1))
+		if (!write_all(kf->fd, "\n", 1))
 			goto out;
 	}
 	ok = true;
 out:
-	if (fd >= 0 && close(fd) != 0)
-		ok = false;
 	if (!ok)
 		keyfile_remove(kf);
 	return ok;
 }
 
-/* Overwrite the key file with zeros, remove it and its directory. Safe on
- * a zeroed struct. False when something could not be removed. */
+/* Overwrite the key file with zeros, truncate and close it. Safe on a
+ * struct keyfile_create() set up or that was zeroed with fd -1. False
+ * when the key could not be wiped. */
 static bool
 keyfile_remove(struct keyfile *kf)
 {
 	unsigned char zeros[512];
 	size_t left, n;
 	bool ok = true;
-	int fd;
 
-	if (kf->path[0] != '\0') {
+	if (kf->fd >= 0) {
 		memset(zeros, 0, sizeof(zeros));
-		fd = open(kf->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd >= 0) {
-			for (left = kf->len; left > 0; left -= n) {
-				n = left < sizeof(zeros) ? left : sizeof(zeros);
-				if (!write_all(fd, zeros, n))
-					break;
-			}
-			(void)fsync(fd);
-			(void)close(fd);
+		if (lseek(kf->fd, 0, SEEK_SET) != 0)
+			ok = false;
+		for (left = kf->len; ok && left > 0; left -= n) {
+			n = left < sizeof(zeros) ? left : sizeof(zeros);
+			if (!write_all(kf->fd, zeros, n))
+				ok = false;
 		}
-		if (unlink(kf->path) != 0 && errno != ENOENT)
+		if (ftruncate(kf->fd, 0) != 0)
 			ok = false;
-		kf->path[0] = '\0';
-	}
-	if (kf->dir[0] != '\0') {
-		if (rmdir(kf->dir) != 0 && errno != ENOENT)
+		if (close(kf->fd) != 0)
 			ok = false;
-		kf->dir[0] = '\0';
+		kf->fd = -1;
 	}
+	kf->path[0] = '\0';
+	kf->len = 0;
 	return ok;
 }
 
@@ -916,6 +909,7 @@ probe_sftp(const struct probe_env *env, json_object *config,
 
 	memset(&p, 0, sizeof(p));
 	memset(&kf, 0, sizeof(kf));
+	kf.fd = -1;
 	p.res = res;
 	p.connect_idx = -1;
 	if (!opt_string(config, "host", &host) ||
@@ -965,8 +959,7 @@ probe_sftp(const struct probe_env *env, json_object *config,
 		    (size_t)json_object_get_string_len(
 		    json_object_object_get(config, "privateKey")))) {
 			probe_fail(res, CHECK_AUTH, "the private key could not "
-			    "be prepared for use (temporary directory not "
-			    "writable)");
+			    "be prepared for use (no memory file)");
 			goto out;
 		}
 	}
@@ -1118,8 +1111,8 @@ out:
 	probe_xfer_cleanup(&p.x);
 	/* After the handle is gone: curl may have kept the file name. */
 	if (!keyfile_remove(&kf))
-		probe_warn(res, "a temporary copy of the private key could not "
-		    "be removed");
+		probe_warn(res, "the in-memory copy of the private key could "
+		    "not be wiped");
 	sodium_memzero(p.st.got, sizeof(p.st.got));
 	sodium_memzero(data, sizeof(data));
 }

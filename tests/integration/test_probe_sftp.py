@@ -62,7 +62,7 @@ def peer(env):
 @pytest.fixture(scope="module")
 def worker_tmp(env):
     """The temporary directory the service's workers use ($TMPDIR of the
-    running backupd, else /tmp): where the probe puts a key file."""
+    running backupd, else /tmp): where a key file must never appear."""
     pid_file = Path(env["BACKUPD_STACK_DIR"]) / "run" / "backupd.pid"
     tmp = "/tmp"
     try:
@@ -413,18 +413,71 @@ def test_ssrf_hosts_refused_before_connecting(api, peer, host):
 
 
 def _key_dirs(tmp):
+    """Entries a key file on disk would leave (the probe used to write one
+    under $TMPDIR/backupd-sftp-XXXXXX; it must never again)."""
     try:
         return {n for n in os.listdir(tmp) if n.startswith(TMP_PREFIX)}
     except OSError:
         return set()
 
 
-def test_key_file_private_while_used_and_removed(api, peer, worker_tmp):
-    """During a probe (held open by a silent server) the key sits in a 0700
-    directory as a 0600 file; afterwards nothing is left."""
+def _stack_pids(env):
+    """backupd of this stack and all its descendants (the workers)."""
+    pid_file = Path(env["BACKUPD_STACK_DIR"]) / "run" / "backupd.pid"
+    try:
+        root = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return set()
+    parent = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat_line = Path("/proc/%s/stat" % d).read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces or ')'.
+        parent[int(d)] = int(stat_line.rsplit(")", 1)[1].split()[1])
+    out = {root}
+    grew = True
+    while grew:
+        grew = False
+        for pid, pp in parent.items():
+            if pp in out and pid not in out:
+                out.add(pid)
+                grew = True
+    return out
+
+
+def _key_memfds(env):
+    """(pid, fd) of every anonymous key file open in this stack."""
+    out = set()
+    for pid in _stack_pids(env):
+        fd_dir = "/proc/%d/fd" % pid
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink("%s/%s" % (fd_dir, fd))
+            except OSError:
+                continue
+            if target.startswith("/memfd:backupd-key"):
+                out.add((pid, int(fd)))
+    return out
+
+
+def test_key_file_only_in_memory_while_used_and_gone(api, env, peer,
+                                                     worker_tmp):
+    """During a probe (held open by a silent server) the key exists only as
+    an anonymous memory file of the worker (memfd "backupd-key"): nothing
+    named backupd-sftp-* appears in the worker's TMPDIR, before, during or
+    after; afterwards the memory file is closed."""
     srv = SilentServer(peer.host)
     before = _key_dirs(worker_tmp)
-    seen = {}
+    on_disk = set()
+    seen = set()
     result = {}
 
     def create():
@@ -435,43 +488,36 @@ def test_key_file_private_while_used_and_removed(api, peer, worker_tmp):
     t.start()
     try:
         end = time.monotonic() + PROBE_TIMEOUT + 4
-        while t.is_alive() and time.monotonic() < end and not seen:
-            for n in _key_dirs(worker_tmp) - before:
-                d = worker_tmp / n
-                try:
-                    st = os.lstat(d)
-                    files = os.listdir(d)
-                    fst = [os.lstat(d / f) for f in files]
-                except OSError:
-                    continue
-                if files:
-                    seen = {"dir": st, "files": files, "fst": fst}
+        while t.is_alive() and time.monotonic() < end:
+            on_disk |= _key_dirs(worker_tmp) - before
+            if not seen:
+                seen = _key_memfds(env)
             time.sleep(0.02)
         t.join(PROBE_TIMEOUT + 10)
     finally:
         srv.close()
     assert_problem(result["r"], 422)
-    assert seen, "no key file was seen in %s during the probe" % worker_tmp
-    assert stat.S_ISDIR(seen["dir"].st_mode)
-    assert stat.S_IMODE(seen["dir"].st_mode) == 0o700, oct(seen["dir"].st_mode)
-    assert len(seen["files"]) == 1
-    f = seen["fst"][0]
-    assert stat.S_ISREG(f.st_mode) and stat.S_IMODE(f.st_mode) == 0o600
-    assert f.st_uid == seen["dir"].st_uid
-    # Gone once the probe returned.
+    assert on_disk == set(), "key file on disk in %s: %s" % (worker_tmp,
+                                                             on_disk)
+    assert seen, "no in-memory key file was seen during the probe"
+    # Gone once the probe returned, and still nothing on disk.
+    assert _key_memfds(env) & seen == set()
     assert _key_dirs(worker_tmp) - before == set()
 
 
-def test_zz_no_key_file_left_behind(peer, worker_tmp):
-    """After every key test of this module (success and failure), no
-    temporary key directory remains. Another stack's probe may hold one
-    for up to probe_timeout: anything still there after that is a leak."""
+def test_zz_no_key_file_left_behind(env, peer, worker_tmp):
+    """After every key test of this module (success and failure), nothing
+    named backupd-sftp-* is in the workers' TMPDIR (the key never goes to
+    disk) and no in-memory key file is open in this stack. An older
+    build's probe in another stack may hold a key directory for up to
+    probe_timeout: anything still there after that is a leak."""
     left = _key_dirs(worker_tmp)
     end = time.monotonic() + PROBE_TIMEOUT + 2
     while left and time.monotonic() < end:
         time.sleep(0.2)
         left &= _key_dirs(worker_tmp)
     assert left == set(), "left behind in %s: %s" % (worker_tmp, left)
+    assert _key_memfds(env) == set(), "in-memory key file still open"
 
 
 def test_zz_secrets_never_in_responses_or_logs(env, peer):

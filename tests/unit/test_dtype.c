@@ -782,6 +782,75 @@ test_placeholder_allowed_on_update(void **state)
 	json_object_put(b);
 }
 
+/* A placeholder keeps a secret only while the fields that decide where it
+ * is sent stay as stored: otherwise an admin could point the destination
+ * at their own server and receive the secret in the connection test. */
+static void
+test_placeholder_bound_to_location(void **state)
+{
+	const struct {
+		const char *type, *stored, *input;
+		const char *const *want; /* NULL: accepted */
+	} cases[] = {
+		{"ftp", "{\"host\":\"h\",\"username\":\"u\",\"password\":\"s\","
+		    "\"path\":\"/p\"}", "{\"host\":\"evil\",\"username\":\"u\","
+		    "\"password\":\"********\",\"path\":\"/p\"}",
+		    (const char *const[]){"/config/host", NULL}},
+		{"ftp", "{\"host\":\"h\",\"username\":\"u\",\"password\":\"s\","
+		    "\"path\":\"/p\"}", "{\"host\":\"h\",\"username\":\"u2\","
+		    "\"password\":\"********\",\"path\":\"/q\",\"port\":21,"
+		    "\"tls\":\"none\"}",
+		    (const char *const[]){"/config/port", "/config/tls", NULL}},
+		{"ftp", "{\"host\":\"h\",\"username\":\"u\",\"password\":\"s\","
+		    "\"path\":\"/p\"}", "{\"host\":\"h\",\"username\":\"u2\","
+		    "\"password\":\"********\",\"path\":\"/q\"}", NULL},
+		{"webdav", "{\"url\":\"https://a/x/\",\"password\":\"s\"}",
+		    "{\"url\":\"https://b/x/\",\"password\":\"********\"}",
+		    (const char *const[]){"/config/url", NULL}},
+		{"s3", "{\"region\":\"r\",\"bucket\":\"b\",\"accessKeyId\":\"k\","
+		    "\"secretAccessKey\":\"s\"}", "{\"region\":\"r\",\"bucket\":"
+		    "\"b2\",\"accessKeyId\":\"k\",\"secretAccessKey\":\"********\","
+		    "\"endpoint\":\"https://evil\"}",
+		    (const char *const[]){"/config/endpoint", NULL}},
+		{"sftp", "{\"host\":\"h\",\"username\":\"u\",\"password\":\"s\","
+		    "\"path\":\"/p\",\"hostKeySha256\":\"SHA256:"
+		    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
+		    "{\"host\":\"h\",\"username\":\"u\",\"password\":\"********\","
+		    "\"path\":\"/p\"}",
+		    (const char *const[]){"/config/hostKeySha256", NULL}},
+		{"azure_blob", "{\"accountName\":\"a\",\"container\":\"c\","
+		    "\"accountKey\":\"QUJD\"}", "{\"accountName\":\"evil\","
+		    "\"container\":\"c\",\"accountKey\":\"********\"}",
+		    (const char *const[]){"/config/accountName", NULL}},
+		/* A changed location with the secret sent again is fine. */
+		{"ftp", "{\"host\":\"h\",\"username\":\"u\",\"password\":\"s\","
+		    "\"path\":\"/p\"}", "{\"host\":\"new\",\"username\":\"u\","
+		    "\"password\":\"s2\",\"path\":\"/p\"}", NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct dtype *t = dtype_find(cases[i].type);
+		json_object *cfg = parse(cases[i].input);
+		json_object *stored = parse(cases[i].stored);
+		struct verrs e;
+
+		memset(&e, 0, sizeof(e));
+		print_message("case %zu (%s)\n", i, cases[i].type);
+		if (cases[i].want == NULL) {
+			assert_int_equal(dtype_merge_placeholders(t, cfg, stored,
+			    &e), BD_OK);
+			assert_false(dtype_has_placeholder(t, cfg));
+		} else {
+			assert_int_equal(dtype_merge_placeholders(t, cfg, stored,
+			    &e), BD_ERR_INVALID);
+			expect_ptrs(cases[i].type, &e, cases[i].want);
+		}
+		json_object_put(cfg);
+		json_object_put(stored);
+	}
+}
+
 static void
 test_merge_placeholders(void **state)
 {
@@ -792,7 +861,9 @@ test_merge_placeholders(void **state)
 	(void)state;
 	cfg = parse("{\"host\":\"h\",\"username\":\"u\",\"path\":\"/p\","
 	    "\"password\":\"********\",\"privateKeyPassphrase\":\"new\"}");
-	stored = parse("{\"host\":\"old\",\"username\":\"u\",\"path\":\"/p\","
+	/* Same host: a placeholder never follows a changed location
+	 * (test_placeholder_bound_to_location). */
+	stored = parse("{\"host\":\"h\",\"username\":\"old\",\"path\":\"/p\","
 	    "\"password\":\"stored-pw\",\"privateKeyPassphrase\":\"old\"}");
 	assert_true(dtype_has_placeholder(t, cfg));
 	assert_int_equal(dtype_merge_placeholders(t, cfg, stored, &e), BD_OK);
@@ -1132,6 +1203,7 @@ main(void)
 		cmocka_unit_test(test_redact_shape),
 		cmocka_unit_test(test_sa_json_not_echoed),
 		cmocka_unit_test(test_secret_values_not_echoed),
+		cmocka_unit_test(test_placeholder_bound_to_location),
 		cmocka_unit_test(test_verrs_overflow),
 		cmocka_unit_test(test_verrs_truncation),
 		cmocka_unit_test(test_verrs_json),

@@ -84,6 +84,12 @@ test_default_policy(void **state)
 		{"2002:7f00:1::1", false},
 		{"2002:a9fe:a9fe::1", false},
 		{"100::1", false},
+		{"::ffff:0:7f00:1", false},
+		{"::ffff:0:a9fe:a9fe", false},
+		{"2001:0:4136:e378:8000:63bf:3fff:fdd2", false},
+		{"2001::1", false},
+		{"fec0::1", false},
+		{"feff:ffff::1", false},
 		{"10.0.0.1", true},
 		{"172.16.0.1", true},
 		{"172.31.255.255", true},
@@ -100,7 +106,9 @@ test_default_policy(void **state)
 		{"2001:4860:4860::8844", true},
 		{"fc00::1", true},
 		{"fd12:3456::1", true},
-		{"fec0::1", true},
+		{"2001:1::1", true},
+		{"2001:db7:ffff::1", true},
+		{"::fffe:0:7f00:1", true},
 		{"::ffff:8.8.8.8", true},
 		{"::ffff:10.0.0.1", true},
 		{"64:ff9b:2::1", true},
@@ -225,6 +233,17 @@ test_parse(void **state)
 		    "empty item in CIDR list"},
 		{"10.0.0.0/8,", BD_ERR_CONFIG, 0, "empty item in CIDR list"},
 		{"a\x01", BD_ERR_CONFIG, 0, "invalid CIDR 'a?'"},
+		/* Mapped addresses are matched as IPv4: a mapped prefix
+		 * shorter than /96 could never match. */
+		{"::ffff:10.0.0.0/95", BD_ERR_CONFIG, 0, "invalid CIDR "
+		    "'::ffff:10.0.0.0/95': an IPv4-mapped prefix must be /96 "
+		    "or longer"},
+		{"::ffff:0:0/80", BD_ERR_CONFIG, 0, "invalid CIDR "
+		    "'::ffff:0:0/80': an IPv4-mapped prefix must be /96 or "
+		    "longer"},
+		{"::ffff:10.0.0.0/96", BD_OK, 1, NULL},
+		{"::ffff:10.0.0.0/104", BD_OK, 1, NULL},
+		{"::ffff:0:0:0/96", BD_OK, 1, NULL},
 	};
 	struct cidr *v;
 	char err[128];

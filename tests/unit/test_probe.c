@@ -12,7 +12,11 @@
 #include <string.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -547,6 +551,80 @@ test_local_json(void **state)
 	probe_result_clear(&r);
 }
 
+/* renameat2(2) flag (linux/fs.h), without _GNU_SOURCE. */
+#define X_RENAME_EXCHANGE (1 << 1)
+
+/*
+ * An intermediate directory swapped for a symlink to outside the root
+ * between the probe's checks and its open (the child swaps "root/mid", a
+ * directory, with "root/alt", a symlink to "race_out", as fast as it can):
+ * every probe either works inside the root or fails its target check; no
+ * probe file is ever created outside (inotify watches race_out/t).
+ */
+static void
+test_local_swap_race(void **state)
+{
+	char mid[160], alt[160], t_in[192], out[160], t_out[192], path[192];
+	char evbuf[4096];
+	struct probe_result r;
+	struct timespec t0, now;
+	int ino, wd, i, passed = 0, refused = 0, created = 0;
+	ssize_t n;
+	pid_t kid;
+
+	(void)state;
+	snprintf(mid, sizeof(mid), "%s/mid", p_root);
+	snprintf(alt, sizeof(alt), "%s/alt", p_root);
+	snprintf(t_in, sizeof(t_in), "%s/t", mid);
+	snprintf(out, sizeof(out), "%s/race_out", base);
+	snprintf(t_out, sizeof(t_out), "%s/t", out);
+	snprintf(path, sizeof(path), "%s/mid/t", p_root);
+	assert_int_equal(mkdir(mid, 0700), 0);
+	assert_int_equal(mkdir(t_in, 0700), 0);
+	assert_int_equal(mkdir(out, 0700), 0);
+	assert_int_equal(mkdir(t_out, 0700), 0);
+	assert_int_equal(symlink("../race_out", alt), 0);
+	if (syscall(SYS_renameat2, AT_FDCWD, mid, AT_FDCWD, alt,
+	    X_RENAME_EXCHANGE) != 0 ||
+	    syscall(SYS_renameat2, AT_FDCWD, mid, AT_FDCWD, alt,
+	    X_RENAME_EXCHANGE) != 0)
+		skip(); /* no RENAME_EXCHANGE on this file system */
+	ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	assert_true(ino >= 0);
+	wd = inotify_add_watch(ino, t_out, IN_CREATE | IN_MOVED_TO);
+	assert_true(wd >= 0);
+
+	kid = fork();
+	assert_true(kid >= 0);
+	if (kid == 0) {
+		for (;;)
+			(void)syscall(SYS_renameat2, AT_FDCWD, mid, AT_FDCWD,
+			    alt, X_RENAME_EXCHANGE);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < 20000; i++) {
+		run_local(p_root, path, &r);
+		if (r.ok)
+			passed++;
+		else if (r.failed == CHECK_TARGET)
+			refused++;
+		probe_result_clear(&r);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec >= 2)
+			break;
+	}
+	kill(kid, SIGKILL);
+	waitpid(kid, NULL, 0);
+	while ((n = read(ino, evbuf, sizeof(evbuf))) > 0)
+		created++;
+	close(ino);
+	print_message("swap race: %d probes passed, %d refused\n", passed,
+	    refused);
+	assert_int_equal(created, 0);
+	assert_int_equal(count_entries(t_out), 0);
+	assert_int_equal(count_entries(t_in), 0);
+}
+
 int
 main(void)
 {
@@ -566,6 +644,8 @@ main(void)
 		    teardown_tree),
 		cmocka_unit_test_setup_teardown(test_local_json, setup_tree,
 		    teardown_tree),
+		cmocka_unit_test_setup_teardown(test_local_swap_race,
+		    setup_tree, teardown_tree),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
