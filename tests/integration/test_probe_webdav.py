@@ -295,3 +295,48 @@ def test_zz_password_never_in_responses_or_logs(env, api, peer):
     for k, data in service_logs(env):
         assert PASSWORD.encode() not in data, k
         assert WRONG.encode() not in data, k
+
+
+def test_placeholder_does_not_follow_a_new_url(api, peer):
+    """An admin who points a destination at a server of their own and sends
+    the password back as "********" does not get the stored password: the
+    placeholder keeps a secret only for the URL it was stored with (422 at
+    /config/url), and the new server sees no request at all."""
+    import http.server
+    import threading
+
+    seen = []
+
+    class Catch(http.server.BaseHTTPRequestHandler):
+        def do_PROPFIND(self):
+            seen.append(dict(self.headers))
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="x"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer((peer.host, 0), Catch)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        d, _ = create_ok(api, body(peer.url("basic"), USER, PASSWORD))
+        evil = "http://%s:%d/dav/" % (peer.host, srv.server_address[1])
+        r = api.put("%s/%s" % (LIST, d["id"]),
+                    json=body(evil, USER, PLACEHOLDER, name=d["name"]))
+        p = assert_problem(r, 422)
+        assert [e["pointer"] for e in p["errors"]] == ["/config/url"], p
+        assert seen == [], seen
+        assert PASSWORD not in r.text
+        # Nothing changed: the destination still points at the real server.
+        g = api.get("%s/%s" % (LIST, d["id"])).json()
+        assert g["config"]["url"].startswith(peer.url("basic")[:20]), g
+        # Sending the password itself for the new URL is the owner's call.
+        r = api.put("%s/%s" % (LIST, d["id"]),
+                    json=body(evil, USER, "typed-again", name=d["name"]))
+        assert r.status_code == 422 and seen, (r.status_code, seen)
+    finally:
+        srv.shutdown()
+        srv.server_close()
