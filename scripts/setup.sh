@@ -31,6 +31,8 @@ PACKAGES=(
 	python3-jwt
 	python3-cryptography
 	libfcgi-bin
+	procps
+	iproute2
 	# test peers (real servers the probes are proven against)
 	openssh-server
 	vsftpd
