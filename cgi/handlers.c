@@ -105,6 +105,37 @@ audit(struct app *app, const struct request *req, const char *action,
 		    err_name(rc));
 }
 
+/*
+ * Release a JSON value that held secrets (a decrypted config, a request
+ * body): every string in it is zeroed first. Only at the last use: shared
+ * sub-objects (json_object_get) are wiped too.
+ */
+static void
+json_wipe_put(json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		sodium_memzero((char *)json_object_get_string(o),
+		    (size_t)json_object_get_string_len(o));
+		break;
+	case json_type_object: {
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			json_wipe_put(json_object_get(v));
+		}
+		break;
+	}
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			json_wipe_put(json_object_get(
+			    json_object_array_get_idx(o, i)));
+		break;
+	default:
+		break;
+	}
+	json_object_put(o);
+}
+
 /* Decrypt and parse a row's config. *out is a new reference. */
 static enum bd_err
 open_config(struct app *app, const struct dest *d, json_object **out)
@@ -160,7 +191,7 @@ dest_json(struct app *app, const struct dest *d)
 	    json_object_new_string(d->type));
 	if (t != NULL && open_config(app, d, &cfg) == BD_OK) {
 		json_object_object_add(o, "config", dtype_redact(t, cfg));
-		json_object_put(cfg);
+		json_wipe_put(cfg);
 	} else {
 		json_object_object_add(o, "config", json_object_new_object());
 	}
@@ -526,7 +557,7 @@ out:
 	free(blob);
 	probe_result_clear(&res);
 	json_object_put(tr);
-	json_object_put(body);
+	json_wipe_put(body);
 }
 
 /*
@@ -637,7 +668,7 @@ carry_oauth(struct app *app, const char *org, const char *id,
 	w->bloblen = *bloblen;
 	ok = true;
 out:
-	json_object_put(now);
+	json_wipe_put(now);
 	return ok;
 }
 
@@ -791,8 +822,8 @@ out:
 	free(blob);
 	probe_result_clear(&res);
 	json_object_put(tr);
-	json_object_put(stored);
-	json_object_put(body);
+	json_wipe_put(stored);
+	json_wipe_put(body);
 	dbres_free(&r);
 	dbres_free(&r2);
 }
@@ -975,7 +1006,7 @@ out:
 	free(blob);
 	probe_result_clear(&res);
 	json_object_put(tr);
-	json_object_put(config);
+	json_wipe_put(config);
 	dbres_free(&r);
 }
 
@@ -1094,7 +1125,7 @@ out:
 	sodium_memzero(verifier, sizeof(verifier));
 	free(url);
 	free(blob);
-	json_object_put(config);
+	json_wipe_put(config);
 	dbres_free(&r);
 }
 
@@ -1169,7 +1200,7 @@ reseal_current(struct app *app, const char *org, const char *id,
 	w->bloblen = *bloblen;
 	ok = true;
 out:
-	json_object_put(now);
+	json_wipe_put(now);
 	dbres_free(&r);
 	return ok;
 }
@@ -1326,7 +1357,7 @@ done:
 	oauth_tokens_clear(&tok);
 	probe_result_clear(&res);
 	json_object_put(tr);
-	json_object_put(config);
+	json_wipe_put(config);
 	free(blob);
 	free(state);
 	free(code);
@@ -1439,14 +1470,14 @@ keep:
 	if ((rc = db_commit(app->db)) != BD_OK)
 		goto out;
 	*version = locked;
-	json_object_put(*config);
+	json_wipe_put(*config);
 	*config = fresh;
 	fresh = NULL;
 out:
 	if (rc != BD_OK)
 		db_rollback(app->db);
 	oauth_tokens_clear(&tok);
-	json_object_put(fresh);
+	json_wipe_put(fresh);
 	free(blob);
 	dbres_free(&r);
 	return rc;
