@@ -351,6 +351,7 @@ probe_env(struct app *app, struct probe_env *env)
 {
 	env->cfg = &app->cfg;
 	env->egress = &app->egress;
+	env->deadline_ms = 0;   /* probe_run starts the probe's clock */
 }
 
 /* 422 for a failed connection test, naming the failed check. */

@@ -147,6 +147,7 @@ probe_run(probe_fn fn, const struct probe_env *env, json_object *config,
     struct probe_result *res)
 {
 	struct timespec wall, t0, t1;
+	struct probe_env bounded;
 
 	memset(res, 0, sizeof(*res));
 	res->ok = true;
@@ -154,6 +155,14 @@ probe_run(probe_fn fn, const struct probe_env *env, json_object *config,
 	clock_gettime(CLOCK_REALTIME, &wall);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	res->tested_at_ms = ms_of(&wall);
+	if (env != NULL) {
+		bounded = *env;
+		if (bounded.deadline_ms == 0 && env->cfg != NULL &&
+		    env->cfg->probe_timeout > 0)
+			bounded.deadline_ms = ms_of(&t0) +
+			    (long long)env->cfg->probe_timeout * 1000;
+		env = &bounded;
+	}
 	if (fn == NULL)
 		probe_fail(res, CHECK_CONNECT,
 		    "connection tests are not available for this type yet");
@@ -306,6 +315,14 @@ probe_curl(struct probe_xfer *x, const struct probe_env *env,
 		ct = c->probe_connect_timeout;
 	if (c != NULL && c->probe_timeout > 0)
 		tt = c->probe_timeout;
+	tt *= 1000;
+	if (env->deadline_ms > 0) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long long left = env->deadline_ms - ms_of(&now);
+		/* Past the deadline: 1 ms, so the transfer fails as a timeout. */
+		tt = left < tt ? (left > 0 ? (long)left : 1) : tt;
+	}
 
 	rc = BD_ERR_INTERNAL;
 	x->gate.policy = env->egress;
@@ -316,7 +333,7 @@ probe_curl(struct probe_xfer *x, const struct probe_env *env,
 	    CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, ct) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_TIMEOUT, tt) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, tt) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||

@@ -56,6 +56,11 @@ struct probe_result {
 struct probe_env {
 	const struct cfg *cfg;
 	const struct egress *egress;
+	/* Monotonic ms by which the whole probe must be done (0: none).
+	 * probe_run sets it to probe_timeout from the start, and probe_curl
+	 * gives each transfer only what is left, so a slow server that
+	 * answers every step cannot stretch a probe to several timeouts. */
+	long long deadline_ms;
 };
 
 typedef void (*probe_fn)(const struct probe_env *env, json_object *config,

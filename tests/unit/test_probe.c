@@ -184,6 +184,45 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static long long seen_deadline;
+
+static void
+deadline_probe(const struct probe_env *env, json_object *config,
+    struct probe_result *res)
+{
+	(void)config;
+	(void)res;
+	seen_deadline = env->deadline_ms;
+}
+
+/* probe_run gives the whole probe probe_timeout: the env the probe sees
+ * carries a deadline that far ahead, and the caller's env is untouched. */
+static void
+test_probe_deadline(void **state)
+{
+	struct cfg cfg;
+	struct probe_env env;
+	struct probe_result r;
+	struct timespec now;
+	long long t;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.probe_timeout = 7;
+	memset(&env, 0, sizeof(env));
+	env.cfg = &cfg;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	t = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	probe_run(deadline_probe, &env, NULL, &r);
+	assert_true(seen_deadline >= t + 7000 && seen_deadline <= t + 7000 + 500);
+	assert_int_equal(env.deadline_ms, 0);
+	/* A deadline set by the caller is kept. */
+	env.deadline_ms = 42;
+	probe_run(deadline_probe, &env, NULL, &r);
+	assert_int_equal(seen_deadline, 42);
+	probe_result_clear(&r);
+}
+
 static void
 test_probe_run(void **state)
 {
@@ -249,7 +288,7 @@ test_curl(void **state)
 {
 	struct cfg cfg;
 	struct egress eg;
-	struct probe_env env = { &cfg, &eg };
+	struct probe_env env = { &cfg, &eg, 0 };
 	struct probe_xfer x;
 	char dir[] = "/tmp/bd-curl.XXXXXX", small[128], big[128], url[160];
 	CURLcode cc;
@@ -371,7 +410,7 @@ static void
 run_local(const char *roots, const char *path, struct probe_result *r)
 {
 	static struct cfg cfg;
-	struct probe_env env = { &cfg, NULL };
+	struct probe_env env = { &cfg, NULL, 0 };
 	json_object *config = json_object_new_object();
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -630,6 +669,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_check_names),
+		cmocka_unit_test(test_probe_deadline),
 		cmocka_unit_test(test_result_json),
 		cmocka_unit_test(test_fail_stops_ok),
 		cmocka_unit_test(test_detail_truncation),

@@ -213,6 +213,7 @@ test_probe_refusals(void **state)
 	c.probe_timeout = 3;
 	assert_int_equal(egress_init(&eg, NULL, NULL, err, sizeof(err)),
 	    BD_OK);
+	memset(&env, 0, sizeof(env));
 	env.cfg = &c;
 	env.egress = &eg;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
