@@ -204,6 +204,13 @@ env_line() {
 
 need_binaries() {
 	local b
+	# A fresh checkout (no BACKUPD_BIN_DIR of its own): install what is
+	# missing and build, so `scripts/stack.sh up` works on its own too.
+	if [[ -z ${BACKUPD_BIN_DIR:-} && ( ! -x $BD_BIN || ! -x $CTL_BIN ) ]]; then
+		say "building backupd (make all)"
+		"$ROOT/scripts/setup.sh" >&2 && make -C "$ROOT" all >&2 ||
+			die "the build failed"
+	fi
 	for b in "$BD_BIN" "$CTL_BIN"; do
 		[[ -x $b ]] || die "$b is missing: run 'make all' first"
 	done
