@@ -208,8 +208,9 @@ need_binaries() {
 	# missing and build, so `scripts/stack.sh up` works on its own too.
 	if [[ -z ${BACKUPD_BIN_DIR:-} && ( ! -x $BD_BIN || ! -x $CTL_BIN ) ]]; then
 		say "building backupd (make all)"
-		"$ROOT/scripts/setup.sh" >&2 && make -C "$ROOT" all >&2 ||
+		if ! { "$ROOT/scripts/setup.sh" >&2 && make -C "$ROOT" all >&2; }; then
 			die "the build failed"
+		fi
 	fi
 	for b in "$BD_BIN" "$CTL_BIN"; do
 		[[ -x $b ]] || die "$b is missing: run 'make all' first"
