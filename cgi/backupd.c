@@ -31,6 +31,7 @@
 #include <fcgiapp.h>
 #include <sodium.h>
 
+#include "clock.h"
 #include "app.h"
 #include "bd_limits.h"
 #include "log.h"
@@ -38,15 +39,6 @@
 extern char **environ;
 
 static volatile sig_atomic_t worker_quit;
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Where a request's variables and body come from. */
 struct transport {
@@ -68,7 +60,7 @@ serve(struct app *app, const struct transport *t)
 
 	memset(&req, 0, sizeof(req));
 	resp_init(&resp);
-	req.start_ms = mono_ms();
+	req.start_ms = clock_mono_ms();
 	req_set_id(&req, (v = t->param(t->ctx, "REQUEST_ID")) ? v :
 	    t->param(t->ctx, "HTTP_X_REQUEST_ID"));
 	req.method = t->param(t->ctx, "REQUEST_METHOD");
@@ -351,12 +343,12 @@ spawn(struct app *app, int fd, struct slot *s, unsigned gen)
 	}
 	if (pid < 0) {
 		log_msg(LOG_ERROR, "fork failed: %s", strerror(errno));
-		s->respawn_at = mono_ms() + 1000;
+		s->respawn_at = clock_mono_ms() + 1000;
 		return -1;
 	}
 	s->pid = pid;
 	s->gen = gen;
-	s->started = mono_ms();
+	s->started = clock_mono_ms();
 	return pid;
 }
 
@@ -408,7 +400,7 @@ reap(unsigned gen, bool stopping)
 				slots[i] = slots[--nslots];
 				break;
 			}
-			long long now = mono_ms(), lived = now - s->started;
+			long long now = clock_mono_ms(), lived = now - s->started;
 			bool clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
 			/* A worker that dies young is restarted ever slower. */
 			if (clean || lived > 10000)
@@ -583,7 +575,7 @@ pool(struct app *app, const char *cfgpath)
 				break;
 			continue;
 		}
-		long long now = mono_ms();
+		long long now = clock_mono_ms();
 		for (size_t i = 0; i < nslots; i++)
 			if (slots[i].pid == 0 && slots[i].respawn_at <= now)
 				spawn(app, fd, &slots[i], gen);

@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
+#include "clock.h"
 #include "app.h"
 #include "dtype.h"
 #include "log.h"
@@ -53,15 +54,6 @@ static const struct route routes[] = {
 	{"POST", "/backup-destinations/{id}/test", h_test, ROLE_MEMBER,
 	    "destinations.test"},
 };
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Answer a problem for an internal error (DB down, crypto, ...). */
 static void
@@ -1046,7 +1038,6 @@ h_oauth_start(struct app *app, struct request *req, struct response *resp)
 	size_t bloblen = 0;
 	char nonce[64], verifier[64], challenge[64], state[160], expires[32];
 	char *url = NULL;
-	struct timespec now;
 	int provider;
 	enum bd_err rc;
 
@@ -1109,9 +1100,8 @@ h_oauth_start(struct app *app, struct request *req, struct response *resp)
 		fail(resp, req, BD_ERR_NOMEM);
 		goto out;
 	}
-	clock_gettime(CLOCK_REALTIME, &now);
-	store_format_ms(((long long)now.tv_sec + LIM_OAUTH_STATE_TTL) * 1000 +
-	    now.tv_nsec / 1000000, expires);
+	store_format_ms(clock_real_ms() + LIM_OAUTH_STATE_TTL * 1000LL,
+	    expires);
 	expires[10] = 'T';       /* RFC 3339: "YYYY-MM-DDTHH:MM:SS.mmmZ" */
 	expires[23] = 'Z';
 	expires[24] = '\0';
@@ -1388,7 +1378,6 @@ oauth_fresh(struct app *app, const struct request *req, const char *id,
 	struct oauth_client cl;
 	struct oauth_tokens tok;
 	struct probe_env env;
-	struct timespec now;
 	unsigned char *blob = NULL;
 	size_t bloblen = 0;
 	unsigned long locked = 0;
@@ -1400,8 +1389,7 @@ oauth_fresh(struct app *app, const struct request *req, const char *id,
 	*revoked = *unreachable = *client_refused = false;
 	memset(&r, 0, sizeof(r));
 	memset(&tok, 0, sizeof(tok));
-	clock_gettime(CLOCK_REALTIME, &now);
-	now_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	now_ms = clock_real_ms();
 	if (json_object_object_get_ex(*config, OAUTH_CONFIG_MEMBER, &o) &&
 	    json_object_object_get_ex(o, "expiresAt", &v))
 		exp = json_object_get_int64(v);
@@ -1534,7 +1522,7 @@ out:
 	json_object_object_add(line, "status",
 	    json_object_new_int(resp->status));
 	json_object_object_add(line, "durationMs",
-	    json_object_new_int64(mono_ms() - req->start_ms));
+	    json_object_new_int64(clock_mono_ms() - req->start_ms));
 	log_json(LOG_INFO, line);
 	json_object_put(line);
 }

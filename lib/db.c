@@ -1,12 +1,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <mysql.h>
 #include <mysqld_error.h>
 #include <errmsg.h>
 
+#include "clock.h"
 #include "db.h"
 #include "bd_limits.h"
 #include "log.h"
@@ -105,14 +105,6 @@ struct db {
 	long long retry_at_ms;  /* no new connect attempt before this */
 };
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 db_disconnect(struct db *db)
@@ -149,7 +141,7 @@ db_connect(struct db *db)
 	db_disconnect(db);
 	/* After a failed attempt, requests answer 503 at once for a moment
 	 * instead of each waiting out a connect timeout to a dead host. */
-	if (mono_ms() < db->retry_at_ms)
+	if (clock_mono_ms() < db->retry_at_ms)
 		return BD_ERR_DB_DOWN;
 	if ((db->conn = mysql_init(NULL)) == NULL)
 		return BD_ERR_NOMEM;
@@ -181,7 +173,7 @@ db_connect(struct db *db)
 out:
 	if (rc != BD_OK) {
 		db_disconnect(db);
-		db->retry_at_ms = mono_ms() + LIM_DB_RETRY_MS;
+		db->retry_at_ms = clock_mono_ms() + LIM_DB_RETRY_MS;
 	}
 	return rc;
 }

@@ -1,10 +1,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "oauth.h"
 
 /* Scopes: Google's drive.file (files this app created or opened; the
@@ -250,10 +250,7 @@ token_call(const struct probe_env *env, enum oauth_provider p,
 		expires_in = json_object_get_int64(v);
 	if (expires_in <= 0 || expires_in > 366LL * 86400)
 		expires_in = 3600;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	t->expires_at_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
-	    expires_in * 1000;
+	t->expires_at_ms = clock_real_ms() + expires_in * 1000;
 	rc = OAUTH_OK;
 out:
 	if (rc != OAUTH_OK)

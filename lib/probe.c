@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "bd_limits.h"
 #include "probe.h"
 
@@ -129,12 +130,6 @@ probe_warn(struct probe_result *r, const char *fmt, ...)
 	r->nwarnings++;
 }
 
-static int64_t
-ms_of(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000 + ts->tv_nsec / 1000000;
-}
-
 /*
  * See probe.h. *res is zeroed first (a previous config_update must have
  * been released by the caller). testedAt is the wall clock when the test
@@ -146,20 +141,19 @@ void
 probe_run(probe_fn fn, const struct probe_env *env, json_object *config,
     struct probe_result *res)
 {
-	struct timespec wall, t0, t1;
 	struct probe_env bounded;
+	long long t0;
 
 	memset(res, 0, sizeof(*res));
 	res->ok = true;
 	res->failed = -1;
-	clock_gettime(CLOCK_REALTIME, &wall);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	res->tested_at_ms = ms_of(&wall);
+	res->tested_at_ms = clock_real_ms();
+	t0 = clock_mono_ms();
 	if (env != NULL) {
 		bounded = *env;
 		if (bounded.deadline_ms == 0 && env->cfg != NULL &&
 		    env->cfg->probe_timeout > 0)
-			bounded.deadline_ms = ms_of(&t0) +
+			bounded.deadline_ms = t0 +
 			    (long long)env->cfg->probe_timeout * 1000;
 		env = &bounded;
 	}
@@ -168,8 +162,7 @@ probe_run(probe_fn fn, const struct probe_env *env, json_object *config,
 		    "connection tests are not available for this type yet");
 	else
 		fn(env, config, res);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	res->latency_ms = (long)(ms_of(&t1) - ms_of(&t0));
+	res->latency_ms = (long)(clock_mono_ms() - t0);
 	if (res->latency_ms < 0)
 		res->latency_ms = 0;
 }
@@ -317,9 +310,7 @@ probe_curl(struct probe_xfer *x, const struct probe_env *env,
 		tt = c->probe_timeout;
 	tt *= 1000;
 	if (env->deadline_ms > 0) {
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long long left = env->deadline_ms - ms_of(&now);
+		long long left = env->deadline_ms - clock_mono_ms();
 		/* Past the deadline: 1 ms, so the transfer fails as a timeout. */
 		tt = left < tt ? (left > 0 ? (long)left : 1) : tt;
 	}

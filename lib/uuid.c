@@ -13,25 +13,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "uuid.h"
 
 static uint64_t last_ms;
 static unsigned counter; /* 12 bits */
 static int sodium_ready;
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static unsigned
 counter_seed(void)
@@ -60,7 +50,7 @@ uuid_v7(char out[UUID_STR_LEN + 1])
 		sodium_ready = 1;
 	}
 
-	ms = now_ms();
+	ms = (uint64_t)clock_real_ms();
 	if (ms > last_ms) {
 		last_ms = ms;
 		counter = counter_seed();
