@@ -17,7 +17,7 @@
 #include "dtype.h"
 #include "log.h"
 #include "oauth.h"
-#include "probe.h"
+#include "probe/probe.h"
 #include "router.h"
 #include "store.h"
 #include "uuid.h"

@@ -15,7 +15,7 @@
 
 #include "err.h"
 #include "bd_limits.h"
-#include "probe.h"
+#include "probe/probe.h"
 
 /* The literal every secret is redacted to, and which PUT may send back. */
 #define DTYPE_PLACEHOLDER "********"

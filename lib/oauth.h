@@ -17,7 +17,7 @@
 
 #include "cfg.h"
 #include "err.h"
-#include "probe.h"
+#include "probe/probe.h"
 
 enum oauth_provider { OAUTH_GOOGLE, OAUTH_MICROSOFT, OAUTH__MAX };
 

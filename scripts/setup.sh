@@ -38,7 +38,23 @@ PACKAGES=(
 	vsftpd
 	apache2
 	python3-botocore
+	python3-prometheus-client
 	nodejs
+	samba
+	smbclient
+	libsmbclient-dev
+	# Galera cluster tests (galera-4 comes with mariadb-server; SST by rsync)
+	galera-4
+	rsync
+	# packaging, systemd units and shared-hosting recipes
+	debhelper
+	lintian
+	fakeroot
+	dpkg-dev
+	systemd
+	libsystemd-dev
+	libapache2-mod-fcgid
+	fcgiwrap
 )
 
 # One dpkg-query for every name (unknown names just print nothing).
@@ -61,6 +77,12 @@ for entry in "${PACKAGES[@]}"; do
 	done
 	((ok)) || missing+=("${alts[0]}")
 done
+
+# Debian's nodejs comes without npm (a separate package); NodeSource's
+# nodejs bundles npm and conflicts with Debian's npm package.
+if ! command -v npm >/dev/null 2>&1 && [[ -z ${have[npm]:-} ]]; then
+	missing+=(npm)
+fi
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 

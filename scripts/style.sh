@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 BANNED='sprintf|vsprintf|strcpy|strcat|atoi|strtok|gets'
 shopt -s nullglob
-files=(cgi/*.c cgi/*.h lib/*.c lib/*.h tests/unit/*.c tests/unit/*.h)
+files=(cgi/*.c cgi/*.h lib/*.c lib/*.h lib/probe/*.c lib/probe/*.h tests/unit/*.c tests/unit/*.h tests/unit/probe/*.c)
 shopt -u nullglob
 ((${#files[@]})) || exit 0
 

@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "probe_sftp.c"
+#include "probe/probe_sftp.c"
 
 /* ------------------------------------------------------------ paths */
 

@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "bd_limits.h"
-#include "probe.h"
+#include "probe/probe.h"
 
 /* ------------------------------------------------------ result basics */
 

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "probe.h"
+#include "probe/probe.h"
 
 /* Defined in lib/probe_ftp.c (no header: see the comment there). */
 bool probe_ftp_url(char *out, size_t outsz, const char *host, long port,

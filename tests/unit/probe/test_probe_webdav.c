@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "probe_webdav.c"
+#include "probe/probe_webdav.c"
 
 /* ------------------------------------------------------ collection_url */
 

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "s3util.h"
+#include "probe/s3util.h"
 
 static void
 test_url(void **state)

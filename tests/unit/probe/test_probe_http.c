@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "bd_limits.h"
-#include "probe_http.h"
+#include "probe/probe_http.h"
 
 /* A result as probe_run() starts it. */
 static const struct probe_result fresh = { .ok = true, .failed = -1 };
