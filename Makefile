@@ -52,6 +52,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libbackupd.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# test_wipe looks at each buffer wipe.o hands to free() (see the test).
+$(BUILD)/tests/test_wipe: LDFLAGS += -Wl,--wrap=free
+
 setup:
 	@scripts/setup.sh
 
