@@ -11,6 +11,7 @@
 #include "db.h"
 #include "bd_limits.h"
 #include "vault.h"
+#include "wipe.h"
 
 int
 ctl_rekey(const struct cfg *c)
@@ -75,7 +76,7 @@ ctl_rekey(const struct cfg *c)
 			if (failed)
 				fprintf(stderr, "backupctl: destination %s could "
 				    "not be re-encrypted; stopping\n", id);
-			vault_wipe_free(plain, plen);
+			wipe_free(plain, plen);
 			free(blob);
 		}
 		size_t n = r.nrows;

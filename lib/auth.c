@@ -3,7 +3,6 @@
  * else (it even matches "alg" case-insensitively, so "nOnE" is "none" to it);
  * every other rule of RFC 8725 lives here. See auth.h for the contract.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -11,15 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 #include <jwt.h>
 #include <sodium.h>
 
 #include "auth.h"
+#include "secret_file.h"
 
 /* Bigger than this is not a JWT key (an RSA-8192 public PEM is ~1.5 KiB). */
 #define AUTH_KEY_FILE_MAX (64 * 1024)
@@ -72,59 +69,23 @@ struct auth_ctx {
 };
 
 /*
- * Read a whole (small) file into a sodium_malloc'd, NUL-terminated buffer.
- * Returns BD_OK and sets *buf and *len, or BD_ERR_CONFIG with a reason (never
- * the content). The caller sodium_free()s *buf.
+ * The key file's bytes (see secret_file.h: a regular file of at most
+ * AUTH_KEY_FILE_MAX bytes) in a sodium_malloc'd, NUL-terminated buffer the
+ * caller sodium_free()s. Reasons start "jwt_key_file: " and never hold the
+ * content. Binary bytes are kept: an HMAC secret may hold any byte.
  */
 static enum bd_err
 read_key_file(const char *path, unsigned char **buf, size_t *len, char *err,
     size_t errlen)
 {
-	enum bd_err rc = BD_ERR_CONFIG;
-	unsigned char *b = NULL;
-	struct stat st;
-	size_t got = 0;
-	ssize_t n;
-	int fd;
+	char why[512], *b = NULL;
+	enum bd_err rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err_set(err, errlen, "jwt_key_file: cannot open '%s'", path);
-		goto out;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size > AUTH_KEY_FILE_MAX) {
-		err_set(err, errlen,
-		    "jwt_key_file: '%s' is not a regular file of sane size",
-		    path);
-		goto out;
-	}
-	if ((b = sodium_malloc((size_t)st.st_size + 1)) == NULL) {
-		rc = BD_ERR_NOMEM;
-		goto out;
-	}
-	while (got < (size_t)st.st_size) {
-		n = read(fd, b + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got != (size_t)st.st_size) {
-		err_set(err, errlen, "jwt_key_file: cannot read '%s'", path);
-		goto out;
-	}
-	b[got] = '\0';
-	*buf = b;
-	*len = got;
-	b = NULL;
-	rc = BD_OK;
-out:
-	if (b != NULL)
-		sodium_free(b); /* wipes */
-	if (fd >= 0)
-		close(fd);
+	rc = secret_file_read(path, AUTH_KEY_FILE_MAX, 0, &b, len, why,
+	    sizeof(why));
+	if (rc != BD_OK)
+		err_set(err, errlen, "jwt_key_file: %s", why);
+	*buf = (unsigned char *)b;
 	return rc;
 }
 

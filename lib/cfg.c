@@ -25,21 +25,19 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
 #include "cfg.h"
 #include "egress.h"
 #include "bd_limits.h"
+#include "secret_file.h"
 
 /* A config file is a few kilobytes; anything this large is a wrong path. */
 #define CFG_FILE_MAX (1024L * 1024)
@@ -394,83 +392,6 @@ key_set(struct cfg *c, const struct key *k, const char *v, const char *where,
 
 /* --- the file */
 
-/*
- * Read path into a malloc'd, NUL-terminated buffer of *capp bytes (wipe
- * them all before freeing). Growing copies are
- * wiped before being freed: the file holds secrets.
- */
-static bool
-file_read(const char *path, char **out, size_t *capp, char *err,
-    size_t errlen)
-{
-	struct stat st;
-	char *buf = NULL, *nbuf;
-	size_t cap, len = 0;
-	ssize_t r;
-	int fd = -1;
-	bool ok = false;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s: is a directory", path);
-		goto out;
-	}
-	/* +2: room for the NUL and for the read that sees EOF. */
-	cap = st.st_size > 0 && st.st_size < CFG_FILE_MAX ?
-	    (size_t)st.st_size + 2 : 4096;
-	if ((buf = malloc(cap)) == NULL)
-		goto nomem;
-	for (;;) {
-		if (len + 1 == cap) {
-			if (cap > (size_t)CFG_FILE_MAX) {
-				snprintf(err, errlen, "%s: larger than %ld "
-				    "bytes", path, CFG_FILE_MAX);
-				goto out;
-			}
-			if ((nbuf = malloc(cap * 2)) == NULL)
-				goto nomem;
-			memcpy(nbuf, buf, len);
-			sodium_memzero(buf, cap);
-			free(buf);
-			buf = nbuf;
-			cap *= 2;
-		}
-		r = read(fd, buf + len, cap - 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	buf[len] = '\0';
-	if (memchr(buf, '\0', len) != NULL) {
-		snprintf(err, errlen, "%s: contains a NUL byte", path);
-		goto out;
-	}
-	*out = buf;
-	*capp = cap;
-	buf = NULL;
-	ok = true;
-	goto out;
-nomem:
-	snprintf(err, errlen, "%s: out of memory", path);
-out:
-	if (buf != NULL) {
-		sodium_memzero(buf, cap);
-		free(buf);
-	}
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
 static char *
 trim(char *s, char *end)
 {
@@ -489,11 +410,13 @@ file_load(struct cfg *c, const char *path, char *err, size_t errlen)
 	char where[CFG_WHERE_MAX], shown[CFG_KEY_SHOWN_MAX + 1];
 	char *buf = NULL, *line, *next, *eq, *key, *val;
 	const struct key *k;
-	size_t cap = 0, vlen;
+	size_t len = 0, vlen;
 	unsigned lineno = 0;
 	bool ok = false;
 
-	if (!file_read(path, &buf, &cap, err, errlen))
+	/* The file holds secrets (db_password, jwt_key, client secrets). */
+	if (secret_file_read(path, CFG_FILE_MAX, SECRET_FILE_TEXT, &buf, &len,
+	    err, errlen) != BD_OK)
 		goto out;
 
 	for (line = buf; line != NULL; line = next) {
@@ -552,10 +475,7 @@ file_load(struct cfg *c, const char *path, char *err, size_t errlen)
 	}
 	ok = true;
 out:
-	if (buf != NULL) {
-		sodium_memzero(buf, cap);
-		free(buf);
-	}
+	secret_file_free(buf);
 	return ok;
 }
 

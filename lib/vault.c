@@ -14,12 +14,14 @@
 #include <string.h>
 #include <time.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
+#include "fdio.h"
+#include "secret_file.h"
 #include "vault.h"
+#include "wipe.h"
 
 #define VAULT_VERSION 0x01
 #define VAULT_KEYBYTES crypto_secretbox_KEYBYTES
@@ -88,49 +90,6 @@ vault_free(struct vault *v)
 	sodium_memzero(v->mem, LIM_KEYRING_MAX * VAULT_KEYBYTES);
 	sodium_free(v->mem);
 	free(v);
-}
-
-/*
- * Read the whole file behind fd (from offset 0) into a sodium_malloc'd
- * buffer (wiped by sodium_free). Returns 0, or -1 with errno set.
- */
-static int
-read_all(int fd, char **buf, size_t *len)
-{
-	struct stat st;
-	size_t got = 0;
-	ssize_t n;
-	char *b;
-
-	if (fstat(fd, &st) != 0)
-		return -1;
-	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (st.st_size > VAULT_FILE_MAX) {
-		errno = EFBIG;
-		return -1;
-	}
-	if ((b = sodium_malloc((size_t)st.st_size + 1)) == NULL)
-		return -1;
-	while (got < (size_t)st.st_size) {
-		n = pread(fd, b + got, (size_t)st.st_size - got, (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got != (size_t)st.st_size) {
-		sodium_free(b);
-		errno = EIO;
-		return -1;
-	}
-	b[got] = '\0';
-	*buf = b;
-	*len = got;
-	return 0;
 }
 
 /*
@@ -234,9 +193,8 @@ vault_load(struct vault **out, const char *path, char *err, size_t errlen)
 {
 	enum bd_err rc = BD_ERR_CONFIG;
 	struct vault *v = NULL;
-	char *text = NULL;
+	char *text = NULL, why[512];
 	size_t len = 0;
-	int fd = -1;
 
 	*out = NULL;
 	if (sodium_init() < 0) {
@@ -247,12 +205,12 @@ vault_load(struct vault **out, const char *path, char *err, size_t errlen)
 		err_set(err, errlen, "keyring_file: not set");
 		goto out;
 	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    read_all(fd, &text, &len) != 0) {
-		err_set(err, errlen, "keyring_file: cannot read '%s': %s", path,
-		    strerror(errno));
+	if ((rc = secret_file_read(path, VAULT_FILE_MAX, SECRET_FILE_TEXT,
+	    &text, &len, why, sizeof(why))) != BD_OK) {
+		err_set(err, errlen, "keyring_file: %s", why);
 		goto out;
 	}
+	rc = BD_ERR_CONFIG;
 	if ((v = vault_new()) == NULL) {
 		rc = BD_ERR_NOMEM;
 		goto out;
@@ -265,10 +223,7 @@ vault_load(struct vault **out, const char *path, char *err, size_t errlen)
 	rc = BD_OK;
 out:
 	vault_free(v);
-	if (text != NULL)
-		sodium_free(text);
-	if (fd >= 0)
-		close(fd);
+	secret_file_free(text);
 	return rc;
 }
 
@@ -394,7 +349,7 @@ blob_split(const unsigned char *blob, size_t bloblen, const char **id,
 
 /*
  * Open a blob sealed for (org, id) (see vault.h). Returns BD_OK with
- * *payload (NUL-terminated, vault_wipe_free(*payload, *len)), BD_ERR_CRYPTO
+ * *payload (NUL-terminated, wipe_free(*payload, *len)), BD_ERR_CRYPTO
  * for anything that does not open or is bound to another row, or
  * BD_ERR_NOMEM.
  */
@@ -473,31 +428,11 @@ vault_blob_key_id(const unsigned char *blob, size_t bloblen, char *out)
 	return BD_OK;
 }
 
-/* sodium_memzero then free; NULL is a no-op. */
+/* wipe_free() under its old name (see vault.h). */
 void
 vault_wipe_free(void *p, size_t len)
 {
-	if (p == NULL)
-		return;
-	sodium_memzero(p, len);
-	free(p);
-}
-
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	wipe_free(p, len);
 }
 
 /* Make a new directory entry durable: fsync the directory holding path. */
@@ -539,7 +474,7 @@ vault_keygen(const char *path, const char *id, char *err, size_t errlen)
 	    sodium_base64_VARIANT_ORIGINAL) + 1];
 	unsigned char key[VAULT_KEYBYTES];
 	struct vault *v = NULL;
-	char *text = NULL;
+	char *text = NULL, why[512];
 	size_t len = 0, n;
 	int fd = -1, created = 0;
 
@@ -562,8 +497,13 @@ vault_keygen(const char *path, const char *id, char *err, size_t errlen)
 		created = 1;
 	else if (errno == EEXIST)
 		fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
-	if (fd < 0 || flock(fd, LOCK_EX) != 0 || read_all(fd, &text, &len)) {
+	if (fd < 0 || flock(fd, LOCK_EX) != 0) {
 		err_set(err, errlen, "keyring '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if ((rc = secret_file_read_fd(fd, path, VAULT_FILE_MAX,
+	    SECRET_FILE_TEXT, &text, &len, why, sizeof(why))) != BD_OK) {
+		err_set(err, errlen, "keyring %s", why);
 		goto out;
 	}
 	rc = BD_ERR_NOMEM;
@@ -602,8 +542,7 @@ out:
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(line, sizeof(line));
 	vault_free(v);
-	if (text != NULL)
-		sodium_free(text);
+	secret_file_free(text);
 	if (fd >= 0)
 		close(fd); /* releases the lock */
 	return rc;

@@ -43,7 +43,7 @@ enum bd_err vault_seal(const struct vault *, const char *org, const char *id,
 
 /*
  * Open a blob sealed for (org, id). On success *payload is a NUL-terminated
- * copy the caller must release with vault_wipe_free(*payload, *len).
+ * copy the caller must release with wipe_free(*payload, *len).
  * BD_ERR_CRYPTO for an unknown key id, a tampered blob, or a blob sealed
  * for another row.
  */
@@ -54,7 +54,8 @@ enum bd_err vault_open(const struct vault *, const char *org, const char *id,
 enum bd_err vault_blob_key_id(const unsigned char *blob, size_t bloblen,
     char *out);
 
-/* sodium_memzero then free; NULL is a no-op. */
+/* wipe_free() (wipe.h) under its old name, kept while cgi/handlers.c
+ * still calls it; new code calls wipe_free(). */
 void vault_wipe_free(void *p, size_t len);
 
 /* Append a fresh key line "<id> <base64>" to the keyring file at path,
