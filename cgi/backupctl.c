@@ -24,6 +24,7 @@
 #include "err.h"
 #include "bd_limits.h"
 #include "vault.h"
+#include "wipe.h"
 
 extern char **environ;
 
@@ -106,16 +107,6 @@ load_auth(const struct cfg *c, struct auth_ctx **a)
 		return -1;
 	}
 	return 0;
-}
-
-/* Wipe and free a token string; NULL is a no-op. */
-static void
-wipe_free(char *tok)
-{
-	if (tok != NULL) {
-		sodium_memzero(tok, strlen(tok));
-		free(tok);
-	}
 }
 
 /* optind = 0 makes glibc's getopt start afresh on each command's argv. */
@@ -276,7 +267,7 @@ c_token(const struct ctl *ctl, int argc, char **argv)
 		goto out;
 	rc = 0;
 out:
-	wipe_free(tok);
+	wipe_str_free(tok);
 	auth_free(a);
 	if (have_cfg)
 		cfg_free(&c);
@@ -331,7 +322,7 @@ c_check_config(const struct ctl *ctl, int argc, char **argv)
 	rc = 0;
 out:
 	sodium_memzero(hdr, sizeof(hdr));
-	wipe_free(tok);
+	wipe_str_free(tok);
 	auth_free(a);
 	vault_free(v);
 	if (have_cfg)

@@ -17,6 +17,7 @@
 
 #include "auth.h"
 #include "secret_file.h"
+#include "wipe.h"
 
 /* Bigger than this is not a JWT key (an RSA-8192 public PEM is ~1.5 KiB). */
 #define AUTH_KEY_FILE_MAX (64 * 1024)
@@ -515,15 +516,9 @@ out:
 	if (why != NULL)
 		*why = rc == BD_OK ? NULL : w;
 	json_object_put(claims);
-	if (grants != NULL) {
-		sodium_memzero(grants, strlen(grants));
-		free(grants);
-	}
+	wipe_str_free(grants);
 	jwt_free(jwt);
-	if (token != NULL) {
-		sodium_memzero(token, toklen);
-		free(token);
-	}
+	wipe_free(token, toklen);
 	return rc;
 }
 

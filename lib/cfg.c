@@ -38,6 +38,7 @@
 #include "egress.h"
 #include "bd_limits.h"
 #include "secret_file.h"
+#include "commalist.h"
 
 /* A config file is a few kilobytes; anything this large is a wrong path. */
 #define CFG_FILE_MAX (1024L * 1024)
@@ -290,28 +291,16 @@ v_cidrs(const char *v, char *why, size_t whylen)
 static bool
 v_roots(const char *v, char *why, size_t whylen)
 {
-	const char *p = v, *end, *s;
+	const char *cur = v, *s;
 	size_t len;
 
-	for (;;) {
-		end = strchr(p, ',');
-		if (end == NULL)
-			end = p + strlen(p);
-		s = p;
-		while (s < end && isspace((unsigned char)*s))
-			s++;
-		len = (size_t)(end - s);
-		while (len > 0 && isspace((unsigned char)s[len - 1]))
-			len--;
+	while (commalist_next(&cur, &s, &len))
 		if (len == 0 || s[0] != '/') {
 			snprintf(why, whylen, "must be comma-separated "
 			    "absolute paths");
 			return false;
 		}
-		if (*end == '\0')
-			return true;
-		p = end + 1;
-	}
+	return true;
 }
 
 static bool

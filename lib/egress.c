@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "egress.h"
+#include "commalist.h"
 
 /*
  * Built-in deny list. Every range here is one no backup destination lives in
@@ -170,7 +171,7 @@ egress_parse(const char *list, struct cidr **out, size_t *n, char *err,
 	enum bd_err rc = BD_ERR_CONFIG;
 	struct cidr *v = NULL, *nv;
 	size_t count = 0, cap = 0, len;
-	const char *p, *item, *end, *why;
+	const char *cur, *item, *why;
 
 	*out = NULL;
 	*n = 0;
@@ -179,17 +180,8 @@ egress_parse(const char *list, struct cidr **out, size_t *n, char *err,
 		goto out;
 	}
 
-	for (p = list;; p++) {
-		end = strchr(p, ',');
-		if (end == NULL)
-			end = p + strlen(p);
-		item = p;
-		while (item < end && isspace((unsigned char)*item))
-			item++;
-		len = (size_t)(end - item);
-		while (len > 0 && isspace((unsigned char)item[len - 1]))
-			len--;
-
+	cur = list;
+	while (commalist_next(&cur, &item, &len)) {
 		if (count == cap) {
 			cap = cap ? cap * 2 : 16;
 			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
@@ -208,9 +200,6 @@ egress_parse(const char *list, struct cidr **out, size_t *n, char *err,
 			goto out;
 		}
 		count++;
-		if (*end == '\0')
-			break;
-		p = end;
 	}
 
 	*out = v;

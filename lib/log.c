@@ -10,9 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "fdio.h"
 #include "log.h"
 
 /* Longest printf-style message; longer ones are cut (PIPE_BUF is 4096). */
@@ -29,42 +30,6 @@ static const char *
 level_name(enum log_level l)
 {
 	return (unsigned)l <= LOG_ERROR ? level_names[l] : "error";
-}
-
-/* RFC 3339 UTC with milliseconds: 2024-05-01T12:34:56.789Z. */
-static void
-timestamp(char *buf, size_t len)
-{
-	struct timespec ts;
-	struct tm tm;
-	char base[32];
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 ||
-	    gmtime_r(&ts.tv_sec, &tm) == NULL ||
-	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-		snprintf(buf, len, "1970-01-01T00:00:00.000Z");
-		return;
-	}
-	snprintf(buf, len, "%s.%03uZ", base,
-	    (unsigned)(ts.tv_nsec / 1000000L) % 1000u);
-}
-
-/* One write(2) of the whole line; retried only if interrupted or short. */
-static void
-write_line(const char *s, size_t len)
-{
-	ssize_t w;
-
-	while (len > 0) {
-		w = write(STDERR_FILENO, s, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
-		s += w;
-		len -= (size_t)w;
-	}
 }
 
 /* Add v (owned) to o; on failure v is released. NULL v is a failure. */
@@ -96,7 +61,7 @@ emit(enum log_level level, json_object *extra)
 	size_t len;
 	int saved = errno;
 
-	timestamp(ts, sizeof(ts));
+	clock_format_ms(clock_real_ms(), CLOCK_RFC3339, ts);
 	if ((o = json_object_new_object()) == NULL)
 		goto out;
 	if (add(o, "ts", json_object_new_string(ts)) != 0 ||
@@ -125,14 +90,14 @@ emit(enum log_level level, json_object *extra)
 		goto out;
 	memcpy(line, s, len);
 	line[len] = '\n';
-	write_line(line, len + 1);
+	(void)write_all(STDERR_FILENO, line, len + 1);
 	json_object_put(o);
 	free(line);
 	errno = saved;
 	return;
 out:
 	json_object_put(o);
-	write_line(oom, sizeof(oom) - 1);
+	(void)write_all(STDERR_FILENO, oom, sizeof(oom) - 1);
 	errno = saved;
 }
 

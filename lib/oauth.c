@@ -6,6 +6,7 @@
 
 #include "clock.h"
 #include "oauth.h"
+#include "wipe.h"
 
 /* Scopes: Google's drive.file (files this app created or opened; the
  * narrowest scope that can write backups), Microsoft's Files.ReadWrite with
@@ -167,14 +168,8 @@ oauth_authorization_url(const struct cfg *c, enum oauth_provider p,
 void
 oauth_tokens_clear(struct oauth_tokens *t)
 {
-	if (t->access_token != NULL) {
-		sodium_memzero(t->access_token, strlen(t->access_token));
-		free(t->access_token);
-	}
-	if (t->refresh_token != NULL) {
-		sodium_memzero(t->refresh_token, strlen(t->refresh_token));
-		free(t->refresh_token);
-	}
+	wipe_str_free(t->access_token);
+	wipe_str_free(t->refresh_token);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -255,16 +250,8 @@ token_call(const struct probe_env *env, enum oauth_provider p,
 out:
 	if (rc != OAUTH_OK)
 		oauth_tokens_clear(t);
-	if (answer != NULL) {
-		/* The parsed answer holds tokens: wipe its strings. */
-		json_object_object_foreach(answer, k, val) {
-			(void)k;
-			if (json_object_is_type(val, json_type_string))
-				sodium_memzero((char *)json_object_get_string(val),
-				    (size_t)json_object_get_string_len(val));
-		}
-		json_object_put(answer);
-	}
+	/* The parsed answer holds tokens: wipe its strings. */
+	wipe_json_put(answer);
 	if (x.body != NULL)
 		sodium_memzero(x.body, x.len);
 	probe_xfer_cleanup(&x);
@@ -299,10 +286,7 @@ grant(const struct probe_env *env, enum oauth_provider p,
 		goto out;
 	rc = token_call(env, p, cl, body, len, t);
 out:
-	if (body != NULL) {
-		sodium_memzero(body, len);
-		free(body);
-	}
+	wipe_free(body, len);
 	return rc;
 }
 

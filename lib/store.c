@@ -1,27 +1,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "store.h"
 
 /* Column order of DEST_COLS in db.c. */
 enum { C_ID, C_ORG, C_NAME, C_TYPE, C_BLOB, C_KEY, C_STATUS, C_LAST, C_VER,
 	C_CREATED, C_UPDATED, C_ACTIVE, C__MAX };
 
-/* "2026-11-29T12:00:00.123456" -> "2026-11-29T12:00:00.123Z" */
+/* "2026-11-29T12:00:00.123456" -> "2026-11-29T12:00:00.123Z"; text that
+ * is not a time (NULL: "") is passed on as it is. */
 static void
 rfc3339(const char *in, char out[32])
 {
-	size_t n = in ? strlen(in) : 0;
+	long long ms;
 
-	if (n < 23) {
+	if (clock_parse_ms(in, &ms))
+		clock_format_ms(ms, CLOCK_RFC3339, out);
+	else
 		snprintf(out, 32, "%s", in ? in : "");
-		return;
-	}
-	memcpy(out, in, 23);
-	out[23] = 'Z';
-	out[24] = '\0';
 }
 
 void
@@ -277,11 +275,5 @@ store_audit(struct db *db, const struct audit_entry *a)
 void
 store_format_ms(long long ms, char out[32])
 {
-	time_t s = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&s, &tm);
-	snprintf(out, 32, "%04d-%02d-%02d %02d:%02d:%02d.%03d",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	clock_format_ms(ms, CLOCK_SQL, out);
 }

@@ -107,7 +107,8 @@ struct audit_entry {
 /* Append to audit_log. Never pass a secret in detail. */
 enum bd_err store_audit(struct db *, const struct audit_entry *);
 
-/* "YYYY-MM-DD HH:MM:SS.mmm" (UTC) for a unix time in ms. */
+/* "YYYY-MM-DD HH:MM:SS.mmm" (UTC) for a unix time in ms: clock_format_ms()
+ * with CLOCK_SQL, kept while cgi/handlers.c still calls it. */
 void store_format_ms(long long ms, char out[32]);
 
 #endif

@@ -315,10 +315,7 @@ vault_seal(const struct vault *v, const char *org, const char *id,
 	b = NULL;
 	rc = BD_OK;
 out:
-	if (plain != NULL) {
-		sodium_memzero(plain, plainlen);
-		free(plain);
-	}
+	wipe_free(plain, plainlen);
 	free(b);
 	return rc;
 }
@@ -401,10 +398,7 @@ vault_open(const struct vault *v, const char *org, const char *id,
 	*len = plainlen - pre;
 	rc = BD_OK;
 out:
-	if (plain != NULL) {
-		sodium_memzero(plain, plainlen + 1);
-		free(plain);
-	}
+	wipe_free(plain, plainlen + 1);
 	return rc;
 }
 

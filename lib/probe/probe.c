@@ -7,13 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
 #include "clock.h"
 #include "bd_limits.h"
 #include "probe.h"
+#include "wipe.h"
 
 static const char *const check_names[CHECK__MAX] = {
 	[CHECK_CONNECT] = "connect",
@@ -177,27 +177,6 @@ probe_result_clear(struct probe_result *res)
 	res->config_update = NULL;
 }
 
-/* RFC 3339 UTC with milliseconds: "2026-11-29T12:00:00.123Z". */
-static void
-format_ms(char out[32], int64_t ms)
-{
-	int64_t sec = ms / 1000, frac = ms % 1000;
-	time_t t;
-	struct tm tm;
-
-	if (frac < 0) {
-		frac += 1000;
-		sec--;
-	}
-	t = (time_t)sec;
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-		snprintf(out, 32, "1970-01-01T00:00:00.000Z");
-		return;
-	}
-	snprintf(out + 19, 32 - 19, ".%03dZ", (int)frac);
-}
-
 /* See probe.h: {ok, testedAt, latencyMs, checks[{name, ok, detail?}],
  * warnings[]}; warnings is always present. NULL only when out of memory. */
 json_object *
@@ -212,7 +191,7 @@ probe_result_json(const struct probe_result *r)
 	warnings = json_object_new_array();
 	if (o == NULL || checks == NULL || warnings == NULL)
 		goto fail;
-	format_ms(ts, r->tested_at_ms);
+	clock_format_ms(r->tested_at_ms, CLOCK_RFC3339, ts);
 	json_object_object_add(o, "ok", json_object_new_boolean(r->ok));
 	json_object_object_add(o, "testedAt", json_object_new_string(ts));
 	json_object_object_add(o, "latencyMs",
@@ -365,10 +344,7 @@ probe_xfer_cleanup(struct probe_xfer *x)
 		return;
 	if (x->h != NULL)
 		curl_easy_cleanup(x->h);
-	if (x->body != NULL) {
-		sodium_memzero(x->body, x->len);
-		free(x->body);
-	}
+	wipe_free(x->body, x->len);
 	x->h = NULL;
 	x->body = NULL;
 	x->len = 0;

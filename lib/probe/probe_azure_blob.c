@@ -49,6 +49,7 @@
 
 #include "bd_limits.h"
 #include "probe_http.h"
+#include "wipe.h"
 
 /* x-ms-version: a Blob service version Azure and Azurite 3.x accept. */
 #define AZ_VERSION "2021-08-06"
@@ -814,12 +815,8 @@ out:
 	if (x->h != NULL)
 		curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, NULL);
 	probe_headers_free(h);
-	if (url.p != NULL)
-		sodium_memzero(url.p, url.len);
-	free(url.p);
-	if (auth.p != NULL)
-		sodium_memzero(auth.p, auth.len);
-	free(auth.p);
+	wipe_free(url.p, url.len);
+	wipe_free(auth.p, auth.len);
 	free(sts);
 	sodium_memzero(sig, sizeof(sig));
 	return cc;

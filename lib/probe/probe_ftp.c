@@ -44,6 +44,7 @@
 
 #include "bd_limits.h"
 #include "probe_http.h"
+#include "wipe.h"
 
 #define PROBE_BYTES 64
 /* Scheme, user-free host (IPv6 in brackets), port, "%2F", the path with
@@ -724,6 +725,5 @@ out:
 	free(p->root_url);
 	free(p->dir_url);
 	free(p->file_url);
-	sodium_memzero(p, sizeof(*p));
-	free(p);
+	wipe_free(p, sizeof(*p));
 }

@@ -36,6 +36,7 @@
 #include <sodium.h>
 
 #include "probe_http.h"
+#include "wipe.h"
 
 /* Read/write is the narrowest scope that can create and delete objects
  * (Cloud Storage "OAuth 2.0 scopes"). */
@@ -323,13 +324,12 @@ get_token(struct gcs *g, const char *token_uri, const char *assertion)
 	    "Storage API";
 	ok = true;
 out:
-	probe_json_wipe(o, "access_token");
-	json_object_put(o);
+	wipe_json_put(o);
 	if (x.h != NULL)
 		curl_easy_setopt(x.h, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs);
 	probe_xfer_cleanup(&x);
-	probe_wipe_free(body);
+	wipe_str_free(body);
 	return ok;
 }
 
@@ -664,10 +664,9 @@ probe_gcs(const struct probe_env *env, json_object *config,
 	}
 	check_delete(&g, true);
 out:
-	probe_wipe_free(assertion);
-	probe_wipe_free(g.auth);
-	probe_json_wipe(key, "private_key");
-	json_object_put(key);
+	wipe_str_free(assertion);
+	wipe_str_free(g.auth);
+	wipe_json_put(key);
 	curl_free(g.object_esc);
 	curl_free(g.bucket_esc);
 	if (h != NULL)

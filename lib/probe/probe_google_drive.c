@@ -32,6 +32,7 @@
 #include <sodium.h>
 
 #include "probe_http.h"
+#include "wipe.h"
 
 #define GD_PROTOCOLS "https,http"
 #define GD_DEFAULT_API "https://www.googleapis.com"
@@ -389,7 +390,7 @@ probe_google_drive(const struct probe_env *env, json_object *config,
 	}
 	check_delete(&g, true);
 out:
-	probe_wipe_free(g.auth);
+	wipe_str_free(g.auth);
 	curl_free(g.folder_esc);
 	curl_free(g.file_esc);
 	free(g.api);

@@ -168,16 +168,6 @@ probe_plain_http(const char *url)
 	return url != NULL && strncasecmp(url, "http://", 7) == 0;
 }
 
-/* See probe_http.h. */
-void
-probe_wipe_free(char *s)
-{
-	if (s != NULL) {
-		sodium_memzero(s, strlen(s));
-		free(s);
-	}
-}
-
 /* ---------------------------------------------------------------- HTTP */
 
 /* See probe_http.h. */

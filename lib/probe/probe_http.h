@@ -82,13 +82,10 @@ char *probe_base_url(const char *configured, const char *fallback);
 /* Whether url is plain http:// (the probes warn about it). */
 bool probe_plain_http(const char *url);
 
-/* Wipe a malloc'd secret string and free it; NULL is a no-op. */
-void probe_wipe_free(char *s);
-
 /* ---------------------------------------------------------------- HTTP */
 
 /* malloc'd "Authorization: Bearer <token>"; the caller releases it with
- * probe_wipe_free(). NULL when out of memory. */
+ * wipe_str_free(). NULL when out of memory. */
 char *probe_bearer_line(const char *token);
 
 /*
@@ -96,7 +93,7 @@ char *probe_bearer_line(const char *token);
  * "accessToken" (oauth.h; the service refreshed it before the probe), for a
  * token of at most max bytes. NULL after recording the failure: auth when
  * there is no usable token, connect when out of memory. The caller releases
- * the line with probe_wipe_free().
+ * the line with wipe_str_free().
  */
 char *probe_oauth_bearer(struct probe_result *res, json_object *config,
     size_t max);

@@ -22,6 +22,8 @@
 #include <sodium.h>
 
 #include "probe.h"
+#include "fdio.h"
+#include "commalist.h"
 
 #define PROBE_BYTES 64
 /* realpath() never returns more than PATH_MAX. */
@@ -94,17 +96,11 @@ match_roots(const char *roots, const char *lexical, const char *resolved,
     bool *lex_ok, bool *real_ok)
 {
 	char root[LOCAL_PATH_MAX], *real;
-	const char *p = roots, *end;
+	const char *cur = roots, *p;
 	size_t len;
 
 	*lex_ok = *real_ok = false;
-	while (*p != '\0') {
-		end = p + strcspn(p, ",");
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		len = (size_t)(end - p);
-		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-			len--;
+	while (commalist_next(&cur, &p, &len)) {
 		if (len > 0 && normalise(p, len, root)) {
 			if (under(lexical, root))
 				*lex_ok = true;
@@ -118,7 +114,6 @@ match_roots(const char *roots, const char *lexical, const char *resolved,
 				free(real);
 			}
 		}
-		p = *end == ',' ? end + 1 : end;
 	}
 }
 
@@ -160,29 +155,6 @@ fd_inside_roots(const char *roots, const char *lexical, int fd)
 		match_roots(roots, lexical, real, &lex_ok, &real_ok);
 	free(real);
 	return real_ok;
-}
-
-static bool
-roots_configured(const char *roots)
-{
-	return roots != NULL && roots[strspn(roots, " \t,")] != '\0';
-}
-
-static bool
-write_all(int fd, const unsigned char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return true;
 }
 
 /* Read up to len bytes; returns how many, -1 on error. */
@@ -233,7 +205,7 @@ check_target(const struct probe_env *env, const char *path, size_t pathlen,
 	int fd = -1, e;
 
 	*dirfd = -1;
-	if (!roots_configured(roots)) {
+	if (!commalist_any(roots)) {
 		probe_fail(res, CHECK_TARGET, "local destinations are not "
 		    "enabled on this server (no local roots configured)");
 		goto out;
@@ -331,7 +303,7 @@ check_io(int dirfd, const char *path, struct probe_result *res)
 		goto out;
 	}
 	created = true;
-	if (!write_all(fd, data, sizeof(data)) || fsync(fd) != 0) {
+	if (write_all(fd, data, sizeof(data)) != 0 || fsync(fd) != 0) {
 		e = errno;
 		probe_fail(res, CHECK_WRITE, is_space(e) ?
 		    "no space left in '%s'" : "cannot write to '%s'", path);

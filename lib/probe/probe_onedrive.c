@@ -34,6 +34,7 @@
 #include <sodium.h>
 
 #include "probe_http.h"
+#include "wipe.h"
 
 #define OD_PROTOCOLS "https,http"
 #define OD_DEFAULT_GRAPH "https://graph.microsoft.com/v1.0"
@@ -339,7 +340,7 @@ check_read(struct od *d, const unsigned char *data, size_t len)
 out:
 	probe_xfer_cleanup(&x);
 	probe_xfer_cleanup(&y);
-	probe_wipe_free(loc);
+	wipe_str_free(loc);
 	free(url);
 	return ok;
 }
@@ -473,7 +474,7 @@ probe_onedrive(const struct probe_env *env, json_object *config,
 	}
 	check_delete(&d, true);
 out:
-	probe_wipe_free(d.auth);
+	wipe_str_free(d.auth);
 	curl_free(d.item_esc);
 	free(d.drive);
 	free(d.path);

@@ -35,6 +35,7 @@
 
 #include "probe_http.h"
 #include "s3util.h"
+#include "wipe.h"
 
 #define PROBE_BYTES 64
 /* "https,http": plain http is allowed (a NAS or MinIO on the LAN) with a
@@ -120,8 +121,7 @@ add_header(struct curl_slist **l, const char *name, const char *value)
 		return false;
 	snprintf(line, len, "%s: %s", name, value);
 	ok = probe_header_append(l, line);
-	sodium_memzero(line, len);
-	free(line);
+	wipe_free(line, len);
 	return ok;
 }
 

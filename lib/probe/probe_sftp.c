@@ -43,6 +43,8 @@
 
 #include "bd_limits.h"
 #include "probe.h"
+#include "wipe.h"
+#include "fdio.h"
 
 #define PROBE_BYTES 64
 /* Unpadded base64 of a SHA-256 digest: 43 characters. */
@@ -410,24 +412,6 @@ build_rm(char *out, size_t size, const char *rawdir, const char *name)
 
 /* ----------------------------------------------------- the key file */
 
-static bool
-write_all(int fd, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 struct keyfile {
 	int fd;          /* the memory file, -1 when not created */
 	char path[64];   /* "/proc/self/fd/<fd>", "" when not created */
@@ -465,11 +449,11 @@ keyfile_create(struct keyfile *kf, const char *key, size_t len)
 		goto out;
 	}
 	kf->len = len;
-	if (!write_all(kf->fd, key, len))
+	if (write_all(kf->fd, key, len) != 0)
 		goto out;
 	if (len == 0 || key[len - 1] != '\n') {
 		kf->len++;
-		if (!write_all(kf->fd, "\n", 1))
+		if (write_all(kf->fd, "\n", 1) != 0)
 			goto out;
 	}
 	ok = true;
@@ -495,7 +479,7 @@ keyfile_remove(struct keyfile *kf)
 			ok = false;
 		for (left = kf->len; ok && left > 0; left -= n) {
 			n = left < sizeof(zeros) ? left : sizeof(zeros);
-			if (!write_all(kf->fd, zeros, n))
+			if (write_all(kf->fd, zeros, n) != 0)
 				ok = false;
 		}
 		if (ftruncate(kf->fd, 0) != 0)
@@ -586,8 +570,7 @@ openssh_key_info(const char *b64, size_t b64len, struct key_info *ki)
 	else if (tl > 11 && memcmp(t, "ecdsa-sha2-", 11) == 0)
 		ki->kind = KEY_ECDSA;
 out:
-	sodium_memzero(bin, b64len);
-	free(bin);
+	wipe_free(bin, b64len);
 }
 
 static void

@@ -14,6 +14,7 @@
 
 #include "bd_limits.h"
 #include "probe/probe_http.h"
+#include "wipe.h"
 
 /* A result as probe_run() starts it. */
 static const struct probe_result fresh = { .ok = true, .failed = -1 };
@@ -189,8 +190,8 @@ test_strings(void **state)
 	assert_false(probe_plain_http(NULL));
 	s = probe_bearer_line("tok");
 	assert_string_equal(s, "Authorization: Bearer tok");
-	probe_wipe_free(s);
-	probe_wipe_free(NULL);
+	wipe_str_free(s);
+	wipe_str_free(NULL);
 }
 
 static void
@@ -230,7 +231,7 @@ test_oauth_bearer(void **state)
 			assert_non_null(strstr(r.checks[0].detail,
 			    cases[i].detail));
 		}
-		probe_wipe_free(line);
+		wipe_str_free(line);
 		json_object_put(config);
 	}
 }
