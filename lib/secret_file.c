@@ -7,27 +7,8 @@
 
 #include <sodium.h>
 
+#include "fdio.h"
 #include "secret_file.h"
-
-/* pread until len bytes or EOF from off; returns the count, -1 on error. */
-static ssize_t
-pread_full(int fd, char *buf, size_t len, off_t off)
-{
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < len) {
-		n = pread(fd, buf + got, len - got, off + (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
 
 /* See secret_file.h. */
 enum bd_err
@@ -38,7 +19,7 @@ secret_file_read_fd(int fd, const char *name, size_t max, unsigned flags,
 	struct stat st;
 	char *b = NULL, extra;
 	size_t size;
-	ssize_t n;
+	ssize_t n, more;
 
 	*buf = NULL;
 	*len = 0;
@@ -69,14 +50,14 @@ secret_file_read_fd(int fd, const char *name, size_t max, unsigned flags,
 		err_set(err, errlen, "%s: out of memory", name);
 		goto out;
 	}
-	if ((n = pread_full(fd, b, size, 0)) < 0 ||
-	    (size_t)n != size ||
-	    (n = pread_full(fd, &extra, 1, (off_t)size)) != 0) {
-		if (n < 0)
-			err_set(err, errlen, "%s: %s", name, strerror(errno));
-		else
-			err_set(err, errlen, "%s: changed while being read",
-			    name);
+	/* All the size said, then one byte more must find the end. */
+	if (lseek(fd, 0, SEEK_SET) != 0 || (n = read_all(fd, b, size)) < 0 ||
+	    (more = read_all(fd, &extra, 1)) < 0) {
+		err_set(err, errlen, "%s: %s", name, strerror(errno));
+		goto out;
+	}
+	if ((size_t)n != size || more != 0) {
+		err_set(err, errlen, "%s: changed while being read", name);
 		goto out;
 	}
 	b[size] = '\0';

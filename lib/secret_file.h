@@ -34,8 +34,9 @@ enum bd_err secret_file_read(const char *path, size_t max, unsigned flags,
 
 /*
  * secret_file_read() on an open descriptor, from offset 0 whatever the
- * file offset is (pread: a descriptor opened O_APPEND for a later write
- * works). fd stays open and borrowed; name only labels the reasons.
+ * file offset was (it is left at the end of the file; a descriptor opened
+ * O_APPEND for a later write works). fd stays open and borrowed; name only
+ * labels the reasons.
  */
 enum bd_err secret_file_read_fd(int fd, const char *name, size_t max,
     unsigned flags, char **buf, size_t *len, char *err, size_t errlen);

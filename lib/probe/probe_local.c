@@ -157,26 +157,6 @@ fd_inside_roots(const char *roots, const char *lexical, int fd)
 	return real_ok;
 }
 
-/* Read up to len bytes; returns how many, -1 on error. */
-static ssize_t
-read_all(int fd, unsigned char *buf, size_t len)
-{
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < len) {
-		n = read(fd, buf + got, len - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
 static bool
 is_permission(int e)
 {

@@ -1,4 +1,5 @@
-/* Unit tests for lib/fdio.c: write_all over short writes and failures. */
+/* Unit tests for lib/fdio.c: write_all and read_all over short transfers
+ * and failures. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -104,6 +105,49 @@ test_errors(void **state)
 	}
 }
 
+/* read_all gathers a pipe's many short reads, stops at end of file with
+ * what it got, and reports errors. */
+static void
+test_read_all(void **state)
+{
+	unsigned char *buf = malloc(BIG), *back = malloc(BIG + 16);
+	int fds[2], status;
+	pid_t pid;
+	size_t i;
+
+	assert_non_null(buf);
+	assert_non_null(back);
+	for (i = 0; i < BIG; i++)
+		buf[i] = (unsigned char)(i * 13 + 1);
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		/* Dribble: many writes of odd sizes. */
+		for (i = 0; i < BIG; i += 4093)
+			if (write_all(fds[1], buf + i,
+			    BIG - i < 4093 ? BIG - i : 4093) != 0)
+				_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	/* Asking for more than there is: all of it, then EOF. */
+	assert_int_equal(read_all(fds[0], back, BIG + 16), BIG);
+	assert_memory_equal(buf, back, BIG);
+	assert_int_equal(read_all(fds[0], back, 1), 0);
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(read_all(fds[0], back, 0), 0);
+
+	errno = 0;
+	assert_int_equal(read_all(-1, back, 1), -1);
+	assert_int_equal(errno, EBADF);
+	free(buf);
+	free(back);
+}
+
 int
 main(void)
 {
@@ -111,6 +155,7 @@ main(void)
 		cmocka_unit_test(test_pipe_short_writes),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_read_all),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
