@@ -32,12 +32,12 @@
 #include <strings.h>
 #include <sys/un.h>
 
-#include <sodium.h>
 
 #include "cfg.h"
 #include "egress.h"
 #include "bd_limits.h"
 #include "secret_file.h"
+#include "wipe.h"
 #include "commalist.h"
 
 /* A config file is a few kilobytes; anything this large is a wrong path. */
@@ -156,8 +156,9 @@ str_free(struct cfg *c, const struct key *k)
 	if (*p == NULL)
 		return;
 	if (k->flags & K_SECRET)
-		sodium_memzero(*p, strlen(*p));
-	free(*p);
+		wipe_str_free(*p);
+	else
+		free(*p);
 	*p = NULL;
 }
 
