@@ -32,7 +32,6 @@
 #include <strings.h>
 #include <sys/un.h>
 
-
 #include "cfg.h"
 #include "egress.h"
 #include "bd_limits.h"
