@@ -86,8 +86,8 @@ secret_file_read(const char *path, size_t max, unsigned flags, char **buf,
 	*len = 0;
 	/* O_NONBLOCK: a FIFO opens at once (and is refused) instead of
 	 * waiting for a writer; it changes nothing for a regular file. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-	    O_NONBLOCK)) < 0) {
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
 		err_set(err, errlen, "%s: %s", path, strerror(errno));
 		return BD_ERR_CONFIG;
 	}
