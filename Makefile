@@ -39,7 +39,8 @@ $(BUILD)/%.o: %.c
 $(BUILD)/libbackupd.a: $(LIB_OBJ)
 	@$(AR) rcs $@ $^
 
-$(BUILD)/backupd: $(BUILD)/cgi/backupd.o $(BUILD)/cgi/handlers.o $(BUILD)/libbackupd.a
+CGI_D_SRC := $(filter-out cgi/backupctl.c cgi/ctl_%.c,$(wildcard cgi/*.c))
+$(BUILD)/backupd: $(CGI_D_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libbackupd.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

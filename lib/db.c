@@ -31,7 +31,7 @@ static const char *const stmts[STMT__MAX] = {
 	    "ORDER BY d.created_at DESC, d.id DESC",
 	[STMT_DEST_GET] = "SELECT " DEST_COLS " FROM backup_destinations d "
 	    "WHERE d.org_id = ? AND d.id = ?",
-	[STMT_DEST_LOCK] = "SELECT version FROM backup_destinations "
+	[STMT_DEST_LOCK] = "SELECT version, org_id FROM backup_destinations "
 	    "WHERE org_id = ? AND id = ? FOR UPDATE",
 	[STMT_DEST_NAME_OWNER] = "SELECT id FROM backup_destinations "
 	    "WHERE org_id = ? AND name = ?",
@@ -406,6 +406,13 @@ simple(struct db *db, const char *sql)
 	}
 	log_msg(LOG_ERROR, "'%s' failed: error %u", sql, db->last_errno);
 	return BD_ERR_INTERNAL;
+}
+
+bool
+db_retryable(const struct db *db)
+{
+	return db != NULL && (db->last_errno == ER_LOCK_DEADLOCK ||
+	    db->last_errno == ER_LOCK_WAIT_TIMEOUT);
 }
 
 enum bd_err

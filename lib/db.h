@@ -87,6 +87,12 @@ enum bd_err db_exec(struct db *, enum stmt, const struct dbval *params,
     size_t n, struct dbres *res, unsigned long long *affected);
 void dbres_free(struct dbres *);
 
+/* Whether the last failed statement lost a lock conflict that a re-run of
+ * the whole transaction can win: a deadlock (1213, also Galera's
+ * certification failure) or a lock wait timeout (1205). Such failures are
+ * answered BD_ERR_DB_DOWN (503 + Retry-After) by db_exec. */
+bool db_retryable(const struct db *);
+
 /* Explicit transactions (MariaDB ignores FOR UPDATE under autocommit). */
 enum bd_err db_begin(struct db *);
 enum bd_err db_commit(struct db *);

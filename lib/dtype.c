@@ -811,6 +811,25 @@ dtype_find(const char *name)
 	return NULL;
 }
 
+bool
+dtype_available(const struct dtype *t, const struct cfg *c, char *why,
+    size_t whylen)
+{
+	if (strcmp(t->name, "local") == 0 &&
+	    (c->local_roots == NULL || c->local_roots[0] == '\0')) {
+		snprintf(why, whylen, "local destinations are disabled on this "
+		    "server (no local_roots configured)");
+		return false;
+	}
+	if (!t->oauth && t->probe == NULL) {
+		snprintf(why, whylen, "destinations of type '%s' cannot be "
+		    "tested by this server yet, so they cannot be saved",
+		    t->name);
+		return false;
+	}
+	return true;
+}
+
 static const struct dfield *
 field_find(const struct dtype *t, const char *name)
 {

@@ -65,6 +65,13 @@ struct dtype {
 	const char *const *locating;
 };
 
+/*
+ * Whether this server can create and test destinations of type t: true, or
+ * false with a sentence for the 422 at /destinationType in why.
+ */
+bool dtype_available(const struct dtype *t, const struct cfg *c, char *why,
+    size_t whylen);
+
 /* The registry row for a type name; NULL if unknown. */
 const struct dtype *dtype_find(const char *name);
 /* All rows, terminated by a row with name NULL. */

@@ -6,6 +6,7 @@
 
 #include "clock.h"
 #include "oauth.h"
+#include "uuid.h"
 #include "wipe.h"
 
 /* Scopes: Google's drive.file (files this app created or opened; the
@@ -90,6 +91,43 @@ oauth_nonce(char nonce[64])
 
 	randombytes_buf(raw, sizeof(raw));
 	b64url(nonce, 64, raw, sizeof(raw));
+}
+
+void
+oauth_state_make(char out[OAUTH_STATE_MAX], const char *id, const char *type,
+    const char *nonce)
+{
+	snprintf(out, OAUTH_STATE_MAX, "%s:%s:%s", id, type, nonce);
+}
+
+static bool
+b64url_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+bool
+oauth_state_parse(const char *s, char id[UUID_STR_LEN + 1], char type[32],
+    char nonce[64])
+{
+	const char *a, *b;
+
+	if (s == NULL || (a = strchr(s, ':')) == NULL ||
+	    (b = strchr(a + 1, ':')) == NULL || strchr(b + 1, ':') != NULL)
+		return false;
+	if ((size_t)(a - s) != UUID_STR_LEN || (size_t)(b - a - 1) >= 32 ||
+	    strlen(b + 1) != OAUTH_NONCE_LEN)
+		return false;
+	memcpy(id, s, UUID_STR_LEN);
+	id[UUID_STR_LEN] = '\0';
+	memcpy(type, a + 1, (size_t)(b - a - 1));
+	type[b - a - 1] = '\0';
+	memcpy(nonce, b + 1, OAUTH_NONCE_LEN + 1);
+	for (const char *p = nonce; *p; p++)
+		if (!b64url_char((unsigned char)*p))
+			return false;
+	return uuid_valid(id) && oauth_provider_of(type) >= 0;
 }
 
 /*

@@ -50,6 +50,21 @@ void oauth_pkce(char verifier[64], char challenge[64]);
 /* A fresh state nonce: 32 random bytes, base64url (43 chars). */
 void oauth_nonce(char nonce[64]);
 
+/*
+ * The state parameter: "{destination id}:{provider type}:{nonce}". Only
+ * sha256(nonce) is stored; the id and type let the callback refuse a nonce
+ * pasted next to another destination without burning the real flow.
+ */
+#define OAUTH_STATE_MAX 160
+#define OAUTH_NONCE_LEN 43
+/* Write the state into out (OAUTH_STATE_MAX bytes). */
+void oauth_state_make(char out[OAUTH_STATE_MAX], const char *id,
+    const char *type, const char *nonce);
+/* Split a state; false unless it is a UUID, an OAuth type and a 43-char
+ * base64url nonce separated by single ':'. */
+bool oauth_state_parse(const char *s, char id[37], char type[32],
+    char nonce[64]);
+
 struct oauth_tokens {
 	char *access_token;   /* malloc'd; wiped by oauth_tokens_clear */
 	char *refresh_token;  /* NULL when the answer had none (refresh) */

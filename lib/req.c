@@ -199,6 +199,50 @@ out:
 	return rc;
 }
 
+/* Weak tags are compared weakly (our tags are all strong, "W/" is
+ * ignored). */
+enum bd_err
+req_if_match(const char *h, unsigned long version)
+{
+	char want[32];
+	bool any = false, match = false;
+	const char *p = h;
+
+	if (h == NULL)
+		return BD_OK;
+	snprintf(want, sizeof(want), "\"%lu\"", version);
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p == '*') {
+			match = true;
+			p++;
+		} else {
+			if (strncmp(p, "W/", 2) == 0)
+				p += 2;
+			if (*p != '"')
+				return BD_ERR_BAD_REQUEST;
+			const char *e = strchr(p + 1, '"');
+			if (e == NULL)
+				return BD_ERR_BAD_REQUEST;
+			size_t n = (size_t)(e - p) + 1;
+			if (n == strlen(want) && strncmp(p, want, n) == 0)
+				match = true;
+			p = e + 1;
+		}
+		any = true;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != '\0' && *p != ',')
+			return BD_ERR_BAD_REQUEST;
+	}
+	if (!any)
+		return BD_ERR_BAD_REQUEST;
+	return match ? BD_OK : BD_ERR_PRECONDITION;
+}
+
 void
 resp_init(struct response *r)
 {

@@ -62,6 +62,14 @@ bool req_is_json(const struct request *);
 enum bd_err req_parse_json(const struct request *, json_object **out,
     const char **why);
 
+/*
+ * If-Match (RFC 9110 §13.1.1): "*" or a comma-separated list of entity
+ * tags, against the strong tag "<version>". BD_OK when the header is absent
+ * (NULL) or a tag matches, BD_ERR_PRECONDITION when none does, and
+ * BD_ERR_BAD_REQUEST when the header is not a list of tags.
+ */
+enum bd_err req_if_match(const char *header, unsigned long version);
+
 void resp_init(struct response *);
 void resp_clear(struct response *);
 /* Append a header line; silently dropped if the buffer is full (fixed

@@ -4,6 +4,25 @@
 
 #include "router.h"
 
+const struct route_def route_table[ROUTE__MAX] = {
+	[ROUTE_LIST] = {"GET", "/backup-destinations", ROLE_VIEWER, 0,
+	    "destinations.list"},
+	[ROUTE_CREATE] = {"POST", "/backup-destinations", ROLE_ADMIN,
+	    ROUTE_OUTBOUND, "destinations.create"},
+	[ROUTE_OAUTH_CALLBACK] = {"GET", "/backup-destinations/oauth/callback",
+	    ROLE_NONE, ROUTE_OUTBOUND, "oauth.callback"},
+	[ROUTE_GET] = {"GET", "/backup-destinations/{id}", ROLE_VIEWER, 0,
+	    "destinations.get"},
+	[ROUTE_UPDATE] = {"PUT", "/backup-destinations/{id}", ROLE_ADMIN,
+	    ROUTE_OUTBOUND, "destinations.update"},
+	[ROUTE_DELETE] = {"DELETE", "/backup-destinations/{id}", ROLE_ADMIN, 0,
+	    "destinations.delete"},
+	[ROUTE_OAUTH_START] = {"POST", "/backup-destinations/{id}/oauth",
+	    ROLE_ADMIN, 0, "oauth.start"},
+	[ROUTE_TEST] = {"POST", "/backup-destinations/{id}/test", ROLE_MEMBER,
+	    ROUTE_OUTBOUND, "destinations.test"},
+};
+
 /* Compare one pattern to a path segment by segment; copy {id} into id. */
 static bool
 match(const char *pattern, const char *path, char *id, size_t idlen)
@@ -29,14 +48,14 @@ match(const char *pattern, const char *path, char *id, size_t idlen)
 }
 
 static bool
-literal(const struct route *r)
+literal(const struct route_def *r)
 {
 	return strchr(r->pattern, '{') == NULL;
 }
 
 enum bd_err
-router_match(const struct route *routes, size_t n, const char *method,
-    const char *path, const struct route **out, char *id, size_t idlen,
+router_match(const struct route_def *routes, size_t n, const char *method,
+    const char *path, const struct route_def **out, char *id, size_t idlen,
     char *allow, size_t allowlen)
 {
 	bool any_literal = false, path_known = false;
@@ -74,4 +93,17 @@ router_match(const struct route *routes, size_t n, const char *method,
 	if (*out != NULL)
 		return BD_OK;
 	return path_known ? BD_ERR_METHOD : BD_ERR_NOT_FOUND;
+}
+
+enum bd_err
+route_find(const char *method, const char *path, enum route *out, char *id,
+    size_t idlen, char *allow, size_t allowlen)
+{
+	const struct route_def *r = NULL;
+	enum bd_err rc;
+
+	rc = router_match(route_table, ROUTE__MAX, method, path, &r, id, idlen,
+	    allow, allowlen);
+	*out = r != NULL ? (enum route)(r - route_table) : ROUTE__MAX;
+	return rc;
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "log.h"
 #include "store.h"
 
 /* Column order of DEST_COLS in db.c. */
@@ -45,16 +46,71 @@ store_dest_from_row(const struct dbres *r, size_t row, struct dest *d)
 	d->active_schedules = v ? strtol(v, NULL, 10) : 0;
 }
 
+bool
+store_org_exact(const char *org, const char *row_org, size_t len,
+    const char *row_id)
+{
+	size_t n = strlen(org);
+
+	if (row_org != NULL && len == n && memcmp(org, row_org, n) == 0)
+		return true;
+	log_msg(LOG_ERROR, "destination %s: the database returned it for "
+	    "another org (collation?); treated as not found",
+	    row_id ? row_id : "?");
+	return false;
+}
+
+/* Whether row `row` (DEST_COLS) belongs to exactly `org`. */
+static bool
+row_org_ok(const struct dbres *r, size_t row, const char *org)
+{
+	return store_org_exact(org, DBRES_VAL(r, row, C_ORG),
+	    DBRES_LEN(r, row, C_ORG), DBRES_VAL(r, row, C_ID));
+}
+
+/* Drop the rows of another org from a list result (kept in order). */
+static void
+keep_org_rows(struct dbres *r, const char *org)
+{
+	size_t out = 0, nc = r->ncols;
+
+	for (size_t i = 0; i < r->nrows; i++) {
+		if (!row_org_ok(r, i, org)) {
+			for (size_t c = 0; c < nc; c++) {
+				free(r->val[i * nc + c]);
+				r->val[i * nc + c] = NULL;
+			}
+			continue;
+		}
+		if (out != i) {
+			memcpy(&r->val[out * nc], &r->val[i * nc],
+			    nc * sizeof(r->val[0]));
+			memcpy(&r->len[out * nc], &r->len[i * nc],
+			    nc * sizeof(r->len[0]));
+			for (size_t c = 0; c < nc; c++)
+				r->val[i * nc + c] = NULL;
+		}
+		out++;
+	}
+	r->nrows = out;
+}
+
 enum bd_err
 store_dest_list(struct db *db, const char *org, const char *type,
     struct dbres *res)
 {
 	struct dbval p[2] = {DBV_STR(org), DBV_NULL};
+	enum bd_err rc;
 
-	if (type == NULL)
-		return db_exec(db, STMT_DEST_LIST, p, 1, res, NULL);
-	p[1] = DBV_STR(type);
-	return db_exec(db, STMT_DEST_LIST_TYPE, p, 2, res, NULL);
+	if (type == NULL) {
+		rc = db_exec(db, STMT_DEST_LIST, p, 1, res, NULL);
+	} else {
+		p[1] = DBV_STR(type);
+		rc = db_exec(db, STMT_DEST_LIST_TYPE, p, 2, res, NULL);
+	}
+	if (rc == BD_OK && res->ncols == C__MAX)
+		keep_org_rows(res, org);
+	return rc;
 }
 
 enum bd_err
@@ -66,7 +122,7 @@ store_dest_get(struct db *db, const char *org, const char *id,
 
 	if ((rc = db_exec(db, STMT_DEST_GET, p, 2, res, NULL)) != BD_OK)
 		return rc;
-	if (res->nrows == 1 && res->ncols == C__MAX)
+	if (res->nrows == 1 && res->ncols == C__MAX && row_org_ok(res, 0, org))
 		return BD_OK;
 	dbres_free(res);
 	return BD_ERR_NOT_FOUND;
@@ -82,7 +138,8 @@ store_dest_lock(struct db *db, const char *org, const char *id,
 
 	if ((rc = db_exec(db, STMT_DEST_LOCK, p, 2, &r, NULL)) != BD_OK)
 		return rc;
-	if (r.nrows == 1 && DBRES_VAL(&r, 0, 0) != NULL)
+	if (r.nrows == 1 && r.ncols == 2 && DBRES_VAL(&r, 0, 0) != NULL &&
+	    store_org_exact(org, DBRES_VAL(&r, 0, 1), DBRES_LEN(&r, 0, 1), id))
 		*version = strtoul(DBRES_VAL(&r, 0, 0), NULL, 10);
 	else
 		rc = BD_ERR_NOT_FOUND;
@@ -209,19 +266,44 @@ store_oauth_state_consume(struct db *db, const unsigned char nonce_hash[32],
 	return rc;
 }
 
+/* Column order of STMT_OAUTH_STATE_GET in db.c. */
+enum { S_ORG, S_DEST, S_PROVIDER, S_ACTOR, S_VERIFIER, S_USED, S_EXPIRED,
+	S__MAX };
+
+static bool
+flag(const char *v)
+{
+	return v != NULL && strcmp(v, "0") != 0;
+}
+
 enum bd_err
 store_oauth_state_get(struct db *db, const unsigned char nonce_hash[32],
-    struct dbres *res)
+    struct dbres *res, struct oauth_state_rec *out)
 {
 	struct dbval p[] = {DBV_BLOB(nonce_hash, 32)};
 	enum bd_err rc;
 
+	memset(out, 0, sizeof(*out));
 	if ((rc = db_exec(db, STMT_OAUTH_STATE_GET, p, 1, res, NULL)) != BD_OK)
 		return rc;
-	if (res->nrows == 1)
-		return BD_OK;
-	dbres_free(res);
-	return BD_ERR_NOT_FOUND;
+	if (res->nrows != 1 || res->ncols != S__MAX ||
+	    DBRES_VAL(res, 0, S_ORG) == NULL ||
+	    DBRES_VAL(res, 0, S_DEST) == NULL ||
+	    DBRES_VAL(res, 0, S_PROVIDER) == NULL ||
+	    DBRES_VAL(res, 0, S_ACTOR) == NULL) {
+		dbres_free(res);
+		return BD_ERR_NOT_FOUND;
+	}
+	out->org = DBRES_VAL(res, 0, S_ORG);
+	out->destination_id = DBRES_VAL(res, 0, S_DEST);
+	out->provider = DBRES_VAL(res, 0, S_PROVIDER);
+	out->actor = DBRES_VAL(res, 0, S_ACTOR);
+	out->verifier_blob = (const unsigned char *)DBRES_VAL(res, 0,
+	    S_VERIFIER);
+	out->verifier_bloblen = DBRES_LEN(res, 0, S_VERIFIER);
+	out->used = flag(DBRES_VAL(res, 0, S_USED));
+	out->expired = flag(DBRES_VAL(res, 0, S_EXPIRED));
+	return BD_OK;
 }
 
 enum bd_err
@@ -250,6 +332,13 @@ store_sched_lock(struct db *db, const char *org, const char *id,
 	struct dbval p[] = {DBV_STR(org), DBV_STR(id)};
 
 	return db_exec(db, STMT_SCHED_LOCK, p, 2, res, NULL);
+}
+
+void
+store_sched_from_row(const struct dbres *r, size_t row, struct sched_ref *s)
+{
+	s->id = DBRES_VAL(r, row, 0);
+	s->active = flag(DBRES_VAL(r, row, 1));
 }
 
 enum bd_err

@@ -2,7 +2,11 @@
  * The destination store: typed calls over db.h's statements. Rows are read
  * into a struct dbres owned by the caller; struct dest borrows from it.
  * Every call takes the caller's org and filters by it: another org's row is
- * BD_ERR_NOT_FOUND, exactly like a missing one.
+ * BD_ERR_NOT_FOUND, exactly like a missing one. As defence in depth against
+ * a collation that compares "acme " equal to "acme" (issue 13), every
+ * destination row read back must carry exactly the caller's org, byte for
+ * byte; a row that does not is logged (ids only) and treated as not found.
+ * No caller outside this file indexes a result column by number.
  */
 #ifndef BD_STORE_H
 #define BD_STORE_H
@@ -24,16 +28,22 @@ struct dest {
 	long active_schedules;
 };
 
-/* Fill *d from row `row` of a result of STMT_DEST_LIST/_TYPE/_GET. */
+/* Fill *d from row `row` of a result of store_dest_list/_get. */
 void store_dest_from_row(const struct dbres *r, size_t row, struct dest *d);
 
-/* All of an org's destinations, newest first (type NULL: all types). */
+/* All of an org's destinations, newest first (type NULL: all types). A row
+ * whose org is not byte-identical to `org` is dropped from res. */
 enum bd_err store_dest_list(struct db *, const char *org, const char *type,
     struct dbres *res);
 
 /* One destination into res (one row) or BD_ERR_NOT_FOUND. */
 enum bd_err store_dest_get(struct db *, const char *org, const char *id,
     struct dbres *res);
+
+/* True when the org read back (len bytes) is exactly `org`; logs a
+ * mismatch with the row's id (never a secret). */
+bool store_org_exact(const char *org, const char *row_org, size_t len,
+    const char *row_id);
 
 /* Lock the row (inside a transaction) and read its version. */
 enum bd_err store_dest_lock(struct db *, const char *org, const char *id,
@@ -63,10 +73,17 @@ enum bd_err store_dest_set_test(struct db *, const struct dest_write *);
 enum bd_err store_dest_delete(struct db *, const char *org, const char *id);
 
 /* Lock the org's schedules that reference the destination (rows and index
- * gap, so none can be attached or activated concurrently). res: columns id,
- * active ("0" or "1"), ordered by id. */
+ * gap, so none can be attached or activated concurrently), ordered by id;
+ * read them with store_sched_from_row. */
 enum bd_err store_sched_lock(struct db *, const char *org, const char *id,
     struct dbres *res);
+/* A schedule that references a destination; borrows from the dbres. */
+struct sched_ref {
+	const char *id;
+	bool active;
+};
+void store_sched_from_row(const struct dbres *r, size_t row,
+    struct sched_ref *s);
 /* Detach the inactive schedules from a destination about to be deleted. */
 enum bd_err store_sched_detach(struct db *, const char *org, const char *id);
 
@@ -93,10 +110,17 @@ enum bd_err store_oauth_state_insert(struct db *,
  * this call did (one winner among concurrent callbacks). */
 enum bd_err store_oauth_state_consume(struct db *,
     const unsigned char nonce_hash[32], bool *won);
-/* The state row: columns org_id, destination_id, provider, actor,
- * verifier_ciphertext, used ("0"/"1"), expired ("0"/"1"); NOT_FOUND. */
+/* A stored state as read back; borrows from the dbres it came from. */
+struct oauth_state_rec {
+	const char *org, *destination_id, *provider, *actor;
+	const unsigned char *verifier_blob;
+	size_t verifier_bloblen;
+	bool used, expired;
+};
+/* The state row into res and *out, or BD_ERR_NOT_FOUND. */
 enum bd_err store_oauth_state_get(struct db *,
-    const unsigned char nonce_hash[32], struct dbres *res);
+    const unsigned char nonce_hash[32], struct dbres *res,
+    struct oauth_state_rec *out);
 /* Forget states that expired more than a day ago (a few at a time). */
 enum bd_err store_oauth_state_purge(struct db *);
 

@@ -1,7 +1,7 @@
 /*
  * libFuzzer driver for the two parsers of the request line: the query
- * string (req_query_param) and the router (router_match over a table shaped
- * like cgi/handlers.c's). The same bytes serve both: the whole input is the
+ * string (req_query_param) and the router (router_match over the service's
+ * route_table). The same bytes serve both: the whole input is the
  * query; split at the first space it is "METHOD PATH" for the router, which
  * is also tried with a tiny id and Allow buffer to reach the truncation paths.
  *
@@ -19,31 +19,6 @@
 
 #include "fuzz_fixtures.h"
 
-static void h_stub(struct app *, struct request *, struct response *);
-
-static void
-h_stub(struct app *app, struct request *req, struct response *resp)
-{
-	(void)app;
-	(void)req;
-	(void)resp;
-}
-
-/* The shape of cgi/handlers.c's table (its handlers are static there). */
-static const struct route routes[] = {
-	{"GET", "/backup-destinations", h_stub, ROLE_VIEWER, "list"},
-	{"POST", "/backup-destinations", h_stub, ROLE_ADMIN, "create"},
-	{"GET", "/backup-destinations/oauth/callback", h_stub, ROLE_NONE,
-	    "oauth.callback"},
-	{"GET", "/backup-destinations/{id}", h_stub, ROLE_VIEWER, "get"},
-	{"PUT", "/backup-destinations/{id}", h_stub, ROLE_ADMIN, "update"},
-	{"DELETE", "/backup-destinations/{id}", h_stub, ROLE_ADMIN, "delete"},
-	{"POST", "/backup-destinations/{id}/oauth", h_stub, ROLE_ADMIN,
-	    "oauth.start"},
-	{"POST", "/backup-destinations/{id}/test", h_stub, ROLE_MEMBER,
-	    "test"},
-};
-#define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -71,15 +46,15 @@ query(const char *q, const char *name)
 static void
 route(const char *method, const char *path, size_t idlen, size_t allowlen)
 {
-	static const struct route sentinel;
-	const struct route *r = &sentinel; /* router_match must reset it */
+	static const struct route_def sentinel;
+	const struct route_def *r = &sentinel; /* router_match must reset it */
 	char id[64], allow[64];
 	enum bd_err rc;
 
 	memset(id, 'x', sizeof(id));
 	memset(allow, 'x', sizeof(allow));
-	rc = router_match(routes, NROUTES, method, path, &r, id, idlen, allow,
-	    allowlen);
+	rc = router_match(route_table, ROUTE__MAX, method, path, &r, id, idlen,
+	    allow, allowlen);
 	switch (rc) {
 	case BD_OK:
 		if (r == NULL || strcmp(r->method, method) != 0 ||
