@@ -199,18 +199,22 @@ out:
 	return rc;
 }
 
-/* Weak tags are compared weakly (our tags are all strong, "W/" is
- * ignored). */
+/*
+ * See req.h. entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE (RFC 9110 §8.8.3).
+ * If-Match uses the strong comparison (§13.1.1): both tags strong and the
+ * same octets, so a weak tag ("W/\"7\"") is well-formed but never matches.
+ */
 enum bd_err
 req_if_match(const char *h, unsigned long version)
 {
 	char want[32];
-	bool any = false, match = false;
-	const char *p = h;
+	bool any = false, match = false, weak;
+	const char *p = h, *e;
+	size_t n;
 
 	if (h == NULL)
 		return BD_OK;
-	snprintf(want, sizeof(want), "\"%lu\"", version);
+	n = (size_t)snprintf(want, sizeof(want), "\"%lu\"", version);
 	while (*p != '\0') {
 		while (*p == ' ' || *p == '\t' || *p == ',')
 			p++;
@@ -220,15 +224,13 @@ req_if_match(const char *h, unsigned long version)
 			match = true;
 			p++;
 		} else {
-			if (strncmp(p, "W/", 2) == 0)
+			weak = strncmp(p, "W/", 2) == 0;
+			if (weak)
 				p += 2;
-			if (*p != '"')
+			if (*p != '"' || (e = strchr(p + 1, '"')) == NULL)
 				return BD_ERR_BAD_REQUEST;
-			const char *e = strchr(p + 1, '"');
-			if (e == NULL)
-				return BD_ERR_BAD_REQUEST;
-			size_t n = (size_t)(e - p) + 1;
-			if (n == strlen(want) && strncmp(p, want, n) == 0)
+			if (!weak && (size_t)(e - p) + 1 == n &&
+			    strncmp(p, want, n) == 0)
 				match = true;
 			p = e + 1;
 		}

@@ -64,8 +64,9 @@ enum bd_err req_parse_json(const struct request *, json_object **out,
 
 /*
  * If-Match (RFC 9110 §13.1.1): "*" or a comma-separated list of entity
- * tags, against the strong tag "<version>". BD_OK when the header is absent
- * (NULL) or a tag matches, BD_ERR_PRECONDITION when none does, and
+ * tags, against the strong tag "<version>" with the strong comparison (a
+ * weak tag never matches). BD_OK when the header is absent (NULL), "*" or
+ * a tag matches, BD_ERR_PRECONDITION when none does, and
  * BD_ERR_BAD_REQUEST when the header is not a list of tags.
  */
 enum bd_err req_if_match(const char *header, unsigned long version);

@@ -171,7 +171,7 @@ def test_if_match_star(api, env):
     assert r.status_code == 200, r.text
 
 
-def test_if_match_list_and_weak(api, env):
+def test_if_match_list(api, env):
     r0 = api.create(local_body(env))
     d = r0.json()
     e = etag_of(r0)
@@ -180,8 +180,20 @@ def test_if_match_list_and_weak(api, env):
     assert r.status_code == 200, r.text
     e2 = etag_of(r)
     r = api.put(_path(d), json=_put_body(d, name=uname()),
-                headers={"If-Match": "W/" + e2})
+                headers={"If-Match": 'W/%s, %s' % (e2, e2)})
     assert r.status_code == 200, r.text
+
+
+def test_if_match_weak_never_matches_412(api, env):
+    # RFC 9110 13.1.1: If-Match uses the strong comparison, so W/"<current>"
+    # is well-formed (not 400) but never matches (issue 13 item 6).
+    r0 = api.create(local_body(env))
+    d = r0.json()
+    r = api.put(_path(d), json=_put_body(d, name=uname()),
+                headers={"If-Match": "W/" + etag_of(r0)})
+    assert_problem(r, 412)
+    g = api.get(_path(d))
+    assert g.json()["name"] == d["name"] and etag_of(g) == etag_of(r0)
 
 
 @pytest.mark.parametrize("garbled", ["abc", '"unterminated', "12", '"1" "2"',

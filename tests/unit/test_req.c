@@ -141,6 +141,46 @@ test_problem(void **state)
 	resp_clear(&resp);
 }
 
+/* If-Match (RFC 9110 §13.1.1) against the strong tag "7": the strong
+ * comparison, so a weak tag never matches; syntax errors are 400. */
+static void
+test_if_match(void **state)
+{
+	static const struct {
+		const char *h;
+		enum bd_err want;
+	} c[] = {
+		{NULL, BD_OK},
+		{"*", BD_OK},
+		{"\"7\"", BD_OK},
+		{" \"7\" ", BD_OK},
+		{"\"1\", \"7\"", BD_OK},
+		{"\"1\",\"7\"", BD_OK},
+		{"W/\"7\", \"7\"", BD_OK},
+		{"\"8\"", BD_ERR_PRECONDITION},
+		{"\"70\"", BD_ERR_PRECONDITION},
+		{"\"07\"", BD_ERR_PRECONDITION},
+		{"W/\"7\"", BD_ERR_PRECONDITION},
+		{"W/\"7\", W/\"8\"", BD_ERR_PRECONDITION},
+		{"w/\"7\"", BD_ERR_BAD_REQUEST},
+		{"", BD_ERR_BAD_REQUEST},
+		{" , ", BD_ERR_BAD_REQUEST},
+		{"7", BD_ERR_BAD_REQUEST},
+		{"W/", BD_ERR_BAD_REQUEST},
+		{"W/7", BD_ERR_BAD_REQUEST},
+		{"\"7", BD_ERR_BAD_REQUEST},
+		{"\"1\" \"7\"", BD_ERR_BAD_REQUEST},
+		{"\"1\",,garbage", BD_ERR_BAD_REQUEST},
+		{"*x", BD_ERR_BAD_REQUEST},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		print_message("case %zu: %s\n", i, c[i].h ? c[i].h : "(null)");
+		assert_int_equal(req_if_match(c[i].h, 7), c[i].want);
+	}
+}
+
 int
 main(void)
 {
@@ -150,6 +190,7 @@ main(void)
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_request_id),
 		cmocka_unit_test(test_problem),
+		cmocka_unit_test(test_if_match),
 	};
 	if (sodium_init() < 0)
 		return 1;
