@@ -23,6 +23,7 @@
 #include "ctl.h"
 #include "err.h"
 #include "bd_limits.h"
+#include "dtype.h"
 #include "vault.h"
 #include "wipe.h"
 
@@ -46,6 +47,7 @@ static int c_token(const struct ctl *, int, char **);
 static int c_check_config(const struct ctl *, int, char **);
 static int c_rekey(const struct ctl *, int, char **);
 static int c_migrate(const struct ctl *, int, char **);
+static int c_types(const struct ctl *, int, char **);
 
 static const struct cmd cmds[] = {
 	{"keygen", c_keygen, "keygen [--id ID] [--keyring FILE]"},
@@ -54,6 +56,7 @@ static const struct cmd cmds[] = {
 	{"check-config", c_check_config, "check-config"},
 	{"rekey", c_rekey, "rekey"},
 	{"migrate", c_migrate, "migrate [SQL_DIR]"},
+	{"types", c_types, "types [--oauth]"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -368,6 +371,24 @@ c_migrate(const struct ctl *ctl, int argc, char **argv)
 	rc = ctl_migrate(&c, dir != NULL && *dir != '\0' ? dir : "sql");
 	cfg_free(&c);
 	return rc;
+}
+
+/* The registry's destination types, one per line, in the contract's order
+ * (all, or the OAuth ones): what tests and scripts iterate. */
+static int
+c_types(const struct ctl *ctl, int argc, char **argv)
+{
+	bool oauth = argc == 2 && strcmp(argv[1], "--oauth") == 0;
+
+	(void)ctl;
+	if (argc > 2 || (argc == 2 && !oauth)) {
+		bad_usage(argv[0]);
+		return EXIT_USAGE;
+	}
+	for (const struct dtype *t = dtype_table; t->name != NULL; t++)
+		if (!oauth || t->oauth != OAUTH_NONE)
+			printf("%s\n", t->name);
+	return fflush(stdout) == 0 ? 0 : 1;
 }
 
 int

@@ -840,7 +840,7 @@ fresh_call(const struct dest_ctx *ctx, struct fresh_arg *a,
 {
 	struct oauth_client cl;
 	struct probe_env env;
-	enum oauth_provider p = (enum oauth_provider)oauth_provider_of(type);
+	enum oauth_provider p = oauth_provider_of(type);
 
 	if (a->called)
 		return;
@@ -959,13 +959,16 @@ dest_oauth_start(const struct dest_ctx *ctx, struct dest_loaded *cur,
 	struct dest_sealed v = {NULL, 0};
 	unsigned char hash[crypto_hash_sha256_BYTES];
 	char nonce[64], verifier[64], challenge[64];
-	int provider = oauth_provider_of(cur->d.type);
+	enum oauth_provider provider = cur->t != NULL ? cur->t->oauth :
+	    OAUTH_NONE;
 	enum bd_err rc = BD_ERR_INVALID;
+	char names[128];
 
 	memset(out, 0, sizeof(*out));
-	if (provider < 0) {
-		verrs_add(errs, "/destinationType", "OAuth applies to "
-		    "google_drive and onedrive destinations only");
+	if (provider == OAUTH_NONE) {
+		dtype_names(names, sizeof(names), true, " and ");
+		verrs_add(errs, "/destinationType", "OAuth applies to %s "
+		    "destinations only", names);
 		goto out;
 	}
 	if (ctx->cfg->oauth_redirect_uri == NULL ||
@@ -976,8 +979,7 @@ dest_oauth_start(const struct dest_ctx *ctx, struct dest_loaded *cur,
 	}
 	if ((rc = dest_open(ctx, cur)) != BD_OK)
 		goto out;
-	oauth_client_of(ctx->cfg, (enum oauth_provider)provider, cur->config,
-	    &cl);
+	oauth_client_of(ctx->cfg, provider, cur->config, &cl);
 	if (cl.id == NULL) {
 		verrs_add(errs, "/config/clientId", "no OAuth client is "
 		    "configured for this provider on this server; set clientId "
@@ -1005,8 +1007,8 @@ dest_oauth_start(const struct dest_ctx *ctx, struct dest_loaded *cur,
 	if ((rc = store_oauth_state_insert(ctx->db, &st)) != BD_OK)
 		goto out;
 	rc = BD_ERR_NOMEM;
-	if ((out->url = oauth_authorization_url(ctx->cfg,
-	    (enum oauth_provider)provider, &cl, out->state, challenge)) == NULL)
+	if ((out->url = oauth_authorization_url(ctx->cfg, provider, &cl,
+	    out->state, challenge)) == NULL)
 		goto out;
 	store_format_ms(clock_real_ms() + LIM_OAUTH_STATE_TTL * 1000LL,
 	    out->expires_at);
@@ -1095,7 +1097,7 @@ callback_store(const struct dest_ctx *ctx, const char *id,
 	    vault_open(ctx->vault, cur.d.org, cur.d.id, st->verifier_blob,
 	    st->verifier_bloblen, &plain, &plen) != BD_OK)
 		goto out;
-	p = (enum oauth_provider)oauth_provider_of(provider);
+	p = cur.t->oauth;
 	oauth_client_of(ctx->cfg, p, cur.config, &cl);
 	dest_probe_env(ctx, &env);
 	if (cl.id == NULL || oauth_exchange_code(&env, p, &cl, code, plain,

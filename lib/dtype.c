@@ -683,17 +683,20 @@ cross_sftp(json_object *c, struct verrs *e)
 
 #define S_REQ(n, len, fn) { n, DF_STRING, DF_REQUIRED, len, 0, 0, NULL, fn }
 #define S_OPT(n, len, fn) { n, DF_STRING, 0, len, 0, 0, NULL, fn }
+#define LOC_REQ(n, len, fn) \
+	{ n, DF_STRING, DF_REQUIRED | DF_LOCATING, len, 0, 0, NULL, fn }
+#define LOC_OPT(n, len, fn) { n, DF_STRING, DF_LOCATING, len, 0, 0, NULL, fn }
 #define SECRET_REQ(n, len, fn) \
 	{ n, DF_STRING, DF_REQUIRED | DF_SECRET, len, 0, 0, NULL, fn }
 #define SECRET_OPT(n, len, fn) { n, DF_STRING, DF_SECRET, len, 0, 0, NULL, fn }
-#define PORT(n) { n, DF_INT, 0, 0, 1, 65535, NULL, NULL }
+#define PORT(n) { n, DF_INT, DF_LOCATING, 0, 1, 65535, NULL, NULL }
 #define BOOL(n) { n, DF_BOOL, 0, 0, 0, 0, NULL, NULL }
 #define END { NULL, DF_STRING, 0, 0, 0, 0, NULL, NULL }
 
 static const char *const ftp_tls[] = { "none", "explicit", "implicit", NULL };
 
 static const struct dfield f_s3[] = {
-	S_OPT("endpoint", LIM_SHORT_MAX, check_url),
+	LOC_OPT("endpoint", LIM_SHORT_MAX, check_url),
 	S_REQ("region", LIM_SHORT_MAX, check_region),
 	S_REQ("bucket", LIM_SHORT_MAX, check_bucket),
 	S_OPT("prefix", LIM_SHORT_MAX, NULL),
@@ -715,40 +718,40 @@ static const struct dfield f_gcs[] = {
 };
 
 static const struct dfield f_azure[] = {
-	S_REQ("accountName", LIM_SHORT_MAX, check_account),
+	LOC_REQ("accountName", LIM_SHORT_MAX, check_account),
 	SECRET_OPT("accountKey", LIM_SHORT_MAX, check_account_key),
 	SECRET_OPT("sasToken", LIM_FIELD_MAX, check_sas),
 	S_REQ("container", LIM_SHORT_MAX, check_container),
 	S_OPT("prefix", LIM_SHORT_MAX, NULL),
-	S_OPT("endpoint", LIM_SHORT_MAX, check_url),
+	LOC_OPT("endpoint", LIM_SHORT_MAX, check_url),
 	END
 };
 
 static const struct dfield f_sftp[] = {
-	S_REQ("host", LIM_SHORT_MAX, check_host),
+	LOC_REQ("host", LIM_SHORT_MAX, check_host),
 	PORT("port"),
 	S_REQ("username", LIM_SHORT_MAX, NULL),
 	SECRET_OPT("password", LIM_SHORT_MAX, NULL),
 	{ "privateKey", DF_STRING, DF_SECRET | DF_MULTILINE, LIM_FIELD_MAX, 0,
 	    0, NULL, check_private_key },
 	SECRET_OPT("privateKeyPassphrase", LIM_SHORT_MAX, NULL),
-	S_OPT("hostKeySha256", LIM_SHORT_MAX, check_host_key),
+	LOC_OPT("hostKeySha256", LIM_SHORT_MAX, check_host_key),
 	S_REQ("path", LIM_SHORT_MAX, NULL),
 	END
 };
 
 static const struct dfield f_ftp[] = {
-	S_REQ("host", LIM_SHORT_MAX, check_host),
+	LOC_REQ("host", LIM_SHORT_MAX, check_host),
 	PORT("port"),
 	S_REQ("username", LIM_SHORT_MAX, NULL),
 	SECRET_REQ("password", LIM_SHORT_MAX, NULL),
-	{ "tls", DF_STRING, 0, LIM_SHORT_MAX, 0, 0, ftp_tls, NULL },
+	{ "tls", DF_STRING, DF_LOCATING, LIM_SHORT_MAX, 0, 0, ftp_tls, NULL },
 	S_REQ("path", LIM_SHORT_MAX, NULL),
 	END
 };
 
 static const struct dfield f_webdav[] = {
-	S_REQ("url", LIM_SHORT_MAX, check_url),
+	LOC_REQ("url", LIM_SHORT_MAX, check_url),
 	S_OPT("username", LIM_SHORT_MAX, NULL),
 	SECRET_OPT("password", LIM_SHORT_MAX, NULL),
 	END
@@ -775,26 +778,23 @@ static const struct dfield f_local[] = {
 	END
 };
 
-/* Order = the contract's DestinationType enum. Probes other than local are
- * added with their files (probe_<type>.c). */
-static const char *const loc_s3[] = {"endpoint", NULL};
-static const char *const loc_azure[] = {"accountName", "endpoint", NULL};
-static const char *const loc_sftp[] = {"host", "port", "hostKeySha256", NULL};
-static const char *const loc_ftp[] = {"host", "port", "tls", NULL};
-static const char *const loc_webdav[] = {"url", NULL};
-
+/* Order = the contract's DestinationType enum. */
 const struct dtype dtype_table[] = {
-	{ "s3", f_s3, false, NULL, probe_s3, loc_s3 },
-	{ "gcs", f_gcs, false, NULL, probe_gcs, NULL },
-	{ "azure_blob", f_azure, false, cross_azure, probe_azure_blob,
-	    loc_azure },
-	{ "sftp", f_sftp, false, cross_sftp, probe_sftp, loc_sftp },
-	{ "ftp", f_ftp, false, NULL, probe_ftp, loc_ftp },
-	{ "webdav", f_webdav, false, NULL, probe_webdav, loc_webdav },
-	{ "google_drive", f_gdrive, true, NULL, probe_google_drive, NULL },
-	{ "onedrive", f_onedrive, true, NULL, probe_onedrive, NULL },
-	{ "local", f_local, false, NULL, probe_local, NULL },
-	{ NULL, NULL, false, NULL, NULL, NULL }
+	{ .name = "s3", .fields = f_s3, .probe = probe_s3 },
+	{ .name = "gcs", .fields = f_gcs, .probe = probe_gcs },
+	{ .name = "azure_blob", .fields = f_azure, .check = cross_azure,
+	    .probe = probe_azure_blob },
+	{ .name = "sftp", .fields = f_sftp, .check = cross_sftp,
+	    .probe = probe_sftp },
+	{ .name = "ftp", .fields = f_ftp, .probe = probe_ftp },
+	{ .name = "webdav", .fields = f_webdav, .probe = probe_webdav },
+	{ .name = "google_drive", .fields = f_gdrive,
+	    .probe = probe_google_drive, .oauth = OAUTH_GOOGLE },
+	{ .name = "onedrive", .fields = f_onedrive, .probe = probe_onedrive,
+	    .oauth = OAUTH_MICROSOFT },
+	{ .name = "local", .fields = f_local, .probe = probe_local,
+	    .unavailable = probe_local_unavailable },
+	{ .name = NULL }
 };
 
 /* The row for `name`, NULL when unknown or name is NULL (static storage). */
@@ -815,19 +815,43 @@ bool
 dtype_available(const struct dtype *t, const struct cfg *c, char *why,
     size_t whylen)
 {
-	if (strcmp(t->name, "local") == 0 &&
-	    (c->local_roots == NULL || c->local_roots[0] == '\0')) {
-		snprintf(why, whylen, "local destinations are disabled on this "
-		    "server (no local_roots configured)");
+	const char *no = t->unavailable != NULL ? t->unavailable(c) : NULL;
+
+	if (no != NULL) {
+		snprintf(why, whylen, "%s", no);
 		return false;
 	}
-	if (!t->oauth && t->probe == NULL) {
+	if (t->oauth == OAUTH_NONE && t->probe == NULL) {
 		snprintf(why, whylen, "destinations of type '%s' cannot be "
 		    "tested by this server yet, so they cannot be saved",
 		    t->name);
 		return false;
 	}
 	return true;
+}
+
+void
+dtype_names(char *out, size_t outlen, bool oauth_only, const char *last_sep)
+{
+	const struct dtype *t;
+	size_t n = 0, i = 0, at = 0;
+	int w;
+
+	if (outlen == 0)
+		return;
+	out[0] = '\0';
+	for (t = dtype_table; t->name != NULL; t++)
+		n += !oauth_only || t->oauth != OAUTH_NONE;
+	for (t = dtype_table; t->name != NULL && at < outlen; t++) {
+		if (oauth_only && t->oauth == OAUTH_NONE)
+			continue;
+		w = snprintf(out + at, outlen - at, "%s%s", i == 0 ? "" :
+		    i + 1 == n ? last_sep : ", ", t->name);
+		if (w < 0)
+			break;
+		at += (size_t)w;
+		i++;
+	}
 }
 
 static const struct dfield *
@@ -1005,10 +1029,11 @@ check_type(json_object *v, struct verrs *e)
 		verrs_add(e, "/destinationType", "must be a string");
 	else if ((t = dtype_find(json_object_get_string(v))) == NULL ||
 	    strlen(t->name) != (size_t)json_object_get_string_len(v)) {
+		char names[256];
+
 		t = NULL;
-		verrs_add(e, "/destinationType", "must be one of s3, gcs, "
-		    "azure_blob, sftp, ftp, webdav, google_drive, onedrive, "
-		    "local");
+		dtype_names(names, sizeof(names), false, ", ");
+		verrs_add(e, "/destinationType", "must be one of %s", names);
 	}
 	return t;
 }
@@ -1085,15 +1110,17 @@ dtype_merge_placeholders(const struct dtype *t, json_object *config,
 	if (t == NULL || !json_object_is_type(config, json_type_object))
 		goto out;
 	/* A placeholder keeps a secret only for the same place. */
-	if (t->locating != NULL && dtype_has_placeholder(t, config) &&
+	if (dtype_has_placeholder(t, config) &&
 	    json_object_is_type(stored, json_type_object)) {
-		for (const char *const *l = t->locating; *l != NULL; l++) {
+		for (f = t->fields; f->name != NULL; f++) {
 			json_object *a = NULL, *b = NULL;
-			json_object_object_get_ex(config, *l, &a);
-			json_object_object_get_ex(stored, *l, &b);
+			if (!(f->flags & DF_LOCATING))
+				continue;
+			json_object_object_get_ex(config, f->name, &a);
+			json_object_object_get_ex(stored, f->name, &b);
 			if (json_object_equal(a, b))
 				continue;
-			ptr_join(ptr, sizeof(ptr), "/config", *l);
+			ptr_join(ptr, sizeof(ptr), "/config", f->name);
 			verrs_add(errs, ptr, "this changes where the stored "
 			    "secrets are sent: send the secrets again instead of "
 			    "\"********\"");

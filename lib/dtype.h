@@ -1,9 +1,12 @@
 /*
- * The destination type registry: one row per type of the contract, listing
- * its config fields (JSON type, required, secret, limits, validator), whether
- * it connects through OAuth, and its probe. Validation, redaction and the PUT
- * placeholder rule all walk the same rows, so a field marked secret can never
- * be forgotten by one of them. Adding a type = one row + one probe file.
+ * The destination type registry: one row per type of the contract carrying
+ * everything that differs per type: its config fields (JSON type, required,
+ * secret, locating, limits, validator), its cross-field rule, its probe,
+ * its availability rule on this server and its OAuth provider. Validation,
+ * redaction, the PUT placeholder rule, the "must be one of" message and
+ * the OAuth flow all walk the same rows, so nothing else in the tree names
+ * a type. Adding a type = one row + one probe file + tests
+ * (.dev/ADDING_A_TYPE.md).
  */
 #ifndef BD_DTYPE_H
 #define BD_DTYPE_H
@@ -13,8 +16,10 @@
 
 #include <json-c/json.h>
 
-#include "err.h"
 #include "bd_limits.h"
+#include "cfg.h"
+#include "err.h"
+#include "oauth.h"
 #include "probe/probe.h"
 
 /* The literal every secret is redacted to, and which PUT may send back. */
@@ -24,6 +29,11 @@ enum dfield_type { DF_STRING, DF_INT, DF_BOOL };
 
 #define DF_REQUIRED 0x1u
 #define DF_SECRET 0x2u
+/* The field decides where the secrets are sent (host, port, URL, endpoint,
+ * TLS mode, pinned host key): a PUT that changes it cannot keep a stored
+ * secret with "********", or an admin could redirect a destination and
+ * receive its secret. */
+#define DF_LOCATING 0x4u
 
 struct dfield {
 	const char *name;
@@ -53,16 +63,16 @@ json_object *verrs_json(const struct verrs *);
 struct dtype {
 	const char *name;
 	const struct dfield *fields; /* terminated by a row with name NULL */
-	bool oauth;                  /* google_drive, onedrive */
 	/* Cross-field rule (e.g. exactly one of accountKey/sasToken); adds to
 	 * errs. A placeholder counts as present. May be NULL. */
 	void (*check)(json_object *config, struct verrs *errs);
 	probe_fn probe;              /* NULL: no probe implemented yet */
-	/* Fields that decide where the secrets are sent (host, port, URL,
-	 * endpoint, TLS mode, pinned host key): a PUT that changes one cannot
-	 * keep a stored secret with "********", or an admin could redirect a
-	 * destination and receive its secret. NULL-terminated, or NULL. */
-	const char *const *locating;
+	/* Whether this server can use the type (in the probe's file): NULL
+	 * when it can, else the reason (static). NULL rule: always. */
+	const char *(*unavailable)(const struct cfg *);
+	/* OAUTH_NONE, or the provider whose consent gives the tokens (the
+	 * type is then created pending_authorization, without a test). */
+	enum oauth_provider oauth;
 };
 
 /*
@@ -71,6 +81,11 @@ struct dtype {
  */
 bool dtype_available(const struct dtype *t, const struct cfg *c, char *why,
     size_t whylen);
+
+/* The type names joined with ", " (the last with last_sep), only the OAuth
+ * ones when oauth_only: "s3, gcs, ..." for messages. Cut to outlen. */
+void dtype_names(char *out, size_t outlen, bool oauth_only,
+    const char *last_sep);
 
 /* The registry row for a type name; NULL if unknown. */
 const struct dtype *dtype_find(const char *name);

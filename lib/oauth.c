@@ -5,6 +5,7 @@
 #include <sodium.h>
 
 #include "clock.h"
+#include "dtype.h"
 #include "oauth.h"
 #include "uuid.h"
 #include "wipe.h"
@@ -15,16 +16,12 @@
 #define GOOGLE_SCOPE "https://www.googleapis.com/auth/drive.file"
 #define MICROSOFT_SCOPE "offline_access Files.ReadWrite"
 
-int
+enum oauth_provider
 oauth_provider_of(const char *type)
 {
-	if (type == NULL)
-		return -1;
-	if (strcmp(type, "google_drive") == 0)
-		return OAUTH_GOOGLE;
-	if (strcmp(type, "onedrive") == 0)
-		return OAUTH_MICROSOFT;
-	return -1;
+	const struct dtype *t = dtype_find(type);
+
+	return t != NULL ? t->oauth : OAUTH_NONE;
 }
 
 static const char *
@@ -127,7 +124,7 @@ oauth_state_parse(const char *s, char id[UUID_STR_LEN + 1], char type[32],
 	for (const char *p = nonce; *p; p++)
 		if (!b64url_char((unsigned char)*p))
 			return false;
-	return uuid_valid(id) && oauth_provider_of(type) >= 0;
+	return uuid_valid(id) && oauth_provider_of(type) != OAUTH_NONE;
 }
 
 /*

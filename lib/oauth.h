@@ -19,10 +19,13 @@
 #include "err.h"
 #include "probe/probe.h"
 
-enum oauth_provider { OAUTH_GOOGLE, OAUTH_MICROSOFT, OAUTH__MAX };
+/* A destination type's provider is in its registry row (dtype.h);
+ * OAUTH_NONE for the types that do not connect through OAuth. */
+enum oauth_provider { OAUTH_NONE, OAUTH_GOOGLE, OAUTH_MICROSOFT, OAUTH__MAX };
 
-/* The provider of a destination type ("google_drive", "onedrive"), or -1. */
-int oauth_provider_of(const char *type);
+/* The provider of a destination type name (from the registry), OAUTH_NONE
+ * for an unknown or plain type. */
+enum oauth_provider oauth_provider_of(const char *type);
 
 /* The client a destination uses: its own clientId/clientSecret when set in
  * its config, else the server's. Borrowed pointers; NULL when unset. */

@@ -128,6 +128,9 @@ enum probe_check probe_fail_curl(struct probe_result *,
 
 /* The probes, one file each (probe_<type>.c). */
 void probe_local(const struct probe_env *, json_object *, struct probe_result *);
+/* Availability rules (a registry row's `unavailable`): NULL when this
+ * server can use the type, else why not (static). */
+const char *probe_local_unavailable(const struct cfg *);
 void probe_s3(const struct probe_env *, json_object *, struct probe_result *);
 void probe_gcs(const struct probe_env *, json_object *, struct probe_result *);
 void probe_azure_blob(const struct probe_env *, json_object *,

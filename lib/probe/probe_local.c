@@ -169,6 +169,17 @@ is_space(int e)
 	return e == ENOSPC || e == EDQUOT;
 }
 
+/* The registry row's availability rule: the target check's own test, so a
+ * server the probe would refuse refuses the type up front. */
+const char *
+probe_local_unavailable(const struct cfg *c)
+{
+	if (c != NULL && commalist_any(c->local_roots))
+		return NULL;
+	return "local destinations are disabled on this server (no "
+	    "local_roots configured)";
+}
+
 /*
  * target: resolve and confine `path`; on success *dirfd is an open
  * descriptor on the directory. Returns false after recording the failure.

@@ -34,8 +34,20 @@ STACK_SH = REPO / "scripts" / "stack.sh"
 
 PLACEHOLDER = "********"
 CHECK_NAMES = ["connect", "auth", "target", "write", "read", "delete"]
-DEST_TYPES = ["s3", "gcs", "azure_blob", "sftp", "ftp", "webdav",
-              "google_drive", "onedrive", "local"]
+BIN_DIR = Path(os.environ.get("BACKUPD_BIN_DIR") or REPO / "build")
+
+
+def registry_types(*args):
+    """The destination types of the service's registry (`backupctl types`),
+    so that no test keeps a type list of its own: a new registry row is
+    picked up by every test that iterates these."""
+    out = subprocess.run([str(BIN_DIR / "backupctl"), "types", *args],
+                         check=True, capture_output=True, text=True).stdout
+    return out.split()
+
+
+DEST_TYPES = registry_types()
+OAUTH_TYPES = registry_types("--oauth")
 RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 UUID_RE = re.compile(

@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 
-from conftest import (UUID_RE, assert_destination, assert_problem,
-                      assert_rfc3339, assert_test_result, error_pointers,
-                      etag_of, fresh_dir, local_body, uname)
+from conftest import (DEST_TYPES, OAUTH_TYPES, UUID_RE, assert_destination,
+                      assert_problem, assert_rfc3339, assert_test_result,
+                      error_pointers, etag_of, fresh_dir, local_body, uname)
 
 LIST = "/backup-destinations"
 
@@ -336,6 +336,22 @@ REMOTE_CONFIGS = {
     "webdav": {"url": "https://dav.example.com/backups", "username": "u",
                "password": REMOTE_SECRET},
 }
+
+
+def test_every_remote_type_has_a_case():
+    """Every plain type of the registry but local has a config above, so a
+    new type cannot skip the test below."""
+    remote = set(DEST_TYPES) - set(OAUTH_TYPES) - {"local"}
+    assert remote == set(REMOTE_CONFIGS), remote ^ set(REMOTE_CONFIGS)
+
+
+def test_unknown_type_names_every_registry_type(api):
+    r = api.post(LIST, json={"name": uname(), "destinationType": "dropbox",
+                             "config": {}})
+    p = assert_problem(r, 422)
+    msg = [e["message"] for e in p["errors"]
+           if e["pointer"] == "/destinationType"]
+    assert msg == ["must be one of " + ", ".join(DEST_TYPES)], p
 
 
 @pytest.mark.parametrize("dtype", sorted(REMOTE_CONFIGS))

@@ -31,8 +31,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import (SEEN_BODIES, assert_problem, assert_rfc3339,
-                      assert_test_result, mariadb_dump, new_org, sql, uname)
+from conftest import (OAUTH_TYPES, SEEN_BODIES, assert_problem,
+                      assert_rfc3339, assert_test_result, mariadb_dump,
+                      new_org, sql, uname)
 from probe_helpers import PEERS, stub_process
 
 STUB = PEERS / "oauth" / "oauth_stub.py"
@@ -387,7 +388,7 @@ def test_destination_client_overrides_server(api, stub, dtype, own, server):
 
 # -------------------------------------------------------------- happy path
 
-@pytest.mark.parametrize("dtype", ["google_drive", "onedrive"])
+@pytest.mark.parametrize("dtype", OAUTH_TYPES)
 def test_happy_path(api, stub, env, dtype):
     d = create(api, dtype)
     n = len(stub.state()["requests"])
@@ -643,7 +644,7 @@ def test_put_during_callback_keeps_both(api, stub, env, tokens_expire_soon):
 
 # --------------------------------------------------------------- refresh
 
-@pytest.mark.parametrize("dtype", ["google_drive", "onedrive"])
+@pytest.mark.parametrize("dtype", OAUTH_TYPES)
 def test_refresh_keeps_rotated_token(api, stub, env, tokens_expire_soon,
                                      dtype):
     d = create(api, dtype)

@@ -214,36 +214,104 @@ test_every_type_covered(void **state)
 static void
 test_registry(void **state)
 {
-	static const char *const names[] = { "s3", "gcs", "azure_blob", "sftp",
-		"ftp", "webdav", "google_drive", "onedrive", "local" };
-	const struct dfield *f;
-	const struct dtype *t;
-	size_t i, n = 0;
+	const struct dfield *f, *g;
+	const struct dtype *t, *u;
+	size_t n = 0;
 
 	(void)state;
-	for (t = dtype_table; t->name != NULL; t++)
-		n++;
-	assert_int_equal(n, 9);
-	for (i = 0; i < 9; i++) {
-		t = dtype_find(names[i]);
-		assert_non_null(t);
-		assert_ptr_equal(t, &dtype_table[i]);
-		assert_int_equal(t->oauth, strcmp(names[i], "google_drive") == 0 ||
-		    strcmp(names[i], "onedrive") == 0);
-		if (strcmp(names[i], "local") == 0)
-			assert_ptr_equal(t->probe, probe_local);
+	/* Every row is complete and found by its own name; nothing here names
+	 * a type, so a new row is checked without touching this test. */
+	for (t = dtype_table; t->name != NULL; t++, n++) {
+		print_message("type %s\n", t->name);
+		assert_true(t->name[0] != '\0');
+		assert_ptr_equal(dtype_find(t->name), t);
+		assert_non_null(t->fields);
+		assert_non_null(t->probe);
+		assert_true(t->oauth < OAUTH__MAX);
+		assert_int_equal(oauth_provider_of(t->name), t->oauth);
+		for (u = dtype_table; u != t; u++)
+			assert_true(strcmp(u->name, t->name) != 0 &&
+			    (t->oauth == OAUTH_NONE || u->oauth != t->oauth));
 		for (f = t->fields; f->name != NULL; f++) {
 			if (f->type == DF_STRING)
 				assert_true(f->maxlen == LIM_SHORT_MAX ||
 				    f->maxlen == LIM_FIELD_MAX);
 			if (f->type == DF_INT)
 				assert_true(f->min == 1 && f->max == 65535);
+			/* A secret never decides where secrets go. */
+			assert_false((f->flags & DF_SECRET) &&
+			    (f->flags & DF_LOCATING));
+			for (g = t->fields; g != f; g++)
+				assert_true(strcmp(g->name, f->name) != 0);
 		}
 	}
+	assert_true(n >= 1);
 	assert_null(dtype_find("S3"));
 	assert_null(dtype_find("dropbox"));
 	assert_null(dtype_find(""));
 	assert_null(dtype_find(NULL));
+	assert_int_equal(oauth_provider_of("dropbox"), OAUTH_NONE);
+	assert_int_equal(oauth_provider_of(NULL), OAUTH_NONE);
+}
+
+/* The "must be one of" message and the OAuth list come from the table. */
+static void
+test_names(void **state)
+{
+	char all[512], oauth[256], small[8], want[512] = "";
+	const struct dtype *t;
+	size_t at = 0;
+
+	(void)state;
+	dtype_names(all, sizeof(all), false, ", ");
+	dtype_names(oauth, sizeof(oauth), true, " and ");
+	for (t = dtype_table; t->name != NULL; t++) {
+		at += (size_t)snprintf(want + at, sizeof(want) - at, "%s%s",
+		    t == dtype_table ? "" : ", ", t->name);
+		if (t->oauth != OAUTH_NONE)
+			assert_non_null(strstr(oauth, t->name));
+		else
+			assert_null(strstr(oauth, t->name));
+	}
+	assert_string_equal(all, want);
+	assert_string_equal(oauth, "google_drive and onedrive");
+	dtype_names(small, sizeof(small), false, ", ");
+	assert_true(strlen(small) < sizeof(small));
+}
+
+/* Availability is the row's rule: local follows the probe's own reading of
+ * local_roots (" , " configures nothing), the others are always there. */
+static void
+test_available(void **state)
+{
+	static const struct {
+		const char *roots;
+		bool local;
+	} c[] = {
+		{NULL, false}, {"", false}, {" , ", false}, {",\t,", false},
+		{"/srv/backups", true}, {" , /srv/backups", true},
+	};
+	const struct dtype *t, *local = dtype_find("local");
+	struct dtype noprobe = {.name = "x", .fields = local->fields};
+	struct cfg cf;
+	char why[192];
+
+	(void)state;
+	memset(&cf, 0, sizeof(cf));
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		cf.local_roots = (char *)c[i].roots;
+		why[0] = '\0';
+		assert_int_equal(dtype_available(local, &cf, why, sizeof(why)),
+		    c[i].local);
+		if (!c[i].local)
+			assert_non_null(strstr(why, "local_roots"));
+		for (t = dtype_table; t->name != NULL; t++)
+			if (t->unavailable == NULL)
+				assert_true(dtype_available(t, &cf, why,
+				    sizeof(why)));
+	}
+	assert_false(dtype_available(&noprobe, &cf, why, sizeof(why)));
+	assert_non_null(strstr(why, "cannot be tested"));
 }
 
 /* The secret flags match the contract's x-secret markers exactly. */
@@ -1188,6 +1256,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_registry),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_available),
 		cmocka_unit_test(test_secret_flags),
 		cmocka_unit_test(test_every_type_covered),
 		cmocka_unit_test(test_valid_configs),
