@@ -99,3 +99,26 @@ def test_org_in_header_ignored(two_orgs):
     org_a = jwt.decode(a.tok, options={"verify_signature": False})["org_id"]
     r = b.get(LIST, headers={"X-Org-Id": org_a, "X-Org": org_a})
     assert r.status_code == 200 and r.json() == []
+
+
+def test_row_of_a_padded_org_is_not_found(make_api, env, db):
+    """Defence in depth (issue 13 item 1): a row whose org differs from the
+    token's only by trailing spaces, which a PAD SPACE collation compares
+    equal, is another org's row: not found for every route, not listed,
+    not changed, and the mismatch is logged (id only)."""
+    org = new_org()
+    a = make_api(org=org)
+    d = a.create(local_body(env)).json()
+    db("UPDATE backup_destinations SET org_id = CONCAT(org_id, ' ') "
+       "WHERE id = '%s'" % d["id"])
+    path = "%s/%s" % (LIST, d["id"])
+    assert_problem(a.get(path), 404)
+    assert a.list() == []
+    assert_problem(a.put(path, json=local_body(env)), 404)
+    assert_problem(a.post(path + "/test"), 404)
+    assert_problem(a.delete(path), 404)
+    rows = db("SELECT CONCAT('[', org_id, ']'), version FROM "
+              "backup_destinations WHERE id = '%s'" % d["id"])
+    assert rows == [["[%s ]" % org, "1"]], rows
+    with open(env["BACKUPD_LOG"], encoding="utf-8") as f:
+        assert any(d["id"] in line and "another org" in line for line in f)
