@@ -69,15 +69,23 @@ b64url(char *out, size_t outlen, const unsigned char *in, size_t n)
 }
 
 void
-oauth_pkce(char verifier[64], char challenge[64])
+oauth_pkce_challenge(const char *verifier, char challenge[64])
 {
-	unsigned char raw[32], hash[crypto_hash_sha256_BYTES];
+	unsigned char hash[crypto_hash_sha256_BYTES];
 
-	randombytes_buf(raw, sizeof(raw));
-	b64url(verifier, 64, raw, sizeof(raw));
 	crypto_hash_sha256(hash, (const unsigned char *)verifier,
 	    strlen(verifier));
 	b64url(challenge, 64, hash, sizeof(hash));
+}
+
+void
+oauth_pkce(char verifier[64], char challenge[64])
+{
+	unsigned char raw[32];
+
+	randombytes_buf(raw, sizeof(raw));
+	b64url(verifier, 64, raw, sizeof(raw));
+	oauth_pkce_challenge(verifier, challenge);
 	sodium_memzero(raw, sizeof(raw));
 }
 

@@ -49,6 +49,9 @@ char *oauth_authorization_url(const struct cfg *, enum oauth_provider,
 /* PKCE: a fresh verifier (43 base64url chars of 32 random bytes) and its
  * S256 challenge. */
 void oauth_pkce(char verifier[64], char challenge[64]);
+/* The S256 challenge of a verifier: base64url(SHA-256(verifier)), no
+ * padding (RFC 7636 §4.2). */
+void oauth_pkce_challenge(const char *verifier, char challenge[64]);
 
 /* A fresh state nonce: 32 random bytes, base64url (43 chars). */
 void oauth_nonce(char nonce[64]);
