@@ -125,8 +125,9 @@ enum bd_err dest_answer(const struct dest_ctx *, const char *id,
  *
  * The body is re-runnable from the start, so a later change can re-run the
  * whole transaction when a statement loses a lock conflict (db_retryable():
- * deadlock 1213 or Galera certification failure, lock wait 1205): roll back,
- * then loop from BEGIN at most LIM_TX_RETRIES times. To keep that possible a
+ * deadlock 1213 or Galera certification failure, lock wait 1205): in
+ * dest_tx_run, after the rollback, loop from BEGIN a bounded number of times
+ * (a new limit in bd_limits.h) while db_retryable(). To keep that possible a
  * body (1) decides only from what it reads under the lock, (2) keeps its
  * outputs in its arg and replaces them, freeing the old ones, when it runs
  * again, and (3) caches any effect outside the database (a token refresh
@@ -203,9 +204,9 @@ enum bd_err dest_test(const struct dest_ctx *, struct dest_loaded *cur,
 
 /*
  * Before probing an OAuth destination: refresh an access token that expires
- * within LIM_OAUTH_REFRESH_MARGIN, under the row lock (a rotated refresh
- * token is kept). *config and *version follow the row. *fail tells the
- * probe to skip: DEST_FRESH_REVOKED (tokens removed, status back to
+ * within LIM_OAUTH_REFRESH_MARGIN_MS (60 s), under the row lock (a rotated
+ * refresh token is kept). *config and *version follow the row. *fail tells
+ * the probe to skip: DEST_FRESH_REVOKED (tokens removed, status back to
  * pending_authorization), _UNREACHABLE, _CLIENT (client refused: tokens
  * kept, a corrected secret makes them work again).
  */
