@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "app.h"
+#include "wipe.h"
 
 /* Body checks shared by create and update: 415, 413, then 400 for a body
  * that is not one JSON object. *body is a new reference on success. */
@@ -182,7 +183,7 @@ h_create(struct app *app, struct request *req, struct response *resp)
 		respond_written(app, req, resp, id, in.config, 201);
 out:
 	probe_result_clear(&res);
-	dest_wipe_put(body);
+	wipe_json_put(body);
 }
 
 /* PUT: "********" keeps a stored secret only within the same type. */
@@ -248,7 +249,7 @@ h_update(struct app *app, struct request *req, struct response *resp)
 out:
 	probe_result_clear(&res);
 	dest_loaded_free(&cur);
-	dest_wipe_put(body);
+	wipe_json_put(body);
 }
 
 void

@@ -13,6 +13,7 @@
 #include "dest.h"
 #include "log.h"
 #include "req.h"
+#include "wipe.h"
 
 #ifndef LIM_OAUTH_REFRESH_MARGIN_MS
 /* Refresh an access token that expires within this margin: a probe that
@@ -57,32 +58,6 @@ dest_audit(const struct dest_ctx *ctx, const char *action,
 	if (rc != BD_OK)
 		log_msg(LOG_ERROR, "audit write failed for %s: %s", action,
 		    err_name(rc));
-}
-
-void
-dest_wipe_put(json_object *o)
-{
-	switch (json_object_get_type(o)) {
-	case json_type_string:
-		sodium_memzero((char *)json_object_get_string(o),
-		    (size_t)json_object_get_string_len(o));
-		break;
-	case json_type_object: {
-		json_object_object_foreach(o, k, v) {
-			(void)k;
-			dest_wipe_put(json_object_get(v));
-		}
-		break;
-	}
-	case json_type_array:
-		for (size_t i = 0; i < json_object_array_length(o); i++)
-			dest_wipe_put(json_object_get(
-			    json_object_array_get_idx(o, i)));
-		break;
-	default:
-		break;
-	}
-	json_object_put(o);
 }
 
 void
@@ -174,7 +149,7 @@ dest_open(const struct dest_ctx *ctx, struct dest_loaded *l)
 void
 dest_loaded_free(struct dest_loaded *l)
 {
-	dest_wipe_put(l->config);
+	wipe_json_put(l->config);
 	l->config = NULL;
 	dbres_free(&l->r);
 }
@@ -228,7 +203,7 @@ dest_list(const struct dest_ctx *ctx, const char *type, json_object **out)
 		if ((t = dtype_find(d.type)) != NULL)
 			(void)open_config(ctx, &d, &config);
 		json_object_array_add(*out, dest_json(&d, t, config));
-		dest_wipe_put(config);
+		wipe_json_put(config);
 	}
 	dbres_free(&r);
 	return BD_OK;
@@ -352,7 +327,7 @@ static void
 keep_last_test(const struct dest *d, struct dest_write *w, char at[32])
 {
 	json_object *o, *v;
-	const char *ts;
+	long long ms;
 
 	w->last_test_json = d->last_test_json;
 	w->last_test_ok = -1;
@@ -363,10 +338,8 @@ keep_last_test(const struct dest *d, struct dest_write *w, char at[32])
 	if (json_object_object_get_ex(o, "ok", &v))
 		w->last_test_ok = json_object_get_boolean(v) ? 1 : 0;
 	if (json_object_object_get_ex(o, "testedAt", &v) &&
-	    (ts = json_object_get_string(v)) != NULL && strlen(ts) == 24) {
-		memcpy(at, ts, 23);         /* drop the "Z" */
-		at[10] = ' ';
-		at[23] = '\0';
+	    clock_parse_ms(json_object_get_string(v), &ms)) {
+		clock_format_ms(ms, CLOCK_SQL, at);
 		w->last_test_at = at;
 	}
 	json_object_put(o);
@@ -380,7 +353,7 @@ record_test(struct dest_write *w, const struct probe_result *res,
 {
 	w->last_test_json = json_object_to_json_string_ext(tr,
 	    JSON_C_TO_STRING_PLAIN);
-	store_format_ms(res->tested_at_ms, at);
+	clock_format_ms(res->tested_at_ms, CLOCK_SQL, at);
 	w->last_test_at = at;
 	w->last_test_ok = res->ok ? 1 : 0;
 }
@@ -425,7 +398,7 @@ carry_oauth(const struct dest_ctx *ctx, const char *id, const char *type,
 		put_tokens(mine != NULL ? mine : now, tok, NULL);
 	rc = dest_seal(ctx, id, mine != NULL ? mine : now, s);
 out:
-	dest_wipe_put(now);
+	wipe_json_put(now);
 	return rc;
 }
 
@@ -865,7 +838,7 @@ fresh_body(const struct dest_ctx *ctx, struct dest_tx *tx,
 	memset(&r, 0, sizeof(r));
 	a->fail = DEST_FRESH_OK;
 	a->version = locked;
-	dest_wipe_put(a->fresh);
+	wipe_json_put(a->fresh);
 	a->fresh = NULL;
 	if ((rc = store_dest_get(ctx->db, ctx->org, tx->id, &r)) != BD_OK)
 		goto out;
@@ -939,12 +912,12 @@ dest_oauth_fresh(const struct dest_ctx *ctx, const char *id,
 	if ((rc = dest_tx_run(ctx, &tx)) == BD_OK) {
 		*version = a.version;
 		*fail = a.fail;
-		dest_wipe_put(*config);
+		wipe_json_put(*config);
 		*config = a.fresh;
 		a.fresh = NULL;
 	}
 	oauth_tokens_clear(&a.tok);
-	dest_wipe_put(a.fresh);
+	wipe_json_put(a.fresh);
 	dest_sealed_free(&a.sealed);
 	return rc;
 }
@@ -1010,11 +983,8 @@ dest_oauth_start(const struct dest_ctx *ctx, struct dest_loaded *cur,
 	if ((out->url = oauth_authorization_url(ctx->cfg, provider, &cl,
 	    out->state, challenge)) == NULL)
 		goto out;
-	store_format_ms(clock_real_ms() + LIM_OAUTH_STATE_TTL * 1000LL,
-	    out->expires_at);
-	out->expires_at[10] = 'T'; /* RFC 3339: "YYYY-MM-DDTHH:MM:SS.mmmZ" */
-	out->expires_at[23] = 'Z';
-	out->expires_at[24] = '\0';
+	clock_format_ms(clock_real_ms() + LIM_OAUTH_STATE_TTL * 1000LL,
+	    CLOCK_RFC3339, out->expires_at);
 	dest_audit(ctx, "oauth.start", cur->d.id, "success", NULL);
 	rc = BD_OK;
 out:

@@ -13,7 +13,8 @@
  * database's timestamps but redact the config the request already holds.
  *
  * Ownership: every json_object handed in is borrowed; every one handed out
- * is a new reference. Plaintext configs are released with dest_wipe_put().
+ * is a new reference. Plaintext configs are released with wipe_json_put()
+ * (wipe.h).
  */
 #ifndef BD_DEST_H
 #define BD_DEST_H
@@ -24,6 +25,7 @@
 #include <json-c/json.h>
 
 #include "cfg.h"
+#include "clock.h"
 #include "db.h"
 #include "dtype.h"
 #include "egress.h"
@@ -63,11 +65,6 @@ struct dest_ctx {
  * Never pass a secret in detail. */
 void dest_audit(const struct dest_ctx *, const char *action,
     const char *dest_id, const char *outcome, const char *detail);
-
-/* Release a JSON value that held secrets (a decrypted config, a request
- * body): every string in it is zeroed, then the reference dropped. Only at
- * the last use: shared sub-objects are wiped too. NULL is fine. */
-void dest_wipe_put(json_object *);
 
 /* A probe environment for the context (probe_run starts its clock). */
 void dest_probe_env(const struct dest_ctx *, struct probe_env *);
@@ -220,7 +217,7 @@ enum bd_err dest_oauth_fresh(const struct dest_ctx *, const char *id,
 struct dest_oauth_start {
 	char *url;                   /* malloc'd authorization URL */
 	char state[160];
-	char expires_at[32];         /* RFC 3339 */
+	char expires_at[CLOCK_TEXT_MAX]; /* RFC 3339 */
 };
 /* BD_ERR_INVALID with a pointer and message in errs when the destination
  * or the server cannot start a flow. Caller frees out->url. */

@@ -1,5 +1,5 @@
 /* dest.c's pure parts: the status names, the Destination representation
- * (redacted from the registry), the delete answer and the wipe. */
+ * (redacted from the registry) and the delete answer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -98,27 +98,6 @@ test_deleted_json(void **state)
 	json_object_put(o);
 }
 
-/* Every string of the tree is zeroed, nested ones too. */
-static void
-test_wipe(void **state)
-{
-	json_object *o = json_tokener_parse("{\"a\":\"secret\",\"b\":{\"c\":"
-	    "[\"deep\",1]}}"), *a, *deep;
-
-	(void)state;
-	a = json_object_get(json_object_object_get(o, "a"));
-	deep = json_object_get(json_object_array_get_idx(
-	    json_object_object_get(json_object_object_get(o, "b"), "c"), 0));
-	dest_wipe_put(o);
-	assert_int_equal(memcmp(json_object_get_string(a), "\0\0\0\0\0\0", 6),
-	    0);
-	assert_int_equal(memcmp(json_object_get_string(deep), "\0\0\0\0", 4),
-	    0);
-	json_object_put(a);
-	json_object_put(deep);
-	dest_wipe_put(NULL);
-}
-
 int
 main(void)
 {
@@ -126,7 +105,6 @@ main(void)
 		cmocka_unit_test(test_status_names),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_deleted_json),
-		cmocka_unit_test(test_wipe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
