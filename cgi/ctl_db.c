@@ -9,6 +9,7 @@
 
 #include "ctl.h"
 #include "db.h"
+#include "store.h"
 #include "bd_limits.h"
 #include "vault.h"
 #include "wipe.h"
@@ -37,45 +38,42 @@ ctl_rekey(const struct cfg *c)
 		goto out;
 	}
 	for (;;) {
-		struct dbval pick[] = {DBV_STR(cur), DBV_INT(LIM_REKEY_BATCH)};
 		struct dbres r;
 		bool failed = false;
 
 		if (db_begin(db) != BD_OK ||
-		    db_exec(db, STMT_REKEY_PICK, pick, 2, &r, NULL) != BD_OK) {
+		    store_rekey_pick(db, cur, LIM_REKEY_BATCH, &r) != BD_OK) {
 			fprintf(stderr, "backupctl: database error\n");
 			db_rollback(db);
 			goto out;
 		}
 		for (size_t i = 0; i < r.nrows && !failed; i++) {
-			const char *id = DBRES_VAL(&r, i, 0);
-			const char *org = DBRES_VAL(&r, i, 1);
+			struct rekey_row row, w;
 			char *plain = NULL;
 			unsigned char *blob = NULL;
 			size_t plen = 0, blen = 0;
 
-			if (vault_open(v, org, id,
-			    (const unsigned char *)DBRES_VAL(&r, i, 2),
-			    DBRES_LEN(&r, i, 2), &plain, &plen) != BD_OK) {
+			store_rekey_from_row(&r, i, &row);
+			if (vault_open(v, row.org, row.id, row.blob, row.bloblen,
+			    &plain, &plen) != BD_OK) {
 				fprintf(stderr, "backupctl: destination %s does "
 				    "not decrypt with this keyring; stopping\n",
-				    id);
+				    row.id);
 				failed = true;
 				break;
 			}
-			struct dbval w[] = {DBV_NULL, DBV_STR(cur), DBV_STR(org),
-				DBV_STR(id)};
-			if (vault_seal(v, org, id, plain, plen, &blob, &blen) !=
-			    BD_OK) {
+			w = row;
+			if (vault_seal(v, row.org, row.id, plain, plen, &blob,
+			    &blen) != BD_OK) {
 				failed = true;
 			} else {
-				w[0] = DBV_BLOB(blob, blen);
-				failed = db_exec(db, STMT_REKEY_WRITE, w, 4, NULL,
-				    NULL) != BD_OK;
+				w.blob = blob;
+				w.bloblen = blen;
+				failed = store_rekey_write(db, &w, cur) != BD_OK;
 			}
 			if (failed)
 				fprintf(stderr, "backupctl: destination %s could "
-				    "not be re-encrypted; stopping\n", id);
+				    "not be re-encrypted; stopping\n", row.id);
 			wipe_free(plain, plen);
 			free(blob);
 		}

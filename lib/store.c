@@ -350,6 +350,33 @@ store_sched_detach(struct db *db, const char *org, const char *id)
 }
 
 enum bd_err
+store_rekey_pick(struct db *db, const char *key_id, long n, struct dbres *res)
+{
+	struct dbval p[] = {DBV_STR(key_id), DBV_INT(n)};
+
+	return db_exec(db, STMT_REKEY_PICK, p, 2, res, NULL);
+}
+
+void
+store_rekey_from_row(const struct dbres *r, size_t row, struct rekey_row *out)
+{
+	out->id = DBRES_VAL(r, row, 0);
+	out->org = DBRES_VAL(r, row, 1);
+	out->blob = (const unsigned char *)DBRES_VAL(r, row, 2);
+	out->bloblen = DBRES_LEN(r, row, 2);
+}
+
+enum bd_err
+store_rekey_write(struct db *db, const struct rekey_row *w,
+    const char *key_id)
+{
+	struct dbval p[] = {DBV_BLOB(w->blob, w->bloblen), DBV_STR(key_id),
+		DBV_STR(w->org), DBV_STR(w->id)};
+
+	return db_exec(db, STMT_REKEY_WRITE, p, 4, NULL, NULL);
+}
+
+enum bd_err
 store_audit(struct db *db, const struct audit_entry *a)
 {
 	struct dbval p[] = {DBV_STR(a->org), DBV_STR(a->actor),

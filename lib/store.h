@@ -124,6 +124,22 @@ enum bd_err store_oauth_state_get(struct db *,
 /* Forget states that expired more than a day ago (a few at a time). */
 enum bd_err store_oauth_state_purge(struct db *);
 
+/* backupctl rekey (spans orgs on purpose): lock up to n rows not sealed
+ * under key_id, ordered by id; read them with store_rekey_from_row. */
+enum bd_err store_rekey_pick(struct db *, const char *key_id, long n,
+    struct dbres *res);
+/* A row to re-seal; borrows from the dbres. */
+struct rekey_row {
+	const char *id, *org;
+	const unsigned char *blob;
+	size_t bloblen;
+};
+void store_rekey_from_row(const struct dbres *r, size_t row,
+    struct rekey_row *out);
+/* Store the config re-sealed under key_id. */
+enum bd_err store_rekey_write(struct db *, const struct rekey_row *,
+    const char *key_id);
+
 struct audit_entry {
 	const char *org, *actor, *action, *destination_id, *request_id,
 	    *remote_addr, *outcome, *detail;
