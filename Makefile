@@ -4,20 +4,38 @@ PKGS    := libfcgi json-c libjwt libsodium libcurl libmariadb
 # fcgi ships no .pc on Debian 12; it is linked by name below.
 PKGS_PC := json-c libjwt libsodium libcurl libmariadb
 BUILD   ?= build
+VERSION := $(shell cat VERSION)
 
-WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter \
+# -Werror is for development builds (make all/unit/test in the repository);
+# packaging and `make install` builds pass WERROR=0, so that a newer
+# compiler's new warning does not break an operator's build.
+WERROR  ?= 1
+WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter \
            -Wstrict-prototypes -Wmissing-prototypes -Wvla
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+# The config file read when neither -c nor $BACKUPD_CONFIG names one, and
+# the migrations `backupctl migrate` applies when given no directory (a
+# checkout falls back to ./sql when that one does not exist).
+PREFIX      ?= /usr/local
+CONFIG_PATH ?= /etc/backupd/backupd.conf
+SQL_PATH    ?= $(PREFIX)/share/backupd/sql
 HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -fno-strict-overflow \
            -fstack-clash-protection -fcf-protection
+# CPPFLAGS, CFLAGS, LDFLAGS and LDLIBS are the user's (dpkg-buildflags
+# sets them); the project's own flags are BD_* and always apply.
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(HARDEN) \
-           -Ilib $(shell pkg-config --cflags $(PKGS_PC) 2>/dev/null)
-LDFLAGS += -pie -Wl,-z,relro,-z,now,-z,noexecstack
+BD_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Ilib \
+           -DBD_VERSION='"$(VERSION)"' -DBD_DEFAULT_CONFIG='"$(CONFIG_PATH)"' -DBD_SQL_DIR='"$(SQL_PATH)"'
+BD_CFLAGS = -std=c11 $(WARN) $(HARDEN) \
+           $(shell pkg-config --cflags $(PKGS_PC) 2>/dev/null)
+BD_LDFLAGS = -pie -Wl,-z,relro,-z,now,-z,noexecstack
 LDLIBS  += $(shell pkg-config --libs $(PKGS_PC) 2>/dev/null) -lfcgi -lm
 
 ifeq ($(SANITIZE),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS += -fsanitize=address,undefined
+BD_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+BD_LDFLAGS += -fsanitize=address,undefined
 HARDEN  :=
 endif
 
@@ -34,23 +52,24 @@ all: $(BINS)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@$(CC) $(BD_CPPFLAGS) $(CPPFLAGS) $(BD_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/libbackupd.a: $(LIB_OBJ)
 	@$(AR) rcs $@ $^
 
 $(BUILD)/backupd: $(BUILD)/cgi/backupd.o $(BUILD)/cgi/handlers.o $(BUILD)/libbackupd.a
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) $(BD_CFLAGS) $(CFLAGS) $(BD_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/backupctl: $(BUILD)/cgi/backupctl.o $(BUILD)/cgi/ctl_db.o $(BUILD)/libbackupd.a
+CTL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cgi/backupctl.c cgi/ctl_*.c))
+$(BUILD)/backupctl: $(CTL_OBJ) $(BUILD)/libbackupd.a
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) $(BD_CFLAGS) $(CFLAGS) $(BD_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libbackupd.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	@$(CC) $(BD_CFLAGS) $(CFLAGS) $(BD_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # test_wipe looks at each buffer wipe.o hands to free() (see the test).
 $(BUILD)/tests/test_wipe: LDFLAGS += -Wl,--wrap=free

@@ -313,6 +313,7 @@ load(struct app *app, const char *path)
 
 	memset(app, 0, sizeof(*app));
 	if (cfg_load(&app->cfg, path, environ, err, sizeof(err)) != BD_OK ||
+	    cfg_check_files(&app->cfg, path, err, sizeof(err)) != BD_OK ||
 	    app_init(app, err, sizeof(err)) != 0) {
 		log_msg(LOG_ERROR, "configuration: %s", err);
 		app_fini(app);
@@ -600,29 +601,41 @@ systemd_fd(void)
 }
 
 static void
-usage(void)
+usage(FILE *f)
 {
-	fprintf(stderr, "usage: backupd [-c config]\n"
-	    "  pool mode by default; spawned when stdin is a FastCGI socket;\n"
-	    "  CGI when started with CGI variables (GATEWAY_INTERFACE).\n");
+	fprintf(f, "usage: backupd [-c FILE] | --version | --help\n"
+	    "  FILE: -c, else $BACKUPD_CONFIG, else %s\n"
+	    "  pool mode by default (or on the socket systemd passes);\n"
+	    "  spawned when stdin is a FastCGI socket; CGI when started with\n"
+	    "  CGI variables (GATEWAY_INTERFACE). See backupd(8).\n",
+	    BD_DEFAULT_CONFIG);
 }
 
 int
 main(int argc, char *argv[])
 {
-	const char *cfgpath = getenv("BACKUPD_CONFIG");
+	const char *cfgpath = NULL;
 	struct rlimit nocore = {0, 0};
 	struct app app;
 	int c, fd, rc;
 
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("backupd %s\n", BD_VERSION);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
 	while ((c = getopt(argc, argv, "c:h")) != -1) {
 		if (c == 'c') {
 			cfgpath = optarg;
 		} else {
-			usage();
+			usage(c == 'h' ? stdout : stderr);
 			return c == 'h' ? 0 : 2;
 		}
 	}
+	cfgpath = cfg_pick_path(cfgpath);
 	/* Secrets live in this process: no core dumps, no ptrace by peers. */
 	setrlimit(RLIMIT_CORE, &nocore);
 	prctl(PR_SET_DUMPABLE, 0);
