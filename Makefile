@@ -45,11 +45,18 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c tests/unit/probe/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BINS      := $(BUILD)/backupd $(BUILD)/backupctl
 
-.PHONY: all run test unit integration clean setup bench style
+.PHONY: all run test unit integration clean setup bench style FORCE
 .SECONDARY:
 all: $(BINS)
 
-$(BUILD)/%.o: %.c
+# Objects are rebuilt when the compile flags change (VERSION, CONFIG_PATH,
+# WERROR, CFLAGS from dpkg-buildflags ...).
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(BD_CPPFLAGS) $(CPPFLAGS) $(BD_CFLAGS) $(CFLAGS)' | cmp -s - $@ || \
+		echo '$(BD_CPPFLAGS) $(CPPFLAGS) $(BD_CFLAGS) $(CFLAGS)' >$@
+
+$(BUILD)/%.o: %.c $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(BD_CPPFLAGS) $(CPPFLAGS) $(BD_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
@@ -139,3 +146,80 @@ fuzz-smoke: fuzz
 		fi; \
 		grep -h '^Done' $(BUILD)/fuzz/$$n.log | tail -n 1; \
 	done
+
+# --- Installation (README "Deploy"). `make install DESTDIR= PREFIX=/usr/local`;
+# the Debian package runs it with PREFIX=/usr UNITDIR=/lib/systemd/system.
+DESTDIR  ?=
+SBINDIR  ?= $(PREFIX)/sbin
+DATADIR  ?= $(PREFIX)/share/backupd
+MANDIR   ?= $(PREFIX)/share/man
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+COMPDIR  ?= $(PREFIX)/share/bash-completion/completions
+GEN      := $(BUILD)/gen
+UNITS    := backupd.service backupd.socket backupd-healthcheck.service backupd-healthcheck.timer
+MANPAGES := $(GEN)/backupd.8 $(GEN)/backupctl.8 $(GEN)/backupd.conf.5
+
+.PHONY: install man gen deb verify-units
+# The generated files come from the code: the config keys from lib/cfg.c's
+# key table (documented in cgi/ctl_keydoc.c), the commands from backupctl's
+# command table.
+gen: man $(GEN)/backupd.conf $(GEN)/backupctl.bash units
+
+man: $(MANPAGES)
+
+$(GEN)/backupd.8: man/backupd.8
+	@mkdir -p $(GEN)
+	cp $< $@
+
+$(GEN)/backupctl.8: man/backupctl.8.in $(BUILD)/backupctl
+	@mkdir -p $(GEN)
+	{ sed '/^@COMMANDS@$$/,$$d' $<; $(BUILD)/backupctl help --format man; \
+	  sed '1,/^@COMMANDS@$$/d' $<; } >$@.tmp && mv $@.tmp $@
+
+$(GEN)/backupd.conf.5: man/backupd.conf.5.in $(BUILD)/backupctl
+	@mkdir -p $(GEN)
+	{ sed '/^@KEYS@$$/,$$d' $<; $(BUILD)/backupctl -c /dev/null config keys --format man; \
+	  sed '1,/^@KEYS@$$/d' $<; } >$@.tmp && mv $@.tmp $@
+
+$(GEN)/backupd.conf: $(BUILD)/backupctl
+	@mkdir -p $(GEN)
+	$(BUILD)/backupctl -c /dev/null config keys --format conf >$@.tmp && mv $@.tmp $@
+
+$(GEN)/backupctl.bash: $(BUILD)/backupctl
+	@mkdir -p $(GEN)
+	$(BUILD)/backupctl completion bash >$@.tmp && mv $@.tmp $@
+
+# Units with this install's paths (always regenerated: SBINDIR may change).
+.PHONY: units
+units:
+	@mkdir -p $(GEN)/units
+	@for u in $(UNITS); do \
+		src=systemd/$$u; [ -f $$src ] || src=$$src.in; \
+		sed 's|@SBINDIR@|$(SBINDIR)|g' $$src >$(GEN)/units/$$u; \
+	done
+
+install: all gen
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/sql \
+		$(DESTDIR)$(DATADIR)/nginx $(DESTDIR)$(DATADIR)/examples \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPDIR)
+	install -m 0755 $(BUILD)/backupd $(BUILD)/backupctl $(DESTDIR)$(SBINDIR)/
+	install -m 0644 sql/*.sql $(DESTDIR)$(DATADIR)/sql/
+	install -m 0644 nginx/backupd-upstream.conf nginx/backupd-location.conf \
+		$(DESTDIR)$(DATADIR)/nginx/
+	install -m 0644 $(GEN)/backupd.conf $(DESTDIR)$(DATADIR)/examples/
+	install -m 0644 $(GEN)/backupd.8 $(GEN)/backupctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(GEN)/backupd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(addprefix $(GEN)/units/,$(UNITS)) $(DESTDIR)$(UNITDIR)/
+	install -m 0644 $(GEN)/backupctl.bash $(DESTDIR)$(COMPDIR)/backupctl
+
+# `systemd-analyze verify` on every unit, with the paths of this build (no
+# systemd runs as PID 1 on the test machines: verify needs none).
+verify-units: all
+	@$(MAKE) --no-print-directory units SBINDIR=$(abspath $(BUILD))
+	@scripts/verify-units.sh $(GEN)/units $(addprefix $(GEN)/units/,$(UNITS))
+
+# The Debian package, built from a copy of the tree (tracked and new files)
+# so that nothing lands outside it: $(BUILD)/deb/backupd_<version>_<arch>.deb.
+deb:
+	@scripts/deb.sh $(BUILD)/deb
