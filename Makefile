@@ -98,6 +98,7 @@ test: setup
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz-smoke FUZZ_SECONDS=5
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory test-deploy
 
 run: setup all
 	@scripts/stack.sh run
@@ -223,3 +224,12 @@ verify-units: all
 # so that nothing lands outside it: $(BUILD)/deb/backupd_<version>_<arch>.deb.
 deb:
 	@scripts/deb.sh $(BUILD)/deb
+
+# Deployment tests (README "Deploy"): the units verify, the Debian package
+# installs, serves, upgrades and purges cleanly; the shared-hosting recipes
+# pass their flows under a real Apache and fcgiwrap. dpkg and the fixed
+# paths (/etc/backupd, /run/backupd) are machine-wide: one run at a time.
+.PHONY: test-deploy
+test-deploy: setup all
+	@$(MAKE) --no-print-directory verify-units
+	@flock /tmp/bd-deb.lock tests/deploy/test_deb.sh
