@@ -233,3 +233,4 @@ deb:
 test-deploy: setup all
 	@$(MAKE) --no-print-directory verify-units
 	@flock /tmp/bd-deb.lock tests/deploy/test_deb.sh
+	@tests/deploy/test_run.sh
