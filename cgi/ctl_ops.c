@@ -21,6 +21,7 @@
 #include "probe/probe.h"
 #include "store.h"
 #include "vault.h"
+#include "wipe.h"
 
 /* Rows deleted per transaction by audit prune (short locks). */
 #define PRUNE_BATCH 5000
@@ -493,7 +494,7 @@ dest_json(const struct dest *d, const struct vault *v)
 		vault_wipe_free(plain, plen);
 		json_object_object_add(o, "config", cfg != NULL ?
 		    dtype_redact(t, cfg) : NULL);
-		json_object_put(cfg);
+		wipe_json_put(cfg);
 	}
 	if (d->last_test_json != NULL)
 		last = json_tokener_parse(d->last_test_json);
@@ -646,17 +647,8 @@ ctl_dest_show(const struct ctl *ctl, const struct cfg *c, const char *org,
 out:
 	if (plain != NULL)
 		vault_wipe_free(plain, plen);
-	if (config != NULL) {
-		/* The decrypted config holds secrets. */
-		json_object_object_foreach(config, k, val) {
-			(void)k;
-			if (json_object_is_type(val, json_type_string))
-				explicit_bzero((char *)json_object_get_string(
-				    val), (size_t)json_object_get_string_len(
-				    val));
-		}
-		json_object_put(config);
-	}
+	/* The decrypted config holds secrets. */
+	wipe_json_put(config);
 	json_object_put(o);
 	probe_result_clear(&res);
 	if (have_eg)
