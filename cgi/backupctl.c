@@ -683,6 +683,7 @@ c_dest(const struct ctl *ctl, int argc, char **argv)
 		if (!uuid_valid(id)) {
 			fprintf(stderr, "backupctl: '%s' is not a destination "
 			    "id\n", id);
+			bad_usage(argv[0]);
 			return CTL_USAGE;
 		}
 	}
