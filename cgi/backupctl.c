@@ -465,8 +465,14 @@ c_check_config(const struct ctl *ctl, int argc, char **argv)
 		bad_usage(argv[0]);
 		goto out;
 	}
-	if (load_cfg(ctl, &c) != 0)
+	if (cfg_load(&c, ctl->cfg_path, environ, err, sizeof(err)) != BD_OK) {
+		/* A *_file secret others may read fails the load itself. */
+		fprintf(stderr, "backupctl: %s\n", err[0] != '\0' ? err :
+		    "cannot load the configuration");
+		if (strstr(err, CFG_UNSAFE_TEXT) != NULL)
+			rc = CTL_UNSAFE;
 		goto out;
+	}
 	have_cfg = 1;
 	if (cfg_check_files(&c, ctl->cfg_path, err, sizeof(err)) != BD_OK) {
 		fprintf(stderr, "backupctl: %s\n", err);

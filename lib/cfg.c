@@ -394,7 +394,7 @@ mode_ok(const char *path, const struct stat *st, char *err, size_t errlen)
 {
 	if ((st->st_mode & (S_IRWXO | S_IWGRP)) == 0)
 		return true;
-	snprintf(err, errlen, "%s: holds a secret but is %s (mode %04o); "
+	snprintf(err, errlen, "%s: " CFG_UNSAFE_TEXT " %s (mode %04o); "
 	    "chmod 0640 (owner root, group backupd) or 0600", path,
 	    (st->st_mode & S_IRWXO) != 0 ? "accessible to others" :
 	    "writable by its group", (unsigned)(st->st_mode & 07777));

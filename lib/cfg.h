@@ -112,6 +112,12 @@ const char *cfg_key_value(const struct cfg *c, size_t i, char *buf,
  */
 int cfg_secret_mode_ok(const char *path, char *err, size_t errlen);
 
+/* Every mode complaint (cfg_load on a *_file secret, cfg_check_files,
+ * cfg_secret_mode_ok) contains this text, so a caller can tell an unsafe
+ * file from another config error. */
+#define CFG_UNSAFE_TEXT "holds a secret but is"
+
+
 /*
  * Every file of c that holds a secret passes cfg_secret_mode_ok: keyring_file,
  * jwt_key_file, and cfg_path itself when it sets a secret (secrets read

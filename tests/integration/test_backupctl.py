@@ -695,7 +695,7 @@ def test_secret_file_variants_and_modes(env, tmpdir_short):
     assert json.loads(r.stdout)["pending"] == 0
     os.chmod(secret, 0o644)
     r = ctl("check-config", config=conf)
-    assert r.returncode == 1 and str(secret) in r.stderr, r
+    assert r.returncode == 4 and str(secret) in r.stderr, r
     assert pw not in r.stdout + r.stderr
     os.chmod(secret, 0o600)
     # The config itself holds jwt_key: others may not read it.
