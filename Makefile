@@ -4,20 +4,38 @@ PKGS    := libfcgi json-c libjwt libsodium libcurl libmariadb
 # fcgi ships no .pc on Debian 12; it is linked by name below.
 PKGS_PC := json-c libjwt libsodium libcurl libmariadb
 BUILD   ?= build
+VERSION := $(shell cat VERSION)
 
-WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter \
+# -Werror is for development builds (make all/unit/test in the repository);
+# packaging and `make install` builds pass WERROR=0, so that a newer
+# compiler's new warning does not break an operator's build.
+WERROR  ?= 1
+WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter \
            -Wstrict-prototypes -Wmissing-prototypes -Wvla
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+# The config file read when neither -c nor $BACKUPD_CONFIG names one, and
+# the migrations `backupctl migrate` applies when given no directory (a
+# checkout falls back to ./sql when that one does not exist).
+PREFIX      ?= /usr/local
+CONFIG_PATH ?= /etc/backupd/backupd.conf
+SQL_PATH    ?= $(PREFIX)/share/backupd/sql
 HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -fno-strict-overflow \
            -fstack-clash-protection -fcf-protection
+# CPPFLAGS, CFLAGS, LDFLAGS and LDLIBS are the user's (dpkg-buildflags
+# sets them); the project's own flags are BD_* and always apply.
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(HARDEN) \
-           -Ilib $(shell pkg-config --cflags $(PKGS_PC) 2>/dev/null)
-LDFLAGS += -pie -Wl,-z,relro,-z,now,-z,noexecstack
+BD_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Ilib \
+           -DBD_VERSION='"$(VERSION)"' -DBD_DEFAULT_CONFIG='"$(CONFIG_PATH)"' -DBD_SQL_DIR='"$(SQL_PATH)"'
+BD_CFLAGS = -std=c11 $(WARN) $(HARDEN) \
+           $(shell pkg-config --cflags $(PKGS_PC) 2>/dev/null)
+BD_LDFLAGS = -pie -Wl,-z,relro,-z,now,-z,noexecstack
 LDLIBS  += $(shell pkg-config --libs $(PKGS_PC) 2>/dev/null) -lfcgi -lm
 
 ifeq ($(SANITIZE),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS += -fsanitize=address,undefined
+BD_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+BD_LDFLAGS += -fsanitize=address,undefined
 HARDEN  :=
 endif
 
@@ -27,14 +45,21 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c tests/unit/probe/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BINS      := $(BUILD)/backupd $(BUILD)/backupctl
 
-.PHONY: all run test unit integration clean setup bench style
+.PHONY: all run test unit integration clean setup bench style FORCE
 .SECONDARY:
 all: $(BINS)
 
-$(BUILD)/%.o: %.c
+# Objects are rebuilt when the compile flags change (VERSION, CONFIG_PATH,
+# WERROR, CFLAGS from dpkg-buildflags ...).
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(BD_CPPFLAGS) $(CPPFLAGS) $(BD_CFLAGS) $(CFLAGS)' | cmp -s - $@ || \
+		echo '$(BD_CPPFLAGS) $(CPPFLAGS) $(BD_CFLAGS) $(CFLAGS)' >$@
+
+$(BUILD)/%.o: %.c $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@$(CC) $(BD_CPPFLAGS) $(CPPFLAGS) $(BD_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/libbackupd.a: $(LIB_OBJ)
 	@$(AR) rcs $@ $^
@@ -42,16 +67,17 @@ $(BUILD)/libbackupd.a: $(LIB_OBJ)
 CGI_D_SRC := $(filter-out cgi/backupctl.c cgi/ctl_%.c,$(wildcard cgi/*.c))
 $(BUILD)/backupd: $(CGI_D_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libbackupd.a
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) $(BD_CFLAGS) $(CFLAGS) $(BD_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/backupctl: $(BUILD)/cgi/backupctl.o $(BUILD)/cgi/ctl_db.o $(BUILD)/libbackupd.a
+CTL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cgi/backupctl.c cgi/ctl_*.c))
+$(BUILD)/backupctl: $(CTL_OBJ) $(BUILD)/libbackupd.a
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) $(BD_CFLAGS) $(CFLAGS) $(BD_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libbackupd.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	@$(CC) $(BD_CFLAGS) $(CFLAGS) $(BD_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # test_wipe looks at each buffer wipe.o hands to free() (see the test).
 $(BUILD)/tests/test_wipe: LDFLAGS += -Wl,--wrap=free
@@ -73,6 +99,7 @@ test: setup
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz-smoke FUZZ_SECONDS=5
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory test-deploy
 
 run: setup all
 	@scripts/stack.sh run
@@ -121,3 +148,90 @@ fuzz-smoke: fuzz
 		fi; \
 		grep -h '^Done' $(BUILD)/fuzz/$$n.log | tail -n 1; \
 	done
+
+# --- Installation (README "Deploy"). `make install DESTDIR= PREFIX=/usr/local`;
+# the Debian package runs it with PREFIX=/usr UNITDIR=/lib/systemd/system.
+DESTDIR  ?=
+SBINDIR  ?= $(PREFIX)/sbin
+DATADIR  ?= $(PREFIX)/share/backupd
+MANDIR   ?= $(PREFIX)/share/man
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+COMPDIR  ?= $(PREFIX)/share/bash-completion/completions
+GEN      := $(BUILD)/gen
+UNITS    := backupd.service backupd.socket backupd-healthcheck.service backupd-healthcheck.timer
+MANPAGES := $(GEN)/backupd.8 $(GEN)/backupctl.8 $(GEN)/backupd.conf.5
+
+.PHONY: install man gen deb verify-units
+# The generated files come from the code: the config keys from lib/cfg.c's
+# key table (documented in cgi/ctl_keydoc.c), the commands from backupctl's
+# command table.
+gen: man $(GEN)/backupd.conf $(GEN)/backupctl.bash units
+
+man: $(MANPAGES)
+
+$(GEN)/backupd.8: man/backupd.8
+	@mkdir -p $(GEN)
+	cp $< $@
+
+$(GEN)/backupctl.8: man/backupctl.8.in $(BUILD)/backupctl
+	@mkdir -p $(GEN)
+	{ sed '/^@COMMANDS@$$/,$$d' $<; $(BUILD)/backupctl help --format man; \
+	  sed '1,/^@COMMANDS@$$/d' $<; } >$@.tmp && mv $@.tmp $@
+
+$(GEN)/backupd.conf.5: man/backupd.conf.5.in $(BUILD)/backupctl
+	@mkdir -p $(GEN)
+	{ sed '/^@KEYS@$$/,$$d' $<; $(BUILD)/backupctl -c /dev/null config keys --format man; \
+	  sed '1,/^@KEYS@$$/d' $<; } >$@.tmp && mv $@.tmp $@
+
+$(GEN)/backupd.conf: $(BUILD)/backupctl
+	@mkdir -p $(GEN)
+	$(BUILD)/backupctl -c /dev/null config keys --format conf >$@.tmp && mv $@.tmp $@
+
+$(GEN)/backupctl.bash: $(BUILD)/backupctl
+	@mkdir -p $(GEN)
+	$(BUILD)/backupctl completion bash >$@.tmp && mv $@.tmp $@
+
+# Units with this install's paths (always regenerated: SBINDIR may change).
+.PHONY: units
+units:
+	@mkdir -p $(GEN)/units
+	@for u in $(UNITS); do \
+		src=systemd/$$u; [ -f $$src ] || src=$$src.in; \
+		sed 's|@SBINDIR@|$(SBINDIR)|g' $$src >$(GEN)/units/$$u; \
+	done
+
+install: all gen
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/sql \
+		$(DESTDIR)$(DATADIR)/nginx $(DESTDIR)$(DATADIR)/examples \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPDIR)
+	install -m 0755 $(BUILD)/backupd $(BUILD)/backupctl $(DESTDIR)$(SBINDIR)/
+	install -m 0644 sql/*.sql $(DESTDIR)$(DATADIR)/sql/
+	install -m 0644 nginx/backupd-upstream.conf nginx/backupd-location.conf \
+		$(DESTDIR)$(DATADIR)/nginx/
+	install -m 0644 $(GEN)/backupd.conf $(DESTDIR)$(DATADIR)/examples/
+	install -m 0644 $(GEN)/backupd.8 $(GEN)/backupctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(GEN)/backupd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(addprefix $(GEN)/units/,$(UNITS)) $(DESTDIR)$(UNITDIR)/
+	install -m 0644 $(GEN)/backupctl.bash $(DESTDIR)$(COMPDIR)/backupctl
+
+# `systemd-analyze verify` on every unit, with the paths of this build (no
+# systemd runs as PID 1 on the test machines: verify needs none).
+verify-units: all
+	@$(MAKE) --no-print-directory units SBINDIR=$(abspath $(BUILD))
+	@scripts/verify-units.sh $(GEN)/units $(addprefix $(GEN)/units/,$(UNITS))
+
+# The Debian package, built from a copy of the tree (tracked and new files)
+# so that nothing lands outside it: $(BUILD)/deb/backupd_<version>_<arch>.deb.
+deb:
+	@scripts/deb.sh $(BUILD)/deb
+
+# Deployment tests (README "Deploy"): the units verify, the Debian package
+# installs, serves, upgrades and purges cleanly; the shared-hosting recipes
+# pass their flows under a real Apache and fcgiwrap. dpkg and the fixed
+# paths (/etc/backupd, /run/backupd) are machine-wide: one run at a time.
+.PHONY: test-deploy
+test-deploy: setup all
+	@$(MAKE) --no-print-directory verify-units
+	@flock /tmp/bd-deb.lock tests/deploy/test_deb.sh
+	@tests/deploy/test_run.sh

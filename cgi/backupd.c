@@ -2,11 +2,12 @@
  * backupd: the FastCGI service behind /backup-destinations.
  *
  * Modes (DESIGN.md "Shape"):
- *  - spawned: stdin is a listening socket (spawn-fcgi), or systemd passed
- *    one (LISTEN_FDS): serve it in this process;
+ *  - spawned: stdin is a listening socket (spawn-fcgi, mod_fcgid): serve
+ *    it in this process;
  *  - CGI: started with CGI variables and no socket (shared hosting): serve
  *    one request from the environment and stdin, then exit;
- *  - pool (default): open `listen`, fork `workers` workers that share it,
+ *  - pool (default): open `listen` (or take the socket systemd passed,
+ *    LISTEN_FDS), fork `workers` workers that share it,
  *    respawn them with backoff; SIGTERM/SIGINT stop, SIGQUIT stops
  *    gracefully, SIGHUP reloads the config and replaces the workers.
  */
@@ -313,6 +314,7 @@ load(struct app *app, const char *path)
 
 	memset(app, 0, sizeof(*app));
 	if (cfg_load(&app->cfg, path, environ, err, sizeof(err)) != BD_OK ||
+	    cfg_check_files(&app->cfg, path, err, sizeof(err)) != BD_OK ||
 	    app_init(app, err, sizeof(err)) != 0) {
 		log_msg(LOG_ERROR, "configuration: %s", err);
 		app_fini(app);
@@ -495,6 +497,32 @@ fail:
 	return -1;
 }
 
+static int systemd_fd(void);
+
+/*
+ * The pool's listening socket: the one systemd passed (socket activation,
+ * backupd.socket), else `listen` opened here. An activated socket belongs
+ * to systemd: `listen` is ignored and the socket file is never unlinked;
+ * *activated says which. The LISTEN_* variables are dropped so that nothing
+ * started later takes them for its own.
+ */
+static int
+pool_listener(const char *listen_at, bool *activated)
+{
+	int fd = systemd_fd();
+
+	*activated = fd >= 0;
+	if (fd < 0)
+		return open_listener(listen_at);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	log_msg(LOG_INFO, "serving the socket systemd passed; listen = %s is "
+	    "not used", listen_at);
+	return fd;
+}
+
 static int
 pool(struct app *app, const char *cfgpath)
 {
@@ -502,14 +530,15 @@ pool(struct app *app, const char *cfgpath)
 	siginfo_t si;
 	struct timespec tick = {0, 200 * 1000 * 1000};
 	unsigned gen = 1;
-	bool stopping = false;
+	bool stopping = false, activated;
 	int fd, sig;
 	/* The socket opened here; a reload cannot move it. */
 	char bound[4096];
 
-	if ((fd = open_listener(app->cfg.listen)) < 0)
+	if ((fd = pool_listener(app->cfg.listen, &activated)) < 0)
 		return 1;
-	snprintf(bound, sizeof(bound), "%s", app->cfg.listen);
+	snprintf(bound, sizeof(bound), "%s", activated ? "the socket systemd "
+	    "passed" : app->cfg.listen);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
@@ -600,29 +629,41 @@ systemd_fd(void)
 }
 
 static void
-usage(void)
+usage(FILE *f)
 {
-	fprintf(stderr, "usage: backupd [-c config]\n"
-	    "  pool mode by default; spawned when stdin is a FastCGI socket;\n"
-	    "  CGI when started with CGI variables (GATEWAY_INTERFACE).\n");
+	fprintf(f, "usage: backupd [-c FILE] | --version | --help\n"
+	    "  FILE: -c, else $BACKUPD_CONFIG, else %s\n"
+	    "  pool mode by default (or on the socket systemd passes);\n"
+	    "  spawned when stdin is a FastCGI socket; CGI when started with\n"
+	    "  CGI variables (GATEWAY_INTERFACE). See backupd(8).\n",
+	    BD_DEFAULT_CONFIG);
 }
 
 int
 main(int argc, char *argv[])
 {
-	const char *cfgpath = getenv("BACKUPD_CONFIG");
+	const char *cfgpath = NULL;
 	struct rlimit nocore = {0, 0};
 	struct app app;
-	int c, fd, rc;
+	int c, rc;
 
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("backupd %s\n", BD_VERSION);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
 	while ((c = getopt(argc, argv, "c:h")) != -1) {
 		if (c == 'c') {
 			cfgpath = optarg;
 		} else {
-			usage();
+			usage(c == 'h' ? stdout : stderr);
 			return c == 'h' ? 0 : 2;
 		}
 	}
+	cfgpath = cfg_pick_path(cfgpath);
 	/* Secrets live in this process: no core dumps, no ptrace by peers. */
 	setrlimit(RLIMIT_CORE, &nocore);
 	prctl(PR_SET_DUMPABLE, 0);
@@ -633,8 +674,10 @@ main(int argc, char *argv[])
 	if (load(&app, cfgpath) != 0)
 		return 1;
 
-	if ((fd = systemd_fd()) >= 0 || !FCGX_IsCGI()) {
-		rc = worker_loop(&app, fd >= 0 ? fd : 0);
+	/* Spawned: stdin is the listening socket. A socket systemd passes
+	 * goes to the pool (pool_listener), which keeps its workers. */
+	if (!FCGX_IsCGI()) {
+		rc = worker_loop(&app, 0);
 	} else if (getenv("GATEWAY_INTERFACE") != NULL) {
 		struct transport t = {cgi_param, cgi_read, cgi_write, NULL};
 		alarm((unsigned)app.cfg.request_timeout);

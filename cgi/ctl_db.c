@@ -14,8 +14,9 @@
 #include "vault.h"
 #include "wipe.h"
 
+/* See ctl.h. */
 int
-ctl_rekey(const struct cfg *c)
+ctl_rekey(const struct cfg *c, long *done)
 {
 	struct vault *v = NULL;
 	struct db *db = NULL;
@@ -94,6 +95,7 @@ ctl_rekey(const struct cfg *c)
 	}
 	fprintf(stderr, "backupctl: %zu destination(s) re-encrypted under key "
 	    "'%s'; every row now uses it\n", total, cur);
+	*done = (long)total;
 	rc = 0;
 out:
 	db_close(db);
@@ -211,8 +213,9 @@ slurp(const char *path, size_t *len)
 	return buf;
 }
 
+/* See ctl.h. */
 int
-ctl_migrate(const struct cfg *c, const char *sql_dir)
+ctl_migrate(const struct cfg *c, const char *sql_dir, json_object *applied_names)
 {
 	struct dirent **files = NULL;
 	MYSQL *m = mysql_init(NULL);
@@ -265,6 +268,9 @@ ctl_migrate(const struct cfg *c, const char *sql_dir)
 		if (r != 0 || stmt_run(m, SQL_RECORD, version, label, NULL))
 			goto sqlerr;
 		applied++;
+		if (applied_names != NULL)
+			json_object_array_add(applied_names,
+			    json_object_new_string(name));
 	}
 	run(m, SQL_UNLOCK, sizeof(SQL_UNLOCK) - 1, NULL);
 	fprintf(stderr, "backupctl: %d migration(s) applied, the schema is "
@@ -279,4 +285,11 @@ out:
 	free(files);
 	mysql_close(m);
 	return rc;
+}
+
+/* See ctl.h. */
+int
+ctl_sql_files(const char *sql_dir, struct dirent ***files)
+{
+	return scandir(sql_dir, files, migration_file, by_name);
 }

@@ -30,7 +30,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "cfg.h"
 #include "egress.h"
@@ -379,6 +382,86 @@ key_set(struct cfg *c, const struct key *k, const char *v, const char *where,
 	return true;
 }
 
+/* --- files holding secrets */
+
+/*
+ * A file holding a secret may be read by its owner and its group (Debian's
+ * root:backupd 0640, as php-fpm pool files and ssl-cert keys), never by
+ * others, and written by its owner only.
+ */
+static bool
+mode_ok(const char *path, const struct stat *st, char *err, size_t errlen)
+{
+	if ((st->st_mode & (S_IRWXO | S_IWGRP)) == 0)
+		return true;
+	snprintf(err, errlen, "%s: " CFG_UNSAFE_TEXT " %s (mode %04o); "
+	    "chmod 0640 (owner root, group backupd) or 0600", path,
+	    (st->st_mode & S_IRWXO) != 0 ? "accessible to others" :
+	    "writable by its group", (unsigned)(st->st_mode & 07777));
+	return false;
+}
+
+/* The key `base` when name is "<base>_file" for a secret key that has no
+ * explicit "<base>_file" key of its own (jwt_key_file has); else NULL. */
+static const struct key *
+file_variant(const char *name)
+{
+	char base[CFG_KEY_SHOWN_MAX + 1];
+	size_t n = strlen(name);
+	const struct key *k;
+
+	if (n <= 5 || n - 5 >= sizeof(base) ||
+	    strcmp(name + n - 5, "_file") != 0 || key_find(name) != NULL)
+		return NULL;
+	memcpy(base, name, n - 5);
+	base[n - 5] = '\0';
+	k = key_find(base);
+	return k != NULL && (k->flags & K_SECRET) ? k : NULL;
+}
+
+/* Set secret key k from the file at path (mode checked on the descriptor
+ * read; one trailing newline dropped). */
+static bool
+secret_from_file(struct cfg *c, const struct key *k, const char *path,
+    const char *where, char *err, size_t errlen)
+{
+	char *buf = NULL, sub[CFG_WHERE_MAX + 64];
+	struct stat st;
+	size_t len = 0;
+	bool ok = false;
+	int fd;
+
+	if (path[0] != '/') {
+		snprintf(err, errlen, "%s: must be an absolute path", where);
+		return false;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0 ||
+	    fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "%s: %s: %s", where, path,
+		    strerror(errno));
+		goto out;
+	}
+	if (!mode_ok(path, &st, sub, sizeof(sub)) ||
+	    secret_file_read_fd(fd, path, CFG_FILE_MAX, SECRET_FILE_TEXT, &buf,
+	    &len, sub, sizeof(sub)) != BD_OK) {
+		snprintf(err, errlen, "%s: %s", where, sub);
+		goto out;
+	}
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	if (len > 0 && buf[len - 1] == '\r')
+		buf[--len] = '\0';
+	if (len == 0)
+		snprintf(err, errlen, "%s: %s is empty", where, path);
+	else
+		ok = key_set(c, k, buf, where, err, errlen);
+out:
+	secret_file_free(buf);
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
 /* --- the file */
 
 static char *
@@ -398,7 +481,7 @@ file_load(struct cfg *c, const char *path, char *err, size_t errlen)
 	unsigned seen[NKEYS] = {0}; /* line a key was set on; 0: not yet */
 	char where[CFG_WHERE_MAX], shown[CFG_KEY_SHOWN_MAX + 1];
 	char *buf = NULL, *line, *next, *eq, *key, *val;
-	const struct key *k;
+	const struct key *k, *fk;
 	size_t len = 0, vlen;
 	unsigned lineno = 0;
 	bool ok = false;
@@ -431,7 +514,9 @@ file_load(struct cfg *c, const char *path, char *err, size_t errlen)
 			    path, lineno);
 			goto out;
 		}
-		if ((k = key_find(key)) == NULL) {
+		fk = NULL;
+		if ((k = key_find(key)) == NULL &&
+		    (k = fk = file_variant(key)) == NULL) {
 			if (key_shown(key, shown, sizeof(shown)))
 				snprintf(err, errlen, "%s:%u: unknown key '%s'",
 				    path, lineno, shown);
@@ -440,8 +525,8 @@ file_load(struct cfg *c, const char *path, char *err, size_t errlen)
 				    path, lineno);
 			goto out;
 		}
-		snprintf(where, sizeof(where), "%s:%u: key '%s'", path, lineno,
-		    k->name);
+		snprintf(where, sizeof(where), "%s:%u: key '%s%s'", path,
+		    lineno, k->name, fk != NULL ? "_file" : "");
 		if (seen[k - keys] != 0) {
 			snprintf(err, errlen, "%s: duplicate (first set on line "
 			    "%u)", where, seen[k - keys]);
@@ -459,8 +544,16 @@ file_load(struct cfg *c, const char *path, char *err, size_t errlen)
 			val[vlen - 1] = '\0';
 			val++;
 		}
+		if (fk != NULL) {
+			if (val[0] != '\0' &&
+			    !secret_from_file(c, k, val, where, err, errlen))
+				goto out;
+			continue;
+		}
 		if (!key_set(c, k, val, where, err, errlen))
 			goto out;
+		if ((k->flags & K_SECRET) && val[0] != '\0')
+			c->secret_in_file = 1;
 	}
 	ok = true;
 out:
@@ -469,6 +562,30 @@ out:
 }
 
 /* --- the environment */
+
+/* BACKUPD_<KEY>_FILE for secret key k (var holds "BACKUPD_<KEY>", vlen
+ * long, with room for "_FILE"); BACKUPD_<KEY> itself, applied after, wins. */
+static bool
+env_file(struct cfg *c, const struct key *k, char *const *envp, char *var,
+    size_t vlen, char *err, size_t errlen)
+{
+	char name[CFG_KEY_SHOWN_MAX + 6];
+	char *const *e;
+
+	snprintf(name, sizeof(name), "%s_file", k->name);
+	if (key_find(name) != NULL)
+		return true;
+	memcpy(var + vlen, "_FILE", 6);
+	for (e = envp; *e != NULL; e++) {
+		if (strncmp(*e, var, vlen + 5) != 0 || (*e)[vlen + 5] != '=')
+			continue;
+		if ((*e)[vlen + 6] != '\0' &&
+		    !secret_from_file(c, k, *e + vlen + 6, var, err, errlen))
+			return false;
+		break;
+	}
+	return true;
+}
 
 static bool
 env_load(struct cfg *c, char *const *envp, char *err, size_t errlen)
@@ -486,6 +603,10 @@ env_load(struct cfg *c, char *const *envp, char *err, size_t errlen)
 			    (unsigned char)keys[i].name[j]);
 		var[vlen] = '\0';
 
+		if ((keys[i].flags & K_SECRET) && vlen + 5 < sizeof(var) &&
+		    !env_file(c, &keys[i], envp, var, vlen, err, errlen))
+			return false;
+		var[vlen] = '\0';
 		for (e = envp; *e != NULL; e++) {
 			if (strncmp(*e, var, vlen) != 0 || (*e)[vlen] != '=')
 				continue;
@@ -565,4 +686,80 @@ const char *const *
 cfg_key_names(void)
 {
 	return key_names;
+}
+
+/* -c, else $BACKUPD_CONFIG, else the built-in default when it exists. */
+const char *
+cfg_pick_path(const char *given)
+{
+	const char *env = getenv("BACKUPD_CONFIG");
+
+	if (given != NULL)
+		return given;
+	if (env != NULL && env[0] != '\0')
+		return env;
+	return access(BD_DEFAULT_CONFIG, F_OK) == 0 ? BD_DEFAULT_CONFIG : NULL;
+}
+
+size_t
+cfg_key_count(void)
+{
+	return NKEYS;
+}
+
+void
+cfg_key_info(size_t i, struct cfg_key_info *out)
+{
+	const struct key *k = &keys[i];
+
+	memset(out, 0, sizeof(*out));
+	out->name = k->name;
+	out->is_int = k->type != K_STR;
+	out->dstr = k->dstr;
+	out->dnum = k->dnum;
+	out->min = k->min;
+	out->max = k->max;
+	out->secret = (k->flags & K_SECRET) != 0;
+}
+
+const char *
+cfg_key_value(const struct cfg *c, size_t i, char *buf, size_t len)
+{
+	const struct key *k = &keys[i];
+	const char *v;
+
+	if (k->type == K_INT)
+		snprintf(buf, len, "%d", *(const int *)((const char *)c +
+		    k->off));
+	else if (k->type == K_LONG)
+		snprintf(buf, len, "%ld", *(const long *)((const char *)c +
+		    k->off));
+	else {
+		v = *(char *const *)((const char *)c + k->off);
+		snprintf(buf, len, "%s", v == NULL ? "" :
+		    (k->flags & K_SECRET) ? "********" : v);
+	}
+	return buf;
+}
+
+int
+cfg_secret_mode_ok(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (path == NULL || stat(path, &st) != 0)
+		return 1;
+	return mode_ok(path, &st, err, errlen);
+}
+
+enum bd_err
+cfg_check_files(const struct cfg *c, const char *cfg_path, char *err,
+    size_t errlen)
+{
+	if (!cfg_secret_mode_ok(c->keyring_file, err, errlen) ||
+	    !cfg_secret_mode_ok(c->jwt_key_file, err, errlen) ||
+	    (c->secret_in_file &&
+	    !cfg_secret_mode_ok(cfg_path, err, errlen)))
+		return BD_ERR_CONFIG;
+	return BD_OK;
 }

@@ -39,7 +39,30 @@ struct cfg {
 	char *ca_file;
 	int probe_connect_timeout, probe_timeout;
 	long max_body;
+
+	/* Not keys: set by cfg_load. Nonzero when the config file itself
+	 * holds a secret (cfg_check_files then checks its mode too). */
+	int secret_in_file;
 };
+
+/* Version of backupd and backupctl (the Makefile passes VERSION's). */
+#ifndef BD_VERSION
+#define BD_VERSION "dev"
+#endif
+
+/* Config path used when neither -c nor $BACKUPD_CONFIG names one
+ * (build time: -DBD_DEFAULT_CONFIG=\"/path\"). */
+#ifndef BD_DEFAULT_CONFIG
+#define BD_DEFAULT_CONFIG "/etc/backupd/backupd.conf"
+#endif
+
+/*
+ * The config file to read: `given` (-c) when non-NULL, else
+ * $BACKUPD_CONFIG when set and non-empty, else BD_DEFAULT_CONFIG when that
+ * file exists, else NULL (defaults and environment only). Static or
+ * environment storage; never free it.
+ */
+const char *cfg_pick_path(const char *given);
 
 /*
  * Fill *c with defaults, then the file at `path` (NULL: no file), then the
@@ -59,5 +82,49 @@ void cfg_free(struct cfg *c);
 
 /* Names of every key, NULL-terminated (for check-config and docs). */
 const char *const *cfg_key_names(void);
+
+/* One row of the key table, for `backupctl config keys|show` and the
+ * generated docs. Strings are static. */
+struct cfg_key_info {
+	const char *name;
+	int is_int;             /* integer (else string) */
+	const char *dstr;       /* string default, NULL when unset */
+	long dnum, min, max;    /* integer default and inclusive range */
+	int secret;             /* redacted; also readable from <name>_file */
+};
+
+/* Number of keys; row i into *out (0 <= i < cfg_key_count()). */
+size_t cfg_key_count(void);
+void cfg_key_info(size_t i, struct cfg_key_info *out);
+
+/*
+ * Key i's value in c as text into buf: NULL-able strings "" when unset,
+ * integers in decimal, a set secret as "********". Returns buf.
+ */
+const char *cfg_key_value(const struct cfg *c, size_t i, char *buf,
+    size_t len);
+
+/*
+ * Nonzero when a file at path may hold a secret: not readable or writable
+ * by others, not writable by its group (group read is allowed: root:backupd
+ * 0640). On failure err says "path: why" (never the content). A missing file
+ * is not this check's business (the loader reports it): returns 1.
+ */
+int cfg_secret_mode_ok(const char *path, char *err, size_t errlen);
+
+/* Every mode complaint (cfg_load on a *_file secret, cfg_check_files,
+ * cfg_secret_mode_ok) contains this text, so a caller can tell an unsafe
+ * file from another config error. */
+#define CFG_UNSAFE_TEXT "holds a secret but is"
+
+
+/*
+ * Every file of c that holds a secret passes cfg_secret_mode_ok: keyring_file,
+ * jwt_key_file, and cfg_path itself when it sets a secret (secrets read
+ * through <key>_file were checked by cfg_load). BD_OK, or BD_ERR_CONFIG with
+ * err filled.
+ */
+enum bd_err cfg_check_files(const struct cfg *c, const char *cfg_path,
+    char *err, size_t errlen);
 
 #endif

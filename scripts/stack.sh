@@ -538,32 +538,40 @@ cmd_token() {
 }
 
 cmd_run() {
+	# The first five minutes: the local type works out of the box under the
+	# stack dir (a development default; production has no local root unless
+	# local_roots is set). A BACKUPD_LOCAL_ROOTS of your own wins.
+	if [[ -z ${BACKUPD_LOCAL_ROOTS:-} ]]; then
+		export BACKUPD_LOCAL_ROOTS=$D/local
+	fi
+	local root=${BACKUPD_LOCAL_ROOTS%%,*} org=dev-org
+	mkdir -p "$root/$org"
 	cmd_up
 	local token
-	token=$(cmd_token --ttl 86400) || die "could not mint a token"
+	token=$(cmd_token --org "$org" --ttl 86400) || die "could not mint a token"
 	trap 'echo; cmd_down; exit 0' INT TERM
 	cat <<-EOF
 
 		backupd is up at $URL  (stack dir $D, logs in $LOG)
 
-		List destinations (token: org dev-org, no role claim = admin, valid 24 h):
+		1. List the destinations of org $org (empty; token: no role claim = admin, valid 24 h):
 
-		  curl -s -H 'Authorization: Bearer $token' $URL/backup-destinations
+		  TOKEN='$token'
+		  curl -s -w '\n' -H "Authorization: Bearer \$TOKEN" $URL/backup-destinations
 
+		2. Create a local destination in $root/$org (its connection test runs first):
+
+		  ID=\$(curl -s -X POST -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
+		    -d '{"name":"local-dev","destinationType":"local","config":{"path":"$root/$org"}}' \\
+		    $URL/backup-destinations | grep -o '"id":"[^"]*"' | head -n 1 | cut -d '"' -f 4); echo "\$ID"
+
+		3. Test it again:
+
+		  curl -s -w '\n' -X POST -H "Authorization: Bearer \$TOKEN" $URL/backup-destinations/\$ID/test
+
+		Other destination types need a server to talk to: docs/destinations/.
 	EOF
-	if [[ -n ${BACKUPD_LOCAL_ROOTS:-} ]]; then
-		local root=${BACKUPD_LOCAL_ROOTS%%,*}
-		cat <<-EOF
-			Create a local destination under $root:
-
-			  curl -s -X POST -H 'Authorization: Bearer $token' -H 'Content-Type: application/json' \\
-			    -d '{"name":"local-dev","destinationType":"local","config":{"path":"$root"}}' \\
-			    $URL/backup-destinations
-
-		EOF
-	else
-		printf '  (set BACKUPD_LOCAL_ROOTS=/some/dir before make run to enable the local type)\n\n'
-	fi
+	echo
 	printf 'More tokens: scripts/stack.sh token --org O --role viewer|member|admin\nCtrl-C stops the stack.\n'
 	while true; do
 		if ! backupd_running; then

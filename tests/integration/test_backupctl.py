@@ -579,3 +579,244 @@ def test_rekey_usage(env):
     assert r.returncode == 2
     r = ctl("no-such-command", config=env["BACKUPD_CONFIG"])
     assert r.returncode == 2
+
+
+# ------------------------------------------------- the operator CLI (issue 12)
+
+import json  # noqa: E402
+
+COMMANDS = ["check-config", "config show", "config keys", "migrate",
+            "keygen", "keys list", "rekey", "destinations list",
+            "destinations show", "destinations test", "audit list",
+            "audit prune", "token", "help", "completion"]
+
+
+def test_version_and_help_exit_0():
+    version = (REPO / "VERSION").read_text().strip()
+    r = ctl("--version")
+    assert r.returncode == 0 and r.stdout.strip() == "backupctl " + version
+    r = subprocess.run([str(BIN_DIR / "backupd"), "--version"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and r.stdout.strip() == "backupd " + version
+    r = subprocess.run([str(BIN_DIR / "backupd"), "--help"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "usage: backupd" in r.stdout
+    r = ctl("--help")
+    assert r.returncode == 0, r.stderr
+    for c in COMMANDS:
+        assert "  " + c + " " in r.stdout, c
+    # Each command's own help, generated from the same table.
+    for c in COMMANDS:
+        r = ctl(*c.split(), "--help")
+        assert r.returncode == 0, (c, r.stderr)
+        assert r.stdout.startswith("usage: backupctl [-c FILE] [--json] " +
+                                   c), r.stdout
+    r = ctl("destinations", "--help")
+    assert r.returncode == 0 and r.stdout.count("usage:") == 3
+    # Usage errors: 2, on stderr.
+    for args in (["nope"], ["destinations"], ["destinations", "list"],
+                 ["destinations", "show", "--org", "o", "not-a-uuid"],
+                 ["audit", "prune", "--older-than", "soon"],
+                 ["audit", "list", "--limit", "0"], []):
+        r = ctl(*args)
+        assert r.returncode == 2, (args, r.returncode, r.stdout)
+        assert r.stdout == "" and "usage" in r.stderr, args
+
+
+def test_completion_comes_from_the_command_table():
+    r = ctl("completion", "bash")
+    assert r.returncode == 0
+    script = r.stdout
+    assert "complete -F _backupctl backupctl" in script
+    for c in COMMANDS:
+        assert c.split()[0] in script
+    assert "'list show test '" in script
+    # bash accepts it, and completes a second word from the table.
+    probe = script + ('\nCOMP_WORDS=(backupctl destinations t); COMP_CWORD=2;'
+                      ' _backupctl; echo "${COMPREPLY[@]}"\n')
+    r = subprocess.run(["bash", "-c", probe], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0 and r.stdout.split() == ["test"], r
+
+
+def test_config_keys_cover_the_key_table(env):
+    r = ctl("--json", "config", "keys")
+    assert r.returncode == 0, r.stderr   # exit 1 names an undocumented key
+    keys = json.loads(r.stdout)["keys"]
+    names = [k["name"] for k in keys]
+    assert "db_password" in names and "listen" in names
+    assert all(k["doc"] for k in keys)
+    assert {k["name"] for k in keys if k["secret"]} >= {
+        "db_password", "jwt_key", "google_client_secret",
+        "microsoft_client_secret"}
+    conf = ctl("config", "keys", "--format", "conf").stdout
+    for n in names:
+        assert "\n#%s = " % n in conf, n
+    # The example parses as a config (everything commented out).
+    with tempfile.NamedTemporaryFile("w", suffix=".conf") as f:
+        f.write(conf)
+        f.flush()
+        r = ctl("config", "show", config=f.name)
+        assert r.returncode == 0, r.stderr
+
+
+def test_config_show_redacts_secrets(env, tmpdir_short):
+    conf, _ = config_with(env, tmpdir_short / "c.conf",
+                          {"google_client_secret": SENTINEL})
+    for args in (["config", "show"], ["--json", "config", "show"]):
+        r = ctl(*args, config=conf)
+        assert r.returncode == 0, r.stderr
+        assert SENTINEL not in r.stdout + r.stderr
+        assert "********" in r.stdout
+    shown = json.loads(ctl("--json", "config", "show",
+                           config=conf).stdout)["keys"]
+    assert shown["google_client_secret"] == "********"
+    assert shown["db_password"] == "********"
+    assert shown["workers"] == 4 or isinstance(shown["workers"], int)
+    assert shown["jwt_issuer"] is None
+
+
+def test_secret_file_variants_and_modes(env, tmpdir_short):
+    """db_password_file (LoadCredential=): read, and refused with exit 4
+    (check-config) when others may read it."""
+    pw = config_value(env["BACKUPD_CONFIG"], "db_password")
+    secret = tmpdir_short / "db_password"
+    write_config(secret, pw + "\n")
+    os.chmod(secret, 0o640)
+    text = "".join(l + "\n" for l in
+                   Path(env["BACKUPD_CONFIG"]).read_text().splitlines()
+                   if not l.startswith("db_password"))
+    conf = write_config(tmpdir_short / "c.conf",
+                        text + "db_password_file = %s\n" % secret)
+    r = ctl("check-config", config=conf)
+    assert r.returncode == 0, r.stderr
+    r = ctl("--json", "migrate", "--status", config=conf)
+    assert r.returncode == 0, r.stderr   # the database took the password
+    assert json.loads(r.stdout)["pending"] == 0
+    os.chmod(secret, 0o644)
+    r = ctl("check-config", config=conf)
+    assert r.returncode == 4 and str(secret) in r.stderr, r
+    assert pw not in r.stdout + r.stderr
+    os.chmod(secret, 0o600)
+    # The config itself holds jwt_key: others may not read it.
+    os.chmod(conf, 0o644)
+    r = ctl("check-config", config=conf)
+    assert r.returncode == 4 and conf in r.stderr, r
+    os.chmod(conf, 0o600)
+    ring = config_value(env["BACKUPD_CONFIG"], "keyring_file")
+    ring_copy = tmpdir_short / "ring"
+    shutil.copy(ring, ring_copy)
+    os.chmod(ring_copy, 0o660)
+    r = ctl("check-config", config=conf,
+            extra_env={"BACKUPD_KEYRING_FILE": str(ring_copy)})
+    assert r.returncode == 4 and "writable by its group" in r.stderr, r
+    os.chmod(ring_copy, 0o640)
+    r = ctl("check-config", config=conf,
+            extra_env={"BACKUPD_KEYRING_FILE": str(ring_copy)})
+    assert r.returncode == 0, r.stderr
+
+
+def test_json_on_every_command(env, tmpdir_short):
+    conf = env["BACKUPD_CONFIG"]
+    ring = tmpdir_short / "ring"
+    outs = {
+        "check-config": ctl("--json", "check-config", config=conf),
+        "keygen": ctl("keygen", "--keyring", ring, "--json"),
+        "token": ctl("--json", "token", "--org", "o1", config=conf),
+        "migrate": ctl("--json", "migrate", REPO / "sql", config=conf),
+        "migrate --status": ctl("--json", "migrate", "--status",
+                                REPO / "sql", config=conf),
+        "keys list": ctl("--json", "keys", "list", config=conf),
+        "destinations list": ctl("--json", "destinations", "list", "--org",
+                                 new_org(), config=conf),
+        "audit list": ctl("--json", "audit", "list", "--limit", "3",
+                          config=conf),
+        "config keys": ctl("--json", "config", "keys"),
+        "config show": ctl("--json", "config", "show", config=conf),
+    }
+    for name, r in outs.items():
+        assert r.returncode == 0, (name, r.stderr)
+        json.loads(r.stdout)   # one JSON document
+    assert json.loads(outs["check-config"].stdout)["ok"] is True
+    assert json.loads(outs["keygen"].stdout)["keyring"] == str(ring)
+    assert json.loads(outs["migrate"].stdout) == {"applied": []}
+    assert json.loads(outs["destinations list"].stdout) == {"items": []}
+
+
+def test_destinations_list_show_test(env, tmpdir_short):
+    org = new_org()
+    api = Api(env["BACKUPD_URL"], make_token(env, org=org))
+    body = local_body(env)
+    secret_free = api.post(LIST, json=body)
+    assert secret_free.status_code == 201, secret_free.text
+    d = secret_free.json()
+    conf = env["BACKUPD_CONFIG"]
+    r = ctl("destinations", "list", "--org", org, config=conf)
+    assert r.returncode == 0 and d["id"] in r.stdout and "ok" in r.stdout
+    items = json.loads(ctl("--json", "destinations", "list", "--org", org,
+                           config=conf).stdout)["items"]
+    assert [x["id"] for x in items] == [d["id"]]
+    shown = json.loads(ctl("--json", "destinations", "show", "--org", org,
+                           d["id"], config=conf).stdout)
+    assert shown["config"] == d["config"] and shown["name"] == d["name"]
+    # Another org does not see it.
+    r = ctl("destinations", "show", "--org", new_org(), d["id"],
+            config=conf)
+    assert r.returncode == 1 and "no destination" in r.stderr
+    # The test runs from this host and records nothing.
+    before = api.get(LIST + "/" + d["id"]).json()["lastTest"]
+    r = ctl("--json", "destinations", "test", "--org", org, d["id"],
+            config=conf)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["test"]["ok"] is True
+    assert api.get(LIST + "/" + d["id"]).json()["lastTest"] == before
+    # A directory gone: the test fails, exit 3.
+    os.rmdir(body["config"]["path"])
+    r = ctl("--json", "destinations", "test", "--org", org, d["id"],
+            config=conf)
+    assert r.returncode == 3, (r.returncode, r.stderr)
+    t = json.loads(r.stdout)["test"]
+    assert t["ok"] is False
+
+
+def test_keys_list_counts_rows(env):
+    conf = env["BACKUPD_CONFIG"]
+    api = Api(env["BACKUPD_URL"], make_token(env, org=new_org()))
+    assert api.post(LIST, json=local_body(env)).status_code == 201
+    keys = json.loads(ctl("--json", "keys", "list", config=conf).stdout)[
+        "keys"]
+    current = [k for k in keys if k["current"]]
+    assert len(current) == 1 and current[0]["destinations"] >= 1
+    assert not current[0]["removable"]
+    assert all(k["inKeyring"] for k in keys)
+    total = int(subprocess.run(
+        ["mariadb", "--no-defaults", "--socket=" + env["BACKUPD_DB_SOCKET"],
+         "--user=" + env["BACKUPD_DB_USER"],
+         "--password=" + env["BACKUPD_DB_PASSWORD"], env["BACKUPD_DB_NAME"],
+         "-N", "-e", "SELECT COUNT(*) FROM backup_destinations"],
+        capture_output=True, text=True, timeout=30).stdout)
+    assert sum(k["destinations"] for k in keys) == total
+
+
+def test_audit_list_and_prune(env):
+    conf = env["BACKUPD_CONFIG"]
+    org = new_org()
+    api = Api(env["BACKUPD_URL"], make_token(env, org=org))
+    assert api.post(LIST, json=local_body(env)).status_code == 201
+    entries = json.loads(ctl("--json", "audit", "list", "--org", org,
+                             config=conf).stdout)["entries"]
+    assert [e["action"] for e in entries] == ["destination.create"]
+    assert entries[0]["orgId"] == org and entries[0]["outcome"] == "success"
+    # Age an entry of this org only, then prune what is older than 90 days.
+    subprocess.run(
+        ["mariadb", "--no-defaults", "--socket=" + env["BACKUPD_DB_SOCKET"],
+         "--user=" + env["BACKUPD_DB_USER"],
+         "--password=" + env["BACKUPD_DB_PASSWORD"], env["BACKUPD_DB_NAME"],
+         "-e", "UPDATE audit_log SET at = at - INTERVAL 91 DAY WHERE "
+         "org_id = %s" % sql_quote(org)], check=True, timeout=30)
+    r = ctl("--json", "audit", "prune", "--older-than", "90d", config=conf)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["deleted"] >= 1 and out["olderThanSeconds"] == 90 * 86400
+    assert json.loads(ctl("--json", "audit", "list", "--org", org,
+                          config=conf).stdout)["entries"] == []

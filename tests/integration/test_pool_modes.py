@@ -778,7 +778,10 @@ def test_spawned_mode_serves_the_socket_on_stdin(env, workdir, owned_procs):
     assert proc.wait(3) == 0
 
 
-def test_spawned_mode_systemd_listen_fds(env, workdir, owned_procs):
+def test_pool_takes_systemd_socket(env, workdir, owned_procs):
+    """Socket activation (backupd.socket): the pool serves the socket
+    systemd passes (LISTEN_FDS) with its workers, instead of opening
+    `listen`, and never unlinks the socket file (it is systemd's)."""
     path = os.path.join(workdir, "sd.sock")
     ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     ls.bind(path)
@@ -788,10 +791,13 @@ def test_spawned_mode_systemd_listen_fds(env, workdir, owned_procs):
     # execs backupd (sd_listen_fds(3)).
     script = ('exec 3<&0 </dev/null; export LISTEN_PID=$$ LISTEN_FDS=1; '
               'exec "$0" -c "$1"')
+    e = service_env(env)
+    e["BACKUPD_WORKERS"] = "2"
+    e["BACKUPD_LISTEN"] = "unix:" + os.path.join(workdir, "unused.sock")
     try:
         proc = subprocess.Popen(["/bin/sh", "-c", script, str(BACKUPD),
                                  env["BACKUPD_CONFIG"]],
-                                env=service_env(env), stdin=ls.fileno(),
+                                env=e, stdin=ls.fileno(),
                                 stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     finally:
@@ -801,9 +807,15 @@ def test_spawned_mode_systemd_listen_fds(env, workdir, owned_procs):
     r = fcgi_call(path, "GET", LIST, make_token(env, org=new_org()),
                   timeout=10)
     assert r.status == 200, (r, _tail(log.name))
-    assert proc_children(proc.pid) == []
+    deadline = time.time() + 5
+    while len(proc_children(proc.pid)) != 2 and time.time() < deadline:
+        time.sleep(0.05)
+    assert len(proc_children(proc.pid)) == 2, _tail(log.name)
+    assert not os.path.exists(os.path.join(workdir, "unused.sock"))
     proc.send_signal(signal.SIGTERM)
-    proc.wait(3)
+    assert proc.wait(5) == 0
+    # systemd's socket file stays.
+    assert os.path.exists(path)
 
 
 def _cgi(env, method, uri, tok=None, body=b"", content_type=None,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cfg.h"
@@ -482,6 +483,113 @@ test_free_zeroed(void **state)
 	assert_null(c.listen);
 }
 
+/* Secrets read from <key>_file and BACKUPD_<KEY>_FILE; the mode rule. */
+static void
+test_secret_files(void **state)
+{
+	char sec[256], conf[256], text[600], err[512], envv[320];
+	char *env[2] = {NULL, NULL};
+	struct cfg c;
+
+	write_tmp(SENTINEL "\n", sec, sizeof(sec));
+	assert_int_equal(chmod(sec, 0640), 0);
+	/* File key: one trailing newline dropped. */
+	snprintf(text, sizeof(text), "db_password_file = %s\n", sec);
+	write_tmp(text, conf, sizeof(conf));
+	assert_int_equal(cfg_load(&c, conf, NULL, err, sizeof(err)), BD_OK);
+	assert_string_equal(c.db_password, SENTINEL);
+	/* The config itself holds no secret: its mode does not matter. */
+	assert_int_equal(c.secret_in_file, 0);
+	assert_int_equal(chmod(conf, 0644), 0);
+	assert_int_equal(cfg_check_files(&c, conf, err, sizeof(err)), BD_OK);
+	cfg_free(&c);
+	/* Environment; the plain variable wins over the _FILE one. */
+	snprintf(envv, sizeof(envv), "BACKUPD_GOOGLE_CLIENT_SECRET_FILE=%s",
+	    sec);
+	env[0] = envv;
+	assert_int_equal(cfg_load(&c, NULL, env, err, sizeof(err)), BD_OK);
+	assert_string_equal(c.google_client_secret, SENTINEL);
+	cfg_free(&c);
+	/* Readable by others, or writable by the group: refused, the path
+	 * named, the content never. */
+	assert_int_equal(chmod(sec, 0644), 0);
+	assert_int_equal(cfg_load(&c, conf, NULL, err, sizeof(err)),
+	    BD_ERR_CONFIG);
+	assert_non_null(strstr(err, sec));
+	assert_non_null(strstr(err, "db_password_file"));
+	assert_null(strstr(err, "S3cr3t"));
+	assert_int_equal(chmod(sec, 0660), 0);
+	assert_int_equal(cfg_load(&c, NULL, env, err, sizeof(err)),
+	    BD_ERR_CONFIG);
+	assert_non_null(strstr(err, "BACKUPD_GOOGLE_CLIENT_SECRET_FILE"));
+	assert_null(strstr(err, "S3cr3t"));
+	unlink(conf);
+	/* Both the key and its _file: a duplicate. */
+	snprintf(text, sizeof(text), "db_password = x\ndb_password_file = "
+	    "%s\n", sec);
+	write_tmp(text, conf, sizeof(conf));
+	assert_int_equal(cfg_load(&c, conf, NULL, err, sizeof(err)),
+	    BD_ERR_CONFIG);
+	assert_non_null(strstr(err, "duplicate"));
+	unlink(conf);
+	/* A non-secret key has no _file variant; relative paths refused. */
+	write_tmp("db_user_file = /x\n", conf, sizeof(conf));
+	assert_int_equal(cfg_load(&c, conf, NULL, err, sizeof(err)),
+	    BD_ERR_CONFIG);
+	assert_non_null(strstr(err, "unknown key 'db_user_file'"));
+	unlink(conf);
+	write_tmp("jwt_key = y\ndb_password_file = rel\n", conf, sizeof(conf));
+	assert_int_equal(cfg_load(&c, conf, NULL, err, sizeof(err)),
+	    BD_ERR_CONFIG);
+	assert_non_null(strstr(err, "absolute"));
+	unlink(conf);
+	/* A config holding a secret must itself be private. */
+	write_tmp("jwt_key = y\n", conf, sizeof(conf));
+	assert_int_equal(cfg_load(&c, conf, NULL, err, sizeof(err)), BD_OK);
+	assert_int_equal(c.secret_in_file, 1);
+	assert_int_equal(cfg_check_files(&c, conf, err, sizeof(err)), BD_OK);
+	assert_int_equal(chmod(conf, 0604), 0);
+	assert_int_equal(cfg_check_files(&c, conf, err, sizeof(err)),
+	    BD_ERR_CONFIG);
+	assert_non_null(strstr(err, "accessible to others"));
+	cfg_free(&c);
+	unlink(conf);
+	unlink(sec);
+}
+
+/* The key table as cfg_key_info / cfg_key_value show it. */
+static void
+test_key_info(void **state)
+{
+	struct cfg_key_info ki;
+	struct cfg c;
+	char buf[64], err[256];
+	size_t i, n = cfg_key_count();
+	int seen_secret = 0;
+
+	assert_int_equal(cfg_load(&c, NULL, NULL, err, sizeof(err)), BD_OK);
+	for (i = 0; i < n; i++) {
+		cfg_key_info(i, &ki);
+		assert_string_equal(ki.name, cfg_key_names()[i]);
+		if (strcmp(ki.name, "workers") == 0) {
+			assert_true(ki.is_int);
+			assert_string_equal(cfg_key_value(&c, i, buf,
+			    sizeof(buf)), "4");
+		}
+		if (strcmp(ki.name, "db_password") == 0) {
+			seen_secret = ki.secret;
+			assert_string_equal(cfg_key_value(&c, i, buf,
+			    sizeof(buf)), "");
+			c.db_password = strdup(SENTINEL);
+			assert_string_equal(cfg_key_value(&c, i, buf,
+			    sizeof(buf)), "********");
+		}
+	}
+	assert_null(cfg_key_names()[n]);
+	assert_true(seen_secret);
+	cfg_free(&c);
+}
+
 int
 main(void)
 {
@@ -496,6 +604,8 @@ main(void)
 		cmocka_unit_test(test_secrets_not_in_errors),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_free_zeroed),
+		cmocka_unit_test(test_secret_files),
+		cmocka_unit_test(test_key_info),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
