@@ -38,6 +38,7 @@
 #include "secret_file.h"
 #include "wipe.h"
 #include "commalist.h"
+#include "url.h"
 
 /* A config file is a few kilobytes; anything this large is a wrong path. */
 #define CFG_FILE_MAX (1024L * 1024)
@@ -259,17 +260,12 @@ v_jwt_alg(const char *v, char *why, size_t whylen)
 	return false;
 }
 
+/* The service's one URL rule (url.h); the sentence stays the one every
+ * URL key has always answered. */
 static bool
 v_url(const char *v, char *why, size_t whylen)
 {
-	size_t skip = 0;
-
-	if (strncasecmp(v, "https://", 8) == 0)
-		skip = 8;
-	else if (strncasecmp(v, "http://", 7) == 0)
-		skip = 7;
-	if (skip != 0 && v[skip] != '\0' && v[skip] != '/' &&
-	    !has_ctl_or_space(v))
+	if (url_parse(v, URL_QUERY | URL_STRICT_HOST, NULL) == URL_OK)
 		return true;
 	snprintf(why, whylen, "must be an http:// or https:// URL");
 	return false;

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "dtype.h"
+#include "url.h"
 
 /*
  * File-local field flag: the value may contain \n, \r and \t (a PEM private
@@ -347,64 +348,14 @@ check_host(const char *v)
 	    "user or path";
 }
 
-/*
- * endpoint / url: http:// or https:// (scheme case-insensitive, RFC 3986
- * §3.1), a host, an optional port, then any path and query. No userinfo:
- * credentials belong in their (secret) fields, never in a URL that is
- * returned unredacted. No whitespace, backslash or fragment, which URL
- * parsers disagree on.
- */
+/* endpoint / url / token_uri: the service's one URL rule (url.h), with a
+ * query allowed and the host as written checked (URL_STRICT_HOST). */
 static const char *
 check_url(const char *v)
 {
-	const char *p, *auth, *end, *host, *port;
-	size_t hlen;
-	long n;
+	enum url_err e = url_parse(v, URL_QUERY | URL_STRICT_HOST, NULL);
 
-	if (strncasecmp(v, "https://", 8) == 0)
-		auth = v + 8;
-	else if (strncasecmp(v, "http://", 7) == 0)
-		auth = v + 7;
-	else
-		return "must be an http:// or https:// URL";
-	for (p = v; *p; p++)
-		if (*p == ' ' || *p == '\\' || *p == '#' ||
-		    (unsigned char)*p >= 0x80)
-			return "must be a URL without spaces, backslashes, "
-			    "fragments or non-ASCII characters";
-	end = auth + strcspn(auth, "/?");
-	if (memchr(auth, '@', (size_t)(end - auth)) != NULL)
-		return "must not contain user credentials; use the "
-		    "credential fields";
-	host = auth;
-	if (*host == '[') {
-		p = memchr(host, ']', (size_t)(end - host));
-		if (p == NULL || !ipv6_ok(host + 1, (size_t)(p - host - 1)))
-			return "must have a valid host";
-		port = p + 1;
-		if (port != end && *port != ':')
-			return "must have a valid host";
-	} else {
-		port = memchr(host, ':', (size_t)(end - host));
-		if (port == NULL)
-			port = end;
-		hlen = (size_t)(port - host);
-		if (hlen == 0)
-			return "must include a host";
-		if (!hostname_ok(host, hlen))
-			return "must have a valid host";
-	}
-	if (port != end) {
-		n = 0;
-		for (p = port + 1; p < end; p++) {
-			if (*p < '0' || *p > '9' || n > 65535)
-				return "must have a port between 1 and 65535";
-			n = n * 10 + (*p - '0');
-		}
-		if (p == port + 1 || n < 1 || n > 65535)
-			return "must have a port between 1 and 65535";
-	}
-	return NULL;
+	return e == URL_OK ? NULL : url_strerror(e);
 }
 
 /* AWS and S3-compatible region names ("us-east-1", "auto", "garage"). */

@@ -50,6 +50,7 @@
 #include "bd_limits.h"
 #include "probe_http.h"
 #include "wipe.h"
+#include "url.h"
 
 /* x-ms-version: a Blob service version Azure and Azurite 3.x accept. */
 #define AZ_VERSION "2021-08-06"
@@ -145,43 +146,6 @@ static bool
 is_lws(char c)
 {
 	return c == ' ' || c == '\t';
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* URL-decode s[0..n) into a new string ('+' is a space, as Azurite reads
- * query values); a malformed %-escape stays literal. NULL on OOM. */
-static char *
-url_decode(const char *s, size_t n)
-{
-	char *out = malloc(n + 1);
-	size_t i, o = 0;
-	int hi, lo;
-
-	if (out == NULL)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-		    (lo = hexval(s[i + 2])) >= 0) {
-			out[o++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else if (s[i] == '+')
-			out[o++] = ' ';
-		else
-			out[o++] = s[i];
-	}
-	out[o] = '\0';
-	return out;
 }
 
 /*
@@ -387,9 +351,11 @@ canon_resource(struct sbuf *b, const char *account, const char *path,
 		if (end == p)
 			continue;
 		eq = memchr(p, '=', (size_t)(end - p));
-		name = url_decode(p, (size_t)((eq != NULL ? eq : end) - p));
-		val = eq != NULL ? url_decode(eq + 1, (size_t)(end - eq - 1)) :
-		    url_decode("", 0);
+		name = url_unescape(p, (size_t)((eq != NULL ? eq : end) - p),
+		    true, NULL);
+		val = eq != NULL ? url_unescape(eq + 1,
+		    (size_t)(end - eq - 1), true, NULL) :
+		    url_unescape("", 0, true, NULL);
 		if (!kv_push(&v, &n, &cap, name, val))
 			goto out;
 		for (s = v[n - 1].name; *s; s++)
@@ -487,12 +453,10 @@ char *
 probe_azure_blob_path(const char *container_path, const char *prefix,
     const char *name)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	struct sbuf b = { NULL, 0, 0, false };
 	const char *p = prefix != NULL ? prefix : "", *end;
-	char *path = NULL;
-	size_t seg, i;
-	unsigned char c;
+	char *path = NULL, *esc = NULL;
+	size_t seg, n;
 
 	sb_str(&b, container_path);
 	while (*p != '\0') {
@@ -505,19 +469,13 @@ probe_azure_blob_path(const char *container_path, const char *prefix,
 		if ((seg == 1 && p[0] == '.') ||
 		    (seg == 2 && p[0] == '.' && p[1] == '.'))
 			goto out;
+		n = 0;
+		if (!url_escape_append(&esc, &n, p, seg, false))
+			goto out;
 		sb_chr(&b, '/');
-		for (i = 0; i < seg; i++) {
-			c = (unsigned char)p[i];
-			if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-			    c == '_' || c == '~') {
-				sb_chr(&b, (char)c);
-			} else {
-				sb_chr(&b, '%');
-				sb_chr(&b, hex[c >> 4]);
-				sb_chr(&b, hex[c & 15]);
-			}
-		}
+		sb_add(&b, esc, n);
+		free(esc);
+		esc = NULL;
 		p = end;
 	}
 	sb_chr(&b, '/');
@@ -525,6 +483,7 @@ probe_azure_blob_path(const char *container_path, const char *prefix,
 	path = sb_take(&b);
 	b.p = NULL;
 out:
+	free(esc);
 	free(b.p);
 	return path;
 }
@@ -606,71 +565,60 @@ struct az {
 };
 
 /*
- * The endpoint (or the default one) into a->origin and a->container_path.
- * Returns false after failing the connect check.
+ * The endpoint (or the default one) into a->origin and a->container_path,
+ * through the service's URL parser (url.h; a query is refused: a SAS token
+ * has its own field). Returns false after failing the connect check.
  */
 static bool
 setup_endpoint(struct az *a, const char *endpoint, const char *prefix)
 {
-	struct sbuf o = { NULL, 0, 0, false }, cp = { NULL, 0, 0, false };
-	const char *rest, *end, *path;
-	size_t plen, skip;
+	struct sbuf def = { NULL, 0, 0, false }, cp = { NULL, 0, 0, false };
+	struct url u;
+	enum url_err e;
+	size_t plen;
 	bool ok = false;
 
+	memset(&u, 0, sizeof(u));
 	if (endpoint == NULL) {
-		sb_str(&o, "https://");
-		sb_str(&o, a->account);
-		sb_str(&o, AZ_DEFAULT_HOST);
-		sb_str(&cp, "/");
-		sb_str(&cp, a->container);
-		skip = 8;
-	} else {
-		if (strncasecmp(endpoint, "https://", 8) == 0)
-			skip = 8;
-		else if (strncasecmp(endpoint, "http://", 7) == 0)
-			skip = 7;
-		else {
-			probe_fail(a->res, CHECK_CONNECT, "the endpoint must be "
-			    "an http:// or https:// URL");
+		sb_str(&def, "https://");
+		sb_str(&def, a->account);
+		sb_str(&def, AZ_DEFAULT_HOST);
+		if ((endpoint = sb_take(&def)) == NULL) {
+			probe_fail(a->res, CHECK_CONNECT, "out of memory");
 			goto out;
 		}
-		rest = endpoint + skip;
-		if (strpbrk(rest, "?#") != NULL) {
-			probe_fail(a->res, CHECK_CONNECT, "the endpoint must "
-			    "not contain a query string; a SAS token belongs "
-			    "in sasToken");
-			goto out;
-		}
-		end = rest + strcspn(rest, "/");
-		if (end == rest) {
-			probe_fail(a->res, CHECK_CONNECT,
-			    "the endpoint has no host");
-			goto out;
-		}
-		sb_add(&o, endpoint, (size_t)(end - endpoint));
-		/* The path as given (it may hold the emulator's account
-		 * segment), without trailing slashes. */
-		path = end;
-		plen = strlen(path);
-		while (plen > 0 && path[plen - 1] == '/')
-			plen--;
-		sb_add(&cp, path, plen);
-		sb_chr(&cp, '/');
-		sb_str(&cp, a->container);
-		if (skip == 7)
-			probe_warn(a->res, "the endpoint uses plain http: "
-			    "requests, credentials and backup data travel "
-			    "unencrypted");
 	}
-	a->origin = sb_take(&o);
-	a->container_path = sb_take(&cp);
-	o.p = cp.p = NULL;
-	if (a->origin == NULL || a->container_path == NULL) {
+	e = url_parse(endpoint, 0, &u);
+	if (e == URL_ERR_QUERY) {
+		probe_fail(a->res, CHECK_CONNECT, "the endpoint %s; a SAS token "
+		    "belongs in sasToken", url_strerror(e));
+		goto out;
+	}
+	if (e != URL_OK) {
+		probe_fail(a->res, CHECK_CONNECT, "the endpoint %s",
+		    url_strerror(e));
+		goto out;
+	}
+	/* The path (it may hold the emulator's account segment), without
+	 * trailing slashes, then the container. */
+	plen = strlen(u.path);
+	while (plen > 0 && u.path[plen - 1] == '/')
+		plen--;
+	sb_add(&cp, u.path, plen);
+	sb_chr(&cp, '/');
+	sb_str(&cp, a->container);
+	if (!u.https)
+		probe_warn(a->res, "the endpoint uses plain http: requests, "
+		    "credentials and backup data travel unencrypted");
+	if ((a->container_path = sb_take(&cp)) == NULL) {
 		probe_fail(a->res, CHECK_CONNECT, "out of memory");
 		goto out;
 	}
-	a->authority = a->origin + skip;
-	a->tls = skip == 8;
+	cp.p = NULL;
+	a->origin = u.origin;
+	a->authority = u.authority;
+	a->tls = u.https;
+	u.origin = NULL;
 	probe_object_name(a->name);
 	a->blob_path = probe_azure_blob_path(a->container_path, prefix,
 	    a->name);
@@ -681,7 +629,8 @@ setup_endpoint(struct az *a, const char *endpoint, const char *prefix)
 	}
 	ok = true;
 out:
-	free(o.p);
+	url_clear(&u);
+	free(def.p);
 	free(cp.p);
 	return ok;
 }

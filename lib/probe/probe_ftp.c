@@ -45,6 +45,7 @@
 #include "bd_limits.h"
 #include "probe_http.h"
 #include "wipe.h"
+#include "url.h"
 
 #define PROBE_BYTES 64
 /* Scheme, user-free host (IPv6 in brackets), port, "%2F", the path with
@@ -83,15 +84,6 @@ static const char *const tls_names[] = {
 	[FTP_TLS_IMPLICIT] = "implicit",
 };
 
-/* RFC 3986 unreserved characters; everything else in a path is encoded. */
-static bool
-unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-	    c == '~';
-}
-
 /* Append s[0..len) to out at *o; false when it does not fit. */
 static bool
 put(char *out, size_t outsz, size_t *o, const char *s, size_t len)
@@ -104,31 +96,25 @@ put(char *out, size_t outsz, size_t *o, const char *s, size_t len)
 	return true;
 }
 
-/* Append s percent-encoded, keeping '/' as the segment separator when
- * keep_slash. ';' is encoded like the rest, so a path cannot smuggle in
- * an RFC 1738 ";type=" suffix. */
+/* Append s percent-encoded (url.h: all but RFC 3986 unreserved), keeping
+ * '/' as the segment separator when keep_slash. ';' is encoded like the
+ * rest, so a path cannot smuggle in an RFC 1738 ";type=" suffix. */
 static bool
 put_encoded(char *out, size_t outsz, size_t *o, const char *s,
     bool keep_slash)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	char e[3];
-	unsigned char c;
+	size_t n;
 
-	for (; *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		if (unreserved(c) || (keep_slash && c == '/')) {
-			if (!put(out, outsz, o, s, 1))
-				return false;
-			continue;
-		}
-		e[0] = '%';
-		e[1] = hex[c >> 4];
-		e[2] = hex[c & 0x0f];
-		if (!put(out, outsz, o, e, 3))
+	for (;;) {
+		n = keep_slash ? strcspn(s, "/") : strlen(s);
+		if (!url_escape_buf(out, outsz, o, s, n, false))
 			return false;
+		if (s[n] == '\0')
+			return true;
+		if (!put(out, outsz, o, "/", 1))
+			return false;
+		s += n + 1;
 	}
-	return true;
 }
 
 /*

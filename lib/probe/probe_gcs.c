@@ -37,6 +37,7 @@
 
 #include "probe_http.h"
 #include "wipe.h"
+#include "url.h"
 
 /* Read/write is the narrowest scope that can create and delete objects
  * (Cloud Storage "OAuth 2.0 scopes"). */
@@ -631,6 +632,14 @@ probe_gcs(const struct probe_env *env, json_object *config,
 		goto out;
 	}
 	kid = probe_json_string(key, "private_key_id");
+	/* The service's one URL rule (url.h), also for a config stored
+	 * before it refused control characters: nothing of token_uri may
+	 * reach a request line unchecked. */
+	if (url_parse(token_uri, URL_QUERY, NULL) != URL_OK) {
+		probe_fail(res, CHECK_AUTH, "the service account key file's "
+		    "token_uri is not a usable http(s) URL");
+		goto out;
+	}
 
 	/* Plain http is allowed (a test or an emulator), but say so. */
 	if (probe_plain_http(token_uri))

@@ -45,6 +45,7 @@
 #include "probe.h"
 #include "wipe.h"
 #include "fdio.h"
+#include "url.h"
 
 #define PROBE_BYTES 64
 /* Unpadded base64 of a SHA-256 digest: 43 characters. */
@@ -294,36 +295,6 @@ put(char *buf, size_t size, size_t *o, const char *s, size_t n)
 	return true;
 }
 
-/* RFC 3986 §2.3 unreserved characters stay, everything else is
- * percent-encoded; a segment of dots is encoded whole so that curl's
- * dot-segment removal (RFC 3986 §5.2.4) leaves the user's path alone. */
-static bool
-put_segment(char *buf, size_t size, size_t *o, const char *seg, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	bool dots = strspn(seg, ".") >= n;
-	char enc[3];
-	unsigned char c;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		c = (unsigned char)seg[i];
-		if (!dots && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		    c == '_' || c == '~')) {
-			if (!put(buf, size, o, seg + i, 1))
-				return false;
-			continue;
-		}
-		enc[0] = '%';
-		enc[1] = hex[c >> 4];
-		enc[2] = hex[c & 15];
-		if (!put(buf, size, o, enc, 3))
-			return false;
-	}
-	return true;
-}
-
 /*
  * The directory of the config's path, twice: as an escaped URL path
  * ("/srv/back%20up" or "/~/backups", the home directory itself "/~") and as
@@ -332,7 +303,9 @@ put_segment(char *buf, size_t size, size_t *o, const char *seg, size_t n)
  * quote arguments, and an SFTP server resolves a relative path against the
  * login's home directory, draft-ietf-secsh-filexfer-02 §6.2). Neither ends
  * in '/'. Empty segments ("a//b", a trailing '/') are dropped; "~" and
- * "~/" prefixes mean home.
+ * "~/" prefixes mean home. Segments are percent-encoded (url.h), a segment
+ * of dots whole, so that curl's dot-segment removal (RFC 3986 §5.2.4)
+ * leaves the user's path alone.
  */
 static bool
 build_paths(const char *path, char *url, size_t urlsize, char *raw,
@@ -357,7 +330,7 @@ build_paths(const char *path, char *url, size_t urlsize, char *raw,
 		n = strcspn(p, "/");
 		p += n;
 		if (!put(url, urlsize, &uo, "/", 1) ||
-		    !put_segment(url, urlsize, &uo, seg, n) ||
+		    !url_escape_buf(url, urlsize, &uo, seg, n, true) ||
 		    (ro > 0 && !put(raw, rawsize, &ro, "/", 1)) ||
 		    (ro == 0 && path[0] == '/' &&
 		    !put(raw, rawsize, &ro, "/", 1)) ||
