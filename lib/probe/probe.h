@@ -126,6 +126,15 @@ enum probe_check probe_fail_curl(struct probe_result *,
     const struct probe_xfer *, CURLcode cc, enum probe_check otherwise,
     const char *what);
 
+/*
+ * Milliseconds a transfer starting now may take: probe_timeout, cut to what
+ * is left until env->deadline_ms (probe_run sets it for the whole probe).
+ * 0 or less when the deadline has passed. Every transfer of every probe is
+ * bounded by it (probe_curl sets it; probes that run several transfers on
+ * one handle set it again before each).
+ */
+long probe_ms_left(const struct probe_env *env);
+
 /* The probes, one file each (probe_<type>.c). */
 void probe_local(const struct probe_env *, json_object *, struct probe_result *);
 void probe_s3(const struct probe_env *, json_object *, struct probe_result *);

@@ -29,8 +29,9 @@
  * -> the login directory itself). Every other byte outside RFC 3986's
  * unreserved set is percent-encoded, ';' included (no ";type=" suffix).
  *
- * Time: one deadline, probe_timeout, for the whole probe; the TCP connect
- * alone is bounded by probe_connect_timeout (see perform()).
+ * Time: the probe's one deadline (probe_ms_left: probe_timeout from the
+ * start of probe_run) bounds every step; the TCP connect alone is bounded
+ * by probe_connect_timeout (see perform()).
  *
  * Details never contain curl's error buffer or any reply text (both quote
  * the server); at most an FTP reply code, a number.
@@ -43,6 +44,7 @@
 #include <sodium.h>
 
 #include "bd_limits.h"
+#include "clock.h"
 #include "probe_http.h"
 #include "wipe.h"
 #include "url.h"
@@ -214,7 +216,7 @@ struct ftp_probe {
 	struct ftp_conf c;
 	struct probe_xfer x;
 	CURLM *m;                 /* keeps the control connection between steps */
-	struct timespec deadline; /* probe_timeout after the start */
+	const struct probe_env *env; /* its deadline bounds every step */
 	long connect_ms;          /* probe_connect_timeout */
 	struct upload up;
 	struct curl_slist *dele;  /* "DELE <name>" */
@@ -222,16 +224,6 @@ struct ftp_probe {
 	unsigned char data[PROBE_BYTES];
 	char name[32];
 };
-
-static long
-ms_since(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)((now.tv_sec - t0->tv_sec) * 1000 +
-	    (now.tv_nsec - t0->tv_nsec) / 1000000);
-}
 
 static size_t
 on_read(char *buf, size_t size, size_t nitems, void *userp)
@@ -260,12 +252,11 @@ static CURLcode
 perform(struct ftp_probe *p, long connect_ms)
 {
 	CURLcode cc = CURLE_FAILED_INIT;
-	struct timespec t0;
+	long long t0 = clock_mono_ms();
 	curl_off_t connected;
 	CURLMsg *msg;
 	int running = 1, left;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (curl_multi_add_handle(p->m, p->x.h) != CURLM_OK)
 		return cc;
 	for (;;) {
@@ -273,7 +264,7 @@ perform(struct ftp_probe *p, long connect_ms)
 			goto out;
 		if (running == 0)
 			break;
-		if (connect_ms > 0 && ms_since(&t0) >= connect_ms &&
+		if (connect_ms > 0 && clock_mono_ms() - t0 >= connect_ms &&
 		    curl_easy_getinfo(p->x.h, CURLINFO_CONNECT_TIME_T,
 		    &connected) == CURLE_OK && connected == 0) {
 			cc = CURLE_OPERATION_TIMEDOUT;
@@ -301,7 +292,7 @@ run_step(struct ftp_probe *p, const char *url, long nobody, long listonly,
     bool upload, struct curl_slist *postquote, long connect_ms, long min_ms)
 {
 	struct probe_xfer *x = &p->x;
-	long left = -ms_since(&p->deadline);
+	long left = probe_ms_left(p->env);
 	CURLcode cc;
 
 	if (left < min_ms)
@@ -670,15 +661,12 @@ probe_ftp(const struct probe_env *env, json_object *config,
 		probe_fail(res, CHECK_CONNECT, "out of memory");
 		goto out;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &p->deadline);
+	p->env = env;
 	if (env != NULL && env->cfg != NULL && env->cfg->probe_timeout > 0)
 		tt = env->cfg->probe_timeout;
 	if (env != NULL && env->cfg != NULL &&
 	    env->cfg->probe_connect_timeout > 0)
 		ct = env->cfg->probe_connect_timeout;
-	/* One deadline for the whole probe: a server that answers each step
-	 * slowly cannot stretch it to several probe_timeouts. */
-	p->deadline.tv_sec += tt;
 	p->connect_ms = ct * 1000L;
 	randombytes_buf(p->data, sizeof(p->data));
 	p->up.data = p->data;

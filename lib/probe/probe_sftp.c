@@ -583,7 +583,7 @@ struct sftp_probe {
 	const char *shown;         /* path as details quote it ("~" = home) */
 	bool password, privkey;
 	struct key_info ki;
-	struct timespec deadline;
+	const struct probe_env *env; /* its deadline bounds every transfer */
 	bool connect_passed, auth_passed;
 	int connect_idx;           /* index of the connect check in res */
 };
@@ -601,24 +601,14 @@ opt_string(json_object *config, const char *key, const char **out)
 	return true;
 }
 
-/* Milliseconds left until the probe's deadline (at least 1). The whole
- * probe, all four transfers, stays within probe_timeout. */
-static long
-ms_left(const struct timespec *deadline)
-{
-	struct timespec now;
-	long ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long)(deadline->tv_sec - now.tv_sec) * 1000 +
-	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
-	return ms > 0 ? ms : 1;
-}
-
+/* One transfer on the probe's handle, within the probe's one deadline
+ * (probe_ms_left; 1 ms once it has passed, so it fails as a timeout). */
 static CURLcode
 perform(struct sftp_probe *p)
 {
-	curl_easy_setopt(p->x.h, CURLOPT_TIMEOUT_MS, ms_left(&p->deadline));
+	long left = probe_ms_left(p->env);
+
+	curl_easy_setopt(p->x.h, CURLOPT_TIMEOUT_MS, left > 0 ? left : 1L);
 	return curl_easy_perform(p->x.h);
 }
 
@@ -859,7 +849,7 @@ probe_sftp(const struct probe_env *env, json_object *config,
 	    fp[FP_LEN + 8];
 	unsigned char data[PROBE_BYTES];
 	struct curl_slist *quote = NULL;
-	long port = 22, tt = LIM_PROBE_TIMEOUT_DEFAULT;
+	long port = 22;
 	bool created = false;
 	CURLcode cc;
 
@@ -920,11 +910,7 @@ probe_sftp(const struct probe_env *env, json_object *config,
 		}
 	}
 
-	if (env != NULL && env->cfg != NULL && env->cfg->probe_timeout > 0)
-		tt = env->cfg->probe_timeout;
-	clock_gettime(CLOCK_MONOTONIC, &p.deadline);
-	p.deadline.tv_sec += tt;
-
+	p.env = env;
 	if (probe_curl(&p.x, env, "sftp") != BD_OK ||
 	    !setup(&p, password, kf.path, passphrase)) {
 		probe_fail(res, CHECK_CONNECT, "the connection could not be "

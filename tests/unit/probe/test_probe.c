@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "bd_limits.h"
+#include "clock.h"
 #include "probe/probe.h"
 
 /* ------------------------------------------------------ result basics */
@@ -221,6 +222,36 @@ test_probe_deadline(void **state)
 	probe_run(deadline_probe, &env, NULL, &r);
 	assert_int_equal(seen_deadline, 42);
 	probe_result_clear(&r);
+}
+
+/* Every transfer's time: probe_timeout, cut to what is left of the one
+ * deadline; nothing (<= 0) once it has passed. */
+static void
+test_ms_left(void **state)
+{
+	struct cfg cfg;
+	struct probe_env env;
+	long long now = clock_mono_ms();
+	long left;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&env, 0, sizeof(env));
+	assert_int_equal(probe_ms_left(NULL), LIM_PROBE_TIMEOUT_DEFAULT * 1000);
+	assert_int_equal(probe_ms_left(&env), LIM_PROBE_TIMEOUT_DEFAULT * 1000);
+	env.cfg = &cfg;
+	cfg.probe_timeout = 7;
+	assert_int_equal(probe_ms_left(&env), 7000);
+	/* a deadline further than probe_timeout does not lengthen it */
+	env.deadline_ms = now + 60000;
+	assert_int_equal(probe_ms_left(&env), 7000);
+	env.deadline_ms = now + 3000;
+	left = probe_ms_left(&env);
+	assert_true(left <= 3000 && left > 2500);
+	env.deadline_ms = now - 10;
+	assert_true(probe_ms_left(&env) <= 0);
+	env.deadline_ms = 1;
+	assert_true(probe_ms_left(&env) <= 0);
 }
 
 static void
@@ -670,6 +701,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_check_names),
 		cmocka_unit_test(test_probe_deadline),
+		cmocka_unit_test(test_ms_left),
 		cmocka_unit_test(test_result_json),
 		cmocka_unit_test(test_fail_stops_ok),
 		cmocka_unit_test(test_detail_truncation),
