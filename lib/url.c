@@ -178,9 +178,9 @@ check_raw(const char *s, unsigned flags)
 	return check_authority(auth, alen, flags);
 }
 
-/* Append s[0..len) to the malloc'd *buf of length *n; false on OOM. */
-static bool
-append(char **buf, size_t *n, const char *s, size_t len)
+/* See url.h. */
+bool
+url_append(char **buf, size_t *n, const char *s, size_t len)
 {
 	char *p;
 
@@ -239,13 +239,13 @@ fill(CURLU *h, unsigned flags, struct url *u)
 	if (u->query != NULL && !(flags & URL_QUERY))
 		goto out;
 	rc = URL_ERR_NOMEM;
-	if (!append(&u->origin, &n, scheme, strlen(scheme)) ||
-	    !append(&u->origin, &n, "://", 3))
+	if (!url_append(&u->origin, &n, scheme, strlen(scheme)) ||
+	    !url_append(&u->origin, &n, "://", 3))
 		goto out;
 	alen = n;
-	if (!append(&u->origin, &n, host, strlen(host)) ||
-	    (port != NULL && (!append(&u->origin, &n, ":", 1) ||
-	    !append(&u->origin, &n, port, strlen(port)))))
+	if (!url_append(&u->origin, &n, host, strlen(host)) ||
+	    (port != NULL && (!url_append(&u->origin, &n, ":", 1) ||
+	    !url_append(&u->origin, &n, port, strlen(port)))))
 		goto out;
 	u->authority = u->origin + alen;
 	u->https = strcmp(scheme, "https") == 0;
@@ -324,21 +324,21 @@ url_escape_append(char **buf, size_t *n, const char *s, size_t len,
 	size_t i;
 	bool ok;
 
-	if (*buf == NULL && !append(buf, n, "", 0))
+	if (*buf == NULL && !url_append(buf, n, "", 0))
 		return false;
 	/* curl_easy_escape reads length 0 as "use strlen" */
 	if (len == 0)
 		return true;
 	if (dots && strspn(s, ".") >= len) {
 		for (i = 0; i < len; i++)
-			if (!append(buf, n, "%2E", 3))
+			if (!url_append(buf, n, "%2E", 3))
 				return false;
 		return true;
 	}
 	if (len > 0x7fffffff ||
 	    (esc = curl_easy_escape(NULL, s, (int)len)) == NULL)
 		return false;
-	ok = append(buf, n, esc, strlen(esc));
+	ok = url_append(buf, n, esc, strlen(esc));
 	curl_free(esc);
 	return ok;
 }

@@ -75,6 +75,14 @@ const char *url_strerror(enum url_err);
 bool url_host_ok(const char *h, size_t len);
 
 /*
+ * Append s[0..len) as it is (already encoded) to the malloc'd,
+ * NUL-terminated *buf of length *n (both may start NULL / 0): the building
+ * block of the URLs the probes assemble. False when out of memory (*buf
+ * unchanged and still owned by the caller).
+ */
+bool url_append(char **buf, size_t *n, const char *s, size_t len);
+
+/*
  * Append the percent-encoding of s[0..len) to the malloc'd, NUL-terminated
  * *buf of length *n (both may start NULL / 0): every byte except RFC 3986
  * unreserved characters (ALPHA DIGIT - . _ ~) becomes %XX

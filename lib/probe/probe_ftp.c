@@ -75,11 +75,6 @@ struct upload {
 	size_t len, off;
 };
 
-/* Defined here and used by tests/unit/test_probe_ftp.c (no header of its
- * own: lib/probe.h is the probes' shared API and lists only entry points). */
-bool probe_ftp_url(char *out, size_t outsz, const char *host, long port,
-    bool implicit, const char *path, const char *name);
-
 static const char *const tls_names[] = {
 	[FTP_TLS_NONE] = "none",
 	[FTP_TLS_EXPLICIT] = "explicit",
@@ -126,7 +121,7 @@ put_encoded(char *out, size_t outsz, size_t *o, const char *s,
  * unless it has them. Returns false when the URL does not fit in outsz;
  * out is then "".
  */
-bool
+static bool
 probe_ftp_url(char *out, size_t outsz, const char *host, long port,
     bool implicit, const char *path, const char *name)
 {

@@ -108,21 +108,6 @@ s3util_is_http(const char *endpoint)
 	return endpoint != NULL && strncasecmp(endpoint, "http://", 7) == 0;
 }
 
-/* Append s[0..len) to the malloc'd *buf of length *n; false on OOM. */
-static bool
-append(char **buf, size_t *n, const char *s, size_t len)
-{
-	char *p;
-
-	if ((p = realloc(*buf, *n + len + 1)) == NULL)
-		return false;
-	memcpy(p + *n, s, len);
-	*n += len;
-	p[*n] = '\0';
-	*buf = p;
-	return true;
-}
-
 /* See s3util.h. */
 char *
 s3util_url(const struct s3util_loc *loc, const char *key, const char *query)
@@ -137,34 +122,34 @@ s3util_url(const struct s3util_loc *loc, const char *key, const char *query)
 	    !loc_endpoint(loc, &u))
 		goto out;
 	scheme_end = u.authority;
-	if (!append(&url, &n, u.origin, (size_t)(scheme_end - u.origin)))
+	if (!url_append(&url, &n, u.origin, (size_t)(scheme_end - u.origin)))
 		goto out;
 	if (path_style(loc, &u)) {
-		if (!append(&url, &n, u.authority, strlen(u.authority)) ||
-		    !append(&url, &n, u.path, strlen(u.path)) ||
-		    !append(&url, &n, "/", 1) ||
+		if (!url_append(&url, &n, u.authority, strlen(u.authority)) ||
+		    !url_append(&url, &n, u.path, strlen(u.path)) ||
+		    !url_append(&url, &n, "/", 1) ||
 		    !url_escape_append(&url, &n, loc->bucket,
 		    strlen(loc->bucket), false))
 			goto out;
-		if (key != NULL && !append(&url, &n, "/", 1))
+		if (key != NULL && !url_append(&url, &n, "/", 1))
 			goto out;
 	} else {
-		if (!append(&url, &n, loc->bucket, strlen(loc->bucket)) ||
-		    !append(&url, &n, ".", 1) ||
-		    !append(&url, &n, u.authority, strlen(u.authority)) ||
-		    !append(&url, &n, u.path, strlen(u.path)) ||
-		    !append(&url, &n, "/", 1))
+		if (!url_append(&url, &n, loc->bucket, strlen(loc->bucket)) ||
+		    !url_append(&url, &n, ".", 1) ||
+		    !url_append(&url, &n, u.authority, strlen(u.authority)) ||
+		    !url_append(&url, &n, u.path, strlen(u.path)) ||
+		    !url_append(&url, &n, "/", 1))
 			goto out;
 	}
 	for (seg = key; seg != NULL; seg = seg[len] == '/' ? seg + len + 1 :
 	    NULL) {
 		len = strcspn(seg, "/");
 		if (!url_escape_append(&url, &n, seg, len, false) ||
-		    (seg[len] == '/' && !append(&url, &n, "/", 1)))
+		    (seg[len] == '/' && !url_append(&url, &n, "/", 1)))
 			goto out;
 	}
-	if (query != NULL && (!append(&url, &n, "?", 1) ||
-	    !append(&url, &n, query, strlen(query))))
+	if (query != NULL && (!url_append(&url, &n, "?", 1) ||
+	    !url_append(&url, &n, query, strlen(query))))
 		goto out;
 	out = url;
 	url = NULL;
@@ -184,9 +169,9 @@ s3util_prefix(const char *prefix)
 	if (prefix == NULL)
 		prefix = "";
 	prefix += strspn(prefix, "/");
-	if (!append(&out, &n, prefix, strlen(prefix)))
+	if (!url_append(&out, &n, prefix, strlen(prefix)))
 		return NULL;
-	if (n > 0 && out[n - 1] != '/' && !append(&out, &n, "/", 1)) {
+	if (n > 0 && out[n - 1] != '/' && !url_append(&out, &n, "/", 1)) {
 		free(out);
 		return NULL;
 	}
@@ -201,10 +186,10 @@ s3util_list_query(const char *prefix)
 	char *out = NULL;
 	size_t n = 0;
 
-	if (!append(&out, &n, base, sizeof(base) - 1))
+	if (!url_append(&out, &n, base, sizeof(base) - 1))
 		goto fail;
 	if (prefix != NULL && prefix[0] != '\0' &&
-	    (!append(&out, &n, "&prefix=", 8) ||
+	    (!url_append(&out, &n, "&prefix=", 8) ||
 	    !url_escape_append(&out, &n, prefix, strlen(prefix), false)))
 		goto fail;
 	return out;
