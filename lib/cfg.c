@@ -41,7 +41,7 @@
 #include "url.h"
 
 /* A config file is a few kilobytes; anything this large is a wrong path. */
-#define CFG_FILE_MAX (1024L * 1024)
+#define CFG_FILE_MAX LIM_CONFIG_FILE_MAX
 /* Longest key name echoed back in "unknown key" (they are short tokens). */
 #define CFG_KEY_SHOWN_MAX 64
 #define ENV_PREFIX "BACKUPD_"

@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "bd_limits.h"
 #include "cfg.h"
 #include "egress.h"
 
@@ -31,8 +32,8 @@ enum probe_check {
 	CHECK__MAX
 };
 
-#define PROBE_DETAIL_MAX 256
-#define PROBE_WARN_MAX 4
+#define PROBE_DETAIL_MAX LIM_PROBE_DETAIL_MAX
+#define PROBE_WARN_MAX LIM_PROBE_WARN_MAX
 
 struct probe_result {
 	bool ok;                /* all checks that ran passed */

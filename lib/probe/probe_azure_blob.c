@@ -44,11 +44,8 @@
 #define AZ_VERSION "2021-08-06"
 #define AZ_PROTOCOLS "https,http"
 #define AZ_DEFAULT_HOST ".blob.core.windows.net"
-#define AZ_PROBE_BYTES 64
-/* Real account keys decode to 64 bytes; dtype allows a little more. */
-#define AZ_KEY_MAX 256
 /* An error <Code> we are willing to name in a detail. */
-#define AZ_CODE_MAX 64
+#define AZ_CODE_MAX LIM_PROBE_CODE_MAX
 
 /*
  * The encoded path of blob `name` under `prefix` in the container at
@@ -134,7 +131,7 @@ struct az {
 	const char *account;
 	const char *container;
 	const char *sas;          /* query without '?'; NULL with a key */
-	unsigned char key[AZ_KEY_MAX];
+	unsigned char key[LIM_AZURE_KEY_MAX];
 	size_t keylen;
 	char *origin;             /* "https://host[:port]" as configured */
 	const char *authority;    /* inside origin, for details */
@@ -699,7 +696,7 @@ probe_azure_blob(const struct probe_env *env, json_object *config,
     struct probe_result *res)
 {
 	struct az a;
-	unsigned char data[AZ_PROBE_BYTES];
+	unsigned char data[LIM_PROBE_BYTES];
 	const char *container, *account;
 
 	memset(&a, 0, sizeof(a));

@@ -49,13 +49,9 @@
 #include "wipe.h"
 #include "url.h"
 
-#define PROBE_BYTES 64
 /* Scheme, user-free host (IPv6 in brackets), port, "%2F", the path with
  * every byte percent-encoded at worst, the probe name. */
-#define FTP_URL_MAX (64 + 3 * 1024 + 3 * 1024 + 3 * 32)
-/* The cleanup of a probe object left after a failure gets at least this
- * long, even when the probe's own time is used up. */
-#define CLEANUP_MIN_MS 2000L
+#define FTP_URL_MAX (64 + 3 * LIM_SHORT_MAX + 3 * LIM_SHORT_MAX + 3 * 32)
 
 enum ftp_tls {
 	FTP_TLS_NONE,
@@ -216,7 +212,7 @@ struct ftp_probe {
 	struct upload up;
 	struct curl_slist *dele;  /* "DELE <name>" */
 	char *root_url, *dir_url, *file_url;
-	unsigned char data[PROBE_BYTES];
+	unsigned char data[LIM_PROBE_BYTES];
 	char name[32];
 };
 
@@ -482,7 +478,7 @@ step_write(struct ftp_probe *p, struct probe_result *res,
 	if (cc == CURLE_OK && p->up.off == p->up.len) {
 		*maybe_created = true;
 		probe_pass(res, CHECK_WRITE, "uploaded a %d-byte probe object",
-		    PROBE_BYTES);
+		    LIM_PROBE_BYTES);
 		return true;
 	}
 	if (cc == CURLE_OK) {
@@ -522,7 +518,7 @@ step_read(struct ftp_probe *p, struct probe_result *res)
 
 	cc = run_step(p, p->file_url, 0L, 0L, false, NULL, 0, 0);
 	if (cc == CURLE_OK)
-		return probe_read_back(res, x, p->data, PROBE_BYTES);
+		return probe_read_back(res, x, p->data, LIM_PROBE_BYTES);
 	if (cc == CURLE_WRITE_ERROR && x->truncated)
 		probe_fail(res, CHECK_READ, "the probe object read back "
 		    "differs from what was written");
@@ -684,7 +680,7 @@ out:
 	/* After a failed write or read, leave nothing behind (best effort,
 	 * result ignored: the failure is already recorded). */
 	if (created)
-		(void)run_delete(p, CLEANUP_MIN_MS);
+		(void)run_delete(p, LIM_PROBE_CLEANUP_MIN_MS);
 	/* The easy handle leaves the multi handle after every step, so the
 	 * two can go in any order. */
 	probe_xfer_cleanup(&p->x);

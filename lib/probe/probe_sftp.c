@@ -47,11 +47,8 @@
 #include "fdio.h"
 #include "url.h"
 
-#define PROBE_BYTES 64
 /* Unpadded base64 of a SHA-256 digest: 43 characters. */
 #define FP_LEN 43
-#define URL_MAX 4096
-#define RPATH_MAX 2048
 
 /* What the key text says about itself (see key_info()). */
 enum key_kind { KEY_UNKNOWN, KEY_RSA, KEY_ECDSA, KEY_ED25519, KEY_DSA };
@@ -79,9 +76,9 @@ struct sftp_state {
 	/* body sink */
 	bool listing;              /* stop after the first directory entry */
 	bool listed;               /* an entry arrived (listing aborted) */
-	unsigned char got[PROBE_BYTES + 1];
+	unsigned char got[LIM_PROBE_BYTES + 1];
 	size_t gotlen;
-	bool overflow;             /* more than PROBE_BYTES arrived */
+	bool overflow;             /* more than LIM_PROBE_BYTES arrived */
 	/* upload source */
 	const unsigned char *src;
 	size_t srcleft;
@@ -239,7 +236,7 @@ on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *userp)
 
 /* Listing: note the first entry and stop (a backup directory can hold
  * thousands of files; one entry proves it is listable). Download: keep
- * at most PROBE_BYTES + 1 bytes, stop beyond. A short return makes curl
+ * at most LIM_PROBE_BYTES + 1 bytes, stop beyond. A short return makes curl
  * end the transfer with CURLE_WRITE_ERROR. */
 static size_t
 on_data(char *data, size_t size, size_t nmemb, void *userp)
@@ -260,7 +257,7 @@ on_data(char *data, size_t size, size_t nmemb, void *userp)
 	}
 	memcpy(st->got + st->gotlen, data, len);
 	st->gotlen += len;
-	if (st->gotlen > PROBE_BYTES) {
+	if (st->gotlen > LIM_PROBE_BYTES) {
 		st->overflow = true;
 		return 0;
 	}
@@ -591,8 +588,9 @@ struct sftp_probe {
 	long port;
 	struct keyfile kf;
 	char pinbuf[FP_LEN + 1], name[32];
-	char url_dir[URL_MAX], url_obj[URL_MAX], rm[RPATH_MAX + 64];
-	unsigned char data[PROBE_BYTES];
+	char url_dir[LIM_SFTP_URL_MAX], url_obj[LIM_SFTP_URL_MAX];
+	char rm[LIM_SFTP_PATH_MAX + 64];
+	unsigned char data[LIM_PROBE_BYTES];
 	bool created;              /* a probe object may be left behind */
 };
 
@@ -847,7 +845,7 @@ static bool
 sftp_prepare(struct sftp_probe *p, json_object *config)
 {
 	struct probe_result *res = p->res;
-	char dirurl[URL_MAX], rawdir[RPATH_MAX];
+	char dirurl[LIM_SFTP_URL_MAX], rawdir[LIM_SFTP_PATH_MAX];
 	const char *pin = NULL;
 	json_object *v;
 
@@ -943,7 +941,7 @@ step_list(struct sftp_probe *p)
 	return true;
 }
 
-/* write: upload PROBE_BYTES random bytes as the probe object. */
+/* write: upload LIM_PROBE_BYTES random bytes as the probe object. */
 static bool
 step_write(struct sftp_probe *p)
 {
@@ -964,7 +962,7 @@ step_write(struct sftp_probe *p)
 	if (cc == CURLE_OK) {
 		p->created = true;
 		probe_pass(res, CHECK_WRITE, "wrote a %d-byte probe object",
-		    PROBE_BYTES);
+		    LIM_PROBE_BYTES);
 		return true;
 	}
 	/* A partial upload may have created the file. */

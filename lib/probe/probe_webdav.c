@@ -28,10 +28,10 @@
 
 #include <sodium.h>
 
+#include "bd_limits.h"
 #include "probe_http.h"
 #include "url.h"
 
-#define PROBE_BYTES 64
 #define WEBDAV_PROTOCOLS "https,http"
 
 /* RFC 4918 §9.1: a PROPFIND body naming the one property we need. */
@@ -392,7 +392,7 @@ discard(const struct dav *d, const char *url)
 static void
 check_io(const struct dav *d, struct probe_result *res)
 {
-	unsigned char data[PROBE_BYTES];
+	unsigned char data[LIM_PROBE_BYTES];
 	char name[32], *url = NULL;
 	struct probe_xfer x;
 	const char *why;
@@ -428,7 +428,7 @@ check_io(const struct dav *d, struct probe_result *res)
 	}
 	written = true;
 	probe_pass(res, CHECK_WRITE, "wrote a %d-byte probe object",
-	    PROBE_BYTES);
+	    LIM_PROBE_BYTES);
 	probe_xfer_cleanup(&x);
 
 	cc = dav_perform(d, &x, "GET", url, NULL, NULL, 0, false, &status);
