@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <sodium.h>
 
 #include "url.h"
 
@@ -178,14 +179,21 @@ check_raw(const char *s, unsigned flags)
 	return check_authority(auth, alen, flags);
 }
 
-/* See url.h. */
+/* See url.h. The buffer grows by copying, and the old one is wiped before
+ * it is freed (realloc would leave it readable in the heap): a URL may
+ * carry a SAS token, a header line a signature. */
 bool
 url_append(char **buf, size_t *n, const char *s, size_t len)
 {
 	char *p;
 
-	if ((p = realloc(*buf, *n + len + 1)) == NULL)
+	if ((p = malloc(*n + len + 1)) == NULL)
 		return false;
+	if (*buf != NULL) {
+		memcpy(p, *buf, *n);
+		sodium_memzero(*buf, *n);
+		free(*buf);
+	}
 	memcpy(p + *n, s, len);
 	*n += len;
 	p[*n] = '\0';

@@ -77,8 +77,9 @@ bool url_host_ok(const char *h, size_t len);
 /*
  * Append s[0..len) as it is (already encoded) to the malloc'd,
  * NUL-terminated *buf of length *n (both may start NULL / 0): the building
- * block of the URLs the probes assemble. False when out of memory (*buf
- * unchanged and still owned by the caller).
+ * block of the URLs the probes assemble. The old buffer is wiped when it
+ * grows, so a URL carrying a secret leaves no copy behind. False when out
+ * of memory (*buf unchanged and still owned by the caller).
  */
 bool url_append(char **buf, size_t *n, const char *s, size_t len);
 

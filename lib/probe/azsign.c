@@ -19,32 +19,17 @@
 
 struct sbuf {
 	char *p;
-	size_t len, cap;
+	size_t len;
 	bool oom;
 };
 
+/* url_append wipes the old buffer as it grows: the string-to-sign and the
+ * Authorization line are secrets' neighbours. */
 static void
 sb_add(struct sbuf *b, const char *s, size_t n)
 {
-	size_t want;
-	char *p;
-
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		want = b->cap ? b->cap : 128;
-		while (want < b->len + n + 1)
-			want *= 2;
-		if ((p = realloc(b->p, want)) == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = want;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	if (!b->oom && !url_append(&b->p, &b->len, s, n))
+		b->oom = true;
 }
 
 static void
@@ -65,7 +50,8 @@ sb_take(struct sbuf *b)
 {
 	if (!b->oom && b->p == NULL)
 		sb_add(b, "", 0);
-	if (b->oom) {
+	if (b->oom && b->p != NULL) {
+		sodium_memzero(b->p, b->len);
 		free(b->p);
 		b->p = NULL;
 	}
@@ -323,7 +309,7 @@ char *
 azsign_string_to_sign(const char *method, const char *account,
     const char *path, const char *query, const struct curl_slist *headers)
 {
-	struct sbuf b = { NULL, 0, 0, false };
+	struct sbuf b = { NULL, 0, false };
 	const char *val;
 	size_t vlen, i;
 
@@ -371,7 +357,7 @@ azsign_authorization(const unsigned char *key, size_t keylen,
     const char *method, const char *account, const char *path,
     const char *query, const struct curl_slist *headers)
 {
-	struct sbuf b = { NULL, 0, 0, false };
+	struct sbuf b = { NULL, 0, false };
 	char sig[AZSIGN_SIG_MAX], *sts, *out = NULL;
 
 	sig[0] = '\0';

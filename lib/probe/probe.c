@@ -246,8 +246,13 @@ on_body(char *data, size_t size, size_t nmemb, void *userp)
 	room = (size_t)LIM_PROBE_MAX_RESPONSE - x->len;
 	take = len < room ? len : room;
 	if (take > 0) {
-		if ((p = realloc(x->body, x->len + take + 1)) == NULL)
+		/* Grown by copying, the old buffer wiped: OAuth token answers
+		 * pass through here. */
+		if ((p = malloc(x->len + take + 1)) == NULL)
 			return 0;
+		memcpy(p, x->body, x->len);
+		sodium_memzero(x->body, x->len);
+		free(x->body);
 		x->body = p;
 		memcpy(x->body + x->len, data, take);
 		x->len += take;

@@ -608,12 +608,15 @@ opt_string(json_object *config, const char *key, const char **out)
 }
 
 /* One transfer on the probe's handle, within the probe's one deadline
- * (probe_ms_left; 1 ms once it has passed, so it fails as a timeout). */
+ * (probe_ms_left; 1 ms once it has passed, so it fails as a timeout), with
+ * a clean egress gate. */
 static CURLcode
 perform(struct sftp_probe *p)
 {
 	long left = probe_ms_left(p->env);
 
+	/* A refusal by the egress gate belongs to the transfer it ended. */
+	p->x.gate.denied = false;
 	curl_easy_setopt(p->x.h, CURLOPT_TIMEOUT_MS, left > 0 ? left : 1L);
 	return curl_easy_perform(p->x.h);
 }
