@@ -35,9 +35,15 @@
 #define LIM_PROBE_DETAIL_MAX 256
 /* Warnings one TestResult lists; more are dropped. */
 #define LIM_PROBE_WARN_MAX 4
-/* A remote error code we may name in a detail ([A-Za-z0-9.]), NUL
- * included: AWS and Azure codes are words like "NoSuchBucket". */
-#define LIM_PROBE_CODE_MAX 64
+/* A remote error code we may name in a detail, NUL included: the <Code>
+ * of S3 and Azure error documents ([A-Za-z0-9.], words like
+ * "NoSuchBucket"), and the codes of Google and Graph JSON errors (shorter:
+ * "insufficientPermissions", no prose). */
+#define LIM_PROBE_XML_CODE_MAX 64
+#define LIM_PROBE_JSON_CODE_MAX 40
+/* Nesting accepted in a remote JSON body: Google's and Microsoft's error
+ * documents nest 4 deep; some slack for other bodies. */
+#define LIM_PROBE_JSON_DEPTH 16
 /* Access tokens a probe accepts: Google's are a few hundred bytes (its
  * docs reserve 2048); Microsoft's are JWTs of a few KB. */
 #define LIM_GOOGLE_TOKEN_MAX 4096

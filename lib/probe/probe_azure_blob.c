@@ -38,6 +38,7 @@
 #include "azsign.h"
 #include "probe_http.h"
 #include "wipe.h"
+#include "s3util.h"
 #include "url.h"
 
 /* x-ms-version: a Blob service version Azure and Azurite 3.x accept. */
@@ -45,7 +46,7 @@
 #define AZ_PROTOCOLS "https,http"
 #define AZ_DEFAULT_HOST ".blob.core.windows.net"
 /* An error <Code> we are willing to name in a detail. */
-#define AZ_CODE_MAX LIM_PROBE_CODE_MAX
+#define AZ_CODE_MAX LIM_PROBE_XML_CODE_MAX
 
 /*
  * The encoded path of blob `name` under `prefix` in the container at
@@ -100,26 +101,16 @@ out:
 static bool
 probe_azure_error_code(const char *body, char *out, size_t outsz)
 {
-	const char *p, *e, *q;
-	size_t n;
+	char code[S3UTIL_CODE_MAX];
 
 	if (outsz == 0)
 		return false;
 	out[0] = '\0';
-	if (body == NULL || (p = strstr(body, "<Code>")) == NULL)
+	/* Azure's error document has S3's shape, <Error><Code>..</Code>. */
+	if (body == NULL || !s3util_error_code(body, strlen(body), code) ||
+	    strlen(code) >= outsz)
 		return false;
-	p += 6;
-	if ((e = strstr(p, "</Code>")) == NULL)
-		return false;
-	n = (size_t)(e - p);
-	if (n == 0 || n >= outsz || n > AZ_CODE_MAX)
-		return false;
-	for (q = p; q < e; q++)
-		if (!((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') ||
-		    (*q >= '0' && *q <= '9') || *q == '.'))
-			return false;
-	memcpy(out, p, n);
-	out[n] = '\0';
+	memcpy(out, code, strlen(code) + 1);
 	return true;
 }
 

@@ -213,6 +213,38 @@ test_signature(void **state)
 	assert_false(azsign_sign(key, keylen, "x", sig, 44));
 }
 
+/* The Authorization line is the signature of the string-to-sign over
+ * exactly the headers given. */
+static void
+test_authorization(void **state)
+{
+	static const char *const lines[] = { "x-ms-date: Sun, 06 Nov 1994 "
+	    "08:49:37 GMT", "x-ms-version: 2021-08-06", "Content-Length: 64",
+	    NULL };
+	struct curl_slist *h = slist(lines);
+	unsigned char key[64];
+	size_t keylen;
+	char sig[AZSIGN_SIG_MAX], want[160], *sts, *got;
+
+	(void)state;
+	assert_int_equal(sodium_base642bin(key, sizeof(key), DEVSTORE_KEY,
+	    strlen(DEVSTORE_KEY), NULL, &keylen, NULL,
+	    sodium_base64_VARIANT_ORIGINAL), 0);
+	sts = azsign_string_to_sign("PUT", "devstoreaccount1",
+	    "/devstoreaccount1/c/b", "comp=block&blockid=AA%3D%3D", h);
+	assert_non_null(sts);
+	assert_true(azsign_sign(key, keylen, sts, sig, sizeof(sig)));
+	snprintf(want, sizeof(want), "Authorization: SharedKey "
+	    "devstoreaccount1:%s", sig);
+	got = azsign_authorization(key, keylen, "PUT", "devstoreaccount1",
+	    "/devstoreaccount1/c/b", "comp=block&blockid=AA%3D%3D", h);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+	free(sts);
+	curl_slist_free_all(h);
+}
+
 /* --------------------------------------------------------- blob paths */
 
 static void
@@ -326,6 +358,7 @@ main(void)
 		cmocka_unit_test(test_canonical_headers),
 		cmocka_unit_test(test_put_blob_string_to_sign),
 		cmocka_unit_test(test_signature),
+		cmocka_unit_test(test_authorization),
 		cmocka_unit_test(test_blob_path),
 		cmocka_unit_test(test_error_code),
 		cmocka_unit_test(test_date),
