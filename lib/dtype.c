@@ -256,79 +256,6 @@ all_in(const char *s, const char *extra, bool upper)
 	return true;
 }
 
-/* "12", "0x7f": a label that inet_aton() would read as a number. */
-static bool
-numeric_label(const char *l, size_t len)
-{
-	size_t i = 0;
-
-	if (len > 2 && l[0] == '0' && (l[1] == 'x' || l[1] == 'X')) {
-		for (i = 2; i < len; i++)
-			if (strchr("0123456789abcdefABCDEF", l[i]) == NULL)
-				return false;
-		return true;
-	}
-	for (; i < len; i++)
-		if (l[i] < '0' || l[i] > '9')
-			return false;
-	return true;
-}
-
-/*
- * A DNS name (labels of letters, digits, '-', '_'; RFC 1123 relaxed for '_'
- * which some LAN names use) or a dotted-quad IPv4 address. A name whose last
- * label is numeric must be a valid dotted quad: resolvers read "127.1" or
- * "0x7f000001" as addresses, which would hide an address behind a "name".
- */
-static bool
-hostname_ok(const char *h, size_t len)
-{
-	char buf[256];
-	struct in_addr a4;
-	size_t i, label = 0, last = 0;
-
-	if (len > 0 && h[len - 1] == '.')
-		len--;
-	if (len == 0 || len > 253)
-		return false;
-	for (i = 0; i < len; i++) {
-		int c = (unsigned char)h[i];
-		if (c == '.') {
-			if (label == 0 || h[i - 1] == '-')
-				return false;
-			label = 0;
-			last = i + 1;
-			continue;
-		}
-		if (!is_alnum(c) && c != '-' && c != '_')
-			return false;
-		if (label == 0 && c == '-')
-			return false;
-		if (++label > 63)
-			return false;
-	}
-	if (label == 0 || h[len - 1] == '-')
-		return false;
-	if (!numeric_label(h + last, len - last))
-		return true;
-	memcpy(buf, h, len);
-	buf[len] = '\0';
-	return inet_pton(AF_INET, buf, &a4) == 1;
-}
-
-static bool
-ipv6_ok(const char *h, size_t len)
-{
-	char buf[64];
-	struct in6_addr a6;
-
-	if (len == 0 || len >= sizeof(buf))
-		return false;
-	memcpy(buf, h, len);
-	buf[len] = '\0';
-	return inet_pton(AF_INET6, buf, &a6) == 1;
-}
-
 /* sftp/ftp host: a name or an IP literal, nothing else (no scheme, port,
  * path, user). IPv6 may be written bare or in brackets. */
 static const char *
@@ -338,11 +265,11 @@ check_host(const char *v)
 
 	if (strchr(v, ':') != NULL) {
 		if (v[0] == '[' && len > 2 && v[len - 1] == ']' &&
-		    ipv6_ok(v + 1, len - 2))
+		    url_ipv6_ok(v + 1, len - 2))
 			return NULL;
-		if (ipv6_ok(v, len))
+		if (url_ipv6_ok(v, len))
 			return NULL;
-	} else if (hostname_ok(v, len))
+	} else if (url_host_ok(v, len))
 		return NULL;
 	return "must be a host name or IP address, without scheme, port, "
 	    "user or path";

@@ -101,9 +101,9 @@ url_host_ok(const char *h, size_t len)
 	return inet_pton(AF_INET, buf, &a4) == 1;
 }
 
-/* An IPv6 literal without brackets and without a zone id. */
-static bool
-ipv6_ok(const char *h, size_t len)
+/* See url.h. */
+bool
+url_ipv6_ok(const char *h, size_t len)
 {
 	char buf[64];
 	struct in6_addr a6;
@@ -127,7 +127,7 @@ check_authority(const char *a, size_t alen, unsigned flags)
 		return URL_ERR_USERINFO;
 	if (a[0] == '[') {
 		p = memchr(a, ']', alen);
-		if (p == NULL || !ipv6_ok(a + 1, (size_t)(p - a - 1)))
+		if (p == NULL || !url_ipv6_ok(a + 1, (size_t)(p - a - 1)))
 			return URL_ERR_HOST;
 		port = p + 1;
 		if (port != end && *port != ':')

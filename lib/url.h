@@ -71,8 +71,12 @@ void url_clear(struct url *u);
 const char *url_strerror(enum url_err);
 
 /* Whether the DNS name or dotted IPv4 h[0..len) passes URL_STRICT_HOST
- * (a bare host: no brackets, no port). */
+ * (a bare host: no brackets, no port). The SFTP and FTP host fields use it
+ * too (dtype.c). */
 bool url_host_ok(const char *h, size_t len);
+
+/* Whether h[0..len) is an IPv6 literal (no brackets, no zone id). */
+bool url_ipv6_ok(const char *h, size_t len);
 
 /*
  * Append s[0..len) as it is (already encoded) to the malloc'd,

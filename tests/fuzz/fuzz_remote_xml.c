@@ -18,14 +18,6 @@
 
 #include "fuzz_fixtures.h"
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}
-
 static void
 check_code(const uint8_t *data, size_t size, const char *code)
 {

@@ -21,14 +21,6 @@
 
 #include "fuzz_fixtures.h"
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}
-
 static void
 check_code(const char *code)
 {
