@@ -36,6 +36,7 @@
 #include "bd_limits.h"
 #include "probe_http.h"
 #include "wipe.h"
+#include "url.h"
 
 #define OD_PROTOCOLS "https,http"
 #define OD_DEFAULT_GRAPH "https://graph.microsoft.com/v1.0"
@@ -312,11 +313,13 @@ check_read(struct od *d, const unsigned char *data, size_t len)
 		goto out;
 	}
 	/* CURLINFO_REDIRECT_URL: the absolute URL of Location, resolved
-	 * against the request URL, even with redirects off. */
+	 * against the request URL, even with redirects off. A URL a remote
+	 * hands over passes the service's URL rule (url.h) like any other. */
 	if (curl_easy_getinfo(x.h, CURLINFO_REDIRECT_URL, &l) != CURLE_OK ||
-	    l == NULL || (loc = strdup(l)) == NULL) {
+	    l == NULL || url_parse(l, URL_QUERY, NULL) != URL_OK ||
+	    (loc = strdup(l)) == NULL) {
 		probe_fail(d->res, CHECK_READ, "OneDrive answered a redirect "
-		    "without a download URL");
+		    "without a usable download URL");
 		goto out;
 	}
 	if (!d->http && probe_plain_http(loc))
