@@ -7,9 +7,9 @@
 #include <strings.h>
 
 #include <curl/curl.h>
-#include <sodium.h>
 
 #include "url.h"
+#include "wipe.h"
 
 static const char *const url_msgs[URL_ERR__MAX] = {
 	[URL_OK] = "is a valid URL",
@@ -191,8 +191,7 @@ url_append(char **buf, size_t *n, const char *s, size_t len)
 		return false;
 	if (*buf != NULL) {
 		memcpy(p, *buf, *n);
-		sodium_memzero(*buf, *n);
-		free(*buf);
+		wipe_free(*buf, *n);
 	}
 	memcpy(p + *n, s, len);
 	*n += len;

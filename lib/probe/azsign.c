@@ -50,9 +50,8 @@ sb_take(struct sbuf *b)
 {
 	if (!b->oom && b->p == NULL)
 		sb_add(b, "", 0);
-	if (b->oom && b->p != NULL) {
-		sodium_memzero(b->p, b->len);
-		free(b->p);
+	if (b->oom) {
+		wipe_free(b->p, b->len);
 		b->p = NULL;
 	}
 	return b->p;

@@ -251,8 +251,7 @@ on_body(char *data, size_t size, size_t nmemb, void *userp)
 		if ((p = malloc(x->len + take + 1)) == NULL)
 			return 0;
 		memcpy(p, x->body, x->len);
-		sodium_memzero(x->body, x->len);
-		free(x->body);
+		wipe_free(x->body, x->len);
 		x->body = p;
 		memcpy(x->body + x->len, data, take);
 		x->len += take;

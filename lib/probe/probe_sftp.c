@@ -1112,6 +1112,5 @@ out:
 	if (!keyfile_remove(&p->kf))
 		probe_warn(res, "the in-memory copy of the private key could "
 		    "not be wiped");
-	sodium_memzero(p, sizeof(*p));
-	free(p);
+	wipe_free(p, sizeof(*p));
 }
