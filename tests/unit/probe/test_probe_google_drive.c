@@ -1,10 +1,10 @@
 /*
  * lib/probe/probe_google_drive.c without a network: the API base and the
  * encoded folder id it builds, the sentence for an unexpected answer (only
- * Drive's short reason code is named, never its message), and the refusal
- * before any connection when no token is stored. The file is included so
- * its static helpers can be called (the one way tests/unit/probe/ tests
- * static helpers).
+ * Drive's short reason code is named, never its message). A missing token
+ * is probe_oauth_bearer's, tested in test_probe_http.c. The file is
+ * included so its static helpers can be called (the one way
+ * tests/unit/probe/ tests static helpers).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -91,34 +91,12 @@ test_unexpected(void **state)
 	}
 }
 
-static void
-test_no_token(void **state)
-{
-	struct cfg cfg;
-	struct egress eg;
-	struct probe_env env = { &cfg, &eg, 0 };
-	struct probe_result r;
-	json_object *c;
-
-	(void)state;
-	memset(&cfg, 0, sizeof(cfg));
-	memset(&eg, 0, sizeof(eg));
-	c = json_tokener_parse("{\"folderId\":\"root\"}");
-	probe_run(probe_google_drive, &env, c, &r);
-	assert_false(r.ok);
-	assert_int_equal(r.failed, CHECK_AUTH);
-	assert_int_equal(r.nchecks, 1);
-	json_object_put(c);
-	probe_result_clear(&r);
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_make_urls),
 		cmocka_unit_test(test_unexpected),
-		cmocka_unit_test(test_no_token),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

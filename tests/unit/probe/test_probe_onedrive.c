@@ -103,35 +103,12 @@ test_api_code(void **state)
 	}
 }
 
-/* Refusals before any connection: no token, a dot segment. */
-static void
-test_refused_before_connecting(void **state)
-{
-	struct cfg cfg;
-	struct egress eg;
-	struct probe_env env = { &cfg, &eg, 0 };
-	struct probe_result r;
-	json_object *c;
-
-	(void)state;
-	memset(&cfg, 0, sizeof(cfg));
-	memset(&eg, 0, sizeof(eg));
-	c = json_tokener_parse("{\"folderPath\":\"/a\"}");
-	probe_run(probe_onedrive, &env, c, &r);
-	assert_false(r.ok);
-	assert_int_equal(r.failed, CHECK_AUTH);
-	assert_non_null(strstr(r.checks[0].detail, "authorize"));
-	json_object_put(c);
-	probe_result_clear(&r);
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_make_urls),
 		cmocka_unit_test(test_api_code),
-		cmocka_unit_test(test_refused_before_connecting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
