@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <sodium.h>
 
 #include "url.h"
 #include "wipe.h"
@@ -401,7 +402,10 @@ url_unescape(const char *s, size_t len, bool plus, size_t *outlen)
 	if (outlen != NULL)
 		*outlen = (size_t)dlen;
 out:
-	free(in);
+	/* Query values can be secrets (an OAuth code): no copy stays. */
+	wipe_free(in, len);
+	if (dec != NULL)
+		sodium_memzero(dec, (size_t)dlen);
 	curl_free(dec);
 	return out;
 }

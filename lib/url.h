@@ -107,9 +107,10 @@ bool url_escape_buf(char *out, size_t outsz, size_t *o, const char *s,
 /*
  * The percent-decoding of s[0..len) (curl_easy_unescape), with '+' read as
  * a space first when plus is set (form encoding, as query values are read
- * by Azure). A malformed %-escape stays literal. Returns a malloc'd
- * NUL-terminated string the caller frees, *outlen its length (may be
- * NULL); NULL when out of memory.
+ * by Azure and in the service's own query strings). A malformed %-escape
+ * stays literal. The intermediate copies are wiped (a value may be a
+ * secret). Returns a malloc'd NUL-terminated string the caller frees,
+ * *outlen its length (may be NULL); NULL when out of memory.
  */
 char *url_unescape(const char *s, size_t len, bool plus, size_t *outlen);
 
