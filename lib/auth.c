@@ -20,7 +20,7 @@
 #include "wipe.h"
 
 /* Bigger than this is not a JWT key (an RSA-8192 public PEM is ~1.5 KiB). */
-#define AUTH_KEY_FILE_MAX (64 * 1024)
+#define AUTH_KEY_FILE_MAX LIM_JWT_KEY_FILE_MAX
 
 enum alg_family { FAM_HS, FAM_RS, FAM_ES };
 

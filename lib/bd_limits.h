@@ -5,7 +5,8 @@
 #ifndef BD_BD_LIMITS_H
 #define BD_BD_LIMITS_H
 
-/* Request body; nginx's client_max_body_size in nginx/ is rendered from it. */
+/* Request body. nginx/backupd-location.conf's client_max_body_size and
+ * scripts/stack.sh's default equal it (checked by scripts/style.sh). */
 #define LIM_MAX_BODY_DEFAULT 65536L
 /* A destination name (contract: maxLength 128, counted in characters). */
 #define LIM_NAME_MAX 128
@@ -27,6 +28,44 @@
 #define LIM_KEYRING_MAX 64
 /* Response bytes a probe reads from a remote (probe body + error XML). */
 #define LIM_PROBE_MAX_RESPONSE (256L * 1024)
+/* The probe object's size: random bytes, small enough for any quota or
+ * upload limit, large enough that a corrupted read-back shows. */
+#define LIM_PROBE_BYTES 64
+/* A check's detail and a warning: one sentence, never a remote document. */
+#define LIM_PROBE_DETAIL_MAX 256
+/* Warnings one TestResult lists; more are dropped. */
+#define LIM_PROBE_WARN_MAX 4
+/* A remote error code we may name in a detail, NUL included: the <Code>
+ * of S3 and Azure error documents ([A-Za-z0-9.], words like
+ * "NoSuchBucket"), and the codes of Google and Graph JSON errors (shorter:
+ * "insufficientPermissions", no prose). */
+#define LIM_PROBE_XML_CODE_MAX 64
+#define LIM_PROBE_JSON_CODE_MAX 40
+/* Nesting accepted in a remote JSON body: Google's and Microsoft's error
+ * documents nest 4 deep; some slack for other bodies. */
+#define LIM_PROBE_JSON_DEPTH 16
+/* Access tokens a probe accepts: Google's are a few hundred bytes (its
+ * docs reserve 2048); Microsoft's are JWTs of a few KB. */
+#define LIM_GOOGLE_TOKEN_MAX 4096
+#define LIM_MICROSOFT_TOKEN_MAX 8192
+/* A Drive file id or a Graph item id (Drive ids are ~33, Graph ~40). */
+#define LIM_PROBE_ID_MAX 256
+/* An Azure account key, decoded: real keys are 64 bytes; dtype allows a
+ * little more. */
+#define LIM_AZURE_KEY_MAX 256
+/* The GCS assertion's lifetime: Google accepts at most one hour. */
+#define LIM_GCS_ASSERTION_TTL 3600
+/* SFTP: a directory URL and the raw path of a quote command, enough for a
+ * LIM_SHORT_MAX path with every byte percent-encoded. */
+#define LIM_SFTP_URL_MAX 4096
+#define LIM_SFTP_PATH_MAX 2048
+/* The cleanup of a probe object left after a failure gets at least this
+ * long, even when the probe's own time is used up. */
+#define LIM_PROBE_CLEANUP_MIN_MS 2000L
+/* Files read whole at start: a PEM JWT key, the config, the keyring. */
+#define LIM_JWT_KEY_FILE_MAX (64L * 1024)
+#define LIM_CONFIG_FILE_MAX (1024L * 1024)
+#define LIM_KEYRING_FILE_MAX (1024L * 1024)
 /* Defaults for the pool and the probes (config keys override). */
 #define LIM_WORKERS_DEFAULT 4
 #define LIM_MAX_REQUESTS_DEFAULT 10000
@@ -38,6 +77,11 @@
 #define LIM_LISTEN_BACKLOG 128
 /* A respawning worker waits at most this long between attempts. */
 #define LIM_RESPAWN_BACKOFF_MAX_MS 5000
+/* An OAuth access token is refreshed when it expires within this margin,
+ * so it cannot expire during the probe that follows. */
+#define LIM_OAUTH_REFRESH_MARGIN_MS 60000
+/* Retry-After (seconds) on a 503 while the database is away. */
+#define LIM_RETRY_AFTER_S 5
 /* OAuth state lifetime (issue: 10 minutes). */
 #define LIM_OAUTH_STATE_TTL 600
 /* Rows re-encrypted per transaction by `backupctl rekey`. */

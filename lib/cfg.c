@@ -41,9 +41,10 @@
 #include "secret_file.h"
 #include "wipe.h"
 #include "commalist.h"
+#include "url.h"
 
 /* A config file is a few kilobytes; anything this large is a wrong path. */
-#define CFG_FILE_MAX (1024L * 1024)
+#define CFG_FILE_MAX LIM_CONFIG_FILE_MAX
 /* Longest key name echoed back in "unknown key" (they are short tokens). */
 #define CFG_KEY_SHOWN_MAX 64
 #define ENV_PREFIX "BACKUPD_"
@@ -262,17 +263,12 @@ v_jwt_alg(const char *v, char *why, size_t whylen)
 	return false;
 }
 
+/* The service's one URL rule (url.h); the sentence stays the one every
+ * URL key has always answered. */
 static bool
 v_url(const char *v, char *why, size_t whylen)
 {
-	size_t skip = 0;
-
-	if (strncasecmp(v, "https://", 8) == 0)
-		skip = 8;
-	else if (strncasecmp(v, "http://", 7) == 0)
-		skip = 7;
-	if (skip != 0 && v[skip] != '\0' && v[skip] != '/' &&
-	    !has_ctl_or_space(v))
+	if (url_parse(v, URL_QUERY | URL_STRICT_HOST, NULL) == URL_OK)
 		return true;
 	snprintf(why, whylen, "must be an http:// or https:// URL");
 	return false;

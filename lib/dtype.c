@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "dtype.h"
+#include "url.h"
 
 /*
  * File-local field flag: the value may contain \n, \r and \t (a PEM private
@@ -255,79 +256,6 @@ all_in(const char *s, const char *extra, bool upper)
 	return true;
 }
 
-/* "12", "0x7f": a label that inet_aton() would read as a number. */
-static bool
-numeric_label(const char *l, size_t len)
-{
-	size_t i = 0;
-
-	if (len > 2 && l[0] == '0' && (l[1] == 'x' || l[1] == 'X')) {
-		for (i = 2; i < len; i++)
-			if (strchr("0123456789abcdefABCDEF", l[i]) == NULL)
-				return false;
-		return true;
-	}
-	for (; i < len; i++)
-		if (l[i] < '0' || l[i] > '9')
-			return false;
-	return true;
-}
-
-/*
- * A DNS name (labels of letters, digits, '-', '_'; RFC 1123 relaxed for '_'
- * which some LAN names use) or a dotted-quad IPv4 address. A name whose last
- * label is numeric must be a valid dotted quad: resolvers read "127.1" or
- * "0x7f000001" as addresses, which would hide an address behind a "name".
- */
-static bool
-hostname_ok(const char *h, size_t len)
-{
-	char buf[256];
-	struct in_addr a4;
-	size_t i, label = 0, last = 0;
-
-	if (len > 0 && h[len - 1] == '.')
-		len--;
-	if (len == 0 || len > 253)
-		return false;
-	for (i = 0; i < len; i++) {
-		int c = (unsigned char)h[i];
-		if (c == '.') {
-			if (label == 0 || h[i - 1] == '-')
-				return false;
-			label = 0;
-			last = i + 1;
-			continue;
-		}
-		if (!is_alnum(c) && c != '-' && c != '_')
-			return false;
-		if (label == 0 && c == '-')
-			return false;
-		if (++label > 63)
-			return false;
-	}
-	if (label == 0 || h[len - 1] == '-')
-		return false;
-	if (!numeric_label(h + last, len - last))
-		return true;
-	memcpy(buf, h, len);
-	buf[len] = '\0';
-	return inet_pton(AF_INET, buf, &a4) == 1;
-}
-
-static bool
-ipv6_ok(const char *h, size_t len)
-{
-	char buf[64];
-	struct in6_addr a6;
-
-	if (len == 0 || len >= sizeof(buf))
-		return false;
-	memcpy(buf, h, len);
-	buf[len] = '\0';
-	return inet_pton(AF_INET6, buf, &a6) == 1;
-}
-
 /* sftp/ftp host: a name or an IP literal, nothing else (no scheme, port,
  * path, user). IPv6 may be written bare or in brackets. */
 static const char *
@@ -337,74 +265,24 @@ check_host(const char *v)
 
 	if (strchr(v, ':') != NULL) {
 		if (v[0] == '[' && len > 2 && v[len - 1] == ']' &&
-		    ipv6_ok(v + 1, len - 2))
+		    url_ipv6_ok(v + 1, len - 2))
 			return NULL;
-		if (ipv6_ok(v, len))
+		if (url_ipv6_ok(v, len))
 			return NULL;
-	} else if (hostname_ok(v, len))
+	} else if (url_host_ok(v, len))
 		return NULL;
 	return "must be a host name or IP address, without scheme, port, "
 	    "user or path";
 }
 
-/*
- * endpoint / url: http:// or https:// (scheme case-insensitive, RFC 3986
- * §3.1), a host, an optional port, then any path and query. No userinfo:
- * credentials belong in their (secret) fields, never in a URL that is
- * returned unredacted. No whitespace, backslash or fragment, which URL
- * parsers disagree on.
- */
+/* endpoint / url / token_uri: the service's one URL rule (url.h), with a
+ * query allowed and the host as written checked (URL_STRICT_HOST). */
 static const char *
 check_url(const char *v)
 {
-	const char *p, *auth, *end, *host, *port;
-	size_t hlen;
-	long n;
+	enum url_err e = url_parse(v, URL_QUERY | URL_STRICT_HOST, NULL);
 
-	if (strncasecmp(v, "https://", 8) == 0)
-		auth = v + 8;
-	else if (strncasecmp(v, "http://", 7) == 0)
-		auth = v + 7;
-	else
-		return "must be an http:// or https:// URL";
-	for (p = v; *p; p++)
-		if (*p == ' ' || *p == '\\' || *p == '#' ||
-		    (unsigned char)*p >= 0x80)
-			return "must be a URL without spaces, backslashes, "
-			    "fragments or non-ASCII characters";
-	end = auth + strcspn(auth, "/?");
-	if (memchr(auth, '@', (size_t)(end - auth)) != NULL)
-		return "must not contain user credentials; use the "
-		    "credential fields";
-	host = auth;
-	if (*host == '[') {
-		p = memchr(host, ']', (size_t)(end - host));
-		if (p == NULL || !ipv6_ok(host + 1, (size_t)(p - host - 1)))
-			return "must have a valid host";
-		port = p + 1;
-		if (port != end && *port != ':')
-			return "must have a valid host";
-	} else {
-		port = memchr(host, ':', (size_t)(end - host));
-		if (port == NULL)
-			port = end;
-		hlen = (size_t)(port - host);
-		if (hlen == 0)
-			return "must include a host";
-		if (!hostname_ok(host, hlen))
-			return "must have a valid host";
-	}
-	if (port != end) {
-		n = 0;
-		for (p = port + 1; p < end; p++) {
-			if (*p < '0' || *p > '9' || n > 65535)
-				return "must have a port between 1 and 65535";
-			n = n * 10 + (*p - '0');
-		}
-		if (p == port + 1 || n < 1 || n > 65535)
-			return "must have a port between 1 and 65535";
-	}
-	return NULL;
+	return e == URL_OK ? NULL : url_strerror(e);
 }
 
 /* AWS and S3-compatible region names ("us-east-1", "auto", "garage"). */

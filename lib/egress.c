@@ -336,7 +336,10 @@ egress_permits(const struct egress *e, const struct sockaddr *sa)
  * CURLOPT_OPENSOCKETFUNCTION: called for every connection curl opens, with
  * the resolved address, so names resolving to a denied address are caught
  * whatever DNS answered. Refusing makes the transfer fail with
- * CURLE_COULDNT_CONNECT; gate->denied tells the probe why.
+ * CURLE_COULDNT_CONNECT; gate->denied tells the probe why. It says whether
+ * the LAST address curl tried was refused: a name resolving to a denied
+ * address and then to an allowed one that does not answer fails for the
+ * second reason (issue 13 item 8).
  */
 static curl_socket_t
 egress_opensocket(void *clientp, curlsocktype purpose,
@@ -357,6 +360,9 @@ egress_opensocket(void *clientp, curlsocktype purpose,
 			gate->denied = true;
 		return CURL_SOCKET_BAD;
 	}
+	/* An allowed address after a refused one: what happens next (refused,
+	 * timed out, answered) is this address's story, not the policy's. */
+	gate->denied = false;
 	type = address->socktype;
 #ifdef SOCK_CLOEXEC
 	type |= SOCK_CLOEXEC;

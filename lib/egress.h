@@ -44,7 +44,9 @@ void egress_free(struct egress *e);
 bool egress_permits(const struct egress *e, const struct sockaddr *sa);
 
 /* Install on a curl handle: CURLOPT_OPENSOCKETFUNCTION with *gate as
- * clientp. gate->denied is set when a connection was refused. */
+ * clientp. gate->denied tells whether the last connection curl tried was
+ * refused (an allowed one clears it); reset it before each transfer on a
+ * reused handle. */
 struct egress_gate {
 	const struct egress *policy;
 	bool denied;

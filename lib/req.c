@@ -10,6 +10,7 @@
 
 #include "bd_limits.h"
 #include "req.h"
+#include "url.h"
 
 void
 req_set_id(struct request *r, const char *p)
@@ -29,40 +30,6 @@ req_set_id(struct request *r, const char *p)
 	sodium_bin2hex(r->request_id, sizeof(r->request_id), rnd, sizeof(rnd));
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Percent-decode [s, s+n) ('+' is a space in a query) into a new string. */
-static char *
-pct_decode(const char *s, size_t n)
-{
-	char *o = malloc(n + 1), *w = o;
-
-	if (o == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-		if (s[i] == '%' && i + 2 < n &&
-		    (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
-		    (lo = hexval((unsigned char)s[i + 2])) >= 0) {
-			*w++ = (char)(hi * 16 + lo);
-			i += 2;
-		} else if (s[i] == '+') {
-			*w++ = ' ';
-		} else {
-			*w++ = s[i];
-		}
-	}
-	*w = '\0';
-	return o;
-}
-
 char *
 req_query_param(const char *q, const char *name, bool *dup)
 {
@@ -80,8 +47,9 @@ req_query_param(const char *q, const char *name, bool *dup)
 				if (dup != NULL)
 					*dup = true;
 			} else {
-				found = eq ? pct_decode(eq + 1, len - kl - 1) :
-				    pct_decode("", 0);
+				/* '+' is a space in a query (form encoding) */
+				found = eq ? url_unescape(eq + 1, len - kl - 1,
+				    true, NULL) : url_unescape("", 0, true, NULL);
 			}
 		}
 		q += len;

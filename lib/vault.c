@@ -32,7 +32,7 @@ _Static_assert(VAULT_KEYBYTES == VAULT_KEYBYTES_N, "keyring key size");
 #define VAULT_NONCEBYTES crypto_secretbox_NONCEBYTES
 #define VAULT_MACBYTES crypto_secretbox_MACBYTES
 /* A keyring of LIM_KEYRING_MAX lines is ~6 KiB; anything this big is wrong. */
-#define VAULT_FILE_MAX (1024 * 1024)
+#define VAULT_FILE_MAX LIM_KEYRING_FILE_MAX
 /* Longest base64 text worth decoding to find out it is not 32 bytes. */
 #define VAULT_B64_MAX 256
 

@@ -18,3 +18,17 @@ if hits=$(grep -nHE "(^|[^A-Za-z0-9_])($BANNED)[[:space:]]*\(" "${files[@]}"); t
 	printf 'style: banned call(s) above: use snprintf, memcpy with lengths, strtol, strtok_r, fgets\n' >&2
 	exit 1
 fi
+
+# nginx's body limit must be the service's: a larger one lets bodies through
+# that backupd answers 413 itself, a smaller one refuses valid requests. The
+# snippet's client_max_body_size equals max_body's default in lib/bd_limits.h
+# as does scripts/stack.sh's default (it rewrites the number when
+# BACKUPD_MAX_BODY is set).
+lim=$(sed -nE 's/^#define LIM_MAX_BODY_DEFAULT ([0-9]+)L?$/\1/p' lib/bd_limits.h)
+ngx=$(sed -nE 's/^[[:space:]]*client_max_body_size ([0-9]+);.*/\1/p' nginx/backupd-location.conf)
+stk=$(sed -nE 's/.*BACKUPD_MAX_BODY:-([0-9]+)\}.*/\1/p' scripts/stack.sh)
+if [[ -z $lim || $lim != "$ngx" || $lim != "$stk" ]]; then
+	printf 'style: client_max_body_size in nginx/backupd-location.conf (%s) and the default in scripts/stack.sh (%s) must equal LIM_MAX_BODY_DEFAULT in lib/bd_limits.h (%s)\n' \
+		"${ngx:-none}" "${stk:-none}" "${lim:-none}" >&2
+	exit 1
+fi

@@ -246,8 +246,12 @@ on_body(char *data, size_t size, size_t nmemb, void *userp)
 	room = (size_t)LIM_PROBE_MAX_RESPONSE - x->len;
 	take = len < room ? len : room;
 	if (take > 0) {
-		if ((p = realloc(x->body, x->len + take + 1)) == NULL)
+		/* Grown by copying, the old buffer wiped: OAuth token answers
+		 * pass through here. */
+		if ((p = malloc(x->len + take + 1)) == NULL)
 			return 0;
+		memcpy(p, x->body, x->len);
+		wipe_free(x->body, x->len);
 		x->body = p;
 		memcpy(x->body + x->len, data, take);
 		x->len += take;
@@ -258,6 +262,25 @@ on_body(char *data, size_t size, size_t nmemb, void *userp)
 		return 0;
 	}
 	return len;
+}
+
+/* See probe.h. Without a deadline (a probe called outside probe_run) each
+ * transfer gets probe_timeout. */
+long
+probe_ms_left(const struct probe_env *env)
+{
+	const struct cfg *c = env != NULL ? env->cfg : NULL;
+	long long tt = LIM_PROBE_TIMEOUT_DEFAULT, left;
+
+	if (c != NULL && c->probe_timeout > 0)
+		tt = c->probe_timeout;
+	tt *= 1000;
+	if (env != NULL && env->deadline_ms > 0) {
+		left = env->deadline_ms - clock_mono_ms();
+		if (left < tt)
+			tt = left;
+	}
+	return tt < -1000000 ? -1000000 : (long)tt;
 }
 
 /*
@@ -272,7 +295,7 @@ probe_curl(struct probe_xfer *x, const struct probe_env *env,
 {
 	enum bd_err rc = BD_ERR_INTERNAL;
 	const struct cfg *c = env != NULL ? env->cfg : NULL;
-	long ct = LIM_PROBE_CONNECT_TIMEOUT_DEFAULT, tt = LIM_PROBE_TIMEOUT_DEFAULT;
+	long ct = LIM_PROBE_CONNECT_TIMEOUT_DEFAULT, tt;
 	CURL *h;
 
 	memset(x, 0, sizeof(*x));
@@ -285,14 +308,9 @@ probe_curl(struct probe_xfer *x, const struct probe_env *env,
 		goto out;
 	if (c != NULL && c->probe_connect_timeout > 0)
 		ct = c->probe_connect_timeout;
-	if (c != NULL && c->probe_timeout > 0)
-		tt = c->probe_timeout;
-	tt *= 1000;
-	if (env->deadline_ms > 0) {
-		long long left = env->deadline_ms - clock_mono_ms();
-		/* Past the deadline: 1 ms, so the transfer fails as a timeout. */
-		tt = left < tt ? (left > 0 ? (long)left : 1) : tt;
-	}
+	/* Past the deadline: 1 ms, so the transfer fails as a timeout. */
+	if ((tt = probe_ms_left(env)) <= 0)
+		tt = 1;
 
 	rc = BD_ERR_INTERNAL;
 	x->gate.policy = env->egress;

@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "bd_limits.h"
 #include "cfg.h"
 #include "egress.h"
 
@@ -31,8 +32,8 @@ enum probe_check {
 	CHECK__MAX
 };
 
-#define PROBE_DETAIL_MAX 256
-#define PROBE_WARN_MAX 4
+#define PROBE_DETAIL_MAX LIM_PROBE_DETAIL_MAX
+#define PROBE_WARN_MAX LIM_PROBE_WARN_MAX
 
 struct probe_result {
 	bool ok;                /* all checks that ran passed */
@@ -125,6 +126,15 @@ void probe_xfer_cleanup(struct probe_xfer *x);
 enum probe_check probe_fail_curl(struct probe_result *,
     const struct probe_xfer *, CURLcode cc, enum probe_check otherwise,
     const char *what);
+
+/*
+ * Milliseconds a transfer starting now may take: probe_timeout, cut to what
+ * is left until env->deadline_ms (probe_run sets it for the whole probe).
+ * 0 or less when the deadline has passed. Every transfer of every probe is
+ * bounded by it (probe_curl sets it; probes that run several transfers on
+ * one handle set it again before each).
+ */
+long probe_ms_left(const struct probe_env *env);
 
 /* The probes, one file each (probe_<type>.c). */
 void probe_local(const struct probe_env *, json_object *, struct probe_result *);

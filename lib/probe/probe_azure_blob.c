@@ -9,22 +9,9 @@
  * simply stays part of every path.
  *
  * Authorization, one of:
- *  - SharedKey, Microsoft "Authorize with Shared Key" (Blob service, version
- *    2009-09-19 and later): HMAC-SHA256, keyed with the base64-decoded
- *    account key, over
- *      VERB \n Content-Encoding \n Content-Language \n Content-Length \n
- *      Content-MD5 \n Content-Type \n Date \n If-Modified-Since \n If-Match \n
- *      If-None-Match \n If-Unmodified-Since \n Range \n
- *      CanonicalizedHeaders CanonicalizedResource
- *    where Content-Length is empty when 0 (version 2015-02-21 and later),
- *    CanonicalizedHeaders are the x-ms-* headers, names lower-cased, sorted,
- *    "name:value\n" each, and CanonicalizedResource is "/" + account + the
- *    request's encoded URI path, then "\nname:value" per query parameter
- *    (names lower-cased, sorted, values URL-decoded, repeated names joined
- *    by ','). For the emulator's path-style URLs the doc's rule yields
- *    "/devstoreaccount1/devstoreaccount1/container": the account once for the
- *    rule and once because it is part of the path. Azurite validates exactly
- *    that.
+ *  - SharedKey, Microsoft "Authorize with Shared Key" (Blob service,
+ *    version 2009-09-19 and later), signed by azsign.c over exactly the
+ *    header list curl sends.
  *  - A SAS token, appended to every request's query (a leading '?' is
  *    dropped); it is never signed or altered here.
  *
@@ -48,430 +35,18 @@
 #include <sodium.h>
 
 #include "bd_limits.h"
+#include "azsign.h"
 #include "probe_http.h"
 #include "wipe.h"
+#include "s3util.h"
+#include "url.h"
 
 /* x-ms-version: a Blob service version Azure and Azurite 3.x accept. */
 #define AZ_VERSION "2021-08-06"
 #define AZ_PROTOCOLS "https,http"
 #define AZ_DEFAULT_HOST ".blob.core.windows.net"
-#define AZ_PROBE_BYTES 64
-/* Real account keys decode to 64 bytes; dtype allows a little more. */
-#define AZ_KEY_MAX 256
 /* An error <Code> we are willing to name in a detail. */
-#define AZ_CODE_MAX 64
-#define AZ_SIG_MAX sodium_base64_ENCODED_LEN(crypto_auth_hmacsha256_BYTES, \
-    sodium_base64_VARIANT_ORIGINAL)
-
-/*
- * Exported for tests/unit/test_probe_azure_blob.c only; not part of the
- * probe.h API, so the prototypes live here and in the test.
- */
-char *probe_azure_string_to_sign(const char *method, const char *account,
-    const char *path, const char *query, const struct curl_slist *headers);
-bool probe_azure_sign(const unsigned char *key, size_t keylen,
-    const char *sts, char *out, size_t outsz);
-char *probe_azure_blob_path(const char *container_path, const char *prefix,
-    const char *name);
-bool probe_azure_error_code(const char *body, char *out, size_t outsz);
-bool probe_azure_date(time_t t, char *out, size_t outsz);
-
-/* ------------------------------------------------------ string buffer */
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void
-sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	size_t want;
-	char *p;
-
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		want = b->cap ? b->cap : 128;
-		while (want < b->len + n + 1)
-			want *= 2;
-		if ((p = realloc(b->p, want)) == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = want;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
-static void
-sb_chr(struct sbuf *b, char c)
-{
-	sb_add(b, &c, 1);
-}
-
-/* The built string (caller frees), "" when nothing was added, NULL on OOM. */
-static char *
-sb_take(struct sbuf *b)
-{
-	if (!b->oom && b->p == NULL)
-		sb_add(b, "", 0);
-	if (b->oom) {
-		free(b->p);
-		b->p = NULL;
-	}
-	return b->p;
-}
-
-/* ------------------------------------------------------------ helpers */
-
-static char
-lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-static bool
-is_lws(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* URL-decode s[0..n) into a new string ('+' is a space, as Azurite reads
- * query values); a malformed %-escape stays literal. NULL on OOM. */
-static char *
-url_decode(const char *s, size_t n)
-{
-	char *out = malloc(n + 1);
-	size_t i, o = 0;
-	int hi, lo;
-
-	if (out == NULL)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-		    (lo = hexval(s[i + 2])) >= 0) {
-			out[o++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else if (s[i] == '+')
-			out[o++] = ' ';
-		else
-			out[o++] = s[i];
-	}
-	out[o] = '\0';
-	return out;
-}
-
-/*
- * Split one curl header line into name and value. "Name: value" is sent;
- * "Name:" with nothing after it is curl's way of removing a header (not
- * sent: returns false); "Name;" sends the header empty. The value is trimmed
- * of surrounding blanks.
- */
-static bool
-header_split(const char *line, const char **name, size_t *nlen,
-    const char **val, size_t *vlen)
-{
-	size_t n = strcspn(line, ":;");
-	const char *v, *e;
-
-	if (line[n] == '\0' || n == 0)
-		return false;
-	*name = line;
-	*nlen = n;
-	if (line[n] == ';') {
-		if (line[n + 1] != '\0')
-			return false;
-		*val = line + n;
-		*vlen = 0;
-		return true;
-	}
-	v = line + n + 1;
-	while (is_lws(*v))
-		v++;
-	if (*v == '\0')
-		return false;
-	e = v + strlen(v);
-	while (e > v && is_lws(e[-1]))
-		e--;
-	*val = v;
-	*vlen = (size_t)(e - v);
-	return true;
-}
-
-/* Value of header `name` (case-insensitive) in the list, or NULL. */
-static bool
-header_find(const struct curl_slist *h, const char *name, const char **val,
-    size_t *vlen)
-{
-	const char *n;
-	size_t nlen;
-
-	for (; h != NULL; h = h->next)
-		if (header_split(h->data, &n, &nlen, val, vlen) &&
-		    nlen == strlen(name) && strncasecmp(n, name, nlen) == 0)
-			return true;
-	return false;
-}
-
-/* ------------------------------------------------- canonicalization */
-
-/* The standard headers of the string-to-sign, in order (Microsoft, "Blob,
- * Queue, and File services (Shared Key authorization)"). */
-static const char *const std_headers[] = {
-	"Content-Encoding", "Content-Language", "Content-Length",
-	"Content-MD5", "Content-Type", "Date", "If-Modified-Since",
-	"If-Match", "If-None-Match", "If-Unmodified-Since", "Range",
-};
-
-struct kv {
-	char *name;      /* lower-cased, malloc'd */
-	char *val;       /* malloc'd */
-	size_t order;    /* position in the input: keeps the sort stable */
-};
-
-static int
-kv_cmp(const void *pa, const void *pb)
-{
-	const struct kv *a = pa, *b = pb;
-	int c = strcmp(a->name, b->name);
-
-	if (c != 0)
-		return c;
-	return a->order < b->order ? -1 : a->order > b->order;
-}
-
-/* Query parameters sort by name, then by value (repeated names). */
-static int
-kv_cmp_val(const void *pa, const void *pb)
-{
-	const struct kv *a = pa, *b = pb;
-	int c = strcmp(a->name, b->name);
-
-	return c != 0 ? c : strcmp(a->val, b->val);
-}
-
-/*
- * Append an entry that takes over name and val (malloc'd; NULL after a
- * failed allocation) to v[*n], growing *cap. False when out of memory;
- * what was taken over is then freed, now or by kv_free().
- */
-static bool
-kv_push(struct kv **v, size_t *n, size_t *cap, char *name, char *val)
-{
-	struct kv *p;
-	size_t want = *cap ? *cap * 2 : 8;
-
-	if (*n == *cap) {
-		if ((p = realloc(*v, want * sizeof(**v))) == NULL) {
-			free(name);
-			free(val);
-			return false;
-		}
-		*v = p;
-		*cap = want;
-	}
-	(*v)[*n].name = name;
-	(*v)[*n].val = val;
-	(*v)[*n].order = *n;
-	(*n)++;
-	return name != NULL && val != NULL;
-}
-
-static void
-kv_free(struct kv *v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; v != NULL && i < n; i++) {
-		free(v[i].name);
-		free(v[i].val);
-	}
-	free(v);
-}
-
-/*
- * CanonicalizedHeaders: every x-ms-* header, name lower-cased, sorted
- * ascending, "name:value\n"; runs of blanks in the value become one space
- * and the value is trimmed (Microsoft, "Constructing the canonicalized
- * headers string", steps 1-6).
- */
-static void
-canon_headers(struct sbuf *b, const struct curl_slist *headers)
-{
-	const struct curl_slist *h;
-	struct kv *v = NULL;
-	const char *name, *val;
-	size_t n = 0, cap = 0, nlen, vlen, i, j, o;
-	bool ok = false;
-
-	for (h = headers; h != NULL; h = h->next) {
-		if (!header_split(h->data, &name, &nlen, &val, &vlen) ||
-		    nlen < 5 || strncasecmp(name, "x-ms-", 5) != 0)
-			continue;
-		if (!kv_push(&v, &n, &cap, malloc(nlen + 1), malloc(vlen + 1)))
-			goto out;
-		for (i = 0; i < nlen; i++)
-			v[n - 1].name[i] = lower(name[i]);
-		v[n - 1].name[nlen] = '\0';
-		for (i = 0, o = 0; i < vlen; i = j) {
-			if (is_lws(val[i])) {
-				for (j = i; j < vlen && is_lws(val[j]); j++)
-					;
-				v[n - 1].val[o++] = ' ';
-			} else {
-				v[n - 1].val[o++] = val[i];
-				j = i + 1;
-			}
-		}
-		v[n - 1].val[o] = '\0';
-	}
-	if (n > 1)
-		qsort(v, n, sizeof(*v), kv_cmp);
-	for (i = 0; i < n; i++) {
-		sb_str(b, v[i].name);
-		sb_chr(b, ':');
-		sb_str(b, v[i].val);
-		sb_chr(b, '\n');
-	}
-	ok = true;
-out:
-	if (!ok)
-		b->oom = true;
-	kv_free(v, n);
-}
-
-/*
- * CanonicalizedResource: "/" account path, then per query parameter
- * "\nname:value" — names URL-decoded and lower-cased, sorted; a name given
- * more than once lists its values sorted and joined by ',' (Microsoft,
- * "Shared Key format for 2009-09-19 and later").
- */
-static void
-canon_resource(struct sbuf *b, const char *account, const char *path,
-    const char *query)
-{
-	struct kv *v = NULL;
-	const char *p, *end, *eq;
-	size_t n = 0, cap = 0, i;
-	bool ok = false;
-	char *s, *name, *val;
-
-	sb_chr(b, '/');
-	sb_str(b, account);
-	sb_str(b, path != NULL && path[0] != '\0' ? path : "/");
-	for (p = query; p != NULL && *p != '\0'; p = *end ? end + 1 : end) {
-		end = p + strcspn(p, "&");
-		if (end == p)
-			continue;
-		eq = memchr(p, '=', (size_t)(end - p));
-		name = url_decode(p, (size_t)((eq != NULL ? eq : end) - p));
-		val = eq != NULL ? url_decode(eq + 1, (size_t)(end - eq - 1)) :
-		    url_decode("", 0);
-		if (!kv_push(&v, &n, &cap, name, val))
-			goto out;
-		for (s = v[n - 1].name; *s; s++)
-			*s = lower(*s);
-	}
-	if (n > 1)
-		qsort(v, n, sizeof(*v), kv_cmp_val);
-	for (i = 0; i < n; i++) {
-		if (i > 0 && strcmp(v[i].name, v[i - 1].name) == 0) {
-			sb_chr(b, ',');
-		} else {
-			sb_chr(b, '\n');
-			sb_str(b, v[i].name);
-			sb_chr(b, ':');
-		}
-		sb_str(b, v[i].val);
-	}
-	ok = true;
-out:
-	if (!ok)
-		b->oom = true;
-	kv_free(v, n);
-}
-
-/*
- * The SharedKey string-to-sign of one request (see the file comment).
- * method: "GET", "PUT", ...; account: the storage account; path: the encoded
- * URI path exactly as sent ("/container/blob", or "/devstoreaccount1/..."
- * for path-style endpoints); query: the request's query without '?' (NULL
- * or "" for none); headers: the list handed to curl (CURLOPT_HTTPHEADER).
- * Returns a malloc'd string the caller frees; NULL when out of memory.
- * Pure: no clock, no network.
- */
-char *
-probe_azure_string_to_sign(const char *method, const char *account,
-    const char *path, const char *query, const struct curl_slist *headers)
-{
-	struct sbuf b = { NULL, 0, 0, false };
-	const char *val;
-	size_t vlen, i;
-
-	sb_str(&b, method);
-	sb_chr(&b, '\n');
-	for (i = 0; i < sizeof(std_headers) / sizeof(std_headers[0]); i++) {
-		if (header_find(headers, std_headers[i], &val, &vlen) &&
-		    !(strcmp(std_headers[i], "Content-Length") == 0 &&
-		    vlen == 1 && val[0] == '0'))
-			sb_add(&b, val, vlen);
-		sb_chr(&b, '\n');
-	}
-	canon_headers(&b, headers);
-	canon_resource(&b, account, path, query);
-	return sb_take(&b);
-}
-
-/*
- * base64(HMAC-SHA256(key, sts)) into out (outsz >= AZ_SIG_MAX, 45 bytes).
- * The key may have any length (crypto_auth_hmacsha256_init hashes long
- * keys as HMAC requires). Returns false when out is too small.
- */
-bool
-probe_azure_sign(const unsigned char *key, size_t keylen, const char *sts,
-    char *out, size_t outsz)
-{
-	crypto_auth_hmacsha256_state st;
-	unsigned char mac[crypto_auth_hmacsha256_BYTES];
-	bool ok = false;
-
-	if (outsz < AZ_SIG_MAX)
-		goto out;
-	crypto_auth_hmacsha256_init(&st, key, keylen);
-	crypto_auth_hmacsha256_update(&st, (const unsigned char *)sts,
-	    strlen(sts));
-	crypto_auth_hmacsha256_final(&st, mac);
-	sodium_bin2base64(out, outsz, mac, sizeof(mac),
-	    sodium_base64_VARIANT_ORIGINAL);
-	ok = true;
-out:
-	sodium_memzero(&st, sizeof(st));
-	sodium_memzero(mac, sizeof(mac));
-	return ok;
-}
+#define AZ_CODE_MAX LIM_PROBE_XML_CODE_MAX
 
 /*
  * The encoded path of blob `name` under `prefix` in the container at
@@ -483,18 +58,16 @@ out:
  * service's) would move such a name elsewhere. Returns a malloc'd string,
  * or NULL for such a prefix or when out of memory.
  */
-char *
+static char *
 probe_azure_blob_path(const char *container_path, const char *prefix,
     const char *name)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	struct sbuf b = { NULL, 0, 0, false };
 	const char *p = prefix != NULL ? prefix : "", *end;
-	char *path = NULL;
-	size_t seg, i;
-	unsigned char c;
+	char *path = NULL, *out = NULL;
+	size_t seg, n = 0;
 
-	sb_str(&b, container_path);
+	if (!url_append(&path, &n, container_path, strlen(container_path)))
+		goto out;
 	while (*p != '\0') {
 		while (*p == '/')
 			p++;
@@ -505,28 +78,19 @@ probe_azure_blob_path(const char *container_path, const char *prefix,
 		if ((seg == 1 && p[0] == '.') ||
 		    (seg == 2 && p[0] == '.' && p[1] == '.'))
 			goto out;
-		sb_chr(&b, '/');
-		for (i = 0; i < seg; i++) {
-			c = (unsigned char)p[i];
-			if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-			    c == '_' || c == '~') {
-				sb_chr(&b, (char)c);
-			} else {
-				sb_chr(&b, '%');
-				sb_chr(&b, hex[c >> 4]);
-				sb_chr(&b, hex[c & 15]);
-			}
-		}
+		if (!url_append(&path, &n, "/", 1) ||
+		    !url_escape_append(&path, &n, p, seg, false))
+			goto out;
 		p = end;
 	}
-	sb_chr(&b, '/');
-	sb_str(&b, name);
-	path = sb_take(&b);
-	b.p = NULL;
+	if (!url_append(&path, &n, "/", 1) ||
+	    !url_append(&path, &n, name, strlen(name)))
+		goto out;
+	out = path;
+	path = NULL;
 out:
-	free(b.p);
-	return path;
+	free(path);
+	return out;
 }
 
 /*
@@ -534,55 +98,20 @@ out:
  * non-empty, shorter than outsz and made of [A-Za-z0-9.] (so it can be
  * named in a detail). out is "" otherwise. Nothing else of the body is read.
  */
-bool
+static bool
 probe_azure_error_code(const char *body, char *out, size_t outsz)
 {
-	const char *p, *e, *q;
-	size_t n;
+	char code[S3UTIL_CODE_MAX];
 
 	if (outsz == 0)
 		return false;
 	out[0] = '\0';
-	if (body == NULL || (p = strstr(body, "<Code>")) == NULL)
+	/* Azure's error document has S3's shape, <Error><Code>..</Code>. */
+	if (body == NULL || !s3util_error_code(body, strlen(body), code) ||
+	    strlen(code) >= outsz)
 		return false;
-	p += 6;
-	if ((e = strstr(p, "</Code>")) == NULL)
-		return false;
-	n = (size_t)(e - p);
-	if (n == 0 || n >= outsz || n > AZ_CODE_MAX)
-		return false;
-	for (q = p; q < e; q++)
-		if (!((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') ||
-		    (*q >= '0' && *q <= '9') || *q == '.'))
-			return false;
-	memcpy(out, p, n);
-	out[n] = '\0';
+	memcpy(out, code, strlen(code) + 1);
 	return true;
-}
-
-/*
- * t as an RFC 1123 date in GMT ("Sun, 06 Nov 1994 08:49:37 GMT"), the
- * x-ms-date format. Day and month names come from fixed tables: strftime's
- * %a/%b follow the locale. False when outsz is too small or t is out of
- * range.
- */
-bool
-probe_azure_date(time_t t, char *out, size_t outsz)
-{
-	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu",
-		"Fri", "Sat" };
-	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
-		"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct tm tm;
-	int n;
-
-	if (gmtime_r(&t, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 ||
-	    tm.tm_mon < 0 || tm.tm_mon > 11)
-		return false;
-	n = snprintf(out, outsz, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
-	    tm.tm_hour, tm.tm_min, tm.tm_sec);
-	return n > 0 && (size_t)n < outsz;
 }
 
 /* ------------------------------------------------------------- probe */
@@ -593,7 +122,7 @@ struct az {
 	const char *account;
 	const char *container;
 	const char *sas;          /* query without '?'; NULL with a key */
-	unsigned char key[AZ_KEY_MAX];
+	unsigned char key[LIM_AZURE_KEY_MAX];
 	size_t keylen;
 	char *origin;             /* "https://host[:port]" as configured */
 	const char *authority;    /* inside origin, for details */
@@ -606,71 +135,61 @@ struct az {
 };
 
 /*
- * The endpoint (or the default one) into a->origin and a->container_path.
- * Returns false after failing the connect check.
+ * The endpoint (or the default one) into a->origin and a->container_path,
+ * through the service's URL parser (url.h; a query is refused: a SAS token
+ * has its own field). Returns false after failing the connect check.
  */
 static bool
 setup_endpoint(struct az *a, const char *endpoint, const char *prefix)
 {
-	struct sbuf o = { NULL, 0, 0, false }, cp = { NULL, 0, 0, false };
-	const char *rest, *end, *path;
-	size_t plen, skip;
+	char *def = NULL;
+	struct url u;
+	enum url_err e;
+	size_t plen, n = 0;
 	bool ok = false;
 
+	memset(&u, 0, sizeof(u));
 	if (endpoint == NULL) {
-		sb_str(&o, "https://");
-		sb_str(&o, a->account);
-		sb_str(&o, AZ_DEFAULT_HOST);
-		sb_str(&cp, "/");
-		sb_str(&cp, a->container);
-		skip = 8;
-	} else {
-		if (strncasecmp(endpoint, "https://", 8) == 0)
-			skip = 8;
-		else if (strncasecmp(endpoint, "http://", 7) == 0)
-			skip = 7;
-		else {
-			probe_fail(a->res, CHECK_CONNECT, "the endpoint must be "
-			    "an http:// or https:// URL");
+		if (!url_append(&def, &n, "https://", 8) ||
+		    !url_append(&def, &n, a->account, strlen(a->account)) ||
+		    !url_append(&def, &n, AZ_DEFAULT_HOST,
+		    strlen(AZ_DEFAULT_HOST))) {
+			probe_fail(a->res, CHECK_CONNECT, "out of memory");
 			goto out;
 		}
-		rest = endpoint + skip;
-		if (strpbrk(rest, "?#") != NULL) {
-			probe_fail(a->res, CHECK_CONNECT, "the endpoint must "
-			    "not contain a query string; a SAS token belongs "
-			    "in sasToken");
-			goto out;
-		}
-		end = rest + strcspn(rest, "/");
-		if (end == rest) {
-			probe_fail(a->res, CHECK_CONNECT,
-			    "the endpoint has no host");
-			goto out;
-		}
-		sb_add(&o, endpoint, (size_t)(end - endpoint));
-		/* The path as given (it may hold the emulator's account
-		 * segment), without trailing slashes. */
-		path = end;
-		plen = strlen(path);
-		while (plen > 0 && path[plen - 1] == '/')
-			plen--;
-		sb_add(&cp, path, plen);
-		sb_chr(&cp, '/');
-		sb_str(&cp, a->container);
-		if (skip == 7)
-			probe_warn(a->res, "the endpoint uses plain http: "
-			    "requests, credentials and backup data travel "
-			    "unencrypted");
+		endpoint = def;
 	}
-	a->origin = sb_take(&o);
-	a->container_path = sb_take(&cp);
-	o.p = cp.p = NULL;
-	if (a->origin == NULL || a->container_path == NULL) {
+	e = url_parse(endpoint, 0, &u);
+	if (e == URL_ERR_QUERY) {
+		probe_fail(a->res, CHECK_CONNECT, "the endpoint %s; a SAS token "
+		    "belongs in sasToken", url_strerror(e));
+		goto out;
+	}
+	if (e != URL_OK) {
+		probe_fail(a->res, CHECK_CONNECT, "the endpoint %s",
+		    url_strerror(e));
+		goto out;
+	}
+	/* The path (it may hold the emulator's account segment), without
+	 * trailing slashes, then the container. */
+	plen = strlen(u.path);
+	while (plen > 0 && u.path[plen - 1] == '/')
+		plen--;
+	n = 0;
+	if (!url_append(&a->container_path, &n, u.path, plen) ||
+	    !url_append(&a->container_path, &n, "/", 1) ||
+	    !url_append(&a->container_path, &n, a->container,
+	    strlen(a->container))) {
 		probe_fail(a->res, CHECK_CONNECT, "out of memory");
 		goto out;
 	}
-	a->authority = a->origin + skip;
-	a->tls = skip == 8;
+	if (!u.https)
+		probe_warn(a->res, "the endpoint uses plain http: requests, "
+		    "credentials and backup data travel unencrypted");
+	a->origin = u.origin;
+	a->authority = u.authority;
+	a->tls = u.https;
+	u.origin = NULL;
 	probe_object_name(a->name);
 	a->blob_path = probe_azure_blob_path(a->container_path, prefix,
 	    a->name);
@@ -681,8 +200,8 @@ setup_endpoint(struct az *a, const char *endpoint, const char *prefix)
 	}
 	ok = true;
 out:
-	free(o.p);
-	free(cp.p);
+	url_clear(&u);
+	free(def);
 	return ok;
 }
 
@@ -738,18 +257,16 @@ az_request(struct az *a, struct probe_xfer *x, const char *method,
     size_t bodylen, const char *const *extra, long *status)
 {
 	struct curl_slist *h = NULL;
-	struct sbuf url = { NULL, 0, 0, false }, auth = { NULL, 0, 0, false };
-	char line[128], date[64], sig[AZ_SIG_MAX];
-	char *sts = NULL;
+	char line[128], date[64], *url = NULL, *auth = NULL;
 	CURLcode cc = CURLE_FAILED_INIT;
-	size_t i;
+	size_t i, n = 0;
+	bool q = query != NULL && query[0] != '\0';
 
 	*status = 0;
-	sig[0] = '\0';
 	if (probe_curl(x, a->env, AZ_PROTOCOLS) != BD_OK)
 		goto out;
 	cc = CURLE_OUT_OF_MEMORY;
-	if (!probe_azure_date(time(NULL), date, sizeof(date)))
+	if (!azsign_date(time(NULL), date, sizeof(date)))
 		goto out;
 	snprintf(line, sizeof(line), "x-ms-date: %s", date);
 	if (!probe_header_append(&h, line) ||
@@ -764,35 +281,22 @@ az_request(struct az *a, struct probe_xfer *x, const char *method,
 		if (!probe_header_append(&h, line))
 			goto out;
 	}
-	if (a->sas == NULL) {
-		sts = probe_azure_string_to_sign(method, a->account, path,
-		    query, h);
-		if (sts == NULL ||
-		    !probe_azure_sign(a->key, a->keylen, sts, sig, sizeof(sig)))
-			goto out;
-		sb_str(&auth, "Authorization: SharedKey ");
-		sb_str(&auth, a->account);
-		sb_chr(&auth, ':');
-		sb_str(&auth, sig);
-		if (auth.oom || !probe_header_append(&h, auth.p))
-			goto out;
-	}
-	sb_str(&url, a->origin);
-	sb_str(&url, path);
-	if (query != NULL && query[0] != '\0') {
-		sb_chr(&url, '?');
-		sb_str(&url, query);
-	}
-	if (a->sas != NULL) {
-		sb_chr(&url, query != NULL && query[0] != '\0' ? '&' : '?');
-		sb_str(&url, a->sas);
-	}
-	if (url.oom)
+	if (a->sas == NULL &&
+	    ((auth = azsign_authorization(a->key, a->keylen, method,
+	    a->account, path, query, h)) == NULL ||
+	    !probe_header_append(&h, auth)))
+		goto out;
+	if (!url_append(&url, &n, a->origin, strlen(a->origin)) ||
+	    !url_append(&url, &n, path, strlen(path)) ||
+	    (q && (!url_append(&url, &n, "?", 1) ||
+	    !url_append(&url, &n, query, strlen(query)))) ||
+	    (a->sas != NULL && (!url_append(&url, &n, q ? "&" : "?", 1) ||
+	    !url_append(&url, &n, a->sas, strlen(a->sas)))))
 		goto out;
 	cc = CURLE_FAILED_INIT;
 	/* PATH_AS_IS: the path signed is the path sent (curl would otherwise
 	 * fold "/./" and "/../" of an endpoint path). */
-	if (curl_easy_setopt(x->h, CURLOPT_URL, url.p) != CURLE_OK ||
+	if (curl_easy_setopt(x->h, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(x->h, CURLOPT_PATH_AS_IS, 1L) != CURLE_OK ||
 	    curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, h) != CURLE_OK)
 		goto out;
@@ -811,14 +315,13 @@ az_request(struct az *a, struct probe_xfer *x, const char *method,
 		curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, status);
 out:
 	/* curl copied the URL but borrows the header list: unhook it before
-	 * freeing. The handle itself stays for probe_fail_curl. */
+	 * freeing. The handle itself stays for probe_fail_curl. The URL
+	 * holds a SAS token, the header a signature: both are wiped. */
 	if (x->h != NULL)
 		curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, NULL);
 	probe_headers_free(h);
-	wipe_free(url.p, url.len);
-	wipe_free(auth.p, auth.len);
-	free(sts);
-	sodium_memzero(sig, sizeof(sig));
+	wipe_str_free(url);
+	wipe_str_free(auth);
 	return cc;
 }
 
@@ -1184,7 +687,7 @@ probe_azure_blob(const struct probe_env *env, json_object *config,
     struct probe_result *res)
 {
 	struct az a;
-	unsigned char data[AZ_PROBE_BYTES];
+	unsigned char data[LIM_PROBE_BYTES];
 	const char *container, *account;
 
 	memset(&a, 0, sizeof(a));

@@ -29,8 +29,9 @@
  * -> the login directory itself). Every other byte outside RFC 3986's
  * unreserved set is percent-encoded, ';' included (no ";type=" suffix).
  *
- * Time: one deadline, probe_timeout, for the whole probe; the TCP connect
- * alone is bounded by probe_connect_timeout (see perform()).
+ * Time: the probe's one deadline (probe_ms_left: probe_timeout from the
+ * start of probe_run) bounds every step; the TCP connect alone is bounded
+ * by probe_connect_timeout (see perform()).
  *
  * Details never contain curl's error buffer or any reply text (both quote
  * the server); at most an FTP reply code, a number.
@@ -43,16 +44,14 @@
 #include <sodium.h>
 
 #include "bd_limits.h"
+#include "clock.h"
 #include "probe_http.h"
 #include "wipe.h"
+#include "url.h"
 
-#define PROBE_BYTES 64
 /* Scheme, user-free host (IPv6 in brackets), port, "%2F", the path with
  * every byte percent-encoded at worst, the probe name. */
-#define FTP_URL_MAX (64 + 3 * 1024 + 3 * 1024 + 3 * 32)
-/* The cleanup of a probe object left after a failure gets at least this
- * long, even when the probe's own time is used up. */
-#define CLEANUP_MIN_MS 2000L
+#define FTP_URL_MAX (64 + 3 * LIM_SHORT_MAX + 3 * LIM_SHORT_MAX + 3 * 32)
 
 enum ftp_tls {
 	FTP_TLS_NONE,
@@ -72,25 +71,11 @@ struct upload {
 	size_t len, off;
 };
 
-/* Defined here and used by tests/unit/test_probe_ftp.c (no header of its
- * own: lib/probe.h is the probes' shared API and lists only entry points). */
-bool probe_ftp_url(char *out, size_t outsz, const char *host, long port,
-    bool implicit, const char *path, const char *name);
-
 static const char *const tls_names[] = {
 	[FTP_TLS_NONE] = "none",
 	[FTP_TLS_EXPLICIT] = "explicit",
 	[FTP_TLS_IMPLICIT] = "implicit",
 };
-
-/* RFC 3986 unreserved characters; everything else in a path is encoded. */
-static bool
-unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-	    c == '~';
-}
 
 /* Append s[0..len) to out at *o; false when it does not fit. */
 static bool
@@ -104,31 +89,25 @@ put(char *out, size_t outsz, size_t *o, const char *s, size_t len)
 	return true;
 }
 
-/* Append s percent-encoded, keeping '/' as the segment separator when
- * keep_slash. ';' is encoded like the rest, so a path cannot smuggle in
- * an RFC 1738 ";type=" suffix. */
+/* Append s percent-encoded (url.h: all but RFC 3986 unreserved), keeping
+ * '/' as the segment separator when keep_slash. ';' is encoded like the
+ * rest, so a path cannot smuggle in an RFC 1738 ";type=" suffix. */
 static bool
 put_encoded(char *out, size_t outsz, size_t *o, const char *s,
     bool keep_slash)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	char e[3];
-	unsigned char c;
+	size_t n;
 
-	for (; *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		if (unreserved(c) || (keep_slash && c == '/')) {
-			if (!put(out, outsz, o, s, 1))
-				return false;
-			continue;
-		}
-		e[0] = '%';
-		e[1] = hex[c >> 4];
-		e[2] = hex[c & 0x0f];
-		if (!put(out, outsz, o, e, 3))
+	for (;;) {
+		n = keep_slash ? strcspn(s, "/") : strlen(s);
+		if (!url_escape_buf(out, outsz, o, s, n, false))
 			return false;
+		if (s[n] == '\0')
+			return true;
+		if (!put(out, outsz, o, "/", 1))
+			return false;
+		s += n + 1;
 	}
-	return true;
 }
 
 /*
@@ -138,7 +117,7 @@ put_encoded(char *out, size_t outsz, size_t *o, const char *s,
  * unless it has them. Returns false when the URL does not fit in outsz;
  * out is then "".
  */
-bool
+static bool
 probe_ftp_url(char *out, size_t outsz, const char *host, long port,
     bool implicit, const char *path, const char *name)
 {
@@ -228,24 +207,14 @@ struct ftp_probe {
 	struct ftp_conf c;
 	struct probe_xfer x;
 	CURLM *m;                 /* keeps the control connection between steps */
-	struct timespec deadline; /* probe_timeout after the start */
+	const struct probe_env *env; /* its deadline bounds every step */
 	long connect_ms;          /* probe_connect_timeout */
 	struct upload up;
 	struct curl_slist *dele;  /* "DELE <name>" */
 	char *root_url, *dir_url, *file_url;
-	unsigned char data[PROBE_BYTES];
+	unsigned char data[LIM_PROBE_BYTES];
 	char name[32];
 };
-
-static long
-ms_since(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)((now.tv_sec - t0->tv_sec) * 1000 +
-	    (now.tv_nsec - t0->tv_nsec) / 1000000);
-}
 
 static size_t
 on_read(char *buf, size_t size, size_t nitems, void *userp)
@@ -274,12 +243,11 @@ static CURLcode
 perform(struct ftp_probe *p, long connect_ms)
 {
 	CURLcode cc = CURLE_FAILED_INIT;
-	struct timespec t0;
+	long long t0 = clock_mono_ms();
 	curl_off_t connected;
 	CURLMsg *msg;
 	int running = 1, left;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (curl_multi_add_handle(p->m, p->x.h) != CURLM_OK)
 		return cc;
 	for (;;) {
@@ -287,7 +255,7 @@ perform(struct ftp_probe *p, long connect_ms)
 			goto out;
 		if (running == 0)
 			break;
-		if (connect_ms > 0 && ms_since(&t0) >= connect_ms &&
+		if (connect_ms > 0 && clock_mono_ms() - t0 >= connect_ms &&
 		    curl_easy_getinfo(p->x.h, CURLINFO_CONNECT_TIME_T,
 		    &connected) == CURLE_OK && connected == 0) {
 			cc = CURLE_OPERATION_TIMEDOUT;
@@ -315,7 +283,7 @@ run_step(struct ftp_probe *p, const char *url, long nobody, long listonly,
     bool upload, struct curl_slist *postquote, long connect_ms, long min_ms)
 {
 	struct probe_xfer *x = &p->x;
-	long left = -ms_since(&p->deadline);
+	long left = probe_ms_left(p->env);
 	CURLcode cc;
 
 	if (left < min_ms)
@@ -510,7 +478,7 @@ step_write(struct ftp_probe *p, struct probe_result *res,
 	if (cc == CURLE_OK && p->up.off == p->up.len) {
 		*maybe_created = true;
 		probe_pass(res, CHECK_WRITE, "uploaded a %d-byte probe object",
-		    PROBE_BYTES);
+		    LIM_PROBE_BYTES);
 		return true;
 	}
 	if (cc == CURLE_OK) {
@@ -550,7 +518,7 @@ step_read(struct ftp_probe *p, struct probe_result *res)
 
 	cc = run_step(p, p->file_url, 0L, 0L, false, NULL, 0, 0);
 	if (cc == CURLE_OK)
-		return probe_read_back(res, x, p->data, PROBE_BYTES);
+		return probe_read_back(res, x, p->data, LIM_PROBE_BYTES);
 	if (cc == CURLE_WRITE_ERROR && x->truncated)
 		probe_fail(res, CHECK_READ, "the probe object read back "
 		    "differs from what was written");
@@ -684,15 +652,12 @@ probe_ftp(const struct probe_env *env, json_object *config,
 		probe_fail(res, CHECK_CONNECT, "out of memory");
 		goto out;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &p->deadline);
+	p->env = env;
 	if (env != NULL && env->cfg != NULL && env->cfg->probe_timeout > 0)
 		tt = env->cfg->probe_timeout;
 	if (env != NULL && env->cfg != NULL &&
 	    env->cfg->probe_connect_timeout > 0)
 		ct = env->cfg->probe_connect_timeout;
-	/* One deadline for the whole probe: a server that answers each step
-	 * slowly cannot stretch it to several probe_timeouts. */
-	p->deadline.tv_sec += tt;
 	p->connect_ms = ct * 1000L;
 	randombytes_buf(p->data, sizeof(p->data));
 	p->up.data = p->data;
@@ -715,7 +680,7 @@ out:
 	/* After a failed write or read, leave nothing behind (best effort,
 	 * result ignored: the failure is already recorded). */
 	if (created)
-		(void)run_delete(p, CLEANUP_MIN_MS);
+		(void)run_delete(p, LIM_PROBE_CLEANUP_MIN_MS);
 	/* The easy handle leaves the multi handle after every step, so the
 	 * two can go in any order. */
 	probe_xfer_cleanup(&p->x);

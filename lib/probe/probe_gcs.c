@@ -35,8 +35,10 @@
 #include <jwt.h>
 #include <sodium.h>
 
+#include "bd_limits.h"
 #include "probe_http.h"
 #include "wipe.h"
+#include "url.h"
 
 /* Read/write is the narrowest scope that can create and delete objects
  * (Cloud Storage "OAuth 2.0 scopes"). */
@@ -44,11 +46,6 @@
 #define GCS_GRANT_TYPE "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
 #define GCS_PROTOCOLS "https,http"
 #define GCS_DEFAULT_API "https://storage.googleapis.com"
-/* The assertion's lifetime: Google accepts at most one hour. */
-#define GCS_ASSERTION_TTL 3600
-#define GCS_PROBE_BYTES 64
-/* Google's access tokens are a few hundred bytes; its docs reserve 2048. */
-#define GCS_TOKEN_MAX 4096
 
 struct gcs {
 	const struct probe_env *env;
@@ -191,7 +188,7 @@ make_assertion(const char *email, const char *key, const char *kid,
 	    jwt_add_grant(jwt, "scope", GCS_SCOPE) != 0 ||
 	    jwt_add_grant(jwt, "aud", aud) != 0 ||
 	    jwt_add_grant_int(jwt, "iat", (long)now) != 0 ||
-	    jwt_add_grant_int(jwt, "exp", (long)now + GCS_ASSERTION_TTL) != 0)
+	    jwt_add_grant_int(jwt, "exp", (long)now + LIM_GCS_ASSERTION_TTL) != 0)
 		goto out;
 	if (kid != NULL && kid[0] != '\0' &&
 	    jwt_add_header(jwt, "kid", kid) != 0)
@@ -309,7 +306,7 @@ get_token(struct gcs *g, const char *token_uri, const char *assertion)
 	o = probe_json_object(x.body, x.len);
 	tok = probe_json_string(o, "access_token");
 	type = probe_json_string(o, "token_type");
-	if (!probe_visible(tok, GCS_TOKEN_MAX) ||
+	if (!probe_visible(tok, LIM_GOOGLE_TOKEN_MAX) ||
 	    (type != NULL && strcasecmp(type, "Bearer") != 0)) {
 		fail_at(g, CHECK_AUTH, "the token endpoint's answer holds no "
 		    "usable access token");
@@ -445,7 +442,7 @@ check_write(struct gcs *g, const unsigned char *data, size_t len)
 	case 200:
 	case 201:
 		pass_at(g, CHECK_WRITE, "wrote a %d-byte probe object",
-		    GCS_PROBE_BYTES);
+		    LIM_PROBE_BYTES);
 		ok = true;
 		break;
 	case 403:
@@ -601,7 +598,7 @@ probe_gcs(const struct probe_env *env, json_object *config,
 	struct gcs g;
 	json_object *key = NULL;
 	const char *sa, *email, *pem, *kid, *token_uri;
-	unsigned char data[GCS_PROBE_BYTES];
+	unsigned char data[LIM_PROBE_BYTES];
 	char *assertion = NULL;
 	CURL *h = NULL;
 
@@ -631,6 +628,14 @@ probe_gcs(const struct probe_env *env, json_object *config,
 		goto out;
 	}
 	kid = probe_json_string(key, "private_key_id");
+	/* The service's one URL rule (url.h), also for a config stored
+	 * before it refused control characters: nothing of token_uri may
+	 * reach a request line unchecked. */
+	if (url_parse(token_uri, URL_QUERY, NULL) != URL_OK) {
+		probe_fail(res, CHECK_AUTH, "the service account key file's "
+		    "token_uri is not a usable http(s) URL");
+		goto out;
+	}
 
 	/* Plain http is allowed (a test or an emulator), but say so. */
 	if (probe_plain_http(token_uri))

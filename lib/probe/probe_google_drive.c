@@ -31,17 +31,13 @@
 
 #include <sodium.h>
 
+#include "bd_limits.h"
 #include "probe_http.h"
 #include "wipe.h"
 
 #define GD_PROTOCOLS "https,http"
 #define GD_DEFAULT_API "https://www.googleapis.com"
 #define GD_FOLDER_MIME "application/vnd.google-apps.folder"
-#define GD_PROBE_BYTES 64
-/* Google documents access tokens of up to 2048 bytes; some slack. */
-#define GD_TOKEN_MAX 4096
-/* A Drive file id is 28-44 characters today; anything longer is not one. */
-#define GD_ID_MAX 256
 
 struct gd {
 	const struct probe_env *env;
@@ -253,7 +249,7 @@ check_write(struct gd *g, const unsigned char *data, size_t len)
 	switch (status) {
 	case 200:
 	case 201:
-		ok = probe_record_upload(g->res, &x, GD_ID_MAX, len, g->name,
+		ok = probe_record_upload(g->res, &x, LIM_PROBE_ID_MAX, len, g->name,
 		    "Google Drive's answer to the upload holds no file id",
 		    &g->file_esc);
 		break;
@@ -363,7 +359,7 @@ probe_google_drive(const struct probe_env *env, json_object *config,
     struct probe_result *res)
 {
 	struct gd g;
-	unsigned char data[GD_PROBE_BYTES];
+	unsigned char data[LIM_PROBE_BYTES];
 
 	memset(&g, 0, sizeof(g));
 	g.env = env;
@@ -372,7 +368,7 @@ probe_google_drive(const struct probe_env *env, json_object *config,
 	randombytes_buf(data, sizeof(data));
 	if ((g.folder = probe_json_nonempty(config, "folderId")) == NULL)
 		g.folder = "root";
-	if ((g.auth = probe_oauth_bearer(res, config, GD_TOKEN_MAX)) == NULL)
+	if ((g.auth = probe_oauth_bearer(res, config, LIM_GOOGLE_TOKEN_MAX)) == NULL)
 		goto out;
 	if (!make_urls(&g)) {
 		probe_fail(res, CHECK_CONNECT, "out of memory");

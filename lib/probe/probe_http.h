@@ -22,11 +22,8 @@
 
 #include "probe.h"
 
-/* Nesting accepted in a remote JSON body: Google's and Microsoft's error
- * documents nest 4 deep; some slack for other bodies. */
-#define PROBE_JSON_DEPTH 16
-/* An error code worth naming in a detail: short, no prose (with its NUL). */
-#define PROBE_CODE_MAX 40
+#define PROBE_JSON_DEPTH LIM_PROBE_JSON_DEPTH
+#define PROBE_CODE_MAX LIM_PROBE_JSON_CODE_MAX
 /* What an OAuth probe tells the user when the authorization is unusable. */
 #define PROBE_OAUTH_AGAIN \
 	"authorize again with POST /backup-destinations/{id}/oauth"

@@ -21,11 +21,11 @@
 
 #include <sodium.h>
 
+#include "bd_limits.h"
 #include "probe.h"
 #include "fdio.h"
 #include "commalist.h"
 
-#define PROBE_BYTES 64
 /* realpath() never returns more than PATH_MAX. */
 #define LOCAL_PATH_MAX PATH_MAX
 
@@ -269,7 +269,7 @@ out:
 static void
 check_io(int dirfd, const char *path, struct probe_result *res)
 {
-	unsigned char data[PROBE_BYTES], back[PROBE_BYTES + 1];
+	unsigned char data[LIM_PROBE_BYTES], back[LIM_PROBE_BYTES + 1];
 	char name[32];
 	bool created = false;
 	ssize_t n;
@@ -306,7 +306,7 @@ check_io(int dirfd, const char *path, struct probe_result *res)
 		probe_fail(res, CHECK_WRITE, "cannot write to '%s'", path);
 		goto out;
 	}
-	probe_pass(res, CHECK_WRITE, "wrote a %d-byte probe file", PROBE_BYTES);
+	probe_pass(res, CHECK_WRITE, "wrote a %d-byte probe file", LIM_PROBE_BYTES);
 
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || (n = read_all(fd, back, sizeof(back))) < 0) {
@@ -314,7 +314,7 @@ check_io(int dirfd, const char *path, struct probe_result *res)
 		    "cannot read the probe file back from '%s'", path);
 		goto out;
 	}
-	if (n != PROBE_BYTES || memcmp(back, data, PROBE_BYTES) != 0) {
+	if (n != LIM_PROBE_BYTES || memcmp(back, data, LIM_PROBE_BYTES) != 0) {
 		probe_fail(res, CHECK_READ,
 		    "the probe file read back differs from what was written");
 		goto out;

@@ -33,16 +33,13 @@
 
 #include <sodium.h>
 
+#include "bd_limits.h"
 #include "probe_http.h"
 #include "wipe.h"
+#include "url.h"
 
 #define OD_PROTOCOLS "https,http"
 #define OD_DEFAULT_GRAPH "https://graph.microsoft.com/v1.0"
-#define OD_PROBE_BYTES 64
-/* Microsoft's access tokens are JWTs of a few kB; some slack. */
-#define OD_TOKEN_MAX 8192
-/* Drive item ids are short; anything longer is not one. */
-#define OD_ID_MAX 256
 
 struct od {
 	const struct probe_env *env;
@@ -246,7 +243,7 @@ check_write(struct od *d, const unsigned char *data, size_t len)
 	switch (status) {
 	case 200:
 	case 201:
-		ok = probe_record_upload(d->res, &x, OD_ID_MAX, len, d->name,
+		ok = probe_record_upload(d->res, &x, LIM_PROBE_ID_MAX, len, d->name,
 		    "OneDrive's answer to the upload holds no item id",
 		    &d->item_esc);
 		break;
@@ -316,11 +313,13 @@ check_read(struct od *d, const unsigned char *data, size_t len)
 		goto out;
 	}
 	/* CURLINFO_REDIRECT_URL: the absolute URL of Location, resolved
-	 * against the request URL, even with redirects off. */
+	 * against the request URL, even with redirects off. A URL a remote
+	 * hands over passes the service's URL rule (url.h) like any other. */
 	if (curl_easy_getinfo(x.h, CURLINFO_REDIRECT_URL, &l) != CURLE_OK ||
-	    l == NULL || (loc = strdup(l)) == NULL) {
+	    l == NULL || url_parse(l, URL_QUERY, NULL) != URL_OK ||
+	    (loc = strdup(l)) == NULL) {
 		probe_fail(d->res, CHECK_READ, "OneDrive answered a redirect "
-		    "without a download URL");
+		    "without a usable download URL");
 		goto out;
 	}
 	if (!d->http && probe_plain_http(loc))
@@ -442,7 +441,7 @@ probe_onedrive(const struct probe_env *env, json_object *config,
     struct probe_result *res)
 {
 	struct od d;
-	unsigned char data[OD_PROBE_BYTES];
+	unsigned char data[LIM_PROBE_BYTES];
 
 	memset(&d, 0, sizeof(d));
 	d.env = env;
@@ -450,7 +449,7 @@ probe_onedrive(const struct probe_env *env, json_object *config,
 	probe_object_name(d.name);
 	randombytes_buf(data, sizeof(data));
 	d.drive_id = probe_json_nonempty(config, "driveId");
-	if ((d.auth = probe_oauth_bearer(res, config, OD_TOKEN_MAX)) == NULL)
+	if ((d.auth = probe_oauth_bearer(res, config, LIM_MICROSOFT_TOKEN_MAX)) == NULL)
 		goto out;
 	if (!make_urls(&d, probe_json_string(config, "folderPath"))) {
 		probe_fail(res, CHECK_CONNECT, "out of memory");

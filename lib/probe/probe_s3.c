@@ -33,11 +33,11 @@
 
 #include <sodium.h>
 
+#include "bd_limits.h"
 #include "probe_http.h"
 #include "s3util.h"
 #include "wipe.h"
 
-#define PROBE_BYTES 64
 /* "https,http": plain http is allowed (a NAS or MinIO on the LAN) with a
  * warning. */
 #define S3_PROTOCOLS "https,http"
@@ -389,7 +389,7 @@ step_put(struct s3 *s, const unsigned char *data)
 	bool ok = false;
 
 	memset(&x, 0, sizeof(x));
-	if (!s3_request(s, &x, "PUT", s->key, NULL, data, PROBE_BYTES, &a,
+	if (!s3_request(s, &x, "PUT", s->key, NULL, data, LIM_PROBE_BYTES, &a,
 	    CHECK_WRITE, "uploading the probe object"))
 		goto out;
 	if (is2xx(&a)) {
@@ -398,7 +398,7 @@ step_put(struct s3 *s, const unsigned char *data)
 			    "(listing not permitted, not needed for backups)",
 			    s->loc.bucket);
 		probe_pass(s->res, CHECK_WRITE, "wrote a %d-byte probe object "
-		    "'%s'", PROBE_BYTES, s->key);
+		    "'%s'", LIM_PROBE_BYTES, s->key);
 		ok = true;
 		goto out;
 	}
@@ -449,7 +449,7 @@ step_get(struct s3 *s, const unsigned char *data)
 	    "reading the probe object back"))
 		goto out;
 	if (is2xx(&a)) {
-		ok = probe_read_back(s->res, &x, data, PROBE_BYTES);
+		ok = probe_read_back(s->res, &x, data, LIM_PROBE_BYTES);
 		goto out;
 	}
 	if (code_is(&a, "InvalidObjectState")) {
@@ -531,7 +531,7 @@ void
 probe_s3(const struct probe_env *env, json_object *config,
     struct probe_result *res)
 {
-	unsigned char data[PROBE_BYTES];
+	unsigned char data[LIM_PROBE_BYTES];
 	char name[32];
 	struct s3 s;
 	size_t plen, nlen;

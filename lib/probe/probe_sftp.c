@@ -45,12 +45,10 @@
 #include "probe.h"
 #include "wipe.h"
 #include "fdio.h"
+#include "url.h"
 
-#define PROBE_BYTES 64
 /* Unpadded base64 of a SHA-256 digest: 43 characters. */
 #define FP_LEN 43
-#define URL_MAX 4096
-#define RPATH_MAX 2048
 
 /* What the key text says about itself (see key_info()). */
 enum key_kind { KEY_UNKNOWN, KEY_RSA, KEY_ECDSA, KEY_ED25519, KEY_DSA };
@@ -78,9 +76,9 @@ struct sftp_state {
 	/* body sink */
 	bool listing;              /* stop after the first directory entry */
 	bool listed;               /* an entry arrived (listing aborted) */
-	unsigned char got[PROBE_BYTES + 1];
+	unsigned char got[LIM_PROBE_BYTES + 1];
 	size_t gotlen;
-	bool overflow;             /* more than PROBE_BYTES arrived */
+	bool overflow;             /* more than LIM_PROBE_BYTES arrived */
 	/* upload source */
 	const unsigned char *src;
 	size_t srcleft;
@@ -238,7 +236,7 @@ on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *userp)
 
 /* Listing: note the first entry and stop (a backup directory can hold
  * thousands of files; one entry proves it is listable). Download: keep
- * at most PROBE_BYTES + 1 bytes, stop beyond. A short return makes curl
+ * at most LIM_PROBE_BYTES + 1 bytes, stop beyond. A short return makes curl
  * end the transfer with CURLE_WRITE_ERROR. */
 static size_t
 on_data(char *data, size_t size, size_t nmemb, void *userp)
@@ -259,7 +257,7 @@ on_data(char *data, size_t size, size_t nmemb, void *userp)
 	}
 	memcpy(st->got + st->gotlen, data, len);
 	st->gotlen += len;
-	if (st->gotlen > PROBE_BYTES) {
+	if (st->gotlen > LIM_PROBE_BYTES) {
 		st->overflow = true;
 		return 0;
 	}
@@ -294,36 +292,6 @@ put(char *buf, size_t size, size_t *o, const char *s, size_t n)
 	return true;
 }
 
-/* RFC 3986 §2.3 unreserved characters stay, everything else is
- * percent-encoded; a segment of dots is encoded whole so that curl's
- * dot-segment removal (RFC 3986 §5.2.4) leaves the user's path alone. */
-static bool
-put_segment(char *buf, size_t size, size_t *o, const char *seg, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	bool dots = strspn(seg, ".") >= n;
-	char enc[3];
-	unsigned char c;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		c = (unsigned char)seg[i];
-		if (!dots && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		    c == '_' || c == '~')) {
-			if (!put(buf, size, o, seg + i, 1))
-				return false;
-			continue;
-		}
-		enc[0] = '%';
-		enc[1] = hex[c >> 4];
-		enc[2] = hex[c & 15];
-		if (!put(buf, size, o, enc, 3))
-			return false;
-	}
-	return true;
-}
-
 /*
  * The directory of the config's path, twice: as an escaped URL path
  * ("/srv/back%20up" or "/~/backups", the home directory itself "/~") and as
@@ -332,7 +300,9 @@ put_segment(char *buf, size_t size, size_t *o, const char *seg, size_t n)
  * quote arguments, and an SFTP server resolves a relative path against the
  * login's home directory, draft-ietf-secsh-filexfer-02 §6.2). Neither ends
  * in '/'. Empty segments ("a//b", a trailing '/') are dropped; "~" and
- * "~/" prefixes mean home.
+ * "~/" prefixes mean home. Segments are percent-encoded (url.h), a segment
+ * of dots whole, so that curl's dot-segment removal (RFC 3986 §5.2.4)
+ * leaves the user's path alone.
  */
 static bool
 build_paths(const char *path, char *url, size_t urlsize, char *raw,
@@ -357,7 +327,7 @@ build_paths(const char *path, char *url, size_t urlsize, char *raw,
 		n = strcspn(p, "/");
 		p += n;
 		if (!put(url, urlsize, &uo, "/", 1) ||
-		    !put_segment(url, urlsize, &uo, seg, n) ||
+		    !url_escape_buf(url, urlsize, &uo, seg, n, true) ||
 		    (ro > 0 && !put(raw, rawsize, &ro, "/", 1)) ||
 		    (ro == 0 && path[0] == '/' &&
 		    !put(raw, rawsize, &ro, "/", 1)) ||
@@ -610,9 +580,18 @@ struct sftp_probe {
 	const char *shown;         /* path as details quote it ("~" = home) */
 	bool password, privkey;
 	struct key_info ki;
-	struct timespec deadline;
+	const struct probe_env *env; /* its deadline bounds every transfer */
 	bool connect_passed, auth_passed;
 	int connect_idx;           /* index of the connect check in res */
+	/* What the steps share, set by sftp_prepare(). */
+	const char *host, *password_value, *key, *passphrase;
+	long port;
+	struct keyfile kf;
+	char pinbuf[FP_LEN + 1], name[32];
+	char url_dir[LIM_SFTP_URL_MAX], url_obj[LIM_SFTP_URL_MAX];
+	char rm[LIM_SFTP_PATH_MAX + 64];
+	unsigned char data[LIM_PROBE_BYTES];
+	bool created;              /* a probe object may be left behind */
 };
 
 static bool
@@ -628,24 +607,17 @@ opt_string(json_object *config, const char *key, const char **out)
 	return true;
 }
 
-/* Milliseconds left until the probe's deadline (at least 1). The whole
- * probe, all four transfers, stays within probe_timeout. */
-static long
-ms_left(const struct timespec *deadline)
-{
-	struct timespec now;
-	long ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long)(deadline->tv_sec - now.tv_sec) * 1000 +
-	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
-	return ms > 0 ? ms : 1;
-}
-
+/* One transfer on the probe's handle, within the probe's one deadline
+ * (probe_ms_left; 1 ms once it has passed, so it fails as a timeout), with
+ * a clean egress gate. */
 static CURLcode
 perform(struct sftp_probe *p)
 {
-	curl_easy_setopt(p->x.h, CURLOPT_TIMEOUT_MS, ms_left(&p->deadline));
+	long left = probe_ms_left(p->env);
+
+	/* A refusal by the egress gate belongs to the transfer it ended. */
+	p->x.gate.denied = false;
+	curl_easy_setopt(p->x.h, CURLOPT_TIMEOUT_MS, left > 0 ? left : 1L);
 	return curl_easy_perform(p->x.h);
 }
 
@@ -870,232 +842,275 @@ remove_quietly(struct sftp_probe *p, const char *dirurl_full,
 	curl_slist_free_all(q);
 }
 
+/* The config's values, URLs and key file into *p; false after recording
+ * why not. Nothing is sent yet. */
+static bool
+sftp_prepare(struct sftp_probe *p, json_object *config)
+{
+	struct probe_result *res = p->res;
+	char dirurl[LIM_SFTP_URL_MAX], rawdir[LIM_SFTP_PATH_MAX];
+	const char *pin = NULL;
+	json_object *v;
+
+	if (!opt_string(config, "host", &p->host) ||
+	    !opt_string(config, "username", &p->user) ||
+	    !opt_string(config, "path", &p->path)) {
+		probe_fail(res, CHECK_CONNECT, "the config lacks host, username "
+		    "or path");
+		return false;
+	}
+	p->shown = p->path[0] == '\0' || strcmp(p->path, "~") == 0 ||
+	    strcmp(p->path, "~/") == 0 ? "~" : p->path;
+	p->port = 22;
+	if (json_object_object_get_ex(config, "port", &v) &&
+	    json_object_is_type(v, json_type_int))
+		p->port = (long)json_object_get_int64(v);
+	p->password = opt_string(config, "password", &p->password_value);
+	p->privkey = opt_string(config, "privateKey", &p->key);
+	(void)opt_string(config, "privateKeyPassphrase", &p->passphrase);
+	if (opt_string(config, "hostKeySha256", &pin) && pin[0] != '\0') {
+		if (!normalise_pin(pin, p->pinbuf)) {
+			probe_fail(res, CHECK_CONNECT, "the pinned host key is "
+			    "not a SHA256 fingerprint as ssh-keygen -l prints "
+			    "it");
+			return false;
+		}
+		p->st.pin = p->pinbuf;
+	}
+	if (!p->password && !p->privkey) {
+		probe_fail(res, CHECK_AUTH, "the config has neither a password "
+		    "nor a private key");
+		return false;
+	}
+	probe_object_name(p->name);
+	if (!build_paths(p->path, dirurl, sizeof(dirurl), rawdir,
+	    sizeof(rawdir)) ||
+	    !build_url(p->url_dir, sizeof(p->url_dir), p->host, p->port, dirurl,
+	    "") ||
+	    !build_url(p->url_obj, sizeof(p->url_obj), p->host, p->port, dirurl,
+	    p->name) ||
+	    !build_rm(p->rm, sizeof(p->rm), rawdir, p->name)) {
+		probe_fail(res, CHECK_TARGET, "the path is too long");
+		return false;
+	}
+	if (p->privkey) {
+		key_info(p->key, &p->ki);
+		if (!keyfile_create(&p->kf, p->key,
+		    (size_t)json_object_get_string_len(
+		    json_object_object_get(config, "privateKey")))) {
+			probe_fail(res, CHECK_AUTH, "the private key could not "
+			    "be prepared for use (no memory file)");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* connect, auth, target: list the directory. */
+static bool
+step_list(struct sftp_probe *p)
+{
+	struct probe_result *res = p->res;
+	const char *what = "listing the directory";
+	CURLcode cc;
+
+	p->st.listing = true;
+	curl_easy_setopt(p->x.h, CURLOPT_URL, p->url_dir);
+	curl_easy_setopt(p->x.h, CURLOPT_DIRLISTONLY, 1L);
+	cc = perform(p);
+	p->st.listing = false;
+	curl_easy_setopt(p->x.h, CURLOPT_DIRLISTONLY, 0L);
+	if (cc == CURLE_WRITE_ERROR && p->st.listed)
+		cc = CURLE_OK;
+	if (!login_checks(p, cc, what))
+		return false;
+	if (cc == CURLE_REMOTE_FILE_NOT_FOUND) {
+		probe_fail(res, CHECK_TARGET, "directory '%s' does not exist "
+		    "(or is not a directory)", p->shown);
+		return false;
+	}
+	if (cc == CURLE_REMOTE_ACCESS_DENIED) {
+		/* Writing may still work (a drop-box directory); say so and
+		 * let the write check decide. */
+		probe_pass(res, CHECK_TARGET, "directory '%s' may not be "
+		    "listed", p->shown);
+		probe_warn(res, "the directory '%s' cannot be listed; backups "
+		    "that prune old files need to list it", p->shown);
+	} else if (cc != CURLE_OK) {
+		fail_after_login(p, cc, CHECK_TARGET, what);
+		return false;
+	} else
+		probe_pass(res, CHECK_TARGET, "directory '%s' exists", p->shown);
+	return true;
+}
+
+/* write: upload LIM_PROBE_BYTES random bytes as the probe object. */
+static bool
+step_write(struct sftp_probe *p)
+{
+	struct probe_result *res = p->res;
+	CURLcode cc;
+
+	randombytes_buf(p->data, sizeof(p->data));
+	p->st.src = p->data;
+	p->st.srcleft = sizeof(p->data);
+	curl_easy_setopt(p->x.h, CURLOPT_URL, p->url_obj);
+	curl_easy_setopt(p->x.h, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(p->x.h, CURLOPT_INFILESIZE_LARGE,
+	    (curl_off_t)sizeof(p->data));
+	cc = perform(p);
+	curl_easy_setopt(p->x.h, CURLOPT_UPLOAD, 0L);
+	if (!login_checks(p, cc, "uploading the probe object"))
+		return false;
+	if (cc == CURLE_OK) {
+		p->created = true;
+		probe_pass(res, CHECK_WRITE, "wrote a %d-byte probe object",
+		    LIM_PROBE_BYTES);
+		return true;
+	}
+	/* A partial upload may have created the file. */
+	p->created = cc != CURLE_REMOTE_ACCESS_DENIED &&
+	    cc != CURLE_REMOTE_FILE_NOT_FOUND;
+	if (cc == CURLE_REMOTE_ACCESS_DENIED || cc == CURLE_UPLOAD_FAILED)
+		probe_fail(res, CHECK_WRITE, "no permission to write in '%s'",
+		    p->shown);
+	else if (cc == CURLE_REMOTE_DISK_FULL)
+		probe_fail(res, CHECK_WRITE, "no space left (or quota exceeded) "
+		    "in '%s'", p->shown);
+	else if (cc == CURLE_REMOTE_FILE_NOT_FOUND)
+		probe_fail(res, CHECK_WRITE, "cannot create a file in '%s'",
+		    p->shown);
+	else
+		fail_after_login(p, cc, CHECK_WRITE, "uploading the probe "
+		    "object");
+	return false;
+}
+
+/* read: download the probe object and compare. */
+static bool
+step_read(struct sftp_probe *p)
+{
+	struct probe_result *res = p->res;
+	CURLcode cc;
+
+	p->st.gotlen = 0;
+	p->st.overflow = false;
+	cc = perform(p);
+	if (cc == CURLE_WRITE_ERROR && p->st.overflow) {
+		probe_fail(res, CHECK_READ, "the probe object read back is "
+		    "larger than what was written");
+		return false;
+	}
+	if (cc == CURLE_REMOTE_ACCESS_DENIED) {
+		probe_fail(res, CHECK_READ, "no permission to read the probe "
+		    "object back from '%s'", p->shown);
+		return false;
+	}
+	if (cc != CURLE_OK) {
+		fail_after_login(p, cc, CHECK_READ,
+		    "downloading the probe object");
+		return false;
+	}
+	if (p->st.gotlen != sizeof(p->data) ||
+	    sodium_memcmp(p->st.got, p->data, sizeof(p->data)) != 0) {
+		probe_fail(res, CHECK_READ, "the probe object read back "
+		    "differs from what was written");
+		return false;
+	}
+	probe_pass(res, CHECK_READ, "read the probe object back intact");
+	return true;
+}
+
+/* delete: "rm" as a quote command before an empty transfer on the
+ * directory. A refused delete is a warning (the contract). */
+static void
+step_delete(struct sftp_probe *p)
+{
+	struct probe_result *res = p->res;
+	struct curl_slist *quote;
+	CURLcode cc;
+
+	p->created = false;
+	if ((quote = curl_slist_append(NULL, p->rm)) == NULL) {
+		probe_fail(res, CHECK_DELETE, "out of memory");
+		return;
+	}
+	curl_easy_setopt(p->x.h, CURLOPT_URL, p->url_dir);
+	curl_easy_setopt(p->x.h, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(p->x.h, CURLOPT_QUOTE, quote);
+	cc = perform(p);
+	curl_easy_setopt(p->x.h, CURLOPT_QUOTE, NULL);
+	curl_slist_free_all(quote);
+	if (cc != CURLE_OK) {
+		probe_pass(res, CHECK_DELETE, "the probe object could not be "
+		    "deleted");
+		probe_warn(res, "could not delete the probe object '%s' in "
+		    "'%s'; remove it by hand", p->name, p->shown);
+	} else
+		probe_pass(res, CHECK_DELETE, "deleted the probe object");
+}
+
+/* Trust on first use: the key is pinned only by a test that succeeded,
+ * and the connect check says so. */
+static void
+pin_host_key(struct sftp_probe *p)
+{
+	struct probe_result *res = p->res;
+	json_object *upd;
+	char fp[FP_LEN + 8];
+
+	if (!res->ok || p->st.pin != NULL || p->connect_idx < 0 ||
+	    p->connect_idx >= CHECK__MAX)
+		return;
+	snprintf(fp, sizeof(fp), "SHA256:%s", p->st.seen);
+	if ((upd = json_object_new_object()) == NULL)
+		return;
+	json_object_object_add(upd, "hostKeySha256",
+	    json_object_new_string(fp));
+	json_object_put(res->config_update);
+	res->config_update = upd;
+	snprintf(res->checks[p->connect_idx].detail,
+	    sizeof(res->checks[p->connect_idx].detail),
+	    "pinned the server's %s host key %s (trust on first use)",
+	    p->st.seen_type, fp);
+}
+
 /* See probe.h: connect (host key), auth, target (list the directory),
  * write / read / delete of a probe object. */
 void
 probe_sftp(const struct probe_env *env, json_object *config,
     struct probe_result *res)
 {
-	struct sftp_probe p;
-	struct keyfile kf;
-	json_object *v, *upd = NULL;
-	const char *host, *password = NULL, *key = NULL, *passphrase = NULL,
-	    *pin = NULL, *what;
-	char pinbuf[FP_LEN + 1], dirurl[URL_MAX], rawdir[RPATH_MAX],
-	    url_dir[URL_MAX], url_obj[URL_MAX], rm[RPATH_MAX + 64], name[32],
-	    fp[FP_LEN + 8];
-	unsigned char data[PROBE_BYTES];
-	struct curl_slist *quote = NULL;
-	long port = 22, tt = LIM_PROBE_TIMEOUT_DEFAULT;
-	bool created = false;
-	CURLcode cc;
+	struct sftp_probe *p;
 
-	memset(&p, 0, sizeof(p));
-	memset(&kf, 0, sizeof(kf));
-	kf.fd = -1;
-	p.res = res;
-	p.connect_idx = -1;
-	if (!opt_string(config, "host", &host) ||
-	    !opt_string(config, "username", &p.user) ||
-	    !opt_string(config, "path", &p.path)) {
-		probe_fail(res, CHECK_CONNECT, "the config lacks host, username "
-		    "or path");
+	/* Zeroed: every pointer NULL, so the exit path frees what exists. */
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		probe_fail(res, CHECK_CONNECT, "out of memory");
+		return;
+	}
+	p->kf.fd = -1;
+	p->res = res;
+	p->env = env;
+	p->connect_idx = -1;
+	if (!sftp_prepare(p, config))
 		goto out;
-	}
-	p.shown = p.path[0] == '\0' || strcmp(p.path, "~") == 0 ||
-	    strcmp(p.path, "~/") == 0 ? "~" : p.path;
-	if (json_object_object_get_ex(config, "port", &v) &&
-	    json_object_is_type(v, json_type_int))
-		port = (long)json_object_get_int64(v);
-	p.password = opt_string(config, "password", &password);
-	p.privkey = opt_string(config, "privateKey", &key);
-	(void)opt_string(config, "privateKeyPassphrase", &passphrase);
-	if (opt_string(config, "hostKeySha256", &pin) && pin[0] != '\0') {
-		if (!normalise_pin(pin, pinbuf)) {
-			probe_fail(res, CHECK_CONNECT, "the pinned host key is "
-			    "not a SHA256 fingerprint as ssh-keygen -l prints "
-			    "it");
-			goto out;
-		}
-		p.st.pin = pinbuf;
-	}
-	if (!p.password && !p.privkey) {
-		probe_fail(res, CHECK_AUTH, "the config has neither a password "
-		    "nor a private key");
-		goto out;
-	}
-	if (!build_paths(p.path, dirurl, sizeof(dirurl), rawdir,
-	    sizeof(rawdir)) ||
-	    !build_url(url_dir, sizeof(url_dir), host, port, dirurl, "")) {
-		probe_fail(res, CHECK_TARGET, "the path is too long");
-		goto out;
-	}
-	probe_object_name(name);
-	if (!build_url(url_obj, sizeof(url_obj), host, port, dirurl, name) ||
-	    !build_rm(rm, sizeof(rm), rawdir, name)) {
-		probe_fail(res, CHECK_TARGET, "the path is too long");
-		goto out;
-	}
-	if (p.privkey) {
-		key_info(key, &p.ki);
-		if (!keyfile_create(&kf, key,
-		    (size_t)json_object_get_string_len(
-		    json_object_object_get(config, "privateKey")))) {
-			probe_fail(res, CHECK_AUTH, "the private key could not "
-			    "be prepared for use (no memory file)");
-			goto out;
-		}
-	}
-
-	if (env != NULL && env->cfg != NULL && env->cfg->probe_timeout > 0)
-		tt = env->cfg->probe_timeout;
-	clock_gettime(CLOCK_MONOTONIC, &p.deadline);
-	p.deadline.tv_sec += tt;
-
-	if (probe_curl(&p.x, env, "sftp") != BD_OK ||
-	    !setup(&p, password, kf.path, passphrase)) {
+	if (probe_curl(&p->x, env, "sftp") != BD_OK ||
+	    !setup(p, p->password_value, p->kf.path, p->passphrase)) {
 		probe_fail(res, CHECK_CONNECT, "the connection could not be "
 		    "set up");
 		goto out;
 	}
-
-	/* connect, auth, target: list the directory. */
-	what = "listing the directory";
-	p.st.listing = true;
-	curl_easy_setopt(p.x.h, CURLOPT_URL, url_dir);
-	curl_easy_setopt(p.x.h, CURLOPT_DIRLISTONLY, 1L);
-	cc = perform(&p);
-	p.st.listing = false;
-	curl_easy_setopt(p.x.h, CURLOPT_DIRLISTONLY, 0L);
-	if (cc == CURLE_WRITE_ERROR && p.st.listed)
-		cc = CURLE_OK;
-	if (!login_checks(&p, cc, what))
+	if (!step_list(p) || !step_write(p) || !step_read(p))
 		goto out;
-	if (cc == CURLE_REMOTE_FILE_NOT_FOUND) {
-		probe_fail(res, CHECK_TARGET, "directory '%s' does not exist "
-		    "(or is not a directory)", p.shown);
-		goto out;
-	}
-	if (cc == CURLE_REMOTE_ACCESS_DENIED) {
-		/* Writing may still work (a drop-box directory); say so and
-		 * let the write check decide. */
-		probe_pass(res, CHECK_TARGET, "directory '%s' may not be "
-		    "listed", p.shown);
-		probe_warn(res, "the directory '%s' cannot be listed; backups "
-		    "that prune old files need to list it", p.shown);
-	} else if (cc != CURLE_OK) {
-		fail_after_login(&p, cc, CHECK_TARGET, what);
-		goto out;
-	} else
-		probe_pass(res, CHECK_TARGET, "directory '%s' exists", p.shown);
-
-	/* write */
-	what = "uploading the probe object";
-	randombytes_buf(data, sizeof(data));
-	p.st.src = data;
-	p.st.srcleft = sizeof(data);
-	curl_easy_setopt(p.x.h, CURLOPT_URL, url_obj);
-	curl_easy_setopt(p.x.h, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(p.x.h, CURLOPT_INFILESIZE_LARGE,
-	    (curl_off_t)sizeof(data));
-	cc = perform(&p);
-	curl_easy_setopt(p.x.h, CURLOPT_UPLOAD, 0L);
-	if (!login_checks(&p, cc, what))
-		goto out;
-	if (cc != CURLE_OK) {
-		/* A partial upload may have created the file. */
-		created = cc != CURLE_REMOTE_ACCESS_DENIED &&
-		    cc != CURLE_REMOTE_FILE_NOT_FOUND;
-		if (cc == CURLE_REMOTE_ACCESS_DENIED ||
-		    cc == CURLE_UPLOAD_FAILED)
-			probe_fail(res, CHECK_WRITE, "no permission to write in "
-			    "'%s'", p.shown);
-		else if (cc == CURLE_REMOTE_DISK_FULL)
-			probe_fail(res, CHECK_WRITE, "no space left (or quota "
-			    "exceeded) in '%s'", p.shown);
-		else if (cc == CURLE_REMOTE_FILE_NOT_FOUND)
-			probe_fail(res, CHECK_WRITE, "cannot create a file in "
-			    "'%s'", p.shown);
-		else
-			fail_after_login(&p, cc, CHECK_WRITE, what);
-		goto out;
-	}
-	created = true;
-	probe_pass(res, CHECK_WRITE, "wrote a %d-byte probe object",
-	    PROBE_BYTES);
-
-	/* read */
-	what = "downloading the probe object";
-	p.st.gotlen = 0;
-	p.st.overflow = false;
-	cc = perform(&p);
-	if (cc == CURLE_WRITE_ERROR && p.st.overflow) {
-		probe_fail(res, CHECK_READ, "the probe object read back is "
-		    "larger than what was written");
-		goto out;
-	}
-	if (cc == CURLE_REMOTE_ACCESS_DENIED) {
-		probe_fail(res, CHECK_READ, "no permission to read the probe "
-		    "object back from '%s'", p.shown);
-		goto out;
-	}
-	if (cc != CURLE_OK) {
-		fail_after_login(&p, cc, CHECK_READ, what);
-		goto out;
-	}
-	if (p.st.gotlen != sizeof(data) ||
-	    sodium_memcmp(p.st.got, data, sizeof(data)) != 0) {
-		probe_fail(res, CHECK_READ, "the probe object read back "
-		    "differs from what was written");
-		goto out;
-	}
-	probe_pass(res, CHECK_READ, "read the probe object back intact");
-
-	/* delete: "rm" as a quote command before an empty transfer on the
-	 * directory. A refused delete is a warning (the contract). */
-	created = false;
-	if ((quote = curl_slist_append(NULL, rm)) == NULL) {
-		probe_fail(res, CHECK_DELETE, "out of memory");
-		goto out;
-	}
-	curl_easy_setopt(p.x.h, CURLOPT_URL, url_dir);
-	curl_easy_setopt(p.x.h, CURLOPT_NOBODY, 1L);
-	curl_easy_setopt(p.x.h, CURLOPT_QUOTE, quote);
-	cc = perform(&p);
-	curl_easy_setopt(p.x.h, CURLOPT_QUOTE, NULL);
-	if (cc != CURLE_OK) {
-		probe_pass(res, CHECK_DELETE, "the probe object could not be "
-		    "deleted");
-		probe_warn(res, "could not delete the probe object '%s' in "
-		    "'%s'; remove it by hand", name, p.shown);
-	} else
-		probe_pass(res, CHECK_DELETE, "deleted the probe object");
-
-	/* Trust on first use: the key is pinned only by a test that
-	 * succeeded, and the connect check says so. */
-	if (res->ok && p.st.pin == NULL && p.connect_idx >= 0 &&
-	    p.connect_idx < CHECK__MAX) {
-		snprintf(fp, sizeof(fp), "SHA256:%s", p.st.seen);
-		if ((upd = json_object_new_object()) != NULL) {
-			json_object_object_add(upd, "hostKeySha256",
-			    json_object_new_string(fp));
-			json_object_put(res->config_update);
-			res->config_update = upd;
-			snprintf(res->checks[p.connect_idx].detail,
-			    sizeof(res->checks[p.connect_idx].detail),
-			    "pinned the server's %s host key %s (trust on "
-			    "first use)", p.st.seen_type, fp);
-		}
-	}
+	step_delete(p);
+	pin_host_key(p);
 out:
-	if (created && p.x.h != NULL)
-		remove_quietly(&p, url_dir, rm);
-	curl_slist_free_all(quote);
-	probe_xfer_cleanup(&p.x);
+	if (p->created && p->x.h != NULL)
+		remove_quietly(p, p->url_dir, p->rm);
+	probe_xfer_cleanup(&p->x);
 	/* After the handle is gone: curl may have kept the file name. */
-	if (!keyfile_remove(&kf))
+	if (!keyfile_remove(&p->kf))
 		probe_warn(res, "the in-memory copy of the private key could "
 		    "not be wiped");
-	sodium_memzero(p.st.got, sizeof(p.st.got));
-	sodium_memzero(data, sizeof(data));
+	wipe_free(p, sizeof(*p));
 }

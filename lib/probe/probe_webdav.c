@@ -28,9 +28,10 @@
 
 #include <sodium.h>
 
+#include "bd_limits.h"
 #include "probe_http.h"
+#include "url.h"
 
-#define PROBE_BYTES 64
 #define WEBDAV_PROTOCOLS "https,http"
 
 /* RFC 4918 §9.1: a PROPFIND body naming the one property we need. */
@@ -101,36 +102,40 @@ status_text(const struct status_text *t, long status)
 }
 
 /*
- * The collection URL for `url`: a copy ending in '/', malloc'd into *out
- * (caller frees), with *pathoff the offset of its path ("/..."). Returns
- * NULL on success, else a sentence saying what is wrong (static). The
- * scheme and host were validated when the config was stored.
+ * The collection URL for `url` (url.h, no query): origin and path with a
+ * '/' appended when missing, malloc'd into *out (caller frees), with
+ * *pathoff the offset of its path ("/..."). Returns NULL on success, else
+ * the rule the URL breaks, "must ..." (static).
  */
 static const char *
 collection_url(const char *url, char **out, size_t *pathoff)
 {
-	const char *sep, *host, *slash;
-	size_t len;
+	const char *why = NULL;
+	struct url u;
+	enum url_err e;
+	size_t olen, plen;
 	bool add;
 
 	*out = NULL;
 	*pathoff = 0;
-	if ((sep = strstr(url, "://")) == NULL)
-		return "the URL must start with http:// or https://";
-	if (strchr(url, '?') != NULL || strchr(url, '#') != NULL)
-		return "the URL must name a collection, without a query string";
-	host = sep + 3;
-	len = strlen(url);
-	slash = strchr(host, '/');
-	add = len == 0 || url[len - 1] != '/';
-	if ((*out = malloc(len + 2)) == NULL)
-		return "out of memory";
-	memcpy(*out, url, len);
+	if ((e = url_parse(url, 0, &u)) != URL_OK)
+		return url_strerror(e);
+	olen = strlen(u.origin);
+	plen = strlen(u.path);
+	add = plen == 0 || u.path[plen - 1] != '/';
+	if ((*out = malloc(olen + plen + 2)) == NULL) {
+		why = url_strerror(URL_ERR_NOMEM);
+		goto out;
+	}
+	memcpy(*out, u.origin, olen);
+	memcpy(*out + olen, u.path, plen);
 	if (add)
-		(*out)[len++] = '/';
-	(*out)[len] = '\0';
-	*pathoff = slash != NULL ? (size_t)(slash - url) : strlen(url);
-	return NULL;
+		(*out)[olen + plen++] = '/';
+	(*out)[olen + plen] = '\0';
+	*pathoff = olen;
+out:
+	url_clear(&u);
+	return why;
 }
 
 /* Whether c ends an XML name (a tag's name ends at space, '/' or '>'). */
@@ -387,7 +392,7 @@ discard(const struct dav *d, const char *url)
 static void
 check_io(const struct dav *d, struct probe_result *res)
 {
-	unsigned char data[PROBE_BYTES];
+	unsigned char data[LIM_PROBE_BYTES];
 	char name[32], *url = NULL;
 	struct probe_xfer x;
 	const char *why;
@@ -423,7 +428,7 @@ check_io(const struct dav *d, struct probe_result *res)
 	}
 	written = true;
 	probe_pass(res, CHECK_WRITE, "wrote a %d-byte probe object",
-	    PROBE_BYTES);
+	    LIM_PROBE_BYTES);
 	probe_xfer_cleanup(&x);
 
 	cc = dav_perform(d, &x, "GET", url, NULL, NULL, 0, false, &status);
@@ -502,7 +507,7 @@ probe_webdav(const struct probe_env *env, json_object *config,
 		goto out;
 	}
 	if ((why = collection_url(url, &d.coll, &pathoff)) != NULL) {
-		probe_fail(res, CHECK_TARGET, "%s", why);
+		probe_fail(res, CHECK_TARGET, "the URL %s", why);
 		goto out;
 	}
 	d.path = d.coll + pathoff;

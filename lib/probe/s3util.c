@@ -9,76 +9,17 @@
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
 
 #include "s3util.h"
+#include "url.h"
 
 /* "s3.<region>.amazonaws.com.cn" with room for any region name. */
 #define DEFAULT_ENDPOINT_MAX 160
-
-struct endpoint {
-	const char *scheme;  /* "https" or "http" (static) */
-	const char *auth;    /* host[:port], IPv6 in brackets */
-	size_t alen;
-	const char *path;    /* "" or "/a/b", no trailing '/' */
-	size_t plen;
-	bool ip;             /* the host is an IP literal */
-};
 
 static bool
 is_lower_alnum(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-/*
- * Split "scheme://authority[/path]" into *e (pointers into s). The service
- * validates endpoints (dtype.c check_url); this refuses what that allows
- * but a URL here cannot use: a query or fragment, an empty host.
- */
-static bool
-parse_endpoint(const char *s, struct endpoint *e)
-{
-	const char *p;
-	size_t i, hlen;
-	bool digits = true;
-
-	memset(e, 0, sizeof(*e));
-	if (strncasecmp(s, "https://", 8) == 0) {
-		e->scheme = "https";
-		p = s + 8;
-	} else if (strncasecmp(s, "http://", 7) == 0) {
-		e->scheme = "http";
-		p = s + 7;
-	} else
-		return false;
-	if (strpbrk(p, "?#@ ") != NULL)
-		return false;
-	e->auth = p;
-	e->alen = strcspn(p, "/");
-	if (e->alen == 0)
-		return false;
-	e->path = p + e->alen;
-	e->plen = strlen(e->path);
-	while (e->plen > 0 && e->path[e->plen - 1] == '/')
-		e->plen--;
-	if (e->auth[0] == '[') {
-		e->ip = true;
-		return memchr(e->auth, ']', e->alen) != NULL;
-	}
-	/* host without the port: digits and dots only is an IPv4 literal in
-	 * one of its spellings (dotted, decimal) */
-	hlen = e->alen;
-	if ((p = memchr(e->auth, ':', e->alen)) != NULL)
-		hlen = (size_t)(p - e->auth);
-	if (hlen == 0)
-		return false;
-	for (i = 0; i < hlen; i++)
-		if (!((e->auth[i] >= '0' && e->auth[i] <= '9') ||
-		    e->auth[i] == '.'))
-			digits = false;
-	e->ip = digits;
-	return true;
 }
 
 /*
@@ -106,14 +47,19 @@ bucket_is_label(const char *b, bool https)
 	return true;
 }
 
-/* The endpoint of loc into *e; def holds AWS's default when needed. */
+/*
+ * The endpoint of loc (or AWS's default for its region) into *u (url.h,
+ * no query; url_clear it). The service validated the endpoint when the
+ * config was stored; here a URL that cannot be used is refused too.
+ */
 static bool
-loc_endpoint(const struct s3util_loc *loc, char def[DEFAULT_ENDPOINT_MAX],
-    struct endpoint *e)
+loc_endpoint(const struct s3util_loc *loc, struct url *u)
 {
+	char def[DEFAULT_ENDPOINT_MAX];
 	const char *ep = loc->endpoint;
 	int n;
 
+	memset(u, 0, sizeof(*u));
 	if (ep == NULL || ep[0] == '\0') {
 		if (loc->region == NULL || loc->region[0] == '\0')
 			return false;
@@ -125,26 +71,34 @@ loc_endpoint(const struct s3util_loc *loc, char def[DEFAULT_ENDPOINT_MAX],
 			return false;
 		ep = def;
 	}
-	return parse_endpoint(ep, e);
+	if (url_parse(ep, 0, u) != URL_OK)
+		return false;
+	/* the base path without trailing '/' ("/" becomes "") */
+	n = (int)strlen(u->path);
+	while (n > 0 && u->path[n - 1] == '/')
+		u->path[--n] = '\0';
+	return true;
 }
 
 static bool
-path_style(const struct s3util_loc *loc, const struct endpoint *e)
+path_style(const struct s3util_loc *loc, const struct url *u)
 {
-	return loc->force_path_style || e->ip ||
-	    !bucket_is_label(loc->bucket, strcmp(e->scheme, "https") == 0);
+	return loc->force_path_style || u->ip ||
+	    !bucket_is_label(loc->bucket, u->https);
 }
 
 /* See s3util.h. */
 bool
 s3util_path_style(const struct s3util_loc *loc)
 {
-	char def[DEFAULT_ENDPOINT_MAX];
-	struct endpoint e;
+	struct url u;
+	bool ps;
 
-	if (loc == NULL || loc->bucket == NULL || !loc_endpoint(loc, def, &e))
+	if (loc == NULL || loc->bucket == NULL || !loc_endpoint(loc, &u))
 		return false;
-	return path_style(loc, &e);
+	ps = path_style(loc, &u);
+	url_clear(&u);
+	return ps;
 }
 
 /* See s3util.h. */
@@ -154,84 +108,53 @@ s3util_is_http(const char *endpoint)
 	return endpoint != NULL && strncasecmp(endpoint, "http://", 7) == 0;
 }
 
-/* Append s[0..len) to the malloc'd *buf of length *n; false on OOM. */
-static bool
-append(char **buf, size_t *n, const char *s, size_t len)
-{
-	char *p;
-
-	if ((p = realloc(*buf, *n + len + 1)) == NULL)
-		return false;
-	memcpy(p + *n, s, len);
-	*n += len;
-	p[*n] = '\0';
-	*buf = p;
-	return true;
-}
-
-/* Append the percent-encoding of s[0..len) (curl_easy_escape: everything
- * but ALPHA DIGIT - . _ ~, as SigV4's UriEncode). */
-static bool
-append_escaped(char **buf, size_t *n, const char *s, size_t len)
-{
-	char *esc;
-	bool ok;
-
-	if (len == 0)   /* curl_easy_escape reads length 0 as "use strlen" */
-		return true;
-	if (len > 0x7fffffff ||
-	    (esc = curl_easy_escape(NULL, s, (int)len)) == NULL)
-		return false;
-	ok = append(buf, n, esc, strlen(esc));
-	curl_free(esc);
-	return ok;
-}
-
 /* See s3util.h. */
 char *
 s3util_url(const struct s3util_loc *loc, const char *key, const char *query)
 {
-	char def[DEFAULT_ENDPOINT_MAX], *url = NULL, *out = NULL;
-	const char *seg;
-	struct endpoint e;
+	char *url = NULL, *out = NULL;
+	const char *seg, *scheme_end;
+	struct url u;
 	size_t n = 0, len;
 
+	memset(&u, 0, sizeof(u));
 	if (loc == NULL || loc->bucket == NULL || loc->bucket[0] == '\0' ||
-	    !loc_endpoint(loc, def, &e))
+	    !loc_endpoint(loc, &u))
 		goto out;
-	if (!append(&url, &n, e.scheme, strlen(e.scheme)) ||
-	    !append(&url, &n, "://", 3))
+	scheme_end = u.authority;
+	if (!url_append(&url, &n, u.origin, (size_t)(scheme_end - u.origin)))
 		goto out;
-	if (path_style(loc, &e)) {
-		if (!append(&url, &n, e.auth, e.alen) ||
-		    !append(&url, &n, e.path, e.plen) ||
-		    !append(&url, &n, "/", 1) ||
-		    !append_escaped(&url, &n, loc->bucket,
-		    strlen(loc->bucket)))
+	if (path_style(loc, &u)) {
+		if (!url_append(&url, &n, u.authority, strlen(u.authority)) ||
+		    !url_append(&url, &n, u.path, strlen(u.path)) ||
+		    !url_append(&url, &n, "/", 1) ||
+		    !url_escape_append(&url, &n, loc->bucket,
+		    strlen(loc->bucket), false))
 			goto out;
-		if (key != NULL && !append(&url, &n, "/", 1))
+		if (key != NULL && !url_append(&url, &n, "/", 1))
 			goto out;
 	} else {
-		if (!append(&url, &n, loc->bucket, strlen(loc->bucket)) ||
-		    !append(&url, &n, ".", 1) ||
-		    !append(&url, &n, e.auth, e.alen) ||
-		    !append(&url, &n, e.path, e.plen) ||
-		    !append(&url, &n, "/", 1))
+		if (!url_append(&url, &n, loc->bucket, strlen(loc->bucket)) ||
+		    !url_append(&url, &n, ".", 1) ||
+		    !url_append(&url, &n, u.authority, strlen(u.authority)) ||
+		    !url_append(&url, &n, u.path, strlen(u.path)) ||
+		    !url_append(&url, &n, "/", 1))
 			goto out;
 	}
 	for (seg = key; seg != NULL; seg = seg[len] == '/' ? seg + len + 1 :
 	    NULL) {
 		len = strcspn(seg, "/");
-		if (!append_escaped(&url, &n, seg, len) ||
-		    (seg[len] == '/' && !append(&url, &n, "/", 1)))
+		if (!url_escape_append(&url, &n, seg, len, false) ||
+		    (seg[len] == '/' && !url_append(&url, &n, "/", 1)))
 			goto out;
 	}
-	if (query != NULL && (!append(&url, &n, "?", 1) ||
-	    !append(&url, &n, query, strlen(query))))
+	if (query != NULL && (!url_append(&url, &n, "?", 1) ||
+	    !url_append(&url, &n, query, strlen(query))))
 		goto out;
 	out = url;
 	url = NULL;
 out:
+	url_clear(&u);
 	free(url);
 	return out;
 }
@@ -246,9 +169,9 @@ s3util_prefix(const char *prefix)
 	if (prefix == NULL)
 		prefix = "";
 	prefix += strspn(prefix, "/");
-	if (!append(&out, &n, prefix, strlen(prefix)))
+	if (!url_append(&out, &n, prefix, strlen(prefix)))
 		return NULL;
-	if (n > 0 && out[n - 1] != '/' && !append(&out, &n, "/", 1)) {
+	if (n > 0 && out[n - 1] != '/' && !url_append(&out, &n, "/", 1)) {
 		free(out);
 		return NULL;
 	}
@@ -263,11 +186,11 @@ s3util_list_query(const char *prefix)
 	char *out = NULL;
 	size_t n = 0;
 
-	if (!append(&out, &n, base, sizeof(base) - 1))
+	if (!url_append(&out, &n, base, sizeof(base) - 1))
 		goto fail;
 	if (prefix != NULL && prefix[0] != '\0' &&
-	    (!append(&out, &n, "&prefix=", 8) ||
-	    !append_escaped(&out, &n, prefix, strlen(prefix))))
+	    (!url_append(&out, &n, "&prefix=", 8) ||
+	    !url_escape_append(&out, &n, prefix, strlen(prefix), false)))
 		goto fail;
 	return out;
 fail:

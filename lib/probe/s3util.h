@@ -11,8 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "bd_limits.h"
+
 /* An S3 error code we may name in a detail: [A-Za-z0-9.]{1,63} + NUL. */
-#define S3UTIL_CODE_MAX 64
+#define S3UTIL_CODE_MAX LIM_PROBE_XML_CODE_MAX
 /* A region name we may quote: [a-z0-9-]{1,32} + NUL. */
 #define S3UTIL_REGION_MAX 33
 

@@ -407,6 +407,22 @@ def test_token_uri_ssrf_refused(api, gcs, listener, host):
     assert len(gcs.requests()) == n0
 
 
+@pytest.mark.parametrize("suffix", ["\r\n", "\r\nX-Injected: 1", "\t",
+                                    "\x7f"])
+def test_token_uri_with_control_characters_refused(api, gcs, suffix):
+    """Issue 13 item 5: a control character anywhere in token_uri is a
+    validation error at /config/serviceAccountJson; no probe runs, nothing
+    reaches the token endpoint."""
+    n0 = len(gcs.requests())
+    r = api.post(LIST, json=gcs_body(gcs.key_file(
+        token_uri=gcs.token_uri + suffix)))
+    p = assert_problem(r, 422)
+    assert "failedCheck" not in p, p
+    assert [e["pointer"] for e in p["errors"]] == \
+        ["/config/serviceAccountJson"], p
+    assert len(gcs.requests()) == n0
+
+
 def test_metadata_address_default_port_refused(api, gcs):
     p = failed(api, gcs_body(gcs.key_file(
         token_uri="http://169.254.169.254/computeMetadata/v1/token")),

@@ -1083,6 +1083,10 @@ test_sa_json_not_echoed(void **state)
 		"{\\\"type\\\":\\\"service_account\\\",\\\"client_email\\\":\\\"e"
 		    "\\\",\\\"private_key\\\":\\\"" SENTINEL "\\\","
 		    "\\\"token_uri\\\":\\\"ftp://x\\\"}",
+		/* issue 13 item 5: a control character in token_uri */
+		"{\\\"type\\\":\\\"service_account\\\",\\\"client_email\\\":\\\"e"
+		    "\\\",\\\"private_key\\\":\\\"" SENTINEL "\\\","
+		    "\\\"token_uri\\\":\\\"https://t.example/token\\\\r\\\\n\\\"}",
 		"{\\\"a\\\":1} trailing " SENTINEL,
 	};
 	struct dest_input in;

@@ -13,7 +13,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -23,6 +26,7 @@
 #include <cmocka.h>
 
 #include "bd_limits.h"
+#include "clock.h"
 #include "probe/probe.h"
 
 /* ------------------------------------------------------ result basics */
@@ -223,6 +227,36 @@ test_probe_deadline(void **state)
 	probe_result_clear(&r);
 }
 
+/* Every transfer's time: probe_timeout, cut to what is left of the one
+ * deadline; nothing (<= 0) once it has passed. */
+static void
+test_ms_left(void **state)
+{
+	struct cfg cfg;
+	struct probe_env env;
+	long long now = clock_mono_ms();
+	long left;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&env, 0, sizeof(env));
+	assert_int_equal(probe_ms_left(NULL), LIM_PROBE_TIMEOUT_DEFAULT * 1000);
+	assert_int_equal(probe_ms_left(&env), LIM_PROBE_TIMEOUT_DEFAULT * 1000);
+	env.cfg = &cfg;
+	cfg.probe_timeout = 7;
+	assert_int_equal(probe_ms_left(&env), 7000);
+	/* a deadline further than probe_timeout does not lengthen it */
+	env.deadline_ms = now + 60000;
+	assert_int_equal(probe_ms_left(&env), 7000);
+	env.deadline_ms = now + 3000;
+	left = probe_ms_left(&env);
+	assert_true(left <= 3000 && left > 2500);
+	env.deadline_ms = now - 10;
+	assert_true(probe_ms_left(&env) <= 0);
+	env.deadline_ms = 1;
+	assert_true(probe_ms_left(&env) <= 0);
+}
+
 static void
 test_probe_run(void **state)
 {
@@ -266,6 +300,96 @@ test_object_name(void **state)
 	for (i = 15; i < 31; i++)
 		assert_non_null(strchr("0123456789abcdef", a[i]));
 	assert_string_not_equal(a, b);
+}
+
+/* ------------------------------------- a denied address, then another */
+
+/* A port on 127.0.0.2 that refuses connections: bound, never listening.
+ * The socket stays open (fd) so no one else takes the port. */
+static int
+refusing_port(int *fd)
+{
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(0x7f000002);
+	*fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(*fd >= 0);
+	assert_int_equal(bind(*fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(*fd, (struct sockaddr *)&a, &alen), 0);
+	return ntohs(a.sin_port);
+}
+
+/*
+ * Issue 13 item 8: a name resolving to a denied address (::1) and then to
+ * an allowed one (127.0.0.2) where nothing listens fails because nothing
+ * listens, not because of the policy; and a later transfer on the same
+ * handle starts with a clean gate. Only loopback is touched, and the denied
+ * address never sees a packet (the gate refuses before a socket exists).
+ */
+static void
+test_denied_then_refused(void **state)
+{
+	struct cfg cfg;
+	struct egress eg;
+	struct probe_env env = { &cfg, &eg, 0 };
+	struct probe_xfer x;
+	struct probe_result r;
+	struct curl_slist *resolve = NULL;
+	char err[128], url[96], entry[96];
+	int fd, port;
+	CURLcode cc;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.probe_connect_timeout = 2;
+	cfg.probe_timeout = 4;
+	assert_int_equal(egress_init(&eg, "::1/128", "127.0.0.2/32", err,
+	    sizeof(err)), BD_OK);
+	port = refusing_port(&fd);
+	snprintf(entry, sizeof(entry), "probe.test:%d:[::1],127.0.0.2", port);
+	snprintf(url, sizeof(url), "http://probe.test:%d/", port);
+	assert_non_null(resolve = curl_slist_append(NULL, entry));
+
+	assert_int_equal(probe_curl(&x, &env, "http"), BD_OK);
+	curl_easy_setopt(x.h, CURLOPT_RESOLVE, resolve);
+	curl_easy_setopt(x.h, CURLOPT_URL, url);
+	cc = curl_easy_perform(x.h);
+	assert_int_equal(cc, CURLE_COULDNT_CONNECT);
+	fresh(&r);
+	assert_int_equal(probe_fail_curl(&r, &x, cc, CHECK_TARGET, "listing"),
+	    CHECK_CONNECT);
+	assert_non_null(strstr(r.checks[0].detail, "nothing accepts"));
+	assert_null(strstr(r.checks[0].detail, "egress"));
+	probe_xfer_cleanup(&x);
+
+	/* Only the denied address: the policy is the reason. */
+	curl_slist_free_all(resolve);
+	snprintf(entry, sizeof(entry), "probe.test:%d:[::1]", port);
+	assert_non_null(resolve = curl_slist_append(NULL, entry));
+	assert_int_equal(probe_curl(&x, &env, "http"), BD_OK);
+	curl_easy_setopt(x.h, CURLOPT_RESOLVE, resolve);
+	curl_easy_setopt(x.h, CURLOPT_URL, url);
+	cc = curl_easy_perform(x.h);
+	assert_int_not_equal(cc, CURLE_OK);
+	assert_true(x.gate.denied);
+	fresh(&r);
+	probe_fail_curl(&r, &x, cc, CHECK_TARGET, "listing");
+	assert_non_null(strstr(r.checks[0].detail, "egress policy"));
+	/* The same handle, the next transfer to an allowed address: the
+	 * earlier refusal does not colour its failure. */
+	snprintf(url, sizeof(url), "http://127.0.0.2:%d/", port);
+	curl_easy_setopt(x.h, CURLOPT_URL, url);
+	cc = curl_easy_perform(x.h);
+	assert_int_equal(cc, CURLE_COULDNT_CONNECT);
+	assert_false(x.gate.denied);
+	probe_xfer_cleanup(&x);
+
+	curl_slist_free_all(resolve);
+	close(fd);
+	egress_free(&eg);
 }
 
 /* ------------------------------------------------ probe_curl (file://) */
@@ -670,6 +794,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_check_names),
 		cmocka_unit_test(test_probe_deadline),
+		cmocka_unit_test(test_ms_left),
+		cmocka_unit_test(test_denied_then_refused),
 		cmocka_unit_test(test_result_json),
 		cmocka_unit_test(test_fail_stops_ok),
 		cmocka_unit_test(test_detail_truncation),
