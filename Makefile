@@ -106,6 +106,7 @@ run: setup all
 
 bench: setup all
 	@scripts/bench.sh
+	@scripts/bench_neighbour.sh
 
 clean:
 	rm -rf $(BUILD)

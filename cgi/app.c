@@ -13,6 +13,7 @@
 #include "app.h"
 #include "clock.h"
 #include "log.h"
+#include "scoreboard.h"
 
 static const handler_fn handlers[ROUTE__MAX] = {
 	[ROUTE_LIST] = h_list,
@@ -96,6 +97,27 @@ app_test_failed(struct response *resp, const struct request *req,
 	json_object_object_add(p, "lastTest", tr);
 }
 
+bool
+app_admit(struct app *app, const struct request *req, struct response *resp,
+    const char *action, const char *dest_id, const char *type,
+    struct admit_ticket *t)
+{
+	struct dest_ctx ctx = app_ctx(app, req);
+	enum bd_err rc;
+
+	rc = admit_enter(app->db, &app->cfg, req->who.org, type, t);
+	if (rc == BD_OK)
+		return true;
+	if (rc == BD_ERR_BUSY) {
+		dest_audit(&ctx, action, dest_id, "denied",
+		    "busy: too many connection tests in flight");
+		admit_refuse(resp, req, t);
+	} else {
+		app_fail(resp, req, rc);
+	}
+	return false;
+}
+
 /* 401 / 403 unless the request may use the route; true when it may. */
 static bool
 authorize(struct app *app, struct request *req, struct response *resp,
@@ -159,6 +181,7 @@ app_handle(struct app *app, struct request *req, struct response *resp)
 	} else if (rc != BD_OK) {
 		resp_problem(resp, req, BD_ERR_NOT_FOUND, "no such resource");
 	} else if (authorize(app, req, resp, &route_table[r])) {
+		sb_note_route(route_table[r].name, req->who.org);
 		handlers[r](app, req, resp);
 	}
 	log_line(req, resp, r < ROUTE__MAX ? route_table[r].name :

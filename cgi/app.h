@@ -10,6 +10,7 @@
 #ifndef BD_APP_H
 #define BD_APP_H
 
+#include "admit.h"
 #include "auth.h"
 #include "cfg.h"
 #include "db.h"
@@ -55,6 +56,16 @@ void app_fail(struct response *, const struct request *, enum bd_err);
 void app_invalid(struct response *, const struct request *,
     const struct verrs *errs, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/*
+ * Take a probe slot (lib/admit.h) for outbound work on a destination of
+ * `type`, after the request was authenticated and validated: true when
+ * held (release with admit_leave on every path); false with resp filled:
+ * 429 (audited as "denied", nothing else changed) or the database error.
+ */
+bool app_admit(struct app *, const struct request *, struct response *,
+    const char *action, const char *dest_id, const char *type,
+    struct admit_ticket *);
 
 /* 422 for a failed connection test, naming the failed check. */
 void app_test_failed(struct response *, const struct request *,

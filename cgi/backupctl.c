@@ -65,6 +65,7 @@ static int c_config_keys(const struct ctl *, int, char **);
 static int c_help(const struct ctl *, int, char **);
 static int c_completion(const struct ctl *, int, char **);
 static int c_types(const struct ctl *, int, char **);
+static int c_status(const struct ctl *, int, char **);
 
 static const struct cmd cmds[] = {
 	{"check-config", "", "Check the config, the keyring, the JWT key and "
@@ -114,9 +115,12 @@ static const struct cmd cmds[] = {
 	{"token", "--org ORG [--role ROLE] [--sub SUB] [--ttl SECONDS]",
 	    "Print a JWT signed with the configured HS* key (development and "
 	    "tests).", NULL, "--org --role --sub --ttl", c_token},
-	/* LEAD: `status` (cgi/ctl_status.c, helper "pm") goes here once it
-	 * is on main:
-	 * {"status", "", "...", NULL, "", c_status}, */
+	{"status", "[--json | --openmetrics]", "Print the pool's status page "
+	    "(workers, probe slots, 429s, reloads), read over its own socket.",
+	    "Talks FastCGI to `listen` as nginx would, so it works where nginx "
+	    "does not expose status_path. --json prints the JSON document, "
+	    "--openmetrics the Prometheus text; exit 1 when the pool does not "
+	    "answer.", "--openmetrics", c_status},
 	{"types", "[--oauth]", "Print the registry's destination types, one "
 	    "per line (all, or the OAuth ones): what tests and scripts "
 	    "iterate.", NULL, "--oauth", c_types},
@@ -1107,6 +1111,20 @@ find_cmd(int argc, char **argv, int *used)
 		}
 	}
 	return NULL;
+}
+
+/* status: the pool's status page over its own socket (ctl_status.c). */
+static int
+c_status(const struct ctl *ctl, int argc, char **argv)
+{
+	struct cfg c;
+	int rc;
+
+	if (ctl_load_cfg(ctl, &c) != 0)
+		return CTL_FAIL;
+	rc = ctl_status(&c, ctl->json != 0, argc, argv);
+	cfg_free(&c);
+	return rc;
 }
 
 int

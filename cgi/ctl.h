@@ -12,6 +12,7 @@
 #include <getopt.h>
 
 #include <json-c/json.h>
+#include <stdbool.h>
 
 #include "cfg.h"
 
@@ -72,5 +73,9 @@ int ctl_dest_show(const struct ctl *, const struct cfg *, const char *org,
 
 /* ctl_keydoc.c: one sentence per config key (NULL when undocumented). */
 const char *ctl_key_doc(const char *name);
+
+/* backupctl [--json] status [--openmetrics]: the pool's status page read
+ * over FastCGI from `listen` (ctl_status.c); argv[0] is "status". */
+int ctl_status(const struct cfg *c, bool json, int argc, char **argv);
 
 #endif

@@ -13,13 +13,17 @@ static const struct {
 	const char *name, *doc;
 } docs[] = {
 	{"listen", "Where the pool listens: unix:/absolute/path (created "
-	    "mode 0660), host:port or [ipv6]:port. Ignored when systemd passes "
-	    "a socket (backupd.socket)."},
-	{"workers", "Number of worker processes of the pool."},
+	    "with listen_mode, listen_owner, listen_group), host:port or "
+	    "[ipv6]:port (set listen_allowed_clients). Ignored when systemd "
+	    "passes a socket (backupd.socket)."},
+	{"workers", "The old pool size, an alias: workers = N without pm "
+	    "means pm = static with N children (pm_max_children wins when "
+	    "given as well; ignored under pm = dynamic or ondemand)."},
 	{"max_requests", "A worker exits (and is replaced) after serving this "
 	    "many requests; in spawned and CGI modes the process exits."},
-	{"request_timeout", "Seconds one request may take; a worker that "
-	    "overruns it exits. Keep nginx's fastcgi_read_timeout and systemd's "
+	{"request_timeout", "Seconds one request may take; the pool's master "
+	    "kills a worker that overruns it (the process exits in spawned "
+	    "and CGI modes). Keep nginx's fastcgi_read_timeout and systemd's "
 	    "TimeoutStopSec above it."},
 	{"db_host", "MariaDB/MySQL host (TCP); unset with db_socket."},
 	{"db_port", "MariaDB/MySQL TCP port."},
@@ -72,6 +76,43 @@ static const struct {
 	{"probe_timeout", "Seconds a whole connection test may take."},
 	{"max_body", "Request body limit in bytes; keep nginx's "
 	    "client_max_body_size equal."},
+	{"pm", "Process manager: static (pm_max_children workers), dynamic "
+	    "(between pm_min_spare and pm_max_spare idle workers) or ondemand "
+	    "(fork when a connection waits, retire after "
+	    "pm_process_idle_timeout)."},
+	{"pm_max_children", "Most workers the pool runs at once (all of them "
+	    "under pm = static)."},
+	{"pm_start_servers", "Workers started by pm = dynamic (and after a "
+	    "reload)."},
+	{"pm_min_spare", "pm = dynamic adds workers while fewer are idle."},
+	{"pm_max_spare", "pm = dynamic retires idle workers beyond this many, "
+	    "one a second."},
+	{"pm_process_idle_timeout", "Seconds an idle worker lives under pm = "
+	    "ondemand."},
+	{"pm_reserved_for_reads", "Workers never given to outbound work "
+	    "(connection tests, OAuth exchanges): probe_slots defaults to "
+	    "pm_max_children minus this."},
+	{"probe_slots", "Connection tests and OAuth exchanges in flight on "
+	    "this host at most; beyond, 429 with Retry-After (0: "
+	    "pm_max_children - pm_reserved_for_reads)."},
+	{"probe_slots_per_org", "Connection tests and OAuth exchanges in "
+	    "flight per organization at most; beyond, 429 with Retry-After."},
+	{"ping_path", "URL path answered \"pong\" without the database (for "
+	    "health checks); served before routing, without a token."},
+	{"status_path", "URL path answering the scoreboard as JSON, or "
+	    "OpenMetrics with ?openmetrics; without a token, so nginx allows "
+	    "it to 127.0.0.1 only."},
+	{"request_slowlog_timeout", "Seconds after which a running request is "
+	    "logged once as slow (route, org, state, elapsed); 0: off."},
+	{"log_file", "The service log (JSON lines); unset: stderr. Reopened on "
+	    "SIGUSR1."},
+	{"listen_allowed_clients", "Comma-separated IP addresses allowed to "
+	    "connect to a TCP listen (others are closed at accept); unset: "
+	    "anyone. Set it whenever listen is TCP."},
+	{"listen_owner", "Owner (user name or uid) of a unix listen socket."},
+	{"listen_group", "Group (name or gid) of a unix listen socket, e.g. "
+	    "nginx's."},
+	{"listen_mode", "Octal mode of a unix listen socket."},
 };
 
 /* See ctl.h. */

@@ -169,6 +169,7 @@ h_create(struct app *app, struct request *req, struct response *resp)
 	struct dest_input in;
 	struct probe_result res;
 	char id[UUID_STR_LEN + 1];
+	struct admit_ticket slot = {0};
 	enum bd_err rc;
 
 	memset(&res, 0, sizeof(res));
@@ -177,7 +178,13 @@ h_create(struct app *app, struct request *req, struct response *resp)
 	if (!validate(req, resp, body, false, &in) ||
 	    !acceptable(app, req, resp, &in, NULL))
 		goto out;
-	if ((rc = dest_create(&ctx, &in, &res, id)) != BD_OK)
+	/* The connection test (none for an OAuth type) takes a probe slot. */
+	if (!in.type->oauth && !app_admit(app, req, resp, "destination.create",
+	    NULL, in.type->name, &slot))
+		goto out;
+	rc = dest_create(&ctx, &in, &res, id);
+	admit_leave(app->db, &slot);
+	if (rc != BD_OK)
 		respond_failed(resp, req, rc, &in, &res);
 	else
 		respond_written(app, req, resp, id, in.config, 201);
@@ -213,6 +220,7 @@ h_update(struct app *app, struct request *req, struct response *resp)
 	struct dest_loaded cur;
 	struct dest_input in;
 	struct probe_result res;
+	struct admit_ticket slot = {0};
 	enum bd_err rc;
 
 	memset(&res, 0, sizeof(res));
@@ -242,7 +250,12 @@ h_update(struct app *app, struct request *req, struct response *resp)
 	if (!merge_placeholders(req, resp, &cur, &in) ||
 	    !acceptable(app, req, resp, &in, cur.d.id))
 		goto out;
-	if ((rc = dest_update(&ctx, &cur, &in, req->if_match, &res)) != BD_OK)
+	if (!in.type->oauth && !app_admit(app, req, resp, "destination.update",
+	    cur.d.id, in.type->name, &slot))
+		goto out;
+	rc = dest_update(&ctx, &cur, &in, req->if_match, &res);
+	admit_leave(app->db, &slot);
+	if (rc != BD_OK)
 		respond_failed(resp, req, rc, &in, &res);
 	else
 		respond_written(app, req, resp, cur.d.id, in.config, 200);
@@ -280,16 +293,28 @@ h_test(struct app *app, struct request *req, struct response *resp)
 	struct dest_ctx ctx = app_ctx(app, req);
 	struct dest_loaded cur;
 	struct probe_result res;
+	struct admit_ticket slot = {0};
 	enum bd_err rc;
 
 	memset(&res, 0, sizeof(res));
-	if ((rc = dest_load(&ctx, req->id, true, &cur)) != BD_OK ||
-	    (rc = dest_test(&ctx, &cur, &res)) != BD_OK)
+	memset(&cur, 0, sizeof(cur));
+	if ((rc = dest_load(&ctx, req->id, true, &cur)) != BD_OK) {
+		app_fail(resp, req, rc);
+		goto out;
+	}
+	/* One slot covers an OAuth token refresh and the probe. */
+	if (!app_admit(app, req, resp, "destination.test", cur.d.id,
+	    cur.d.type, &slot))
+		goto out;
+	rc = dest_test(&ctx, &cur, &res);
+	admit_leave(app->db, &slot);
+	if (rc != BD_OK)
 		app_fail(resp, req, rc);
 	else if (res.ok)
 		resp_json(resp, 200, probe_result_json(&res));
 	else
 		app_test_failed(resp, req, &res);
+out:
 	probe_result_clear(&res);
 	dest_loaded_free(&cur);
 }

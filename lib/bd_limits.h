@@ -68,6 +68,16 @@
 #define LIM_KEYRING_FILE_MAX (1024L * 1024)
 /* Defaults for the pool and the probes (config keys override). */
 #define LIM_WORKERS_DEFAULT 4
+/* Process manager: the default ceiling, and the most workers a pool may
+ * have (the scoreboard has room for two generations of them: a reload
+ * starts the new workers before the old ones leave). */
+#define LIM_PM_MAX_CHILDREN_DEFAULT 32
+#define LIM_PM_MAX_CHILDREN 256
+#define LIM_SB_WORKERS (2 * LIM_PM_MAX_CHILDREN)
+/* Heap a worker keeps between requests instead of trimming it. */
+#define LIM_WORKER_HEAP_KEEP (8 * 1024 * 1024)
+/* Addresses in listen_allowed_clients. */
+#define LIM_ALLOWED_CLIENTS 64
 #define LIM_MAX_REQUESTS_DEFAULT 10000
 #define LIM_REQUEST_TIMEOUT_DEFAULT 60
 #define LIM_PROBE_CONNECT_TIMEOUT_DEFAULT 5

@@ -71,6 +71,11 @@ struct key {
 };
 
 static validator v_listen, v_jwt_alg, v_url, v_cidrs, v_roots, v_nonempty;
+static validator v_pm, v_path, v_abs, v_clients, v_mode;
+
+/* Which layer key_set() is applying (1 file, 2 environment), so that an
+ * alias given in the environment beats the key it stands for in the file. */
+static unsigned char cur_layer;
 
 /*
  * STR(name, default, flags, validator)
@@ -78,7 +83,7 @@ static validator v_listen, v_jwt_alg, v_url, v_cidrs, v_roots, v_nonempty;
  */
 #define CFG_KEYS(STR, NUM)                                                   \
 	STR(listen, "unix:/run/backupd/backupd.sock", 0, v_listen)             \
-	NUM(workers, K_INT, LIM_WORKERS_DEFAULT, 1, 256)                       \
+	NUM(workers, K_INT, LIM_WORKERS_DEFAULT, 1, LIM_PM_MAX_CHILDREN)                       \
 	NUM(max_requests, K_INT, LIM_MAX_REQUESTS_DEFAULT, 1, CFG_INT_MAX)     \
 	NUM(request_timeout, K_INT, LIM_REQUEST_TIMEOUT_DEFAULT, 1, 3600)      \
 	STR(db_host, NULL, 0, NULL)                                            \
@@ -116,7 +121,30 @@ static validator v_listen, v_jwt_alg, v_url, v_cidrs, v_roots, v_nonempty;
 	NUM(probe_connect_timeout, K_INT, LIM_PROBE_CONNECT_TIMEOUT_DEFAULT,   \
 	    1, 120)                                                            \
 	NUM(probe_timeout, K_INT, LIM_PROBE_TIMEOUT_DEFAULT, 1, 600)           \
-	NUM(max_body, K_LONG, LIM_MAX_BODY_DEFAULT, 1024, 16L * 1024 * 1024)
+	NUM(max_body, K_LONG, LIM_MAX_BODY_DEFAULT, 1024, 16L * 1024 * 1024) \
+	PM_KEYS(STR, NUM)
+
+/* The process manager's keys (DESIGN.md "Process manager"); workers = 0 and
+ * pm unset mean "not given": cfg_resolve_pm() settles them. */
+#define PM_KEYS(STR, NUM)                                                    \
+	STR(pm, NULL, 0, v_pm)                                                 \
+	NUM(pm_max_children, K_INT, LIM_PM_MAX_CHILDREN_DEFAULT, 1,            \
+	    LIM_PM_MAX_CHILDREN)                                               \
+	NUM(pm_start_servers, K_INT, 4, 1, LIM_PM_MAX_CHILDREN)                \
+	NUM(pm_min_spare, K_INT, 2, 1, LIM_PM_MAX_CHILDREN)                    \
+	NUM(pm_max_spare, K_INT, 8, 1, LIM_PM_MAX_CHILDREN)                    \
+	NUM(pm_process_idle_timeout, K_INT, 10, 1, 86400)                      \
+	NUM(pm_reserved_for_reads, K_INT, 4, 0, LIM_PM_MAX_CHILDREN)           \
+	NUM(probe_slots, K_INT, 0, 0, LIM_PM_MAX_CHILDREN)                     \
+	NUM(probe_slots_per_org, K_INT, 2, 1, LIM_PM_MAX_CHILDREN)             \
+	STR(ping_path, "/backup-destinations-ping", 0, v_path)                 \
+	STR(status_path, "/backup-destinations-status", 0, v_path)             \
+	NUM(request_slowlog_timeout, K_INT, 5, 0, 3600)                        \
+	STR(log_file, NULL, 0, v_abs)                                          \
+	STR(listen_allowed_clients, NULL, 0, v_clients)                        \
+	STR(listen_owner, NULL, 0, v_nonempty)                                 \
+	STR(listen_group, NULL, 0, v_nonempty)                                 \
+	STR(listen_mode, "0660", 0, v_mode)
 
 #define ROW_STR(n, def, fl, v) \
 	{#n, K_STR, offsetof(struct cfg, n), def, 0, 0, 0, fl, v},
@@ -311,6 +339,121 @@ v_nonempty(const char *v, char *why, size_t whylen)
 	return false;
 }
 
+static bool
+v_pm(const char *v, char *why, size_t whylen)
+{
+	if (strcmp(v, "static") == 0 || strcmp(v, "dynamic") == 0 ||
+	    strcmp(v, "ondemand") == 0)
+		return true;
+	snprintf(why, whylen, "must be static, dynamic or ondemand");
+	return false;
+}
+
+/* An URL path served before routing: "/" then [A-Za-z0-9._~/-]. */
+static bool
+v_path(const char *v, char *why, size_t whylen)
+{
+	size_t n = strlen(v);
+
+	if (n > 1 && n < 256 && v[0] == '/' &&
+	    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._~/-") == n)
+		return true;
+	snprintf(why, whylen, "must be an absolute URL path of letters, "
+	    "digits and ._~/-");
+	return false;
+}
+
+static bool
+v_abs(const char *v, char *why, size_t whylen)
+{
+	if (v[0] == '/' && !has_ctl_or_space(v))
+		return true;
+	snprintf(why, whylen, "must be an absolute path");
+	return false;
+}
+
+/* php-fpm's listen.allowed_clients: comma-separated IPv4/IPv6 addresses. */
+static bool
+v_clients(const char *v, char *why, size_t whylen)
+{
+	char one[INET6_ADDRSTRLEN + 1];
+	unsigned char a[16];
+	const char *cur = v, *item;
+	size_t len;
+
+	while (commalist_next(&cur, &item, &len)) {
+		if (len == 0 || len >= sizeof(one))
+			goto bad;
+		memcpy(one, item, len);
+		one[len] = '\0';
+		if (inet_pton(AF_INET, one, a) != 1 &&
+		    inet_pton(AF_INET6, one, a) != 1)
+			goto bad;
+	}
+	return true;
+bad:
+	snprintf(why, whylen, "must be comma-separated IP addresses");
+	return false;
+}
+
+/* An octal file mode such as 0660 (permission bits only). */
+static bool
+v_mode(const char *v, char *why, size_t whylen)
+{
+	size_t n = strlen(v);
+
+	if (n >= 3 && n <= 4 && strspn(v, "01234567") == n &&
+	    strtol(v, NULL, 8) <= 0777)
+		return true;
+	snprintf(why, whylen, "must be an octal mode such as 0660");
+	return false;
+}
+
+/*
+ * Settle the process manager: `workers` given and `pm` not means pm =
+ * static with `workers` children (the old key stays an alias, so existing
+ * configs keep their fixed pool); with pm = static given too, `workers` is
+ * pm_max_children unless pm_max_children is given in the same or a later
+ * layer (the environment overrides the file); with pm = dynamic or ondemand given, `workers` is
+ * ignored (an explicit pm wins, so BACKUPD_PM=dynamic can override a file
+ * that still says workers = N). Spares must fit under the ceiling;
+ * probe_slots 0 means pm_max_children - pm_reserved_for_reads (at least 1).
+ */
+static bool
+resolve_pm(struct cfg *c, char *err, size_t errlen)
+{
+	if (c->pm == NULL) {
+		const char *m = c->workers_given ? "static" : "dynamic";
+		if ((c->pm = strdup(m)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return false;
+		}
+	}
+	if (c->workers_given > c->max_children_given &&
+	    strcmp(c->pm, "static") == 0)
+		c->pm_max_children = c->workers;
+	if (strcmp(c->pm, "dynamic") == 0 &&
+	    (c->pm_min_spare > c->pm_max_spare ||
+	    c->pm_start_servers > c->pm_max_children ||
+	    c->pm_min_spare > c->pm_max_children)) {
+		snprintf(err, errlen, "key 'pm_min_spare': need pm_min_spare "
+		    "<= pm_max_spare, pm_min_spare and pm_start_servers <= "
+		    "pm_max_children");
+		return false;
+	}
+	if (c->pm_start_servers > c->pm_max_children)
+		c->pm_start_servers = c->pm_max_children;
+	if (c->probe_slots == 0) {
+		c->probe_slots = c->pm_max_children - c->pm_reserved_for_reads;
+		if (c->probe_slots < 1)
+			c->probe_slots = 1;
+	}
+	if (c->probe_slots_per_org > c->probe_slots)
+		c->probe_slots_per_org = c->probe_slots;
+	return true;
+}
+
 /* --- setting one value */
 
 /* Decimal digits with an optional '-': strtol alone would take " 8", "+8". */
@@ -371,6 +514,10 @@ key_set(struct cfg *c, const struct key *k, const char *v, const char *where,
 		    "%ld", where, k->min, k->max);
 		return false;
 	}
+	if (k->off == offsetof(struct cfg, workers))
+		c->workers_given = cur_layer;
+	if (k->off == offsetof(struct cfg, pm_max_children))
+		c->max_children_given = cur_layer;
 	if (k->type == K_INT)
 		*(int *)((char *)c + k->off) = (int)n;
 	else
@@ -652,9 +799,13 @@ cfg_load(struct cfg *c, const char *path, char *const *envp, char *err,
 			memcpy(*p, keys[i].dstr, len + 1);
 		}
 	}
+	cur_layer = 1;
 	if (path != NULL && !file_load(c, path, err, errlen))
 		goto out;
+	cur_layer = 2;
 	if (envp != NULL && !env_load(c, envp, err, errlen))
+		goto out;
+	if (!resolve_pm(c, err, errlen))
 		goto out;
 	rc = BD_OK;
 out:

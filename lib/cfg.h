@@ -10,6 +10,7 @@
 #ifndef BD_CFG_H
 #define BD_CFG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -43,6 +44,22 @@ struct cfg {
 	/* Not keys: set by cfg_load. Nonzero when the config file itself
 	 * holds a secret (cfg_check_files then checks its mode too). */
 	int secret_in_file;
+
+	/* Process manager, admission, operations (DESIGN.md "Process
+	 * manager"). After cfg_load, pm is "static", "dynamic" or "ondemand"
+	 * and the pm_* numbers are resolved: `workers` (when set and pm is
+	 * not) means pm = static with that many children; probe_slots 0 in
+	 * the file means pm_max_children - pm_reserved_for_reads. */
+	char *pm;
+	int pm_max_children, pm_start_servers, pm_min_spare, pm_max_spare;
+	int pm_process_idle_timeout, pm_reserved_for_reads;
+	int probe_slots, probe_slots_per_org;
+	char *ping_path, *status_path, *log_file;
+	int request_slowlog_timeout;
+	char *listen_allowed_clients, *listen_owner, *listen_group,
+	    *listen_mode;
+	/* where `workers` / pm_max_children were set: 0 no, 1 file, 2 env */
+	unsigned char workers_given, max_children_given;
 };
 
 /* Version of backupd and backupctl (the Makefile passes VERSION's). */

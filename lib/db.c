@@ -94,6 +94,11 @@ static const char *const stmts[STMT__MAX] = {
 	    "FOR UPDATE",
 	[STMT_REKEY_WRITE] = "UPDATE backup_destinations SET "
 	    "config_ciphertext = ?, key_id = ? WHERE org_id = ? AND id = ?",
+	/* Named locks of the session: probe slots without a master. */
+	[STMT_LOCK_GET] = "SELECT GET_LOCK(?, 0)",
+	[STMT_LOCK_RELEASE] = "SELECT RELEASE_LOCK(?)",
+	[STMT_KEY_COUNTS] = "SELECT key_id, COUNT(*) FROM backup_destinations "
+	    "GROUP BY key_id ORDER BY key_id LIMIT 16",
 };
 
 struct db {

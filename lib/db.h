@@ -38,6 +38,10 @@ enum stmt {
 	STMT_OAUTH_STATE_PURGE,
 	STMT_REKEY_PICK,
 	STMT_REKEY_WRITE,
+	/* admission without a master (admit.c) and the status page */
+	STMT_LOCK_GET,
+	STMT_LOCK_RELEASE,
+	STMT_KEY_COUNTS,
 	STMT__MAX
 };
 

@@ -10,6 +10,8 @@
 #include <sodium.h>
 
 #include "clock.h"
+#include "admit.h"
+#include "rawjson.h"
 #include "dest.h"
 #include "log.h"
 #include "req.h"
@@ -156,8 +158,12 @@ dest_loaded_free(struct dest_loaded *l)
 
 /* ------------------------------------------------- the representation */
 
-json_object *
-dest_json(const struct dest *d, const struct dtype *t, json_object *config)
+/* The Destination; raw_last: lastTest is the stored text written out as it
+ * is (rawjson.h), for the list, where parsing and re-serialising every
+ * row's lastTest was the largest cost after the decryption. */
+static json_object *
+dest_json_ex(const struct dest *d, const struct dtype *t, json_object *config,
+    bool raw_last)
 {
 	json_object *o = json_object_new_object(), *last = NULL;
 
@@ -171,7 +177,8 @@ dest_json(const struct dest *d, const struct dtype *t, json_object *config)
 	    dtype_redact(t, config) : json_object_new_object());
 	json_object_object_add(o, "status", json_object_new_string(d->status));
 	if (d->last_test_json != NULL)
-		last = json_tokener_parse(d->last_test_json);
+		last = raw_last ? rawjson_new(d->last_test_json) :
+		    json_tokener_parse(d->last_test_json);
 	json_object_object_add(o, "lastTest", last);
 	json_object_object_add(o, "activeScheduleCount",
 	    json_object_new_int64(d->active_schedules));
@@ -180,6 +187,12 @@ dest_json(const struct dest *d, const struct dtype *t, json_object *config)
 	json_object_object_add(o, "updatedAt",
 	    json_object_new_string(d->updated_at));
 	return o;
+}
+
+json_object *
+dest_json(const struct dest *d, const struct dtype *t, json_object *config)
+{
+	return dest_json_ex(d, t, config, false);
 }
 
 enum bd_err
@@ -202,7 +215,7 @@ dest_list(const struct dest_ctx *ctx, const char *type, json_object **out)
 		/* A config that does not open is shown as {} (logged). */
 		if ((t = dtype_find(d.type)) != NULL)
 			(void)open_config(ctx, &d, &config);
-		json_object_array_add(*out, dest_json(&d, t, config));
+		json_object_array_add(*out, dest_json_ex(&d, t, config, true));
 		wipe_json_put(config);
 	}
 	dbres_free(&r);
@@ -1111,6 +1124,7 @@ dest_oauth_callback(const struct dest_ctx *ctx0, struct dest_callback *cb)
 	char id[UUID_STR_LEN + 1], provider[32], nonce[64];
 	unsigned char hash[crypto_hash_sha256_BYTES];
 	struct oauth_state_rec st;
+	struct admit_ticket slot = {0};
 	struct dbres r;
 	const char *reason = "invalid_state";
 	bool won = false;
@@ -1132,6 +1146,22 @@ dest_oauth_callback(const struct dest_ctx *ctx0, struct dest_callback *cb)
 	if (strcmp(st.destination_id, id) != 0 ||
 	    strcmp(st.provider, provider) != 0)
 		goto out;
+	/* The code exchange is outbound work (admit.h): a probe slot first,
+	 * before the state is consumed, so that "busy" leaves the flow
+	 * usable for a retry. */
+	if (cb->error == NULL && cb->code != NULL && cb->code[0] != '\0' &&
+	    (rc = admit_enter(ctx.db, ctx.cfg, st.org, provider, &slot)) !=
+	    BD_OK) {
+		reason = rc == BD_ERR_BUSY ? "busy" : "server_error";
+		snprintf(cb->org, sizeof(cb->org), "%s", st.org);
+		snprintf(cb->actor, sizeof(cb->actor), "%s", st.actor);
+		ctx.org = cb->org;
+		ctx.actor = cb->actor;
+		if (rc == BD_ERR_BUSY)
+			dest_audit(&ctx, "oauth.callback", id, "denied",
+			    "busy: too many connection tests in flight");
+		goto out;
+	}
 	if ((rc = store_oauth_state_consume(ctx.db, hash, &won)) != BD_OK) {
 		reason = "server_error";
 		goto out;
@@ -1159,6 +1189,7 @@ dest_oauth_callback(const struct dest_ctx *ctx0, struct dest_callback *cb)
 	if (reason != NULL)
 		dest_audit(&ctx, "oauth.callback", id, "failure", reason);
 out:
+	admit_leave(ctx.db, &slot);
 	dbres_free(&r);
 	return reason;
 }

@@ -27,6 +27,7 @@ static const struct {
 	[BD_ERR_CRYPTO] = {"BD_ERR_CRYPTO", 500, "Internal Server Error", "about:blank"},
 	[BD_ERR_CONFIG] = {"BD_ERR_CONFIG", 500, "Internal Server Error", "about:blank"},
 	[BD_ERR_TIMEOUT] = {"BD_ERR_TIMEOUT", 504, "Gateway Timeout", "urn:backupd:problem:timeout"},
+	[BD_ERR_BUSY] = {"BD_ERR_BUSY", 429, "Too Many Requests", "urn:backupd:problem:busy"},
 };
 
 static unsigned

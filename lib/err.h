@@ -28,6 +28,7 @@ enum bd_err {
 	BD_ERR_CRYPTO,       /* 500: decryption/forgery; never says more */
 	BD_ERR_CONFIG,       /* 500: server misconfiguration */
 	BD_ERR_TIMEOUT,      /* 504 */
+	BD_ERR_BUSY,         /* 429: admission control (probe slots) */
 	BD_ERR__MAX
 };
 

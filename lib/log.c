@@ -5,6 +5,7 @@
  * message so its lines stay well under PIPE_BUF.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,35 @@
 
 /* Longest printf-style message; longer ones are cut (PIPE_BUF is 4096). */
 #define LOG_MSG_MAX 2048
+
+static long cached_pid;
+
+void
+log_set_pid(long pid)
+{
+	cached_pid = pid;
+}
+
+int
+log_reopen(const char *path)
+{
+	int fd, saved;
+
+	if (path == NULL)
+		return 0;
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0640)) < 0)
+		return -1;
+	if (fd != STDERR_FILENO && dup2(fd, STDERR_FILENO) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (fd != STDERR_FILENO)
+		close(fd);
+	return 0;
+}
 
 static const char *const level_names[] = {
 	[LOG_DEBUG] = "debug",
@@ -66,7 +96,8 @@ emit(enum log_level level, json_object *extra)
 		goto out;
 	if (add(o, "ts", json_object_new_string(ts)) != 0 ||
 	    add(o, "level", json_object_new_string(level_name(level))) != 0 ||
-	    add(o, "pid", json_object_new_int64((int64_t)getpid())) != 0)
+	    add(o, "pid", json_object_new_int64(cached_pid ?
+	    (int64_t)cached_pid : (int64_t)getpid())) != 0)
 		goto out;
 	if (extra != NULL && json_object_is_type(extra, json_type_object)) {
 		json_object_object_foreach(extra, key, val) {

@@ -310,6 +310,7 @@ resp_reason(int s)
 	case 413: return "Content Too Large";
 	case 415: return "Unsupported Media Type";
 	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
 	default: return "Internal Server Error";

@@ -34,6 +34,10 @@ export BACKUPD_EGRESS_ALLOW=127.0.0.2/32
 # Short probe timeouts keep "accepts and never answers" cases quick.
 export BACKUPD_PROBE_CONNECT_TIMEOUT=${BACKUPD_PROBE_CONNECT_TIMEOUT:-3}
 export BACKUPD_PROBE_TIMEOUT=${BACKUPD_PROBE_TIMEOUT:-6}
+# The concurrency tests fire up to 16 probes of one org at once against the
+# shared stack (they test the database's locking, not admission): lift the
+# per-org probe limit there. test_pm.py tests admission on pools of its own.
+export BACKUPD_PROBE_SLOTS_PER_ORG=${BACKUPD_PROBE_SLOTS_PER_ORG:-16}
 
 # A private CA and a server certificate for 127.0.0.2 / localhost, for the
 # TLS peers (FTPS, HTTPS); the service trusts the CA through ca_file.

@@ -96,6 +96,10 @@ class Pool:
         self.log = os.path.join(workdir, "backupd.log")
         self.config = config
         self.nworkers = int(overrides.get("workers", 0)) or None
+        # `workers` is the alias of pm = static; the stack's config says
+        # pm = dynamic, which an explicit `workers` does not override.
+        if self.nworkers and "pm" not in overrides:
+            overrides["pm"] = "static"
         if sock is None:
             overrides["listen"] = "unix:" + self.sock
         self.env = service_env(env, drop=drop, **overrides)

@@ -108,12 +108,12 @@ test_key_names(void **state)
 	for (n = 0; names[n] != NULL; n++)
 		;
 	/* One key per member of struct cfg. */
-	assert_int_equal(n, 37);
+	assert_int_equal(n, 54);
 	for (i = 0; i < n; i++)
 		for (j = i + 1; j < n; j++)
 			assert_string_not_equal(names[i], names[j]);
 	assert_string_equal(names[0], "listen");
-	assert_string_equal(names[n - 1], "max_body");
+	assert_string_equal(names[n - 1], "listen_mode");
 }
 
 /* Every key named by cfg_key_names() is accepted in a file. */
@@ -141,6 +141,19 @@ test_every_key_settable(void **state)
 			v = "/srv/backups";
 		else if (strcmp(names[i], "max_body") == 0)
 			v = "1048576";
+		else if (strcmp(names[i], "pm") == 0)
+			v = "ondemand";
+		else if (strstr(names[i], "_path") != NULL)
+			v = "/x-ping";
+		else if (strcmp(names[i], "log_file") == 0)
+			v = "/var/log/backupd.log";
+		else if (strcmp(names[i], "listen_allowed_clients") == 0)
+			v = "127.0.0.1, ::1";
+		else if (strcmp(names[i], "listen_mode") == 0)
+			v = "0600";
+		else if (strncmp(names[i], "pm_", 3) == 0 ||
+		    strncmp(names[i], "probe_slots", 11) == 0)
+			v = "7";
 		else if (strcmp(names[i], "workers") == 0 ||
 		    strcmp(names[i], "db_port") == 0 ||
 		    strstr(names[i], "timeout") != NULL ||
@@ -590,11 +603,77 @@ test_key_info(void **state)
 	cfg_free(&c);
 }
 
+/* The process manager's defaults and the `workers` alias (issue 8). */
+static void
+test_pm_resolution(void **state)
+{
+	char *env_dyn[] = {"BACKUPD_PM=dynamic", NULL};
+	char *env_max[] = {"BACKUPD_PM_MAX_CHILDREN=3", NULL};
+	char path[256], err[256];
+	struct cfg c;
+
+	(void)state;
+	/* nothing given: dynamic 32/4/2/8/10, probe slots 32 - 4, 2 per org */
+	assert_int_equal(load(&c, "", NULL, path, sizeof(path), err,
+	    sizeof(err)), BD_OK);
+	assert_string_equal(c.pm, "dynamic");
+	assert_int_equal(c.pm_max_children, 32);
+	assert_int_equal(c.pm_start_servers, 4);
+	assert_int_equal(c.pm_min_spare, 2);
+	assert_int_equal(c.pm_max_spare, 8);
+	assert_int_equal(c.pm_process_idle_timeout, 10);
+	assert_int_equal(c.probe_slots, 28);
+	assert_int_equal(c.probe_slots_per_org, 2);
+	assert_string_equal(c.ping_path, "/backup-destinations-ping");
+	assert_string_equal(c.status_path, "/backup-destinations-status");
+	assert_int_equal(c.request_slowlog_timeout, 5);
+	assert_string_equal(c.listen_mode, "0660");
+	assert_null(c.log_file);
+	cfg_free(&c);
+	/* workers alone: static with that many */
+	assert_int_equal(load(&c, "workers = 6\n", NULL, path, sizeof(path),
+	    err, sizeof(err)), BD_OK);
+	assert_string_equal(c.pm, "static");
+	assert_int_equal(c.pm_max_children, 6);
+	assert_int_equal(c.probe_slots, 2);
+	cfg_free(&c);
+	/* an explicit pm wins over workers; pm_max_children over workers */
+	assert_int_equal(load(&c, "workers = 6\n", env_dyn, path,
+	    sizeof(path), err, sizeof(err)), BD_OK);
+	assert_string_equal(c.pm, "dynamic");
+	assert_int_equal(c.pm_max_children, 32);
+	cfg_free(&c);
+	assert_int_equal(load(&c, "workers = 6\npm = static\n", env_max, path,
+	    sizeof(path), err, sizeof(err)), BD_OK);
+	assert_int_equal(c.pm_max_children, 3);
+	/* fewer children than reserved: one slot, per org clamped to it */
+	assert_int_equal(c.probe_slots, 1);
+	assert_int_equal(c.probe_slots_per_org, 1);
+	cfg_free(&c);
+	/* bad values name their key */
+	assert_int_equal(load(&c, "pm = fast\n", NULL, path, sizeof(path),
+	    err, sizeof(err)), BD_ERR_CONFIG);
+	assert_non_null(strstr(err, "'pm'"));
+	assert_int_equal(load(&c, "pm_min_spare = 9\npm_max_spare = 3\n",
+	    NULL, path, sizeof(path), err, sizeof(err)), BD_ERR_CONFIG);
+	assert_non_null(strstr(err, "pm_min_spare"));
+	assert_int_equal(load(&c, "listen_allowed_clients = 10.0.0.0/8\n",
+	    NULL, path, sizeof(path), err, sizeof(err)), BD_ERR_CONFIG);
+	assert_non_null(strstr(err, "listen_allowed_clients"));
+	assert_int_equal(load(&c, "listen_mode = 999\n", NULL, path,
+	    sizeof(path), err, sizeof(err)), BD_ERR_CONFIG);
+	assert_int_equal(load(&c, "ping_path = ping\n", NULL, path,
+	    sizeof(path), err, sizeof(err)), BD_ERR_CONFIG);
+	assert_int_equal(load(&c, "log_file = relative.log\n", NULL, path,
+	    sizeof(path), err, sizeof(err)), BD_ERR_CONFIG);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_pm_resolution),
 		cmocka_unit_test(test_key_names),
 		cmocka_unit_test(test_every_key_settable),
 		cmocka_unit_test(test_file_syntax),
