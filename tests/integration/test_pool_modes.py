@@ -797,6 +797,7 @@ def test_pool_takes_systemd_socket(env, workdir, owned_procs):
               'exec "$0" -c "$1"')
     e = service_env(env)
     e["BACKUPD_WORKERS"] = "2"
+    e["BACKUPD_PM"] = "static"  # the stack's config says pm = dynamic
     e["BACKUPD_LISTEN"] = "unix:" + os.path.join(workdir, "unused.sock")
     try:
         proc = subprocess.Popen(["/bin/sh", "-c", script, str(BACKUPD),
