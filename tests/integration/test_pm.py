@@ -181,13 +181,15 @@ def test_dynamic_grows_while_probes_run_and_shrinks_after(start_pool, env,
 
 
 def test_dynamic_counts_max_children_reached(start_pool, env, silent):
+    # three probes fill all three children: the spare dynamic wants
+    # cannot be had
     p = pool(start_pool, pm="dynamic", pm_max_children=3,
              pm_start_servers=1, pm_min_spare=1, pm_max_spare=2,
-             pm_reserved_for_reads=1, probe_slots_per_org=2, wait=False)
+             pm_reserved_for_reads=0, probe_slots_per_org=3, wait=False)
     tok = make_token(env, org=new_org())
     assert wait_for(lambda: len(p.workers()) == 1, timeout=10)
     futs = bg(lambda i: p.call("POST", LIST, tok,
-                               json=webdav_body(silent.url), timeout=20), 2)
+                               json=webdav_body(silent.url), timeout=20), 3)
     assert wait_for(lambda: status(p)["maxChildrenReached"] >= 1,
                     timeout=6), status(p)
     assert len(p.workers()) == 3
