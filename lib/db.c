@@ -20,6 +20,10 @@
 	"(SELECT COUNT(*) FROM backup_schedules s WHERE s.org_id = d.org_id " \
 	"AND s.destination_id = d.id AND s.active = 1)"
 
+/* An org id parameter compared byte for byte whatever the column's
+ * collation (DESIGN.md "Data"). */
+#define ORG_EXACT "CONVERT(? USING utf8mb4) COLLATE utf8mb4_nopad_bin"
+
 /* Every statement of the service. Each one that reads or writes a
  * destination filters by org_id; the two rekey statements are the operator
  * tool's and span orgs on purpose. */
@@ -53,10 +57,13 @@ static const char *const stmts[STMT__MAX] = {
 	    "WHERE org_id = ? AND id = ?",
 	/* Locks every schedule row (and the index gap) that points at the
 	 * destination, so none can be activated or attached concurrently. */
+	/* backup_schedules is the scheduler's table, its org_id collation
+	 * theirs: compare byte for byte here (sql/006). */
 	[STMT_SCHED_LOCK] = "SELECT id, active FROM backup_schedules "
-	    "WHERE org_id = ? AND destination_id = ? ORDER BY id FOR UPDATE",
+	    "WHERE org_id = " ORG_EXACT " AND destination_id = ? "
+	    "ORDER BY id FOR UPDATE",
 	[STMT_SCHED_DETACH] = "UPDATE backup_schedules SET destination_id = NULL "
-	    "WHERE org_id = ? AND destination_id = ? AND active = 0",
+	    "WHERE org_id = " ORG_EXACT " AND destination_id = ? AND active = 0",
 	[STMT_AUDIT_INSERT] = "INSERT INTO audit_log (at, org_id, actor, action, "
 	    "destination_id, request_id, remote_addr, outcome, detail) VALUES "
 	    "(UTC_TIMESTAMP(3), ?, ?, ?, ?, ?, ?, ?, ?)",
