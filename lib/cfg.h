@@ -43,6 +43,10 @@ struct cfg {
 	/* Not keys: set by cfg_load. Nonzero when the config file itself
 	 * holds a secret (cfg_check_files then checks its mode too). */
 	int secret_in_file;
+
+	/* issue 13: on/off keys (1/0) */
+	int local_per_org;      /* local paths under {root}/{org} */
+	int oauth_bind_browser; /* the callback needs the backupd_oauth cookie */
 };
 
 /* Version of backupd and backupctl (the Makefile passes VERSION's). */

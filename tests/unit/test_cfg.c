@@ -108,12 +108,12 @@ test_key_names(void **state)
 	for (n = 0; names[n] != NULL; n++)
 		;
 	/* One key per member of struct cfg. */
-	assert_int_equal(n, 37);
+	assert_int_equal(n, 39);
 	for (i = 0; i < n; i++)
 		for (j = i + 1; j < n; j++)
 			assert_string_not_equal(names[i], names[j]);
 	assert_string_equal(names[0], "listen");
-	assert_string_equal(names[n - 1], "max_body");
+	assert_string_equal(names[n - 1], "oauth_bind_browser");
 }
 
 /* Every key named by cfg_key_names() is accepted in a file. */
@@ -141,6 +141,9 @@ test_every_key_settable(void **state)
 			v = "/srv/backups";
 		else if (strcmp(names[i], "max_body") == 0)
 			v = "1048576";
+		else if (strcmp(names[i], "local_per_org") == 0 ||
+		    strcmp(names[i], "oauth_bind_browser") == 0)
+			v = "off";
 		else if (strcmp(names[i], "workers") == 0 ||
 		    strcmp(names[i], "db_port") == 0 ||
 		    strstr(names[i], "timeout") != NULL ||
@@ -590,6 +593,53 @@ test_key_info(void **state)
 	cfg_free(&c);
 }
 
+/* on/off keys (issue 13): default on, the usual spellings, nothing else. */
+static void
+test_bool_keys(void **state)
+{
+	static const struct {
+		const char *text;
+		enum bd_err rc;
+		int want;
+	} cases[] = {
+		{"local_per_org = off\n", BD_OK, 0},
+		{"local_per_org = OFF\n", BD_OK, 0},
+		{"local_per_org = no\n", BD_OK, 0},
+		{"local_per_org = false\n", BD_OK, 0},
+		{"local_per_org = 0\n", BD_OK, 0},
+		{"local_per_org = on\n", BD_OK, 1},
+		{"local_per_org = yes\n", BD_OK, 1},
+		{"local_per_org = 1\n", BD_OK, 1},
+		{"local_per_org = 2\n", BD_ERR_CONFIG, 0},
+		{"local_per_org = of\n", BD_ERR_CONFIG, 0},
+		{"local_per_org =\n", BD_ERR_CONFIG, 0},
+	};
+	char *const env[] = {"BACKUPD_OAUTH_BIND_BROWSER=off", NULL};
+	char path[256], err[256];
+	struct cfg c;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(cfg_load(&c, NULL, NULL, err, sizeof(err)), BD_OK);
+	assert_int_equal(c.local_per_org, 1);
+	assert_int_equal(c.oauth_bind_browser, 1);
+	cfg_free(&c);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (load(&c, cases[i].text, NULL, path, sizeof(path), err,
+		    sizeof(err)) != cases[i].rc)
+			fail_msg("%s: %s", cases[i].text, err);
+		if (cases[i].rc == BD_OK)
+			assert_int_equal(c.local_per_org, cases[i].want);
+		else
+			assert_non_null(strstr(err, "on or off"));
+		cfg_free(&c);
+	}
+	assert_int_equal(load(&c, NULL, env, path, sizeof(path), err,
+	    sizeof(err)), BD_OK);
+	assert_int_equal(c.oauth_bind_browser, 0);
+	cfg_free(&c);
+}
+
 int
 main(void)
 {
@@ -606,6 +656,7 @@ main(void)
 		cmocka_unit_test(test_free_zeroed),
 		cmocka_unit_test(test_secret_files),
 		cmocka_unit_test(test_key_info),
+		cmocka_unit_test(test_bool_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
