@@ -274,7 +274,7 @@ def test_token_is_accepted_by_the_service(env):
         r = api.get(LIST)
         assert r.status_code == 200, r.text
         assert r.json() == []
-        assert api.create(local_body(env)).status_code == 201
+        assert api.create(local_body(env, org=api.org)).status_code == 201
     finally:
         api.close()
 
@@ -285,7 +285,7 @@ def test_token_is_accepted_by_the_service(env):
     viewer = Api(env["BACKUPD_URL"], r.stdout.strip())
     try:
         assert len(viewer.list()) == 1
-        assert_problem(viewer.post(LIST, json=local_body(env)), 403)
+        assert_problem(viewer.post(LIST, json=local_body(env, org=viewer.org)), 403)
     finally:
         viewer.close()
 

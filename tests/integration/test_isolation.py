@@ -13,7 +13,7 @@ LIST = "/backup-destinations"
 def two_orgs(make_api, env):
     a = make_api(org=new_org())
     b = make_api(org=new_org())
-    r = a.create(local_body(env))
+    r = a.create(local_body(env, org=a.org))
     return a, b, r.json(), etag_of(r)
 
 
@@ -34,10 +34,10 @@ def test_other_org_cannot_get(two_orgs):
 def test_other_org_cannot_put(two_orgs, env):
     a, b, d, e = two_orgs
     path = "%s/%s" % (LIST, d["id"])
-    assert_problem(b.put(path, json=local_body(env)), 404)
-    assert_problem(b.put(path, json=local_body(env),
+    assert_problem(b.put(path, json=local_body(env, org=b.org)), 404)
+    assert_problem(b.put(path, json=local_body(env, org=b.org),
                          headers={"If-Match": "*"}), 404)
-    assert_problem(b.put(path, json=local_body(env),
+    assert_problem(b.put(path, json=local_body(env, org=b.org),
                          headers={"If-Match": e}), 404)
     _a_unchanged(a, d, e)
     assert b.list() == []
@@ -74,7 +74,7 @@ def test_other_org_list_excludes(two_orgs, env):
 
 def test_same_name_in_two_orgs(two_orgs, env):
     a, b, d, e = two_orgs
-    r = b.post(LIST, json=local_body(env, name=d["name"]))
+    r = b.post(LIST, json=local_body(env, org=b.org, name=d["name"]))
     assert r.status_code == 201, r.text
     other = r.json()
     assert other["id"] != d["id"] and other["name"] == d["name"]
