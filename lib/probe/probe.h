@@ -58,7 +58,8 @@ struct probe_env {
 	const struct cfg *cfg;
 	const struct egress *egress;
 	/* Monotonic ms by which the whole probe must be done (0: none).
-	 * probe_run sets it to probe_timeout from the start, and probe_curl
+	 * probe_run sets it to probe_timeout from the start unless the
+	 * caller's (the request's own deadline) comes first, and probe_curl
 	 * gives each transfer only what is left, so a slow server that
 	 * answers every step cannot stretch a probe to several timeouts. */
 	long long deadline_ms;
