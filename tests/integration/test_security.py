@@ -420,3 +420,53 @@ def test_snippet_logs_no_callback_query(env):
             wait(lambda: not pidf.exists(), timeout=5)
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+# ------------------------------------------ 8. short HS secrets refused
+
+def _config_with_key(env, dest, key):
+    out = []
+    for line in Path(env["BACKUPD_CONFIG"]).read_text().splitlines():
+        k = line.split("=", 1)[0].strip()
+        if k in ("jwt_key", "jwt_key_file", "listen"):
+            continue
+        out.append(line)
+    out.append("jwt_key = %s" % key)
+    out.append("listen = unix:%s" % (dest.parent / "bd.sock"))
+    dest.write_text("\n".join(out) + "\n")
+    dest.chmod(0o600)
+    return dest
+
+
+def _run(args, timeout=20):
+    e = {k: v for k, v in os.environ.items()
+         if k not in ("BACKUPD_CONFIG", "BACKUPD_JWT_KEY",
+                      "BACKUPD_JWT_KEY_FILE", "BACKUPD_LISTEN")}
+    return subprocess.run(args, env=e, cwd=str(REPO), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("length,ok", [(31, False), (12, False), (32, True)])
+def test_short_hs_secret_refused(env, length, ok):
+    """backupctl check-config and backupd's start refuse an HS secret of
+    fewer than 32 bytes, naming the key and never the secret."""
+    d = Path(tempfile.mkdtemp(prefix="bd-jwt-"))
+    try:
+        key = ("S3cr" + uuid.uuid4().hex * 2)[:length]
+        conf = _config_with_key(env, d / "c.conf", key)
+        r = _run([str(REPO / "build" / "backupctl"), "-c", str(conf),
+                  "check-config"])
+        out = r.stdout + r.stderr
+        assert key not in out, out
+        if ok:
+            assert r.returncode == 0, out
+            return
+        assert r.returncode == 1, out
+        assert "jwt_key" in out and "at least 32" in out, out
+        r = _run([str(REPO / "build" / "backupd"), "-c", str(conf)])
+        out = r.stdout + r.stderr
+        assert r.returncode != 0, out
+        assert "at least 32" in out and key not in out, out
+        assert not (d / "bd.sock").exists()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
