@@ -36,6 +36,7 @@
 #include "app.h"
 #include "bd_limits.h"
 #include "log.h"
+#include "oauth_cookie.h"
 
 extern char **environ;
 
@@ -70,6 +71,8 @@ serve(struct app *app, const struct transport *t)
 	req.authorization = t->param(t->ctx, "HTTP_AUTHORIZATION");
 	req.if_match = t->param(t->ctx, "HTTP_IF_MATCH");
 	req.remote_addr = t->param(t->ctx, "REMOTE_ADDR");
+	req.cookie = t->param(t->ctx, "HTTP_COOKIE");
+	req.https = oauth_cookie_https(t->param(t->ctx, "HTTPS"));
 	if ((uri = t->param(t->ctx, "REQUEST_URI")) != NULL) {
 		snprintf(path, sizeof(path), "%.*s", (int)strcspn(uri, "?"),
 		    uri);
