@@ -744,8 +744,9 @@ cfg_key_info(size_t i, struct cfg_key_info *out)
 
 	memset(out, 0, sizeof(*out));
 	out->name = k->name;
-	out->is_int = k->type != K_STR;
-	out->dstr = k->dstr;
+	/* An on/off key shows as a string key whose default is on or off. */
+	out->is_int = k->type == K_INT || k->type == K_LONG;
+	out->dstr = k->type == K_BOOL ? (k->dnum ? "on" : "off") : k->dstr;
 	out->dnum = k->dnum;
 	out->min = k->min;
 	out->max = k->max;
