@@ -188,7 +188,7 @@ def test_if_match_list(api, env):
 def test_if_match_weak_never_matches_412(api, env):
     # RFC 9110 13.1.1: If-Match uses the strong comparison, so W/"<current>"
     # is well-formed (not 400) but never matches (issue 13 item 6).
-    r0 = api.create(local_body(env))
+    r0 = api.create(local_body(env, org=api.org))
     d = r0.json()
     r = api.put(_path(d), json=_put_body(d, name=uname()),
                 headers={"If-Match": "W/" + etag_of(r0)})

@@ -108,14 +108,14 @@ def test_row_of_a_padded_org_is_not_found(make_api, env, db):
     not changed, and the mismatch is logged (id only)."""
     org = new_org()
     a = make_api(org=org)
-    d = a.create(local_body(env)).json()
+    d = a.create(local_body(env, org=org)).json()
     db("UPDATE backup_destinations SET org_id = CONCAT(org_id, ' ') "
        "WHERE id = '%s'" % d["id"])
     try:
         path = "%s/%s" % (LIST, d["id"])
         assert_problem(a.get(path), 404)
         assert a.list() == []
-        assert_problem(a.put(path, json=local_body(env)), 404)
+        assert_problem(a.put(path, json=local_body(env, org=org)), 404)
         assert_problem(a.post(path + "/test"), 404)
         assert_problem(a.delete(path), 404)
         rows = db("SELECT CONCAT('[', org_id, ']'), version FROM "
