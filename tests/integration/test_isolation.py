@@ -101,11 +101,7 @@ def test_org_in_header_ignored(two_orgs):
     assert r.status_code == 200 and r.json() == []
 
 
-def test_row_of_a_padded_org_is_not_found(make_api, env, db):
-    """Defence in depth (issue 13 item 1): a row whose org differs from the
-    token's only by trailing spaces, which a PAD SPACE collation compares
-    equal, is another org's row: not found for every route, not listed,
-    not changed, and the mismatch is logged (id only)."""
+def _padded_row_not_found(make_api, env, db, logged):
     org = new_org()
     a = make_api(org=org)
     d = a.create(local_body(env, org=org)).json()
@@ -123,10 +119,33 @@ def test_row_of_a_padded_org_is_not_found(make_api, env, db):
         assert rows == [["[%s ]" % org, "1"]], rows
         with open(env["BACKUPD_LOG"], encoding="utf-8") as f:
             assert any(d["id"] in line and "another org" in line
-                       for line in f)
+                       for line in f) == logged
     finally:
         # The config is sealed for the real org: give the row back, so that
         # a later rekey of the whole database can open it.
         db("UPDATE backup_destinations SET org_id = '%s' WHERE id = '%s'"
            % (org, d["id"]))
     assert a.get(path).status_code == 200
+
+
+def test_row_of_a_padded_org_is_not_found(make_api, env, db):
+    """Issue 13 item 1: a row whose org differs from the token's only by
+    trailing spaces is another org's row: not found for every route, not
+    listed, not changed. The database itself compares org ids byte for
+    byte (sql/006: utf8mb4_nopad_bin), so the row never reaches the
+    service."""
+    _padded_row_not_found(make_api, env, db, logged=False)
+
+
+def test_row_of_a_padded_org_defence_in_depth(make_api, env, db):
+    """Defence in depth: with the column back on a PAD SPACE collation (as
+    before sql/006), the database returns the padded row for the token's
+    org; the service compares the row's org byte for byte, answers 404 and
+    logs the mismatch (id only)."""
+    db("ALTER TABLE backup_destinations MODIFY org_id VARCHAR(128) "
+       "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL")
+    try:
+        _padded_row_not_found(make_api, env, db, logged=True)
+    finally:
+        db("ALTER TABLE backup_destinations MODIFY org_id VARCHAR(128) "
+           "CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL")
