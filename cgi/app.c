@@ -26,6 +26,22 @@ static const handler_fn handlers[ROUTE__MAX] = {
 	[ROUTE_TEST] = h_test,
 };
 
+/*
+ * The deadline of a request's outbound work (a token refresh and the test
+ * after it, the callback's exchange and first test): request_timeout less
+ * 5 s for the database work after it (at least half of it), so the worker is
+ * not killed by request_timeout half-way (a rotated refresh token received
+ * and not stored would be lost). Each probe is also held to probe_timeout.
+ */
+static long long
+app_outbound_deadline(const struct app *app, const struct request *req)
+{
+	long long budget = (long long)app->cfg.request_timeout * 1000;
+
+	return req->start_ms + (budget - 5000 > budget / 2 ? budget - 5000 :
+	    budget / 2);
+}
+
 struct dest_ctx
 app_ctx(struct app *app, const struct request *req)
 {
@@ -34,6 +50,7 @@ app_ctx(struct app *app, const struct request *req)
 		.egress = &app->egress, .org = req->who.org,
 		.actor = req->who.sub, .request_id = req->request_id,
 		.remote_addr = req->remote_addr,
+		.deadline_ms = app_outbound_deadline(app, req),
 	};
 }
 

@@ -56,6 +56,7 @@
 #include "log.h"
 #include "scoreboard.h"
 #include "status.h"
+#include "oauth_cookie.h"
 
 extern char **environ;
 
@@ -94,6 +95,8 @@ serve(struct app *app, const struct transport *t)
 	req.authorization = t->param(t->ctx, "HTTP_AUTHORIZATION");
 	req.if_match = t->param(t->ctx, "HTTP_IF_MATCH");
 	req.remote_addr = t->param(t->ctx, "REMOTE_ADDR");
+	req.cookie = t->param(t->ctx, "HTTP_COOKIE");
+	req.https = oauth_cookie_https(t->param(t->ctx, "HTTPS"));
 	if ((uri = t->param(t->ctx, "REQUEST_URI")) != NULL) {
 		snprintf(path, sizeof(path), "%.*s", (int)strcspn(uri, "?"),
 		    uri);

@@ -63,9 +63,11 @@ static const struct {
 	{"microsoft_graph_url", "Microsoft Graph base URL."},
 	{"gcs_api_url", "Google Cloud Storage JSON API base URL."},
 	{"egress_deny", "Comma-separated CIDRs refused to connection tests, in "
-	    "addition to the built-in list (loopback, link-local, metadata, "
-	    "reserved)."},
-	{"egress_allow", "Comma-separated CIDRs allowed even when denied."},
+	    "addition to the built-in list (loopback, link-local, cloud "
+	    "metadata endpoints, reserved) and this host's own addresses."},
+	{"egress_allow", "Comma-separated CIDRs allowed even when denied; one "
+	    "of this host's own addresses only by an exact /32 or /128 "
+	    "entry."},
 	{"local_roots", "Comma-separated absolute directories under which "
 	    "local destinations may be; unset disables the local type. Under "
 	    "systemd list them in ReadWritePaths= too."},
@@ -113,6 +115,14 @@ static const struct {
 	{"listen_group", "Group (name or gid) of a unix listen socket, e.g. "
 	    "nginx's."},
 	{"listen_mode", "Octal mode of a unix listen socket."},
+	{"local_per_org", "on: each organization's local destinations must "
+	    "lie under {root}/{org id} (the operator creates that directory); "
+	    "off: every organization may use every root, for a single-tenant "
+	    "server only."},
+	{"oauth_bind_browser", "on: the OAuth callback requires the "
+	    "backupd_oauth cookie that POST /{id}/oauth set in the same "
+	    "browser; works when the settings page and the API are same-site. "
+	    "Turn off for a cross-site settings page (the weaker flow)."},
 };
 
 /* See ctl.h. */

@@ -626,9 +626,10 @@ ctl_dest_show(const struct ctl *ctl, const struct cfg *c, const char *org,
 			goto out;
 		}
 		have_eg = 1;
+		memset(&env, 0, sizeof(env));
 		env.cfg = c;
 		env.egress = &eg;
-		env.deadline_ms = 0;
+		env.org = org;  /* local_per_org: {root}/{org} */
 		probe_run(t->probe, &env, config, &res);
 		tr = probe_result_json(&res);
 		json_object_object_add(o, "test", tr);

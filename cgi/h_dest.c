@@ -77,6 +77,14 @@ acceptable(struct app *app, struct request *req, struct response *resp,
 		app_invalid(resp, req, &errs, "%s", why);
 		return false;
 	}
+	/* local_per_org: the org id names its directory under each root. */
+	if (in->type->probe == probe_local &&
+	    probe_local_org_unavailable(&app->cfg, req->who.org) != NULL) {
+		verrs_add(&errs, "/config/path", "%s",
+		    probe_local_org_unavailable(&app->cfg, req->who.org));
+		app_invalid(resp, req, &errs, "%s", errs.v[0].message);
+		return false;
+	}
 	if ((rc = dest_name_free(&ctx, in->name, self)) == BD_OK)
 		return true;
 	if (rc == BD_ERR_CONFLICT)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <sodium.h>
 
 #include "app.h"
 
@@ -18,6 +19,7 @@ h_oauth_start(struct app *app, struct request *req, struct response *resp)
 	struct dest_loaded cur;
 	struct dest_oauth_start st;
 	struct verrs errs;
+	char setcookie[256];
 	json_object *o;
 	enum bd_err rc;
 
@@ -38,7 +40,12 @@ h_oauth_start(struct app *app, struct request *req, struct response *resp)
 	json_object_object_add(o, "expiresAt",
 	    json_object_new_string(st.expires_at));
 	resp_json(resp, 200, o);
+	if (oauth_cookie_header(setcookie, sizeof(setcookie), st.browser,
+	    req->https))
+		resp_header(resp, "Set-Cookie", "%s", setcookie);
 out:
+	sodium_memzero(st.browser, sizeof(st.browser));
+	sodium_memzero(setcookie, sizeof(setcookie));
 	free(st.url);
 	dest_loaded_free(&cur);
 }
@@ -92,12 +99,18 @@ h_oauth_callback(struct app *app, struct request *req, struct response *resp)
 		cb.state = state;
 		cb.code = code;
 		cb.error = error;
+		cb.cookie = req->cookie;
 		reason = dest_oauth_callback(&ctx, &cb);
 		/* The flow's starter, for the log line. */
 		snprintf(req->who.org, sizeof(req->who.org), "%s", cb.org);
 		snprintf(req->who.sub, sizeof(req->who.sub), "%s", cb.actor);
 	}
 	redirect(app, resp, cb.dest_id[0] ? cb.dest_id : NULL, reason);
+	/* The binding is spent with a completed flow: the browser forgets
+	 * it. */
+	if (reason == NULL && app->cfg.oauth_bind_browser)
+		resp_header(resp, "Set-Cookie", "%s",
+		    oauth_cookie_clear_header(req->https));
 	free(state);
 	free(code);
 	free(error);

@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@
 
 /* Bigger than this is not a JWT key (an RSA-8192 public PEM is ~1.5 KiB). */
 #define AUTH_KEY_FILE_MAX LIM_JWT_KEY_FILE_MAX
+/* Shortest HS secret accepted at start and by check-config. */
+#define AUTH_HS_KEY_MIN 32
 
 enum alg_family { FAM_HS, FAM_RS, FAM_ES };
 
@@ -164,6 +167,15 @@ auth_init(struct auth_ctx **out, const struct cfg *c, char *err, size_t errlen)
 	}
 	if (a->keylen == 0) {
 		err_set(err, errlen, "jwt_key / jwt_key_file: key is empty");
+		goto out;
+	}
+	/* RFC 7518 §3.2: an HMAC key at least as long as the hash; the
+	 * service asks 32 bytes of every HS secret (a shorter one can be
+	 * guessed offline from any token). */
+	if (a->fam == FAM_HS && a->keylen < AUTH_HS_KEY_MIN) {
+		err_set(err, errlen, "jwt_key / jwt_key_file: an %s secret must "
+		    "be at least %d bytes (it is %zu)", a->alg_name,
+		    AUTH_HS_KEY_MIN, a->keylen);
 		goto out;
 	}
 	if (a->keylen > INT32_MAX) {
@@ -350,24 +362,103 @@ int_claim(json_object *claims, const char *name, int64_t *val)
 }
 
 /*
- * Copy a string claim into dst (max bytes, NUL added): non-empty, no control
- * characters (the values end up in SQL rows and log lines).
+ * Decode one UTF-8 sequence at s[0..len) into *cp; returns its length, 0 for
+ * an invalid one (overlong, surrogate, above U+10FFFF, truncated).
+ */
+static size_t
+utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+	size_t n, i;
+	uint32_t c;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, c = s[0] & 0x1fu;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, c = s[0] & 0x0fu;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, c = s[0] & 0x07u;
+	else
+		return 0;
+	if (n > len)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3fu);
+	}
+	if (c < min[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* C0, DEL and C1 controls: never inside an identifier. */
+static bool
+is_control(uint32_t c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f);
+}
+
+/*
+ * Unicode White_Space (plus the zero-width space and BOM, which render as
+ * nothing): not allowed at either end of an identifier, where "acme" and
+ * "acme\u00a0" would look like one org to a person.
+ */
+static bool
+is_blank(uint32_t c)
+{
+	return c == ' ' || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+	    (c >= 0x2000 && c <= 0x200b) || c == 0x2028 || c == 0x2029 ||
+	    c == 0x202f || c == 0x205f || c == 0x3000 || c == 0xfeff;
+}
+
+/*
+ * Whether s[0..len) may identify a subject or an organization (DESIGN.md
+ * "Data": org ids are compared byte for byte, so two spellings of one name
+ * must not both be accepted): valid UTF-8, no control character anywhere,
+ * no whitespace at either end.
+ */
+static bool
+ident_ok(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, n;
+	uint32_t c = 0;
+	bool first = true;
+
+	while (i < len) {
+		if ((n = utf8_next(u + i, len - i, &c)) == 0 || is_control(c))
+			return false;
+		if (first && is_blank(c))
+			return false;
+		first = false;
+		i += n;
+	}
+	return !is_blank(c); /* the last character */
+}
+
+/*
+ * Copy a string claim into dst (max bytes, NUL added): non-empty and an
+ * identifier by ident_ok() (the values end up in SQL rows, log lines and
+ * the byte-exact org comparison).
  */
 static int
 copy_text(json_object *v, char *dst, size_t max)
 {
 	const char *s;
-	size_t len, i;
+	size_t len;
 
 	if (!json_object_is_type(v, json_type_string))
 		return -1;
 	s = json_object_get_string(v);
 	len = (size_t)json_object_get_string_len(v);
-	if (len == 0 || len > max)
+	if (len == 0 || len > max || !ident_ok(s, len))
 		return -1;
-	for (i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return -1;
 	memcpy(dst, s, len);
 	dst[len] = '\0';
 	return 0;
@@ -537,7 +628,8 @@ auth_mint(const struct auth_ctx *a, const char *sub, const char *org,
 
 	if (a == NULL || a->fam != FAM_HS || sub == NULL || sub[0] == '\0' ||
 	    org == NULL || org[0] == '\0' || strlen(sub) > LIM_SUB_MAX ||
-	    strlen(org) > LIM_ORG_MAX || (role != NULL && role[0] == '\0'))
+	    strlen(org) > LIM_ORG_MAX || (role != NULL && role[0] == '\0') ||
+	    !ident_ok(sub, strlen(sub)) || !ident_ok(org, strlen(org)))
 		goto out;
 	if ((ttl > 0 && (int64_t)now > INT64_MAX - ttl) ||
 	    (ttl < 0 && (int64_t)now < INT64_MIN - ttl))

@@ -4,6 +4,12 @@
  * pinned algorithm (exact, case-sensitive match of the header's "alg"),
  * integer exp, nbf/iat with leeway, iss/aud when configured (aud may be an
  * array), sub and the org claim required, role known.
+ *
+ * sub and a string org claim must be valid UTF-8 without control characters
+ * (C0, DEL, C1) and without whitespace at either end: org ids are compared
+ * byte for byte (DESIGN.md "Data"), so "acme " is refused rather than being
+ * a second org that looks like "acme". An integer org claim 42 is org "42".
+ * An HS secret shorter than 32 bytes is refused by auth_init().
  */
 #ifndef BD_AUTH_H
 #define BD_AUTH_H

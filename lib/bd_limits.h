@@ -94,6 +94,10 @@
 #define LIM_RETRY_AFTER_S 5
 /* OAuth state lifetime (issue: 10 minutes). */
 #define LIM_OAUTH_STATE_TTL 600
+/* Unused OAuth states kept per destination and per org; a new start drops
+ * the oldest past these (issue 13: an admin cannot grow the table). */
+#define LIM_OAUTH_STATES_PER_DEST 5
+#define LIM_OAUTH_STATES_PER_ORG 50
 /* Rows re-encrypted per transaction by `backupctl rekey`. */
 #define LIM_REKEY_BATCH 100
 /* Connect timeout to the database: a dead DB answers 503 fast. */

@@ -52,7 +52,8 @@
 /* "file:LINE: key 'x'" prefix; a longer path is cut, not an error. */
 #define CFG_WHERE_MAX 1024
 
-enum ktype { K_STR, K_INT, K_LONG };
+/* K_BOOL: an int member, 1 or 0, written on/off, true/false, yes/no, 1/0. */
+enum ktype { K_STR, K_INT, K_LONG, K_BOOL };
 
 /* Value never appears anywhere but the struct; cfg_free() wipes it. */
 #define K_SECRET 0x1u
@@ -122,6 +123,9 @@ static unsigned char cur_layer;
 	    1, 120)                                                            \
 	NUM(probe_timeout, K_INT, LIM_PROBE_TIMEOUT_DEFAULT, 1, 600)           \
 	NUM(max_body, K_LONG, LIM_MAX_BODY_DEFAULT, 1024, 16L * 1024 * 1024) \
+	/* issue 13: tenant separation (README "Security") */                  \
+	NUM(local_per_org, K_BOOL, 1, 0, 1)                                    \
+	NUM(oauth_bind_browser, K_BOOL, 1, 0, 1)                               \
 	PM_KEYS(STR, NUM)
 
 /* The process manager's keys (DESIGN.md "Process manager"); workers = 0 and
@@ -162,7 +166,8 @@ static const char *const key_names[] = {CFG_KEYS(NAME_STR, NAME_NUM) NULL};
 	_Static_assert(_Generic(((struct cfg *)0)->n, char *: 1, default: 0), \
 	    "cfg key " #n " is not a string member");
 #define CHECK_NUM(n, t, def, lo, hi)                                         \
-	_Static_assert(_Generic(((struct cfg *)0)->n, int: (t) == K_INT,      \
+	_Static_assert(_Generic(((struct cfg *)0)->n,                         \
+	    int: (t) == K_INT || (t) == K_BOOL,                               \
 	    long: (t) == K_LONG, default: 0),                                  \
 	    "cfg key " #n " does not match its member's type");
 CFG_KEYS(CHECK_STR, CHECK_NUM)
@@ -471,6 +476,27 @@ parse_long(const char *v, long *out)
 	return errno == 0 && *end == '\0';
 }
 
+/* on/off, true/false, yes/no, 1/0 (any case) into *out as 1 or 0. */
+static bool
+parse_bool(const char *v, long *out)
+{
+	static const char *const on[] = {"on", "true", "yes", "1"};
+	static const char *const off[] = {"off", "false", "no", "0"};
+	size_t i;
+
+	for (i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+		if (strcasecmp(v, on[i]) == 0) {
+			*out = 1;
+			return true;
+		}
+		if (strcasecmp(v, off[i]) == 0) {
+			*out = 0;
+			return true;
+		}
+	}
+	return false;
+}
+
 /*
  * Set key k from the text v. `where` prefixes error text: "file:LINE: key
  * 'x'" or "BACKUPD_X". Returns false with err filled on a bad value.
@@ -509,6 +535,14 @@ key_set(struct cfg *c, const struct key *k, const char *v, const char *where,
 		return true;
 	}
 
+	if (k->type == K_BOOL) {
+		if (!parse_bool(v, &n)) {
+			snprintf(err, errlen, "%s: must be on or off", where);
+			return false;
+		}
+		*(int *)((char *)c + k->off) = (int)n;
+		return true;
+	}
 	if (!parse_long(v, &n) || n < k->min || n > k->max) {
 		snprintf(err, errlen, "%s: must be an integer between %ld and "
 		    "%ld", where, k->min, k->max);
@@ -784,7 +818,7 @@ cfg_load(struct cfg *c, const char *path, char *const *envp, char *err,
 	memset(c, 0, sizeof(*c));
 
 	for (i = 0; i < NKEYS; i++) {
-		if (keys[i].type == K_INT)
+		if (keys[i].type == K_INT || keys[i].type == K_BOOL)
 			*(int *)((char *)c + keys[i].off) = (int)keys[i].dnum;
 		else if (keys[i].type == K_LONG)
 			*(long *)((char *)c + keys[i].off) = keys[i].dnum;
@@ -861,8 +895,9 @@ cfg_key_info(size_t i, struct cfg_key_info *out)
 
 	memset(out, 0, sizeof(*out));
 	out->name = k->name;
-	out->is_int = k->type != K_STR;
-	out->dstr = k->dstr;
+	/* An on/off key shows as a string key whose default is on or off. */
+	out->is_int = k->type == K_INT || k->type == K_LONG;
+	out->dstr = k->type == K_BOOL ? (k->dnum ? "on" : "off") : k->dstr;
 	out->dnum = k->dnum;
 	out->min = k->min;
 	out->max = k->max;
@@ -878,6 +913,9 @@ cfg_key_value(const struct cfg *c, size_t i, char *buf, size_t len)
 	if (k->type == K_INT)
 		snprintf(buf, len, "%d", *(const int *)((const char *)c +
 		    k->off));
+	else if (k->type == K_BOOL)
+		snprintf(buf, len, "%s", *(const int *)((const char *)c +
+		    k->off) ? "on" : "off");
 	else if (k->type == K_LONG)
 		snprintf(buf, len, "%ld", *(const long *)((const char *)c +
 		    k->off));

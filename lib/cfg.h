@@ -60,6 +60,9 @@ struct cfg {
 	    *listen_mode;
 	/* where `workers` / pm_max_children were set: 0 no, 1 file, 2 env */
 	unsigned char workers_given, max_children_given;
+	/* issue 13: on/off keys (1/0) */
+	int local_per_org;      /* local paths under {root}/{org} */
+	int oauth_bind_browser; /* the callback needs the backupd_oauth cookie */
 };
 
 /* Version of backupd and backupctl (the Makefile passes VERSION's). */

@@ -20,6 +20,10 @@
 	"(SELECT COUNT(*) FROM backup_schedules s WHERE s.org_id = d.org_id " \
 	"AND s.destination_id = d.id AND s.active = 1)"
 
+/* An org id parameter compared byte for byte whatever the column's
+ * collation (DESIGN.md "Data"). */
+#define ORG_EXACT "CONVERT(? USING utf8mb4) COLLATE utf8mb4_nopad_bin"
+
 /* Every statement of the service. Each one that reads or writes a
  * destination filters by org_id; the two rekey statements are the operator
  * tool's and span orgs on purpose. */
@@ -53,10 +57,13 @@ static const char *const stmts[STMT__MAX] = {
 	    "WHERE org_id = ? AND id = ?",
 	/* Locks every schedule row (and the index gap) that points at the
 	 * destination, so none can be activated or attached concurrently. */
+	/* backup_schedules is the scheduler's table, its org_id collation
+	 * theirs: compare byte for byte here (sql/006). */
 	[STMT_SCHED_LOCK] = "SELECT id, active FROM backup_schedules "
-	    "WHERE org_id = ? AND destination_id = ? ORDER BY id FOR UPDATE",
+	    "WHERE org_id = " ORG_EXACT " AND destination_id = ? "
+	    "ORDER BY id FOR UPDATE",
 	[STMT_SCHED_DETACH] = "UPDATE backup_schedules SET destination_id = NULL "
-	    "WHERE org_id = ? AND destination_id = ? AND active = 0",
+	    "WHERE org_id = " ORG_EXACT " AND destination_id = ? AND active = 0",
 	[STMT_AUDIT_INSERT] = "INSERT INTO audit_log (at, org_id, actor, action, "
 	    "destination_id, request_id, remote_addr, outcome, detail) VALUES "
 	    "(UTC_TIMESTAMP(3), ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -76,8 +83,9 @@ static const char *const stmts[STMT__MAX] = {
 	    "WHERE org_id = ? AND id = ?",
 	[STMT_OAUTH_STATE_INSERT] = "INSERT INTO oauth_states (nonce_sha256, "
 	    "org_id, destination_id, provider, actor, verifier_ciphertext, "
-	    "key_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
-	    "UTC_TIMESTAMP(3), UTC_TIMESTAMP(3) + INTERVAL ? SECOND)",
+	    "browser_sha256, key_id, created_at, expires_at) VALUES (?, ?, ?, "
+	    "?, ?, ?, ?, ?, UTC_TIMESTAMP(3), "
+	    "UTC_TIMESTAMP(3) + INTERVAL ? SECOND)",
 	/* Single use: exactly one of concurrent callbacks changes the row. */
 	[STMT_OAUTH_STATE_CONSUME] = "UPDATE oauth_states SET "
 	    "used_at = UTC_TIMESTAMP(3) WHERE nonce_sha256 = ? AND "
@@ -85,8 +93,21 @@ static const char *const stmts[STMT__MAX] = {
 	/* The callback has no token: the state row is what names the org. */
 	[STMT_OAUTH_STATE_GET] = "SELECT org_id, destination_id, provider, "
 	    "actor, verifier_ciphertext, used_at IS NOT NULL, "
-	    "expires_at <= UTC_TIMESTAMP(3) FROM oauth_states "
+	    "expires_at <= UTC_TIMESTAMP(3), browser_sha256 FROM oauth_states "
 	    "WHERE nonce_sha256 = ?",
+	/* Unused states are capped: all but the newest ? of a destination,
+	 * and of an org, go before a new one (issue 13). */
+	[STMT_OAUTH_STATE_TRIM_DEST] = "DELETE FROM oauth_states WHERE "
+	    "org_id = ? AND destination_id = ? AND used_at IS NULL AND "
+	    "nonce_sha256 NOT IN (SELECT k FROM (SELECT nonce_sha256 AS k "
+	    "FROM oauth_states WHERE org_id = ? AND destination_id = ? AND "
+	    "used_at IS NULL ORDER BY created_at DESC, nonce_sha256 LIMIT ?) "
+	    "newest)",
+	[STMT_OAUTH_STATE_TRIM_ORG] = "DELETE FROM oauth_states WHERE "
+	    "org_id = ? AND used_at IS NULL AND nonce_sha256 NOT IN (SELECT k "
+	    "FROM (SELECT nonce_sha256 AS k FROM oauth_states WHERE org_id = ? "
+	    "AND used_at IS NULL ORDER BY created_at DESC, nonce_sha256 "
+	    "LIMIT ?) newest)",
 	[STMT_OAUTH_STATE_PURGE] = "DELETE FROM oauth_states WHERE "
 	    "expires_at < UTC_TIMESTAMP(3) - INTERVAL 1 DAY LIMIT 100",
 	[STMT_REKEY_PICK] = "SELECT id, org_id, config_ciphertext "

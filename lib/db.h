@@ -36,6 +36,8 @@ enum stmt {
 	STMT_OAUTH_STATE_CONSUME,
 	STMT_OAUTH_STATE_GET,
 	STMT_OAUTH_STATE_PURGE,
+	STMT_OAUTH_STATE_TRIM_DEST,
+	STMT_OAUTH_STATE_TRIM_ORG,
 	STMT_REKEY_PICK,
 	STMT_REKEY_WRITE,
 	/* admission without a master (admit.c) and the status page */

@@ -65,9 +65,11 @@ dest_audit(const struct dest_ctx *ctx, const char *action,
 void
 dest_probe_env(const struct dest_ctx *ctx, struct probe_env *env)
 {
+	memset(env, 0, sizeof(*env));
 	env->cfg = ctx->cfg;
 	env->egress = ctx->egress;
-	env->deadline_ms = 0;   /* probe_run starts the probe's clock */
+	env->org = ctx->org;
+	env->deadline_ms = ctx->deadline_ms;
 }
 
 /* Decrypt and parse a row's config. *out is a new reference. */
@@ -944,6 +946,7 @@ dest_oauth_start(const struct dest_ctx *ctx, struct dest_loaded *cur,
 	struct oauth_client cl;
 	struct dest_sealed v = {NULL, 0};
 	unsigned char hash[crypto_hash_sha256_BYTES];
+	unsigned char bhash[OAUTH_COOKIE_HASH_LEN];
 	char nonce[64], verifier[64], challenge[64];
 	enum oauth_provider provider = cur->t != NULL ? cur->t->oauth :
 	    OAUTH_NONE;
@@ -982,13 +985,19 @@ dest_oauth_start(const struct dest_ctx *ctx, struct dest_loaded *cur,
 	if ((rc = vault_seal(ctx->vault, ctx->org, cur->d.id, verifier,
 	    strlen(verifier), &v.blob, &v.len)) != BD_OK)
 		goto out;
+	/* The browser binding (oauth_cookie.h): the value goes to the
+	 * browser, its hash to the state. */
+	oauth_cookie_new(out->browser, bhash);
 	store_oauth_state_purge(ctx->db);
+	if ((rc = store_oauth_state_trim(ctx->db, ctx->org, cur->d.id,
+	    LIM_OAUTH_STATES_PER_DEST, LIM_OAUTH_STATES_PER_ORG)) != BD_OK)
+		goto out;
 	struct oauth_state_row st = {
 		.nonce_hash = hash, .org = ctx->org,
 		.destination_id = cur->d.id, .provider = cur->d.type,
 		.actor = ctx->actor, .key_id = vault_current_key_id(ctx->vault),
 		.verifier_blob = v.blob, .verifier_bloblen = v.len,
-		.ttl = LIM_OAUTH_STATE_TTL,
+		.browser_hash = bhash, .ttl = LIM_OAUTH_STATE_TTL,
 	};
 	if ((rc = store_oauth_state_insert(ctx->db, &st)) != BD_OK)
 		goto out;
@@ -1146,6 +1155,21 @@ dest_oauth_callback(const struct dest_ctx *ctx0, struct dest_callback *cb)
 	if (strcmp(st.destination_id, id) != 0 ||
 	    strcmp(st.provider, provider) != 0)
 		goto out;
+	/* The browser binding (oauth_cookie.h): a live state reached from a
+	 * browser that did not start its flow consumes nothing, so the right
+	 * browser can still finish it. Audited for the state's org. (A used
+	 * or expired state answers as such below.) */
+	if (ctx.cfg->oauth_bind_browser && !st.used && !st.expired &&
+	    !oauth_cookie_matches(cb->cookie, st.browser_hash,
+	    st.browser_hashlen)) {
+		snprintf(cb->org, sizeof(cb->org), "%s", st.org);
+		snprintf(cb->actor, sizeof(cb->actor), "%s", st.actor);
+		ctx.org = cb->org;
+		ctx.actor = cb->actor;
+		reason = "browser_mismatch";
+		dest_audit(&ctx, "oauth.callback", id, "failure", reason);
+		goto out;
+	}
 	/* The code exchange is outbound work (admit.h): a probe slot first,
 	 * before the state is consumed, so that "busy" leaves the flow
 	 * usable for a retry. */

@@ -31,6 +31,7 @@
 #include "egress.h"
 #include "err.h"
 #include "oauth.h"
+#include "oauth_cookie.h"
 #include "probe/probe.h"
 #include "store.h"
 #include "uuid.h"
@@ -59,6 +60,9 @@ struct dest_ctx {
 	struct vault *vault;
 	const struct egress *egress;
 	const char *org, *actor, *request_id, *remote_addr;
+	/* Monotonic ms by which the request's outbound work must be done
+	 * (0: none): a refresh and the test after it share it. */
+	long long deadline_ms;
 };
 
 /* Append one audit row (a failure to write it is logged, not returned).
@@ -66,7 +70,8 @@ struct dest_ctx {
 void dest_audit(const struct dest_ctx *, const char *action,
     const char *dest_id, const char *outcome, const char *detail);
 
-/* A probe environment for the context (probe_run starts its clock). */
+/* A probe environment for the context: its org (local_per_org) and the
+ * request's deadline (probe_run also holds each probe to probe_timeout). */
 void dest_probe_env(const struct dest_ctx *, struct probe_env *);
 
 /* One destination as a request reads it. */
@@ -218,6 +223,9 @@ struct dest_oauth_start {
 	char *url;                   /* malloc'd authorization URL */
 	char state[160];
 	char expires_at[CLOCK_TEXT_MAX]; /* RFC 3339 */
+	/* The backupd_oauth cookie's value for the browser (its hash is
+	 * stored with the state); the caller wipes it after use. */
+	char browser[OAUTH_COOKIE_VALUE_LEN + 1];
 };
 /* BD_ERR_INVALID with a pointer and message in errs when the destination
  * or the server cannot start a flow. Caller frees out->url. */
@@ -234,6 +242,7 @@ enum bd_err dest_oauth_start(const struct dest_ctx *, struct dest_loaded *cur,
  */
 struct dest_callback {
 	const char *state, *code, *error;   /* query parameters, may be NULL */
+	const char *cookie;                 /* the Cookie header, may be NULL */
 	char dest_id[UUID_STR_LEN + 1];     /* "" until known */
 	char org[LIM_ORG_MAX + 1];
 	char actor[LIM_SUB_MAX + 1];

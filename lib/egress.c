@@ -5,6 +5,8 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,13 +50,23 @@
  *                    (obfuscated) IPv4 addresses, relayed over IPv4
  *   fec0::/10        site-local (deprecated by RFC 3879): still routed to
  *                    internal networks by legacy configurations
+ *
+ * Cloud metadata endpoints outside 169.254.0.0/16:
+ *   fd00:ec2::/64    AWS: the IPv6 instance metadata service (fd00:ec2::254)
+ *                    and DNS resolver (fd00:ec2::253), the Time Sync Service
+ *                    (fd00:ec2::123) and the IPv6 IMDS companions
+ *                    (fd00:ec2::23)
+ *   fd20:ce::254     GCP: the metadata server over IPv6
+ *   168.63.129.16    Azure: the WireServer (VM agent, extension config,
+ *                    health probes), a public address every VM reaches
  */
 const char EGRESS_DEFAULT_DENY[] =
     "0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, 100.64.0.0/10, 224.0.0.0/4, "
     "240.0.0.0/4, 192.0.0.0/24, "
     "::/128, ::1/128, ::/96, fe80::/10, ff00::/8, 64:ff9b::/96, "
     "64:ff9b:1::/48, 2002::/16, 100::/64, ::ffff:0:0:0/96, 2001::/32, "
-    "fec0::/10";
+    "fec0::/10, "
+    "fd00:ec2::/64, fd20:ce::254/128, 168.63.129.16/32";
 
 /* A CIDR item is at most an IPv6 literal with a prefix; longer is garbage. */
 #define CIDR_ITEM_MAX (INET6_ADDRSTRLEN + 4)
@@ -225,6 +237,7 @@ egress_init(struct egress *e, const char *deny, const char *allow, char *err,
 {
 	enum bd_err rc;
 	struct cidr *extra = NULL, *v;
+	struct ifaddrs *ifs = NULL;
 	size_t nextra = 0;
 
 	memset(e, 0, sizeof(*e));
@@ -248,8 +261,19 @@ egress_init(struct egress *e, const char *deny, const char *allow, char *err,
 	if ((rc = egress_parse(allow, &e->allow, &e->nallow, err, errlen)) !=
 	    BD_OK)
 		goto out;
+	rc = BD_ERR_CONFIG;
+	if (getifaddrs(&ifs) != 0) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "cannot list this host's "
+			    "addresses (getifaddrs: %s)", strerror(errno));
+		goto out;
+	}
+	if ((rc = egress_deny_host(e, ifs, err, errlen)) != BD_OK)
+		goto out;
 	rc = BD_OK;
 out:
+	if (ifs != NULL)
+		freeifaddrs(ifs);
 	free(extra);
 	if (rc != BD_OK)
 		egress_free(e);
@@ -264,6 +288,7 @@ egress_free(struct egress *e)
 		return;
 	free(e->deny);
 	free(e->allow);
+	free(e->host);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -295,9 +320,84 @@ list_contains(const struct cidr *v, size_t n, int family,
 	return false;
 }
 
+/* Whether the allow list names exactly this one address (a host entry). */
+static bool
+host_named(const struct egress *e, int family, const unsigned char *addr)
+{
+	unsigned max = family == AF_INET ? 32 : 128;
+	size_t i;
+
+	for (i = 0; i < e->nallow; i++)
+		if (e->allow[i].prefix == max &&
+		    cidr_contains(&e->allow[i], family, addr))
+			return true;
+	return false;
+}
+
 /*
- * True when a connection to sa is permitted: allow list first (allow wins),
- * then deny list; an address in neither is permitted. Anything that is not
+ * See egress.h. The built-in list is parsed again to tell which addresses
+ * it covers already (loopback, link-local): those keep the usual rule, so
+ * egress_allow = 127.0.0.0/8 still opens loopback for a test stack. Each
+ * address is stored once, as a host route.
+ */
+enum bd_err
+egress_deny_host(struct egress *e, const struct ifaddrs *list, char *err,
+    size_t errlen)
+{
+	enum bd_err rc = BD_ERR_NOMEM;
+	struct cidr *builtin = NULL, *v, c;
+	size_t nbuiltin = 0;
+	const struct ifaddrs *i;
+
+	if ((rc = egress_parse(EGRESS_DEFAULT_DENY, &builtin, &nbuiltin, err,
+	    errlen)) != BD_OK)
+		goto out;
+	for (i = list; i != NULL; i = i->ifa_next) {
+		if (i->ifa_addr == NULL)
+			continue;
+		memset(&c, 0, sizeof(c));
+		if (i->ifa_addr->sa_family == AF_INET) {
+			c.family = AF_INET;
+			c.prefix = 32;
+			memcpy(c.addr, &((const struct sockaddr_in *)
+			    (const void *)i->ifa_addr)->sin_addr, 4);
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			c.family = AF_INET6;
+			c.prefix = 128;
+			memcpy(c.addr, &((const struct sockaddr_in6 *)
+			    (const void *)i->ifa_addr)->sin6_addr, 16);
+			if (memcmp(c.addr, v4mapped_prefix,
+			    sizeof(v4mapped_prefix)) == 0) {
+				memmove(c.addr, c.addr + 12, 4);
+				memset(c.addr + 4, 0, 12);
+				c.family = AF_INET;
+				c.prefix = 32;
+			}
+		} else
+			continue;
+		if (list_contains(builtin, nbuiltin, c.family, c.addr) ||
+		    list_contains(e->host, e->nhost, c.family, c.addr))
+			continue;
+		rc = BD_ERR_NOMEM;
+		if ((v = realloc(e->host, (e->nhost + 1) * sizeof(*v))) ==
+		    NULL) {
+			if (err != NULL && errlen > 0)
+				snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		e->host = v;
+		e->host[e->nhost++] = c;
+	}
+	rc = BD_OK;
+out:
+	free(builtin);
+	return rc;
+}
+
+/*
+ * True when a connection to sa is permitted: one of this host's own
+ * addresses only when the allow list names it exactly; otherwise allow list
+ * first (allow wins), then deny list; an address in neither is permitted. Anything that is not
  * AF_INET/AF_INET6 (AF_UNIX included), and a NULL policy, is refused.
  */
 bool
@@ -327,6 +427,8 @@ egress_permits(const struct egress *e, const struct sockaddr *sa)
 	} else
 		return false;
 
+	if (list_contains(e->host, e->nhost, family, addr))
+		return host_named(e, family, addr);
 	if (list_contains(e->allow, e->nallow, family, addr))
 		return true;
 	return !list_contains(e->deny, e->ndeny, family, addr);

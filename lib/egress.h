@@ -4,6 +4,14 @@
  * so a host name resolving to a denied address (DNS rebinding included) is
  * refused too. IPv4-mapped IPv6 (::ffff:a.b.c.d) is matched as IPv4.
  * Allow wins over deny.
+ *
+ * The host's own addresses (every address of every interface, read with
+ * getifaddrs(3) by egress_init, so at start and on reload) are denied too:
+ * a service bound to 0.0.0.0 on this host must not be reachable through its
+ * LAN address. Such an address is permitted only when egress_allow names it
+ * exactly (a /32 or /128 entry); a wider allow range (10.0.0.0/8 for the
+ * LAN's NAS) does not open the host itself. Addresses the built-in list
+ * already denies (loopback, link-local) keep their usual rule.
  */
 #ifndef BD_EGRESS_H
 #define BD_EGRESS_H
@@ -25,7 +33,11 @@ struct cidr {
 struct egress {
 	struct cidr *deny, *allow;
 	size_t ndeny, nallow;
+	struct cidr *host;   /* this host's own addresses (/32, /128) */
+	size_t nhost;
 };
+
+struct ifaddrs;
 
 /* The built-in deny list (DESIGN.md "Talking to destinations"). */
 extern const char EGRESS_DEFAULT_DENY[];
@@ -35,8 +47,16 @@ extern const char EGRESS_DEFAULT_DENY[];
 enum bd_err egress_parse(const char *list, struct cidr **out, size_t *n,
     char *err, size_t errlen);
 
-/* deny NULL or "" -> EGRESS_DEFAULT_DENY. */
+/* deny NULL or "" -> EGRESS_DEFAULT_DENY. Also denies the host's own
+ * addresses (egress_deny_host with getifaddrs' list); BD_ERR_CONFIG when
+ * they cannot be listed. */
 enum bd_err egress_init(struct egress *e, const char *deny, const char *allow,
+    char *err, size_t errlen);
+
+/* Add every AF_INET/AF_INET6 address of `list` (getifaddrs' shape) that the
+ * built-in deny list does not already cover to e's host addresses. BD_OK or
+ * BD_ERR_NOMEM. For egress_init, and for tests with a list of their own. */
+enum bd_err egress_deny_host(struct egress *e, const struct ifaddrs *list,
     char *err, size_t errlen);
 void egress_free(struct egress *e);
 

@@ -23,6 +23,8 @@
 struct request {
 	const char *method, *path, *query;
 	const char *content_type, *authorization, *if_match, *remote_addr;
+	const char *cookie;  /* the Cookie header (HTTP_COOKIE), or NULL */
+	bool https;          /* came over https (the HTTPS variable) */
 	long content_length; /* -1: absent */
 	bool body_too_large; /* over max_body: body not read */
 	const char *body;    /* NUL-terminated, body_len bytes */

@@ -247,7 +247,9 @@ store_oauth_state_insert(struct db *db, const struct oauth_state_row *s)
 	struct dbval p[] = {DBV_BLOB(s->nonce_hash, 32), DBV_STR(s->org),
 		DBV_STR(s->destination_id), DBV_STR(s->provider),
 		DBV_STR(s->actor), DBV_BLOB(s->verifier_blob,
-		s->verifier_bloblen), DBV_STR(s->key_id), DBV_INT(s->ttl)};
+		s->verifier_bloblen), s->browser_hash != NULL ?
+		DBV_BLOB(s->browser_hash, 32) : DBV_NULL, DBV_STR(s->key_id),
+		DBV_INT(s->ttl)};
 
 	return db_exec(db, STMT_OAUTH_STATE_INSERT, p,
 	    sizeof(p) / sizeof(p[0]), NULL, NULL);
@@ -268,7 +270,7 @@ store_oauth_state_consume(struct db *db, const unsigned char nonce_hash[32],
 
 /* Column order of STMT_OAUTH_STATE_GET in db.c. */
 enum { S_ORG, S_DEST, S_PROVIDER, S_ACTOR, S_VERIFIER, S_USED, S_EXPIRED,
-	S__MAX };
+	S_BROWSER, S__MAX };
 
 static bool
 flag(const char *v)
@@ -303,6 +305,10 @@ store_oauth_state_get(struct db *db, const unsigned char nonce_hash[32],
 	out->verifier_bloblen = DBRES_LEN(res, 0, S_VERIFIER);
 	out->used = flag(DBRES_VAL(res, 0, S_USED));
 	out->expired = flag(DBRES_VAL(res, 0, S_EXPIRED));
+	out->browser_hash = (const unsigned char *)DBRES_VAL(res, 0,
+	    S_BROWSER);
+	out->browser_hashlen = out->browser_hash != NULL ?
+	    DBRES_LEN(res, 0, S_BROWSER) : 0;
 	return BD_OK;
 }
 
@@ -310,6 +316,23 @@ enum bd_err
 store_oauth_state_purge(struct db *db)
 {
 	return db_exec(db, STMT_OAUTH_STATE_PURGE, NULL, 0, NULL, NULL);
+}
+
+enum bd_err
+store_oauth_state_trim(struct db *db, const char *org,
+    const char *destination_id, int keep_dest, int keep_org)
+{
+	struct dbval pd[] = {DBV_STR(org), DBV_STR(destination_id),
+		DBV_STR(org), DBV_STR(destination_id), DBV_INT(keep_dest - 1)};
+	struct dbval po[] = {DBV_STR(org), DBV_STR(org),
+		DBV_INT(keep_org - 1)};
+	enum bd_err rc;
+
+	if ((rc = db_exec(db, STMT_OAUTH_STATE_TRIM_DEST, pd,
+	    sizeof(pd) / sizeof(pd[0]), NULL, NULL)) != BD_OK)
+		return rc;
+	return db_exec(db, STMT_OAUTH_STATE_TRIM_ORG, po,
+	    sizeof(po) / sizeof(po[0]), NULL, NULL);
 }
 
 enum bd_err

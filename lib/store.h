@@ -102,6 +102,8 @@ struct oauth_state_row {
 	const char *org, *destination_id, *provider, *actor, *key_id;
 	const unsigned char *verifier_blob;
 	size_t verifier_bloblen;
+	const unsigned char *browser_hash; /* 32 bytes: sha256 of the
+					    * backupd_oauth cookie; or NULL */
 	int ttl;                          /* seconds */
 };
 enum bd_err store_oauth_state_insert(struct db *,
@@ -116,6 +118,10 @@ struct oauth_state_rec {
 	const unsigned char *verifier_blob;
 	size_t verifier_bloblen;
 	bool used, expired;
+	/* sha256 of the browser-binding cookie; NULL (len 0) for a state
+	 * made before migration 006 */
+	const unsigned char *browser_hash;
+	size_t browser_hashlen;
 };
 /* The state row into res and *out, or BD_ERR_NOT_FOUND. */
 enum bd_err store_oauth_state_get(struct db *,
@@ -123,6 +129,11 @@ enum bd_err store_oauth_state_get(struct db *,
     struct oauth_state_rec *out);
 /* Forget states that expired more than a day ago (a few at a time). */
 enum bd_err store_oauth_state_purge(struct db *);
+/* Before a new state: drop the unused states of the destination but its
+ * newest keep_dest - 1, then those of the org but its newest keep_org - 1,
+ * so with the new one neither holds more than its cap. */
+enum bd_err store_oauth_state_trim(struct db *, const char *org,
+    const char *destination_id, int keep_dest, int keep_org);
 
 /* backupctl rekey (spans orgs on purpose): lock up to n rows not sealed
  * under key_id, ordered by id; read them with store_rekey_from_row. */

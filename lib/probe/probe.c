@@ -151,8 +151,12 @@ probe_run(probe_fn fn, const struct probe_env *env, json_object *config,
 	t0 = clock_mono_ms();
 	if (env != NULL) {
 		bounded = *env;
-		if (bounded.deadline_ms == 0 && env->cfg != NULL &&
-		    env->cfg->probe_timeout > 0)
+		/* probe_timeout from now, or less when the caller's deadline
+		 * (what is left of the request: an OAuth refresh may have
+		 * spent some of it) comes first. */
+		if (env->cfg != NULL && env->cfg->probe_timeout > 0 &&
+		    (bounded.deadline_ms == 0 || bounded.deadline_ms > t0 +
+		    (long long)env->cfg->probe_timeout * 1000))
 			bounded.deadline_ms = t0 +
 			    (long long)env->cfg->probe_timeout * 1000;
 		env = &bounded;

@@ -58,10 +58,14 @@ struct probe_env {
 	const struct cfg *cfg;
 	const struct egress *egress;
 	/* Monotonic ms by which the whole probe must be done (0: none).
-	 * probe_run sets it to probe_timeout from the start, and probe_curl
+	 * probe_run sets it to probe_timeout from the start unless the
+	 * caller's (the request's own deadline) comes first, and probe_curl
 	 * gives each transfer only what is left, so a slow server that
 	 * answers every step cannot stretch a probe to several timeouts. */
 	long long deadline_ms;
+	/* The organization the destination belongs to (local_per_org: the
+	 * local probe confines paths to {root}/{org}); NULL: unknown. */
+	const char *org;
 };
 
 typedef void (*probe_fn)(const struct probe_env *env, json_object *config,
@@ -141,6 +145,12 @@ void probe_local(const struct probe_env *, json_object *, struct probe_result *)
 /* Availability rules (a registry row's `unavailable`): NULL when this
  * server can use the type, else why not (static). */
 const char *probe_local_unavailable(const struct cfg *);
+/* Whether org can name its directory under a local root: 1..255 bytes of
+ * [A-Za-z0-9._-], not starting with '.'. */
+bool probe_local_org_ok(const char *org);
+/* With local_per_org, why org cannot have local destinations (its id is
+ * not one safe directory name): a static sentence, or NULL when it can. */
+const char *probe_local_org_unavailable(const struct cfg *, const char *org);
 void probe_s3(const struct probe_env *, json_object *, struct probe_result *);
 void probe_gcs(const struct probe_env *, json_object *, struct probe_result *);
 void probe_azure_blob(const struct probe_env *, json_object *,

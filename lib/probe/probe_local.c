@@ -1,9 +1,18 @@
 /*
  * The local-disk probe. The type is enabled only when the server configures
- * local_roots (comma-separated absolute directories); a destination's path
- * must lie under one of them both as written and once every symlink is
- * resolved, so neither "/srv/backups/../../etc" nor a symlink inside a root
- * pointing elsewhere reaches outside. Roots compare by path components:
+ * local_roots (comma-separated absolute directories). With local_per_org
+ * (the default) each organization has its own directory under every root,
+ * {root}/{org id}, and a destination's path must lie under it; the org id
+ * must then be one safe directory name (probe_local_org_ok). With it off,
+ * every org shares the roots (single-tenant servers only).
+ *
+ * Confinement: the path must lie under its base both as written (checked
+ * before the file system is touched) and once resolved. Resolution happens
+ * beneath the base with openat2(RESOLVE_BENEATH): a symlink that leads out
+ * fails the same way whether its target exists or not, so nothing outside
+ * the roots is looked up and the error text is no oracle for it. Where the
+ * kernel has no openat2 (before 5.6), realpath() is used and every failure
+ * to resolve answers one sentence. Roots compare by path components:
  * "/srv/backups2" is not under "/srv/backups".
  *
  * connect and auth do not apply to a local directory and are not listed;
@@ -11,14 +20,18 @@
  * user configured, never the resolved one (which would reveal the server's
  * layout).
  */
+/* O_PATH */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/openat2.h>
 #include <sodium.h>
 
 #include "bd_limits.h"
@@ -28,6 +41,8 @@
 
 /* realpath() never returns more than PATH_MAX. */
 #define LOCAL_PATH_MAX PATH_MAX
+/* An org id used as a directory name: one path segment (NAME_MAX). */
+#define LOCAL_ORG_MAX 255
 
 /*
  * Lexical normalisation of an absolute path into out (size LOCAL_PATH_MAX):
@@ -84,89 +99,17 @@ under(const char *path, const char *root)
 	    (path[n] == '\0' || path[n] == '/');
 }
 
-/*
- * For each configured root: whether `lexical` (the normalised path as
- * written) lies under the root as written or resolved, and whether
- * `resolved` (the path's realpath; NULL: not known yet) lies under the
- * root's realpath. A root that does not resolve (missing on this host)
- * admits nothing real.
- */
-static void
-match_roots(const char *roots, const char *lexical, const char *resolved,
-    bool *lex_ok, bool *real_ok)
+/* See probe.h. */
+bool
+probe_local_org_ok(const char *org)
 {
-	char root[LOCAL_PATH_MAX], *real;
-	const char *cur = roots, *p;
-	size_t len;
+	size_t n;
 
-	*lex_ok = *real_ok = false;
-	while (commalist_next(&cur, &p, &len)) {
-		if (len > 0 && normalise(p, len, root)) {
-			if (under(lexical, root))
-				*lex_ok = true;
-			if ((real = realpath(root, NULL)) != NULL) {
-				/* A root given through a symlink also admits
-				 * its target spelled out. */
-				if (under(lexical, real))
-					*lex_ok = true;
-				if (resolved != NULL && under(resolved, real))
-					*real_ok = true;
-				free(real);
-			}
-		}
-	}
-}
-
-/*
- * match_roots() as the target check: whether lexical (resolved NULL), or
- * else resolved, lies under a root. Records the failure when not.
- */
-static bool
-inside_roots(const char *roots, const char *lexical, const char *resolved,
-    struct probe_result *res)
-{
-	bool lex_ok, real_ok;
-
-	match_roots(roots, lexical, resolved, &lex_ok, &real_ok);
-	if (resolved == NULL ? lex_ok : real_ok)
-		return true;
-	probe_fail(res, CHECK_TARGET,
-	    "path resolves outside the allowed local roots");
-	return false;
-}
-
-/*
- * Whether the open descriptor fd really lies under a root: its path as the
- * kernel knows it (realpath of /proc/self/fd/<fd>) is checked like a
- * resolved path. This catches an intermediate directory swapped for a
- * symlink between realpath() and open(), which stat() and open() would
- * both follow. False also when the path cannot be learnt.
- */
-static bool
-fd_inside_roots(const char *roots, const char *lexical, int fd)
-{
-	char link[64], *real = NULL;
-	bool lex_ok = false, real_ok = false;
-	int n;
-
-	n = snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	if (n > 0 && (size_t)n < sizeof(link) &&
-	    (real = realpath(link, NULL)) != NULL)
-		match_roots(roots, lexical, real, &lex_ok, &real_ok);
-	free(real);
-	return real_ok;
-}
-
-static bool
-is_permission(int e)
-{
-	return e == EACCES || e == EPERM || e == EROFS;
-}
-
-static bool
-is_space(int e)
-{
-	return e == ENOSPC || e == EDQUOT;
+	if (org == NULL || org[0] == '\0' || org[0] == '.')
+		return false;
+	n = strlen(org);
+	return n <= LOCAL_ORG_MAX && strspn(org, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
 /* The registry row's availability rule: the target check's own test, so a
@@ -180,62 +123,215 @@ probe_local_unavailable(const struct cfg *c)
 	    "local_roots configured)";
 }
 
+/* See probe.h. */
+const char *
+probe_local_org_unavailable(const struct cfg *c, const char *org)
+{
+	if (c != NULL && c->local_per_org && !probe_local_org_ok(org))
+		return "local destinations are not available to this "
+		    "organization: its id cannot be used as a directory name";
+	return NULL;
+}
+
 /*
- * target: resolve and confine `path`; on success *dirfd is an open
- * descriptor on the directory. Returns false after recording the failure.
+ * Where a destination path may live: one root's directory for it (the root,
+ * or {root}/{org} with local_per_org), as the kernel knows it (`real`), and
+ * the path relative to it (`rel`, "." for the directory itself).
+ */
+struct base {
+	char real[LOCAL_PATH_MAX];
+	char rel[LOCAL_PATH_MAX];
+};
+
+/* dst = a + "/" + b (b NULL: a); false when it does not fit. */
+static bool
+join(char *dst, const char *a, const char *b)
+{
+	int n = b == NULL ? snprintf(dst, LOCAL_PATH_MAX, "%s", a) :
+	    snprintf(dst, LOCAL_PATH_MAX, "%s%s%s", a,
+	    strcmp(a, "/") == 0 ? "" : "/", b);
+
+	return n > 0 && n < LOCAL_PATH_MAX;
+}
+
+/*
+ * Find the root `lexical` (a normalised absolute path) lies under, as the
+ * root is written or as it resolves, extended by "/org" when org is not
+ * NULL. Lexical only: nothing is resolved but the roots themselves, so
+ * whether something exists outside them is never looked at. A root that
+ * does not resolve (missing on this host) admits nothing.
  */
 static bool
-check_target(const struct probe_env *env, const char *path, size_t pathlen,
-    struct probe_result *res, int *dirfd)
+find_base(const char *roots, const char *org, const char *lexical,
+    struct base *b)
 {
-	char lexical[LOCAL_PATH_MAX], *resolved = NULL;
-	const char *roots = env != NULL && env->cfg != NULL ?
-	    env->cfg->local_roots : NULL;
-	struct stat st, fst;
-	bool ok = false;
-	int fd = -1, e;
+	char root[LOCAL_PATH_MAX], cand[LOCAL_PATH_MAX], *real;
+	const char *cur = roots, *p, *rest;
+	size_t len;
+	bool found = false;
+	int i;
 
-	*dirfd = -1;
-	if (!commalist_any(roots)) {
-		probe_fail(res, CHECK_TARGET, "local destinations are not "
-		    "enabled on this server (no local roots configured)");
-		goto out;
+	while (!found && commalist_next(&cur, &p, &len)) {
+		if (len > 0 && normalise(p, len, root) &&
+		    (real = realpath(root, NULL)) != NULL) {
+			/* A root given through a symlink also admits its
+			 * target spelled out. */
+			for (i = 0; i < 2 && !found; i++) {
+				if (!join(cand, i == 0 ? root : real, org) ||
+				    !under(lexical, cand))
+					continue;
+				rest = lexical + strlen(cand);
+				if (strcmp(cand, "/") == 0)
+					rest = lexical;
+				while (*rest == '/')
+					rest++;
+				found = join(b->real, real, org) &&
+				    join(b->rel, *rest != '\0' ? rest : ".",
+				    NULL);
+			}
+			free(real);
+		}
 	}
-	if (strlen(path) != pathlen || !normalise(path, pathlen, lexical)) {
-		probe_fail(res, CHECK_TARGET, "the path must be absolute");
-		goto out;
-	}
-	/* Confine before touching the file system: whether something exists
-	 * outside the roots is none of the caller's business. */
-	if (!inside_roots(roots, lexical, NULL, res))
-		goto out;
-	if ((resolved = realpath(path, NULL)) == NULL) {
-		e = errno;
-		if (e == ENOENT)
-			probe_fail(res, CHECK_TARGET,
-			    "directory '%s' does not exist", path);
-		else if (e == ENOTDIR)
-			probe_fail(res, CHECK_TARGET,
-			    "'%s' is not a directory", path);
-		else if (is_permission(e))
-			probe_fail(res, CHECK_TARGET,
-			    "no permission to reach '%s'", path);
-		else if (e == ELOOP)
-			probe_fail(res, CHECK_TARGET,
-			    "too many symbolic links in '%s'", path);
-		else
-			probe_fail(res, CHECK_TARGET,
-			    "cannot resolve '%s'", path);
-		goto out;
-	}
-	if (!inside_roots(roots, lexical, resolved, res))
-		goto out;
-	if (stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode)) {
+	return found;
+}
+
+/*
+ * Whether the open descriptor fd really lies under base: its path as the
+ * kernel knows it (realpath of /proc/self/fd/<fd>). This catches a
+ * directory swapped for a symlink between the checks and open(). False
+ * also when the path cannot be learnt.
+ */
+static bool
+fd_under(int fd, const char *base)
+{
+	char link[64], *real = NULL;
+	bool ok = false;
+	int n;
+
+	n = snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if (n > 0 && (size_t)n < sizeof(link) &&
+	    (real = realpath(link, NULL)) != NULL)
+		ok = under(real, base);
+	free(real);
+	return ok;
+}
+static bool
+is_permission(int e)
+{
+	return e == EACCES || e == EPERM || e == EROFS;
+}
+
+static bool
+is_space(int e)
+{
+	return e == ENOSPC || e == EDQUOT;
+}
+
+/* openat2(2) with RESOLVE_BENEATH: -1 with errno ENOSYS where the kernel
+ * (before 5.6) or a seccomp filter does not offer it. */
+static int
+open_beneath(int dirfd, const char *rel, int flags, unsigned long long how)
+{
+#ifdef SYS_openat2
+	struct open_how oh;
+
+	memset(&oh, 0, sizeof(oh));
+	oh.flags = (unsigned long long)(flags | O_CLOEXEC);
+	oh.resolve = how;
+	return (int)syscall(SYS_openat2, dirfd, rel, &oh, sizeof(oh));
+#else
+	(void)dirfd;
+	(void)rel;
+	(void)flags;
+	(void)how;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* The target failure for errno e while resolving `path` inside its base. */
+static void
+fail_resolve(struct probe_result *res, const char *path, int e)
+{
+	if (e == ENOENT)
+		probe_fail(res, CHECK_TARGET, "directory '%s' does not exist",
+		    path);
+	else if (e == ENOTDIR)
 		probe_fail(res, CHECK_TARGET, "'%s' is not a directory", path);
+	else if (is_permission(e))
+		probe_fail(res, CHECK_TARGET, "no permission to reach '%s'",
+		    path);
+	else if (e == ELOOP)
+		probe_fail(res, CHECK_TARGET,
+		    "too many symbolic links in '%s'", path);
+	else
+		probe_fail(res, CHECK_TARGET, "cannot resolve '%s'", path);
+}
+
+/*
+ * Open b->rel beneath b->real with openat2(RESOLVE_BENEATH): a symlink that
+ * leads out of the base fails with EXDEV whether or not its target exists,
+ * so nothing outside the roots is ever looked up. The {root}/{org}
+ * directory itself must not be a symlink. Returns the descriptor, or -1
+ * with errno (ENOSYS: openat2 is not available, use the fallback).
+ */
+static int
+open_in_base(const struct base *b, const char *org)
+{
+	char root[LOCAL_PATH_MAX];
+	int rfd = -1, ofd = -1, fd = -1, e;
+	const char *slash;
+
+	if (org != NULL) {
+		/* b->real is realpath(root) + "/" + org. */
+		slash = strrchr(b->real, '/');
+		snprintf(root, sizeof(root), "%.*s", slash == b->real ? 1 :
+		    (int)(slash - b->real), b->real);
+		if ((rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+			goto out;
+		ofd = open_beneath(rfd, org, O_PATH | O_DIRECTORY,
+		    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+		    RESOLVE_NO_MAGICLINKS);
+	} else
+		ofd = open(b->real, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (ofd < 0)
+		goto out;
+	fd = open_beneath(ofd, b->rel, O_RDONLY | O_DIRECTORY,
+	    RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+out:
+	e = errno;
+	if (rfd >= 0)
+		close(rfd);
+	if (ofd >= 0)
+		close(ofd);
+	errno = e;
+	return fd;
+}
+
+/*
+ * Without openat2: realpath() would follow a symlink out of the roots and
+ * tell "missing" from "present but outside" by its error. Every failure to
+ * resolve and every result outside the base answer one sentence, so the
+ * error text is no oracle for what exists outside. Returns an open
+ * descriptor or -1 after recording the failure.
+ */
+static int
+open_fallback(const struct base *b, const char *path,
+    struct probe_result *res)
+{
+	char full[LOCAL_PATH_MAX], *resolved = NULL;
+	struct stat st, fst;
+	int fd = -1;
+
+	if (!join(full, b->real, strcmp(b->rel, ".") == 0 ? NULL : b->rel) ||
+	    (resolved = realpath(full, NULL)) == NULL ||
+	    !under(resolved, b->real) || stat(resolved, &st) != 0 ||
+	    !S_ISDIR(st.st_mode)) {
+		probe_fail(res, CHECK_TARGET, "'%s' is not a directory this "
+		    "server may use (it does not exist, is not a directory, or "
+		    "leads outside the allowed local roots)", path);
 		goto out;
 	}
-	/* Work through a descriptor from here on, and make sure it is the
-	 * directory that was checked (not one swapped in since). */
 	fd = open(resolved, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &fst) != 0 || fst.st_dev != st.st_dev ||
 	    fst.st_ino != st.st_ino) {
@@ -245,11 +341,74 @@ check_target(const struct probe_env *env, const char *path, size_t pathlen,
 		else
 			probe_fail(res, CHECK_TARGET,
 			    "'%s' changed while it was being tested", path);
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+out:
+	free(resolved);
+	return fd;
+}
+
+/*
+ * target: confine `path` to its base (a root, or {root}/{org} with
+ * local_per_org) and open it; on success *dirfd is an open descriptor on
+ * the directory. Returns false after recording the failure.
+ */
+static bool
+check_target(const struct probe_env *env, const char *path, size_t pathlen,
+    struct probe_result *res, int *dirfd)
+{
+	char lexical[LOCAL_PATH_MAX];
+	const struct cfg *cfg = env != NULL ? env->cfg : NULL;
+	const char *org = NULL, *why;
+	struct base b;
+	bool ok = false;
+	int fd = -1;
+
+	*dirfd = -1;
+	if (cfg == NULL || !commalist_any(cfg->local_roots)) {
+		probe_fail(res, CHECK_TARGET, "local destinations are not "
+		    "enabled on this server (no local roots configured)");
+		goto out;
+	}
+	if ((why = probe_local_org_unavailable(cfg, env->org)) != NULL) {
+		probe_fail(res, CHECK_TARGET, "%s", why);
+		goto out;
+	}
+	if (cfg->local_per_org)
+		org = env->org;
+	if (strlen(path) != pathlen || !normalise(path, pathlen, lexical)) {
+		probe_fail(res, CHECK_TARGET, "the path must be absolute");
+		goto out;
+	}
+	/* Confine before touching the file system: whether something exists
+	 * outside the roots is none of the caller's business. */
+	if (!find_base(cfg->local_roots, org, lexical, &b)) {
+		probe_fail(res, CHECK_TARGET, org != NULL ? "the path must lie "
+		    "in this organization's directory of a local root "
+		    "(<root>/<organization id>)" :
+		    "path resolves outside the allowed local roots");
+		goto out;
+	}
+	fd = open_in_base(&b, org);
+	if (fd < 0 && errno == ENOSYS) {
+		if ((fd = open_fallback(&b, path, res)) < 0)
+			goto out;
+	} else if (fd < 0) {
+		if (errno == EXDEV)
+			probe_fail(res, CHECK_TARGET, "path resolves outside "
+			    "the allowed local roots");
+		else if (errno == ELOOP && org != NULL)
+			probe_fail(res, CHECK_TARGET, "the organization's "
+			    "directory of the local root is a symbolic link");
+		else
+			fail_resolve(res, path, errno);
 		goto out;
 	}
 	/* The probe file is created with openat() relative to this
 	 * descriptor, so where the descriptor is decides where it goes. */
-	if (!fd_inside_roots(roots, lexical, fd)) {
+	if (!fd_under(fd, b.real)) {
 		probe_fail(res, CHECK_TARGET,
 		    "'%s' changed while it was being tested", path);
 		goto out;
@@ -261,7 +420,6 @@ check_target(const struct probe_env *env, const char *path, size_t pathlen,
 out:
 	if (fd >= 0)
 		close(fd);
-	free(resolved);
 	return ok;
 }
 

@@ -272,6 +272,15 @@ class Api:
         self.tok = tok
         self.timeout = timeout
         self.s = requests.Session()
+        # The token's org (for its local directory); None without one.
+        self.org = None
+        if tok:
+            try:
+                org = jwt.decode(tok, options={"verify_signature": False}
+                                 ).get("org_id")
+                self.org = None if org is None else str(org)
+            except jwt.PyJWTError:
+                pass
 
     def url(self, path):
         return self.base + path
@@ -331,7 +340,7 @@ class Api:
 
     def create_local(self, env, name=None):
         """Create a valid local destination; returns the response body."""
-        r = self.create(local_body(env, name))
+        r = self.create(local_body(env, name, org=self.org))
         return r.json()
 
     def close(self):
@@ -346,17 +355,35 @@ def uname(prefix="dest"):
     return "%s-%s" % (prefix, uuid.uuid4().hex[:12])
 
 
-def fresh_dir(env):
-    """A new empty directory under the local root, writable by the service."""
-    d = tempfile.mkdtemp(prefix="it-", dir=env["LOCAL_ROOT"])
+def org_dir(env, org):
+    """The organization's directory under the local root, {root}/{org}
+    (local_per_org, on by default), created writable by the service."""
+    assert org, "local destinations live under {root}/{org}: name the org"
+    d = os.path.join(env["LOCAL_ROOT"], org)
+    os.makedirs(d, exist_ok=True)
     os.chmod(d, 0o777)
     return d
 
 
-def local_body(env, name=None, path=None):
+def fresh_dir(env, org):
+    """A new empty directory in org's directory under the local root,
+    writable by the service."""
+    d = tempfile.mkdtemp(prefix="it-", dir=org_dir(env, org))
+    os.chmod(d, 0o777)
+    return d
+
+
+def missing_dir(env, org):
+    """A path in org's directory under the local root that does not
+    exist."""
+    return os.path.join(org_dir(env, org), "missing-" + uuid.uuid4().hex)
+
+
+def local_body(env, name=None, path=None, org=None):
+    """A local destination; without `path`, a fresh directory of `org`."""
     return {"name": name or uname(),
             "destinationType": "local",
-            "config": {"path": path or fresh_dir(env)}}
+            "config": {"path": path or fresh_dir(env, org)}}
 
 
 @pytest.fixture

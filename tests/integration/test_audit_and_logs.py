@@ -7,7 +7,8 @@ import shutil
 import time
 import uuid
 
-from conftest import (assert_problem, local_body, make_token, sql_quote,
+from conftest import (assert_problem, local_body, make_token, missing_dir,
+                      sql_quote,
                       wait_for)
 from fcgi_client import read_json_lines
 
@@ -36,7 +37,7 @@ def test_audit_rows_for_mutations(make_api, env, db, org):
     sub = "auditor-" + uuid.uuid4().hex[:8]
     api = make_api(org=org, sub=sub)
 
-    r_create = api.create(local_body(env))
+    r_create = api.create(local_body(env, org=api.org))
     d = r_create.json()
     path = "%s/%s" % (LIST, d["id"])
     r_update = api.put(path, json={"name": d["name"] + "-2",
@@ -53,8 +54,8 @@ def test_audit_rows_for_mutations(make_api, env, db, org):
     shutil.rmtree(f["config"]["path"])
     r_test_fail = api.post("%s/%s/test" % (LIST, f["id"]))
     assert_problem(r_test_fail, 422)
-    missing = os.path.join(env["LOCAL_ROOT"], "missing-" + uuid.uuid4().hex)
-    r_create_fail = api.post(LIST, json=local_body(env, path=missing))
+    missing = missing_dir(env, api.org)
+    r_create_fail = api.post(LIST, json=local_body(env, org=api.org, path=missing))
     assert_problem(r_create_fail, 422)
     check = _checker(db, org, sub)
     check(r_create, "destination.create", "success", d["id"])
@@ -71,7 +72,7 @@ def test_audit_rows_for_conflicts(make_api, env, db, org):
     api = make_api(org=org, sub=sub)
     a = api.create_local(env)
     b = api.create_local(env)
-    r_dup = api.post(LIST, json=local_body(env, name=a["name"]))
+    r_dup = api.post(LIST, json=local_body(env, org=api.org, name=a["name"]))
     assert_problem(r_dup, 409)
     r_ren = api.put("%s/%s" % (LIST, b["id"]),
                     json={"name": a["name"], "destinationType": "local",

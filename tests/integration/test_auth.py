@@ -46,7 +46,7 @@ def test_missing_header_on_every_route(api, env):
                                  ("DELETE", path, False),
                                  ("POST", path + "/test", False),
                                  ("POST", LIST, True)):
-        kw = {"json": local_body(env)} if with_body else {}
+        kw = {"json": local_body(env, org=api.org)} if with_body else {}
         _unauth(api.request(method, p, token=None, **kw))
     # nothing happened
     r = api.get(path)
@@ -223,7 +223,7 @@ def test_unknown_role_forbidden(make_api, org, role):
 
 def test_unknown_role_cannot_create(api, make_api, org, env):
     who = make_api(org=org, role="superuser")
-    assert_problem(who.post(LIST, json=local_body(env)), 403)
+    assert_problem(who.post(LIST, json=local_body(env, org=who.org)), 403)
     assert api.list() == []
 
 
@@ -250,7 +250,7 @@ def test_role_matrix(role, api, make_api, org, env):
     r = who.get(path)
     assert r.status_code == 200 and r.json()["id"] == d["id"]
 
-    body = local_body(env)
+    body = local_body(env, org=who.org)
     r = who.post(LIST, json=body)
     if "create" in allowed:
         assert r.status_code == 201, r.text

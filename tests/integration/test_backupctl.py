@@ -274,7 +274,7 @@ def test_token_is_accepted_by_the_service(env):
         r = api.get(LIST)
         assert r.status_code == 200, r.text
         assert r.json() == []
-        assert api.create(local_body(env)).status_code == 201
+        assert api.create(local_body(env, org=api.org)).status_code == 201
     finally:
         api.close()
 
@@ -285,7 +285,7 @@ def test_token_is_accepted_by_the_service(env):
     viewer = Api(env["BACKUPD_URL"], r.stdout.strip())
     try:
         assert len(viewer.list()) == 1
-        assert_problem(viewer.post(LIST, json=local_body(env)), 403)
+        assert_problem(viewer.post(LIST, json=local_body(env, org=viewer.org)), 403)
     finally:
         viewer.close()
 
@@ -746,7 +746,7 @@ def test_json_on_every_command(env, tmpdir_short):
 def test_destinations_list_show_test(env, tmpdir_short):
     org = new_org()
     api = Api(env["BACKUPD_URL"], make_token(env, org=org))
-    body = local_body(env)
+    body = local_body(env, org=org)
     secret_free = api.post(LIST, json=body)
     assert secret_free.status_code == 201, secret_free.text
     d = secret_free.json()
@@ -782,7 +782,8 @@ def test_destinations_list_show_test(env, tmpdir_short):
 def test_keys_list_counts_rows(env):
     conf = env["BACKUPD_CONFIG"]
     api = Api(env["BACKUPD_URL"], make_token(env, org=new_org()))
-    assert api.post(LIST, json=local_body(env)).status_code == 201
+    assert api.post(LIST, json=local_body(env, org=api.org)).status_code \
+        == 201
     keys = json.loads(ctl("--json", "keys", "list", config=conf).stdout)[
         "keys"]
     current = [k for k in keys if k["current"]]
@@ -802,7 +803,8 @@ def test_audit_list_and_prune(env):
     conf = env["BACKUPD_CONFIG"]
     org = new_org()
     api = Api(env["BACKUPD_URL"], make_token(env, org=org))
-    assert api.post(LIST, json=local_body(env)).status_code == 201
+    assert api.post(LIST, json=local_body(env, org=api.org)).status_code \
+        == 201
     entries = json.loads(ctl("--json", "audit", "list", "--org", org,
                              config=conf).stdout)["entries"]
     assert [e["action"] for e in entries] == ["destination.create"]

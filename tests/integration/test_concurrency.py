@@ -28,7 +28,8 @@ def _parallel(env, tok, calls):
 
 
 def test_parallel_creates_distinct_names(api, env):
-    bodies = [local_body(env, name=uname("par%02d" % i)) for i in range(N)]
+    bodies = [local_body(env, org=api.org, name=uname("par%02d" % i))
+              for i in range(N)]
     rs = _parallel(env, api.tok,
                    [lambda a, b=b: a.post(LIST, json=b) for b in bodies])
     codes = [r.status_code for r in rs]
@@ -45,7 +46,7 @@ def test_parallel_creates_distinct_names(api, env):
 
 def test_parallel_creates_same_name(api, env):
     name = uname("same")
-    bodies = [local_body(env, name=name) for _ in range(N)]
+    bodies = [local_body(env, org=api.org, name=name) for _ in range(N)]
     rs = _parallel(env, api.tok,
                    [lambda a, b=b: a.post(LIST, json=b) for b in bodies])
     codes = sorted(r.status_code for r in rs)
@@ -61,7 +62,7 @@ def test_parallel_creates_same_name(api, env):
 
 
 def test_etag_race(api, env):
-    r0 = api.create(local_body(env))
+    r0 = api.create(local_body(env, org=api.org))
     d = r0.json()
     e0 = etag_of(r0)
     path = "%s/%s" % (LIST, d["id"])

@@ -12,7 +12,8 @@ import pytest
 
 from conftest import (DEST_TYPES, OAUTH_TYPES, UUID_RE, assert_destination,
                       assert_problem, assert_rfc3339, assert_test_result,
-                      error_pointers, etag_of, fresh_dir, local_body, uname)
+                      error_pointers, etag_of, fresh_dir, local_body,
+                      missing_dir, org_dir, uname)
 
 LIST = "/backup-destinations"
 
@@ -31,7 +32,7 @@ def _put_body(d, **over):
 # ------------------------------------------------------------------ create
 
 def test_create_local(api, env):
-    body = local_body(env)
+    body = local_body(env, org=api.org)
     r = api.post(LIST, json=body)
     assert r.status_code == 201, r.text
     assert r.headers.get("Content-Type", "").split(";")[0] == "application/json"
@@ -57,7 +58,7 @@ def test_create_local(api, env):
 
 
 def test_get_one(api, env):
-    r = api.create(local_body(env))
+    r = api.create(local_body(env, org=api.org))
     d = r.json()
     g = api.get(_path(d))
     assert g.status_code == 200, g.text
@@ -103,9 +104,9 @@ def test_list_filter_bad_value(api, env, value):
 # ------------------------------------------------------------------ update
 
 def test_update_without_if_match(api, env):
-    r0 = api.create(local_body(env))
+    r0 = api.create(local_body(env, org=api.org))
     d = r0.json()
-    new_dir = fresh_dir(env)
+    new_dir = fresh_dir(env, api.org)
     new_name = uname("upd")
     r = api.put(_path(d), json=_put_body(d, name=new_name,
                                          config={"path": new_dir}))
@@ -127,7 +128,7 @@ def test_update_without_if_match(api, env):
 
 
 def test_update_with_matching_if_match(api, env):
-    r0 = api.create(local_body(env))
+    r0 = api.create(local_body(env, org=api.org))
     d = r0.json()
     r = api.put(_path(d), json=_put_body(d, name=uname()),
                 headers={"If-Match": etag_of(r0)})
@@ -143,7 +144,7 @@ def test_update_same_name_is_not_a_conflict(api, env):
 
 
 def test_if_match_mismatch_412(api, env):
-    r0 = api.create(local_body(env))
+    r0 = api.create(local_body(env, org=api.org))
     d = r0.json()
     for bad in ('"999999"', '"0"', 'W/"999999"'):
         r = api.put(_path(d), json=_put_body(d, name=uname()),
@@ -155,7 +156,7 @@ def test_if_match_mismatch_412(api, env):
 
 
 def test_if_match_stale_after_update_412(api, env):
-    r0 = api.create(local_body(env))
+    r0 = api.create(local_body(env, org=api.org))
     d = r0.json()
     old = etag_of(r0)
     assert api.put(_path(d), json=_put_body(d, name=uname())).status_code == 200
@@ -172,7 +173,7 @@ def test_if_match_star(api, env):
 
 
 def test_if_match_list(api, env):
-    r0 = api.create(local_body(env))
+    r0 = api.create(local_body(env, org=api.org))
     d = r0.json()
     e = etag_of(r0)
     r = api.put(_path(d), json=_put_body(d, name=uname()),
@@ -187,7 +188,7 @@ def test_if_match_list(api, env):
 def test_if_match_weak_never_matches_412(api, env):
     # RFC 9110 13.1.1: If-Match uses the strong comparison, so W/"<current>"
     # is well-formed (not 400) but never matches (issue 13 item 6).
-    r0 = api.create(local_body(env))
+    r0 = api.create(local_body(env, org=api.org))
     d = r0.json()
     r = api.put(_path(d), json=_put_body(d, name=uname()),
                 headers={"If-Match": "W/" + etag_of(r0)})
@@ -199,7 +200,7 @@ def test_if_match_weak_never_matches_412(api, env):
 @pytest.mark.parametrize("garbled", ["abc", '"unterminated', "12", '"1" "2"',
                                      "W/", '"1",,garbage'])
 def test_if_match_garbled_400(api, env, garbled):
-    r0 = api.create(local_body(env))
+    r0 = api.create(local_body(env, org=api.org))
     d = r0.json()
     r = api.put(_path(d), json=_put_body(d, name=uname()),
                 headers={"If-Match": garbled})
@@ -209,14 +210,14 @@ def test_if_match_garbled_400(api, env, garbled):
 
 
 def test_update_unknown_id_404(api, env):
-    r = api.put("%s/%s" % (LIST, uuid.uuid4()), json=local_body(env))
+    r = api.put("%s/%s" % (LIST, uuid.uuid4()), json=local_body(env, org=api.org))
     assert_problem(r, 404)
 
 
 def test_update_failed_test_changes_nothing(api, env):
-    r0 = api.create(local_body(env))
+    r0 = api.create(local_body(env, org=api.org))
     d = r0.json()
-    missing = os.path.join(env["LOCAL_ROOT"], "missing-" + uuid.uuid4().hex)
+    missing = missing_dir(env, api.org)
     r = api.put(_path(d), json=_put_body(d, name=uname(),
                                          config={"path": missing}))
     p = assert_problem(r, 422)
@@ -227,7 +228,7 @@ def test_update_failed_test_changes_nothing(api, env):
 
 
 def test_update_invalid_body_changes_nothing(api, env):
-    r0 = api.create(local_body(env))
+    r0 = api.create(local_body(env, org=api.org))
     d = r0.json()
     r = api.put(_path(d), json={"name": "", "destinationType": "local",
                                 "config": {"path": d["config"]["path"]}})
@@ -259,14 +260,14 @@ def test_delete_unknown_404(api):
 def test_name_reusable_after_delete(api, env):
     d = api.create_local(env)
     assert api.delete(_path(d)).status_code == 200
-    api.create(local_body(env, name=d["name"]))
+    api.create(local_body(env, org=api.org, name=d["name"]))
 
 
 # --------------------------------------------------------------- conflicts
 
 def test_duplicate_name_on_create_409(api, env):
     d = api.create_local(env)
-    r = api.post(LIST, json=local_body(env, name=d["name"]))
+    r = api.post(LIST, json=local_body(env, org=api.org, name=d["name"]))
     assert_problem(r, 409)
     assert [x["id"] for x in api.list()] == [d["id"]]
 
@@ -281,7 +282,7 @@ def test_duplicate_name_across_types_409(api, env):
 
 def test_update_to_existing_name_409(api, env):
     a = api.create_local(env)
-    r1 = api.create(local_body(env))
+    r1 = api.create(local_body(env, org=api.org))
     b = r1.json()
     r = api.put(_path(b), json=_put_body(b, name=a["name"]))
     assert_problem(r, 409)
@@ -393,25 +394,25 @@ def _outside_dir(cleanup):
     return d
 
 
-def _case_outside(env, cleanup):
+def _case_outside(env, org, cleanup):
     return _outside_dir(cleanup)
 
 
-def _case_traversal(env, cleanup):
+def _case_traversal(env, org, cleanup):
     out = _outside_dir(cleanup)
-    rel = os.path.relpath(out, env["LOCAL_ROOT"])
-    return os.path.join(env["LOCAL_ROOT"], rel)  # <root>/../../tmp/...
+    rel = os.path.relpath(out, org_dir(env, org))
+    return os.path.join(org_dir(env, org), rel)  # <root>/<org>/../../../tmp/..
 
 
-def _case_symlink(env, cleanup):
+def _case_symlink(env, org, cleanup):
     out = _outside_dir(cleanup)
-    link = os.path.join(env["LOCAL_ROOT"], "link-" + uuid.uuid4().hex)
+    link = os.path.join(org_dir(env, org), "link-" + uuid.uuid4().hex)
     os.symlink(out, link)
     cleanup.append(link)
     return link
 
 
-def _case_prefix_sibling(env, cleanup):
+def _case_prefix_sibling(env, org, cleanup):
     # "<root>-evil-..." starts with the root's string but is not under it
     sib = env["LOCAL_ROOT"].rstrip("/") + "-evil-" + uuid.uuid4().hex[:6]
     os.makedirs(sib)
@@ -420,7 +421,7 @@ def _case_prefix_sibling(env, cleanup):
     return sib
 
 
-def _case_root_parent(env, cleanup):
+def _case_root_parent(env, org, cleanup):
     return os.path.dirname(env["LOCAL_ROOT"].rstrip("/"))
 
 
@@ -437,10 +438,10 @@ def _probe_files(path):
                          ids=["outside", "dotdot", "symlink", "prefix-sibling",
                               "root-parent"])
 def test_local_path_outside_root_422(api, env, case, cleanup):
-    path = case(env, cleanup)
+    path = case(env, api.org, cleanup)
     root = os.path.realpath(env["LOCAL_ROOT"])
     assert not os.path.realpath(path).startswith(root + "/")
-    r = api.post(LIST, json=local_body(env, path=path))
+    r = api.post(LIST, json=local_body(env, org=api.org, path=path))
     p = assert_problem(r, 422)
     assert p.get("failedCheck") in ("connect", "auth", "target"), p
     assert api.list() == []
@@ -450,8 +451,8 @@ def test_local_path_outside_root_422(api, env, case, cleanup):
 
 
 def test_local_path_missing_422_target(api, env):
-    missing = os.path.join(env["LOCAL_ROOT"], "missing-" + uuid.uuid4().hex)
-    r = api.post(LIST, json=local_body(env, path=missing))
+    missing = missing_dir(env, api.org)
+    r = api.post(LIST, json=local_body(env, org=api.org, path=missing))
     p = assert_problem(r, 422)
     assert p.get("failedCheck") == "target", p
     checks = p.get("checks")
@@ -461,15 +462,15 @@ def test_local_path_missing_422_target(api, env):
 
 
 def test_local_path_is_a_file_422(api, env):
-    f = os.path.join(fresh_dir(env), "plainfile")
+    f = os.path.join(fresh_dir(env, api.org), "plainfile")
     with open(f, "w") as fh:
         fh.write("x")
-    p = assert_problem(api.post(LIST, json=local_body(env, path=f)), 422)
+    p = assert_problem(api.post(LIST, json=local_body(env, org=api.org, path=f)), 422)
     assert p.get("failedCheck") == "target", p
 
 
 def test_local_path_relative_422(api, env):
-    r = api.post(LIST, json=local_body(env, path="relative/dir"))
+    r = api.post(LIST, json=local_body(env, org=api.org, path="relative/dir"))
     p = assert_problem(r, 422)
     assert p.get("errors") or p.get("failedCheck"), p
     assert api.list() == []
@@ -478,12 +479,12 @@ def test_local_path_relative_422(api, env):
 def test_failed_create_stores_nothing(api, env):
     keep = api.create_local(env)
     name = uname()
-    missing = os.path.join(env["LOCAL_ROOT"], "missing-" + uuid.uuid4().hex)
-    assert_problem(api.post(LIST, json=local_body(env, name=name,
+    missing = missing_dir(env, api.org)
+    assert_problem(api.post(LIST, json=local_body(env, org=api.org, name=name,
                                                   path=missing)), 422)
     assert [x["id"] for x in api.list()] == [keep["id"]]
     # the name was not taken
-    r = api.create(local_body(env, name=name))
+    r = api.create(local_body(env, org=api.org, name=name))
     assert r.json()["name"] == name
     assert len(api.list()) == 2
 
@@ -499,7 +500,7 @@ def test_directory_removed_after_create_then_get_still_works(api, env):
 
 def test_every_response_has_request_id(api, env):
     seen = set()
-    for r in (api.post(LIST, json=local_body(env)), api.get(LIST),
+    for r in (api.post(LIST, json=local_body(env, org=api.org)), api.get(LIST),
               api.get("%s/%s" % (LIST, uuid.uuid4()))):
         rid = r.headers.get("X-Request-Id")
         assert rid, r.headers

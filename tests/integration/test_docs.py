@@ -44,8 +44,9 @@ def test_readme_links_resolve():
 
 def test_local_example_is_accepted(env):
     body = example_bodies("local")[0]
-    body["config"]["path"] = fresh_dir(env)
-    api = Api(env["BACKUPD_URL"], make_token(env, org=new_org()))
+    org = new_org()
+    body["config"]["path"] = fresh_dir(env, org)
+    api = Api(env["BACKUPD_URL"], make_token(env, org=org))
     r = api.post("/backup-destinations", json=body)
     assert r.status_code == 201, r.text
     assert r.json()["lastTest"]["ok"] is True

@@ -13,7 +13,7 @@ LIST = "/backup-destinations"
 def two_orgs(make_api, env):
     a = make_api(org=new_org())
     b = make_api(org=new_org())
-    r = a.create(local_body(env))
+    r = a.create(local_body(env, org=a.org))
     return a, b, r.json(), etag_of(r)
 
 
@@ -34,10 +34,10 @@ def test_other_org_cannot_get(two_orgs):
 def test_other_org_cannot_put(two_orgs, env):
     a, b, d, e = two_orgs
     path = "%s/%s" % (LIST, d["id"])
-    assert_problem(b.put(path, json=local_body(env)), 404)
-    assert_problem(b.put(path, json=local_body(env),
+    assert_problem(b.put(path, json=local_body(env, org=b.org)), 404)
+    assert_problem(b.put(path, json=local_body(env, org=b.org),
                          headers={"If-Match": "*"}), 404)
-    assert_problem(b.put(path, json=local_body(env),
+    assert_problem(b.put(path, json=local_body(env, org=b.org),
                          headers={"If-Match": e}), 404)
     _a_unchanged(a, d, e)
     assert b.list() == []
@@ -74,7 +74,7 @@ def test_other_org_list_excludes(two_orgs, env):
 
 def test_same_name_in_two_orgs(two_orgs, env):
     a, b, d, e = two_orgs
-    r = b.post(LIST, json=local_body(env, name=d["name"]))
+    r = b.post(LIST, json=local_body(env, org=b.org, name=d["name"]))
     assert r.status_code == 201, r.text
     other = r.json()
     assert other["id"] != d["id"] and other["name"] == d["name"]
@@ -101,21 +101,17 @@ def test_org_in_header_ignored(two_orgs):
     assert r.status_code == 200 and r.json() == []
 
 
-def test_row_of_a_padded_org_is_not_found(make_api, env, db):
-    """Defence in depth (issue 13 item 1): a row whose org differs from the
-    token's only by trailing spaces, which a PAD SPACE collation compares
-    equal, is another org's row: not found for every route, not listed,
-    not changed, and the mismatch is logged (id only)."""
+def _padded_row_not_found(make_api, env, db, logged):
     org = new_org()
     a = make_api(org=org)
-    d = a.create(local_body(env)).json()
+    d = a.create(local_body(env, org=org)).json()
     db("UPDATE backup_destinations SET org_id = CONCAT(org_id, ' ') "
        "WHERE id = '%s'" % d["id"])
     try:
         path = "%s/%s" % (LIST, d["id"])
         assert_problem(a.get(path), 404)
         assert a.list() == []
-        assert_problem(a.put(path, json=local_body(env)), 404)
+        assert_problem(a.put(path, json=local_body(env, org=org)), 404)
         assert_problem(a.post(path + "/test"), 404)
         assert_problem(a.delete(path), 404)
         rows = db("SELECT CONCAT('[', org_id, ']'), version FROM "
@@ -123,10 +119,33 @@ def test_row_of_a_padded_org_is_not_found(make_api, env, db):
         assert rows == [["[%s ]" % org, "1"]], rows
         with open(env["BACKUPD_LOG"], encoding="utf-8") as f:
             assert any(d["id"] in line and "another org" in line
-                       for line in f)
+                       for line in f) == logged
     finally:
         # The config is sealed for the real org: give the row back, so that
         # a later rekey of the whole database can open it.
         db("UPDATE backup_destinations SET org_id = '%s' WHERE id = '%s'"
            % (org, d["id"]))
     assert a.get(path).status_code == 200
+
+
+def test_row_of_a_padded_org_is_not_found(make_api, env, db):
+    """Issue 13 item 1: a row whose org differs from the token's only by
+    trailing spaces is another org's row: not found for every route, not
+    listed, not changed. The database itself compares org ids byte for
+    byte (sql/006: utf8mb4_nopad_bin), so the row never reaches the
+    service."""
+    _padded_row_not_found(make_api, env, db, logged=False)
+
+
+def test_row_of_a_padded_org_defence_in_depth(make_api, env, db):
+    """Defence in depth: with the column back on a PAD SPACE collation (as
+    before sql/006), the database returns the padded row for the token's
+    org; the service compares the row's org byte for byte, answers 404 and
+    logs the mismatch (id only)."""
+    db("ALTER TABLE backup_destinations MODIFY org_id VARCHAR(128) "
+       "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL")
+    try:
+        _padded_row_not_found(make_api, env, db, logged=True)
+    finally:
+        db("ALTER TABLE backup_destinations MODIFY org_id VARCHAR(128) "
+           "CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL")

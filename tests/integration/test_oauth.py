@@ -18,9 +18,11 @@ The provider URLs are server-wide, so scripts/integration.sh exports them
 
 import base64
 import datetime as dt
+import hashlib
 import json
 import os
 import re
+import signal
 import socket
 import threading
 import time
@@ -31,7 +33,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import (OAUTH_TYPES, SEEN_BODIES, assert_problem,
+from conftest import (OAUTH_TYPES, SEEN_BODIES, Api, assert_problem,
                       assert_rfc3339, assert_test_result, mariadb_dump,
                       new_org, sql, uname)
 from probe_helpers import PEERS, stub_process
@@ -186,13 +188,16 @@ def consent(url):
     return r.headers["Location"]
 
 
-def callback(stub, url=None, query=None):
-    """GET the service's callback (through nginx). Every answer is a 302 to
-    the settings page and nowhere else, with no-referrer and no-store.
-    Returns the Location's query as a dict."""
+def callback(browser, stub, url=None, query=None):
+    """GET the service's callback (through nginx) from `browser`: the Api
+    whose session started the flow (it holds the backupd_oauth cookie that
+    POST /{id}/oauth set), or None for a browser without cookies. Every
+    answer is a 302 to the settings page and nowhere else, with no-referrer
+    and no-store. Returns the Location's query as a dict."""
     if url is None:
         url = stub.redirect + ("?" + query if query is not None else "")
-    r = requests.get(url, allow_redirects=False, timeout=60)
+    get_ = browser.s.get if browser is not None else requests.get
+    r = get_(url, allow_redirects=False, timeout=60)
     CALLBACKS.append(r)
     assert r.status_code == 302, (r.status_code, r.text)
     loc = r.headers.get("Location", "")
@@ -221,10 +226,11 @@ def error(q, reason, dest_id=None):
 
 
 def connect(api, stub, dest_id):
-    """The whole flow; returns (start body, callback URL)."""
+    """The whole flow in api's browser; returns (start body, callback
+    URL)."""
     b = start(api, dest_id)
     cb = consent(b["authorizationUrl"])
-    connected(callback(stub, cb), dest_id)
+    connected(callback(api, stub, cb), dest_id)
     return b, cb
 
 
@@ -314,15 +320,17 @@ def test_google_authorization_url(api, stub, env):
                         b["state"]), b["state"]
     assert CHALLENGE_RE.match(p["code_challenge"]), p
     assert p["code_challenge_method"] == "S256"
-    # A second start: a fresh nonce and a fresh PKCE pair.
-    b2 = start(api, d["id"])
+    # A second start (in a second browser of the same user: one browser
+    # holds one backupd_oauth binding): a fresh nonce and a fresh PKCE pair.
+    second = Api(env["BACKUPD_URL"], api.tok)
+    b2 = start(second, d["id"])
     assert b2["state"] != b["state"]
     assert url_params(b2["authorizationUrl"])[1]["code_challenge"] != \
         p["code_challenge"]
     # The stub's token endpoint accepted the verifier for this challenge
     # (base64url(sha256(verifier)) == code_challenge) and the exact URI.
     cb = consent(b["authorizationUrl"])
-    connected(callback(stub, cb), d["id"])
+    connected(callback(api, stub, cb), d["id"])
     ex = exchanges_of(stub, code_of(cb))
     assert len(ex) == 1, ex
     assert ex[0]["result"] == "ok" and ex[0]["pkce"] == "ok", ex
@@ -331,7 +339,9 @@ def test_google_authorization_url(api, stub, env):
     g = stub.grant(b["state"])
     assert g["offline"] and g["refresh_tokens"], g
     # The other state of this destination is still usable once.
-    connected(callback(stub, consent(b2["authorizationUrl"])), d["id"])
+    connected(callback(second, stub, consent(b2["authorizationUrl"])),
+              d["id"])
+    second.close()
 
 
 @pytest.mark.parametrize("tenant", [None, "contoso.onmicrosoft.com"],
@@ -359,7 +369,7 @@ def test_microsoft_authorization_url(api, stub, tenant):
     assert CHALLENGE_RE.match(p["code_challenge"]), p
     assert p["code_challenge_method"] == "S256"
     cb = consent(b["authorizationUrl"])
-    connected(callback(stub, cb), d["id"])
+    connected(callback(api, stub, cb), d["id"])
     ex = exchanges_of(stub, code_of(cb))
     assert len(ex) == 1 and ex[0]["result"] == "ok", ex
     assert ex[0]["pkce"] == "ok" and ex[0]["redirect_uri"] == stub.redirect
@@ -377,7 +387,7 @@ def test_destination_client_overrides_server(api, stub, dtype, own, server):
     p = url_params(b["authorizationUrl"])[1]
     assert p["client_id"] == own[0] != getattr(stub, server)[0]
     cb = consent(b["authorizationUrl"])
-    connected(callback(stub, cb), d["id"])
+    connected(callback(api, stub, cb), d["id"])
     ex = exchanges_of(stub, code_of(cb))
     # The stub authenticated the destination's client with its secret.
     assert len(ex) == 1 and ex[0]["result"] == "ok", ex
@@ -444,7 +454,7 @@ def test_replayed_state(api, stub, env):
     d = create(api, "google_drive")
     b, cb = connect(api, stub, d["id"])
     before = row(env, d["id"])
-    error(callback(stub, cb), "state_used")
+    error(callback(api, stub, cb), "state_used")
     # The replay changed nothing and exchanged nothing, and is audited.
     assert row(env, d["id"]) == before
     assert len(exchanges_of(stub, code_of(cb))) == 1
@@ -480,17 +490,17 @@ def test_forged_states(api, stub, env):
         "x" * 5000,
     ]
     for s in forged:
-        error(callback(stub, with_query(cb, state=s)), "invalid_state")
+        error(callback(api, stub, with_query(cb, state=s)), "invalid_state")
     # A state given twice is refused too, and burns nothing.
-    error(callback(stub, cb + "&state=" + urllib.parse.quote(b["state"])),
+    error(callback(api, stub, cb + "&state=" + urllib.parse.quote(b["state"])),
           "invalid_state")
-    error(callback(stub, stub.redirect + "?code=" + code), "invalid_state")
+    error(callback(api, stub, stub.redirect + "?code=" + code), "invalid_state")
     # None of those exchanged the code or touched a destination.
     assert exchanges_of(stub, code) == []
     for x in (a, other, od):
         assert row(env, x["id"])[0] == "pending_authorization"
     # The real flow still works afterwards.
-    connected(callback(stub, cb), a["id"])
+    connected(callback(api, stub, cb), a["id"])
     assert row(env, other["id"])[0] == "pending_authorization"
 
 
@@ -500,7 +510,7 @@ def test_expired_state(api, stub, env):
     sql(env, "UPDATE oauth_states SET expires_at = UTC_TIMESTAMP(3) - "
         "INTERVAL 1 SECOND WHERE destination_id = '%s'" % d["id"])
     cb = consent(b["authorizationUrl"])
-    error(callback(stub, cb), "state_expired")
+    error(callback(api, stub, cb), "state_expired")
     assert exchanges_of(stub, code_of(cb)) == []
     st, conn_at, _, _, _ = row(env, d["id"])
     assert st == "pending_authorization" and conn_at is None
@@ -515,21 +525,21 @@ def test_provider_access_denied(api, stub, env):
     _, p = url_params(cb)
     assert p["error"] == "access_denied" and p["state"] == b["state"], p
     assert "code" not in p
-    error(callback(stub, cb), "access_denied", d["id"])
+    error(callback(api, stub, cb), "access_denied", d["id"])
     # Nothing stored: same ciphertext, version, status, no test.
     assert row(env, d["id"]) == before
     got = get(api, d["id"])
     assert got["status"] == "pending_authorization" and \
         got["lastTest"] is None, got
     # The state is spent: a code for it later is refused.
-    error(callback(stub, with_query(cb, error=None, error_description=None,
+    error(callback(api, stub, with_query(cb, error=None, error_description=None,
                                     code="4/0stub-late")), "state_used")
     # Another provider error is named generically, with nothing stored.
     b2 = start(api, d["id"])
     q = "error=server_error&error_description=%s&state=%s" % (
         urllib.parse.quote("x <script> " + MARK),
         urllib.parse.quote(b2["state"]))
-    error(callback(stub, query=q), "provider_error", d["id"])
+    error(callback(api, stub, query=q), "provider_error", d["id"])
     assert row(env, d["id"]) == before
     # And the user can try again.
     connect(api, stub, d["id"])
@@ -539,15 +549,15 @@ def test_missing_code_and_failed_exchange(api, stub, env):
     d = create(api, "onedrive")
     before = row(env, d["id"])
     b = start(api, d["id"])
-    error(callback(stub, query="state=" + urllib.parse.quote(b["state"])),
+    error(callback(api, stub, query="state=" + urllib.parse.quote(b["state"])),
           "missing_code", d["id"])
     b = start(api, d["id"])
-    error(callback(stub, query="code=&state=" +
+    error(callback(api, stub, query="code=&state=" +
                    urllib.parse.quote(b["state"])), "missing_code", d["id"])
     # A code the provider never issued: the exchange fails, nothing stored.
     b = start(api, d["id"])
     n = len(stub.state()["token_requests"])
-    error(callback(stub, query="code=M.R3_stub.forged&state=" +
+    error(callback(api, stub, query="code=M.R3_stub.forged&state=" +
                    urllib.parse.quote(b["state"])), "exchange_failed",
           d["id"])
     t = stub.state()["token_requests"][n:]
@@ -566,15 +576,15 @@ def test_open_redirect_attempts(api, stub, env):
     # Failures with the extras, and a state that is a URL.
     for s in (evil, "%s:google_drive:%s" % (evil, "A" * 43),
               "javascript:alert(1)", "//evil.example/%2F.."):
-        q = callback(stub, with_query(cb, state=s, **extra))
+        q = callback(api, stub, with_query(cb, state=s, **extra))
         error(q, "invalid_state")
-    error(callback(stub, query=urllib.parse.urlencode(
+    error(callback(api, stub, query=urllib.parse.urlencode(
         dict(extra, error="access_denied"))), "invalid_state")
     # Header injection attempts in the query go nowhere either.
-    error(callback(stub, query="state=%0d%0aLocation:%20" + evil),
+    error(callback(api, stub, query="state=%0d%0aLocation:%20" + evil),
           "invalid_state")
     # A successful flow with the extras still lands on the settings page.
-    q = callback(stub, with_query(cb, **extra))
+    q = callback(api, stub, with_query(cb, **extra))
     connected(q, d["id"])
     for r in CALLBACKS:
         assert "evil" not in r.headers.get("Location", "")
@@ -591,7 +601,7 @@ def test_six_concurrent_callbacks(api, stub, env):
     def one():
         try:
             barrier.wait(timeout=10)
-            out.append(callback(stub, cb))
+            out.append(callback(api, stub, cb))
         except Exception as e:  # surfaced below
             errs.append(e)
 
@@ -623,7 +633,7 @@ def test_put_during_callback_keeps_both(api, stub, env, tokens_expire_soon):
     cb = consent(b["authorizationUrl"])
     stub.control(token_delay=2.0)
     out = []
-    t = threading.Thread(target=lambda: out.append(callback(stub, cb)))
+    t = threading.Thread(target=lambda: out.append(callback(api, stub, cb)))
     t.start()
     time.sleep(0.7)  # the callback is now waiting on the token endpoint
     new_name = uname("renamed")
@@ -847,7 +857,7 @@ def test_audit_rows(make_api, stub, env, org):
     d = create(a, "onedrive")
     b, _ = connect(a, stub, d["id"])
     b2 = start(a, d["id"])
-    error(callback(stub, query="error=access_denied&state=" +
+    error(callback(a, stub, query="error=access_denied&state=" +
                    urllib.parse.quote(b2["state"])), "access_denied",
           d["id"])
     rows = sql(env, "SELECT action, outcome, actor, org_id, "
@@ -1027,6 +1037,162 @@ def test_never_authorized(drive_dest, stub, env):
 
 
 # ------------------------------------------------------------------ leaks
+
+# ------------------------------------- browser binding (issue 13, item 7)
+
+COOKIE = "backupd_oauth"
+COOKIE_PATH = "/backup-destinations/oauth/callback"
+
+
+def _set_cookie(r):
+    """The backupd_oauth Set-Cookie of a start answer: (value, attrs) with
+    attribute names lower-cased."""
+    raw = r.headers.get("Set-Cookie", "")
+    parts = [x.strip() for x in raw.split(";")]
+    name, _, value = parts[0].partition("=")
+    assert name == COOKIE, raw
+    attrs = {}
+    for a in parts[1:]:
+        k, _, v = a.partition("=")
+        attrs[k.strip().lower()] = v.strip()
+    return value, attrs
+
+
+def _state_row(env, state):
+    nonce = state.rsplit(":", 1)[1]
+    h = hashlib.sha256(nonce.encode()).hexdigest()
+    r = sql(env, "SELECT HEX(browser_sha256), used_at IS NULL FROM "
+            "oauth_states WHERE nonce_sha256 = UNHEX('%s')" % h)
+    assert len(r) == 1, r
+    return r[0]
+
+
+def test_start_sets_the_binding_cookie(api, stub, env):
+    d = create(api, "google_drive")
+    r = api.post("%s/%s/oauth" % (LIST, d["id"]))
+    assert r.status_code == 200, r.text
+    value, attrs = _set_cookie(r)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", value), value
+    assert attrs.get("path") == COOKIE_PATH, attrs
+    assert attrs.get("max-age") == "600", attrs
+    assert "httponly" in attrs and attrs.get("samesite") == "Lax", attrs
+    assert "secure" not in attrs, attrs  # the stack is plain http
+    assert value not in r.text
+    # only the hash is stored, with the state
+    stored, unused = _state_row(env, r.json()["state"])
+    assert stored == hashlib.sha256(value.encode()).hexdigest().upper()
+    assert unused == "1"
+    # a second start: a new value
+    r2 = api.post("%s/%s/oauth" % (LIST, d["id"]))
+    assert _set_cookie(r2)[0] != value
+
+
+def _backupd_socket(env):
+    for line in Path(env["BACKUPD_CONFIG"]).read_text().splitlines():
+        k, _, v = line.partition("=")
+        if k.strip() == "listen" and v.strip().startswith("unix:"):
+            return v.strip()[5:]
+    pytest.skip("the stack's backupd does not listen on a unix socket")
+
+
+def test_start_over_https_sets_a_secure_cookie(api, stub, env):
+    """Secure when the request came over https: the FastCGI variable HTTPS
+    (nginx's fastcgi_params sets it from $https), sent here straight to
+    backupd's socket."""
+    from fcgi_client import fcgi_call
+    d = create(api, "google_drive")
+    sock = _backupd_socket(env)
+    for https, secure in (("on", True), (None, False), ("", False),
+                          ("off", False)):
+        r = fcgi_call(sock, "POST", "%s/%s/oauth" % (LIST, d["id"]),
+                      token=api.tok,
+                      extra={"HTTPS": https} if https is not None else None)
+        assert r.status == 200, r
+        sc = r.headers.get("set-cookie", "")
+        assert sc.startswith(COOKIE + "="), sc
+        assert ("; Secure" in sc) == secure, (https, sc)
+
+
+def test_callback_without_the_cookie_is_browser_mismatch(api, stub, env):
+    """A forwarded authorization link finished in another browser (no
+    cookie): refused, nothing consumed or exchanged; the right browser can
+    still finish it."""
+    d = create(api, "google_drive")
+    before = row(env, d["id"])
+    b = start(api, d["id"])
+    cb = consent(b["authorizationUrl"])
+    error(callback(None, stub, cb), "browser_mismatch")
+    assert exchanges_of(stub, code_of(cb)) == []
+    assert row(env, d["id"]) == before
+    assert _state_row(env, b["state"])[1] == "1", "the state was consumed"
+    rows = sql(env, "SELECT outcome, detail FROM audit_log WHERE "
+               "destination_id = '%s' AND action = 'oauth.callback' "
+               "ORDER BY id" % d["id"])
+    assert rows == [["failure", "browser_mismatch"]], rows
+    connected(callback(api, stub, cb), d["id"])
+    assert len(exchanges_of(stub, code_of(cb))) == 1
+
+
+def test_callback_with_a_wrong_cookie_then_the_right_one(api, stub, env):
+    d = create(api, "google_drive")
+    b = start(api, d["id"])
+    cb = consent(b["authorizationUrl"])
+    # another browser of the same user, holding its own (valid) binding
+    other = Api(env["BACKUPD_URL"], api.tok)
+    d2 = create(api, "onedrive")
+    start(other, d2["id"])
+    error(callback(other, stub, cb), "browser_mismatch")
+    # forged values: right shape, wrong value; junk; several cookies
+    forged = Api(env["BACKUPD_URL"], None)
+    for v in ("A" * 43, "x", "", '"%s"' % ("B" * 43)):
+        forged.s.cookies.set(COOKIE, v, path=COOKIE_PATH)
+        error(callback(forged, stub, cb), "browser_mismatch")
+    assert exchanges_of(stub, code_of(cb)) == []
+    assert _state_row(env, b["state"])[1] == "1"
+    # the right browser, after all that
+    connected(callback(api, stub, cb), d["id"])
+    other.close()
+    forged.close()
+
+
+def _set_bind_browser(env, value):
+    """Write oauth_bind_browser into the stack's config and reload it
+    (SIGHUP); None removes the line. Returns when the workers are new."""
+    conf = Path(env["BACKUPD_CONFIG"])
+    lines = [x for x in conf.read_text().splitlines()
+             if x.split("=", 1)[0].strip() != "oauth_bind_browser"]
+    if value is not None:
+        lines.append("oauth_bind_browser = %s" % value)
+    conf.write_text("\n".join(lines) + "\n")
+    log = Path(env["BACKUPD_LOG"])
+    n = log.read_text().count("configuration reloaded")
+    stack = env.get("BACKUPD_STACK_DIR") or os.environ["BACKUPD_STACK_DIR"]
+    pid = int((Path(stack) / "run" / "backupd.pid").read_text().split()[0])
+    os.kill(pid, signal.SIGHUP)
+    end = time.monotonic() + 15
+    while log.read_text().count("configuration reloaded") == n:
+        assert time.monotonic() < end, "backupd did not reload"
+        time.sleep(0.1)
+    time.sleep(0.5)  # the old workers finish and leave
+
+
+def test_bind_browser_off_accepts_a_callback_without_cookie(api, stub, env):
+    """oauth_bind_browser = off: the weaker flow of a cross-site settings
+    page, where the state alone binds the callback."""
+    _set_bind_browser(env, "off")
+    try:
+        d = create(api, "onedrive")
+        b = start(api, d["id"])
+        cb = consent(b["authorizationUrl"])
+        connected(callback(None, stub, cb), d["id"])
+    finally:
+        _set_bind_browser(env, None)
+    # and on again: a callback without the cookie is refused
+    d = create(api, "onedrive")
+    b = start(api, d["id"])
+    error(callback(None, stub, consent(b["authorizationUrl"])),
+          "browser_mismatch")
+
 
 def test_zz_no_token_leaks(env, stub):
     """Every access and refresh token the stub ever issued, and the

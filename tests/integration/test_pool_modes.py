@@ -377,7 +377,7 @@ def test_signal_mid_request_does_not_cut_it(start_pool, env, sig):
     p = start_pool(workers=1)
     org = new_org()
     tok = make_token(env, org=org)
-    body = local_body(env, name="mid-" + uuid.uuid4().hex[:8])
+    body = local_body(env, org=org, name="mid-" + uuid.uuid4().hex[:8])
 
     def signal_now():
         p.signal(sig)
@@ -617,7 +617,8 @@ def test_sighup_replaces_workers_without_dropping_requests(
     # the file's max_body must count: no BACKUPD_MAX_BODY from outside
     p = start_pool(config=conf, workers=2, drop=("BACKUPD_MAX_BODY",))
     old = p.workers()
-    tok = make_token(env, org=new_org())
+    sighup_org = new_org()
+    tok = make_token(env, org=sighup_org)
     big = json.dumps({"name": "big", "destinationType": "local",
                       "config": {"path": "/nonexistent"},
                       "pad": "x" * 4000}).encode()
@@ -658,7 +659,7 @@ def test_sighup_replaces_workers_without_dropping_requests(
     # the new setting is in force
     r = p.call("POST", LIST, tok, body=big, content_type="application/json")
     assert r.status == 413, r
-    ok = p.call("POST", LIST, tok, json=local_body(env))
+    ok = p.call("POST", LIST, tok, json=local_body(env, org=sighup_org))
     assert ok.status == 201, ok
     assert p.proc.poll() is None
 
@@ -846,7 +847,7 @@ def _cgi(env, method, uri, tok=None, body=b"", content_type=None,
 def test_cgi_mode_serves_one_request(env):
     org = new_org()
     tok = make_token(env, org=org)
-    body = local_body(env)
+    body = local_body(env, org=org)
     raw = json.dumps(body).encode()
     r = _cgi(env, "POST", LIST, tok, raw, "application/json")
     assert r.returncode == 0, r.stderr[-2000:]
@@ -879,7 +880,7 @@ def test_cgi_mode_serves_one_request(env):
 
 def test_cgi_mode_without_token_is_401(env):
     org = new_org()
-    body = json.dumps(local_body(env)).encode()
+    body = json.dumps(local_body(env, org=org)).encode()
     r = _cgi(env, "POST", LIST, None, body, "application/json")
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.startswith(b"Status: 401"), r.stdout[:300]

@@ -48,7 +48,7 @@ def test_test_with_json_body_is_fine(api, env):
 
 
 def test_failure_recorded_then_recovers(api, env):
-    r0 = api.create(local_body(env))
+    r0 = api.create(local_body(env, org=api.org))
     d = r0.json()
     path = d["config"]["path"]
     shutil.rmtree(path)

@@ -78,7 +78,7 @@ def test_deep_nesting_rejected(api, seeded):
 def test_unsupported_media_type_415(api, env, seeded, ctype, target):
     d, before = seeded
     method, path = _targets(d)[target]
-    body = json.dumps(local_body(env)).encode()
+    body = json.dumps(local_body(env, org=api.org)).encode()
     r = api.request(method, path, data=body, content_type=ctype)
     assert_problem(r, 415)
     _unchanged(api, before)
@@ -96,14 +96,14 @@ def test_415_before_400(api, seeded):
                                    "application/json;charset=UTF-8",
                                    "APPLICATION/JSON; Charset=\"utf-8\""])
 def test_json_content_type_variants_accepted(api, env, ctype):
-    body = local_body(env)
+    body = local_body(env, org=api.org)
     r = api.post(LIST, data=json.dumps(body).encode(), content_type=ctype)
     assert r.status_code == 201, (r.status_code, r.text)
     assert r.json()["name"] == body["name"]
 
 
 def test_trailing_whitespace_accepted(api, env):
-    body = local_body(env)
+    body = local_body(env, org=api.org)
     r = api.post(LIST, data=json.dumps(body).encode() + b"\n  \r\n",
                  content_type="application/json")
     assert r.status_code == 201, r.text
@@ -111,8 +111,8 @@ def test_trailing_whitespace_accepted(api, env):
 
 # -------------------------------------------------------------------- 413
 
-def _big_body(env, size):
-    body = local_body(env)
+def _big_body(env, size, org):
+    body = local_body(env, org=org)
     raw = json.dumps(body).encode()
     pad = size - len(raw)
     assert pad > 0
@@ -124,7 +124,7 @@ def _big_body(env, size):
 def test_too_large_413(api, env, seeded, target):
     d, before = seeded
     method, path = _targets(d)[target]
-    data = _big_body(env, 70000)
+    data = _big_body(env, 70000, api.org)
     assert len(data) == 70000
     r = api.request(method, path, data=data, content_type="application/json")
     assert_problem(r, 413)
@@ -133,7 +133,7 @@ def test_too_large_413(api, env, seeded, target):
 
 def test_too_large_chunked_413(api, env, seeded):
     d, before = seeded
-    data = _big_body(env, 70000)
+    data = _big_body(env, 70000, api.org)
     chunks = (data[i:i + 4096] for i in range(0, len(data), 4096))
     r = api.post(LIST, data=chunks, content_type="application/json")
     assert_problem(r, 413)
@@ -142,15 +142,15 @@ def test_too_large_chunked_413(api, env, seeded):
 
 def test_large_but_allowed_body(api, env):
     """A valid body just under the 64 KiB limit is accepted."""
-    data = _big_body(env, 65000)
+    data = _big_body(env, 65000, api.org)
     r = api.post(LIST, data=data, content_type="application/json")
     assert r.status_code == 201, (r.status_code, r.text[:500])
 
 
 # -------------------------------------------------------------------- 422
 
-def _valid(env):
-    return local_body(env)
+def _valid(env, org):
+    return local_body(env, org=org)
 
 
 def _gd(**config):
@@ -158,9 +158,9 @@ def _gd(**config):
             "config": config}
 
 
-def _case(env, name):
+def _case(env, name, org):
     """(body, expected pointers) for each 422 case."""
-    b = _valid(env)
+    b = _valid(env, org)
     path = b["config"]["path"]
     if name == "missing-name":
         del b["name"]
@@ -269,7 +269,7 @@ CASES_422 = [
 @pytest.mark.parametrize("case", CASES_422)
 def test_unprocessable_422_on_create(api, env, seeded, case):
     d, before = seeded
-    body, pointers = _case(env, case)
+    body, pointers = _case(env, case, api.org)
     r = api.post(LIST, json=body)
     p = assert_problem(r, 422)
     assert sorted(error_pointers(p)) == sorted(pointers), p
@@ -282,7 +282,7 @@ def test_unprocessable_422_on_create(api, env, seeded, case):
                                   "gd-access-token", "unknown-top-level"])
 def test_unprocessable_422_on_update(api, env, seeded, case):
     d, before = seeded
-    body, pointers = _case(env, case)
+    body, pointers = _case(env, case, api.org)
     r = api.put("%s/%s" % (LIST, d["id"]), json=body)
     p = assert_problem(r, 422)
     assert sorted(error_pointers(p)) == sorted(pointers), p
@@ -312,7 +312,7 @@ def test_all_missing_listed(api, seeded):
                                   "\U0001F4BE" * 128, "x",
                                   "name with spaces / and 'quotes' \"\\"])
 def test_name_boundaries_accepted(api, env, name):
-    r = api.post(LIST, json=local_body(env, name=name))
+    r = api.post(LIST, json=local_body(env, org=api.org, name=name))
     assert r.status_code == 201, (r.status_code, r.text[:300])
     d = r.json()
     assert d["name"] == name
@@ -350,7 +350,7 @@ def test_method_not_allowed_405(api, env, seeded, method, suffix, allowed,
     path = LIST + suffix.replace("{id}", d["id"])
     kw = {} if authed else {"token": None}
     if method in ("PUT", "PATCH", "POST"):
-        kw["json"] = local_body(env)
+        kw["json"] = local_body(env, org=api.org)
     r = api.request(method, path, **kw)
     assert_problem(r, 405)
     assert _allow_set(r) == allowed
@@ -373,7 +373,7 @@ def test_malformed_id_404(api, env, seeded, bad):
     path = "%s/%s" % (LIST, bad)
     assert_problem(api.get(path), 404)
     assert_problem(api.delete(path), 404)
-    assert_problem(api.put(path, json=local_body(env)), 404)
+    assert_problem(api.put(path, json=local_body(env, org=api.org)), 404)
     assert_problem(api.post(path + "/test"), 404)
     _unchanged(api, before)
 
@@ -383,7 +383,7 @@ def test_unknown_uuid_404(api, env, seeded):
     path = "%s/%s" % (LIST, uuid.uuid4())
     assert_problem(api.get(path), 404)
     assert_problem(api.delete(path), 404)
-    assert_problem(api.put(path, json=local_body(env)), 404)
+    assert_problem(api.put(path, json=local_body(env, org=api.org)), 404)
     assert_problem(api.post(path + "/test"), 404)
     _unchanged(api, before)
 

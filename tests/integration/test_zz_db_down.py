@@ -32,7 +32,7 @@ def test_db_down_then_recovers(api, env):
                                          timeout=15))
         assert_problem(r, 503)
         assert took < 5.0
-        r, took = _timed(lambda: api.post(LIST, json=local_body(env),
+        r, took = _timed(lambda: api.post(LIST, json=local_body(env, org=api.org),
                                           timeout=15))
         assert_problem(r, 503)
         assert took < 5.0
@@ -78,4 +78,4 @@ def test_db_down_then_recovers(api, env):
     # data survived and writes work again
     lst = api.list()
     assert [x["id"] for x in lst] == [d["id"]]
-    assert api.create(local_body(env)).status_code == 201
+    assert api.create(local_body(env, org=api.org)).status_code == 201

@@ -322,6 +322,48 @@ static const struct hcase {
 	{"org integer", NULL,
 	    "{\"sub\":\"user-1\",\"org_id\":4711,\"exp\":" EXP_OK "}",
 	    {BD_OK, NULL, ROLE_ADMIN, "4711"}},
+	/* Issue 13: org ids are compared byte for byte, so a second spelling
+	 * of an org ("acme " next to "acme") is refused, not a new org. */
+#define ORG(v) "{\"sub\":\"user-1\",\"org_id\":\"" v "\",\"exp\":" EXP_OK "}"
+#define SUB(v) "{\"sub\":\"" v "\",\"org_id\":\"org-1\",\"exp\":" EXP_OK "}"
+	{"org trailing space", NULL, ORG("acme "),
+	    {BD_ERR_UNAUTHORIZED, "organization", 0, NULL}},
+	{"org leading space", NULL, ORG(" acme"),
+	    {BD_ERR_UNAUTHORIZED, "organization", 0, NULL}},
+	{"org only space", NULL, ORG(" "),
+	    {BD_ERR_UNAUTHORIZED, "organization", 0, NULL}},
+	{"org trailing tab", NULL, ORG("acme\\t"),
+	    {BD_ERR_UNAUTHORIZED, "organization", 0, NULL}},
+	{"org trailing nbsp", NULL, ORG("acme\\u00a0"),
+	    {BD_ERR_UNAUTHORIZED, "organization", 0, NULL}},
+	{"org trailing ideographic space", NULL, ORG("acme\\u3000"),
+	    {BD_ERR_UNAUTHORIZED, "organization", 0, NULL}},
+	{"org leading bom", NULL, ORG("\\ufeffacme"),
+	    {BD_ERR_UNAUTHORIZED, "organization", 0, NULL}},
+	{"org DEL", NULL, ORG("ac\\u007fme"),
+	    {BD_ERR_UNAUTHORIZED, "organization", 0, NULL}},
+	{"org C1 control", NULL, ORG("ac\\u0085me"),
+	    {BD_ERR_UNAUTHORIZED, "organization", 0, NULL}},
+	/* (libjwt's JSON parser already refuses it.) */
+	{"org NUL", NULL, ORG("acme\\u0000"),
+	    {BD_ERR_UNAUTHORIZED, NULL, 0, NULL}},
+	{"org lone surrogate", NULL, ORG("acme\\ud800"),
+	    {BD_ERR_UNAUTHORIZED, NULL, 0, NULL}},
+	{"org inner space", NULL, ORG("acme corp"),
+	    {BD_OK, NULL, ROLE_ADMIN, "acme corp"}},
+	{"org non-ascii", NULL, ORG("\\u00e9t\\u00e9"),
+	    {BD_OK, NULL, ROLE_ADMIN, "\xc3\xa9t\xc3\xa9"}},
+	{"org negative integer", NULL,
+	    "{\"sub\":\"user-1\",\"org_id\":-42,\"exp\":" EXP_OK "}",
+	    {BD_OK, NULL, ROLE_ADMIN, "-42"}},
+	{"sub trailing space", NULL, SUB("user-1 "),
+	    {BD_ERR_UNAUTHORIZED, "sub", 0, NULL}},
+	{"sub leading space", NULL, SUB(" user-1"),
+	    {BD_ERR_UNAUTHORIZED, "sub", 0, NULL}},
+	{"sub control char", NULL, SUB("user\\r1"),
+	    {BD_ERR_UNAUTHORIZED, "sub", 0, NULL}},
+	{"sub C1 control", NULL, SUB("user-1\\u009b"),
+	    {BD_ERR_UNAUTHORIZED, "sub", 0, NULL}},
 
 	{"role viewer", NULL,
 	    "{" BASE ",\"exp\":" EXP_OK ",\"role\":\"viewer\"}",
@@ -636,6 +678,11 @@ test_init(void **state)
 		{"RS256 with a private key", "RS256", RSA_PRIV, NULL, "PEM"},
 		{"missing key file", "HS256", NULL, "/nonexistent/key",
 		    "jwt_key_file"},
+		/* Issue 13: an HS secret of fewer than 32 bytes. */
+		{"HS256 31-byte secret", "HS256",
+		    "0123456789abcdef0123456789abcde", NULL, "at least 32"},
+		{"HS512 short secret", "HS512", "change-me", NULL,
+		    "at least 32"},
 	};
 	size_t i;
 	int fd;
@@ -654,6 +701,13 @@ test_init(void **state)
 		if (bad[i].key != NULL && bad[i].key[0] != '\0')
 			assert_null(strstr(err, bad[i].key));
 	}
+
+	/* Exactly 32 bytes is enough. */
+	memset(&c, 0, sizeof(c));
+	c.jwt_alg = "HS256";
+	c.jwt_key = "0123456789abcdef0123456789abcdef";
+	assert_int_equal(auth_init(&a, &c, err, sizeof(err)), BD_OK);
+	auth_free(a);
 
 	/* jwt_key_file with a trailing newline: the secret is without it. */
 	fd = mkstemp(path);
@@ -759,6 +813,9 @@ test_mint(void **state)
 	assert_null(auth_mint(rs, "user-1", "org-1", NULL, 3600, NOW));
 	assert_null(auth_mint(a, "", "org-1", NULL, 3600, NOW));
 	assert_null(auth_mint(a, "user-1", NULL, NULL, 3600, NOW));
+	/* What verify refuses, mint does not make. */
+	assert_null(auth_mint(a, "user-1", "acme ", NULL, 3600, NOW));
+	assert_null(auth_mint(a, " user-1", "acme", NULL, 3600, NOW));
 	auth_free(a);
 	auth_free(rs);
 

@@ -108,7 +108,7 @@ test_key_names(void **state)
 	for (n = 0; names[n] != NULL; n++)
 		;
 	/* One key per member of struct cfg. */
-	assert_int_equal(n, 54);
+	assert_int_equal(n, 56);
 	for (i = 0; i < n; i++)
 		for (j = i + 1; j < n; j++)
 			assert_string_not_equal(names[i], names[j]);
@@ -154,6 +154,9 @@ test_every_key_settable(void **state)
 		else if (strncmp(names[i], "pm_", 3) == 0 ||
 		    strncmp(names[i], "probe_slots", 11) == 0)
 			v = "7";
+		else if (strcmp(names[i], "local_per_org") == 0 ||
+		    strcmp(names[i], "oauth_bind_browser") == 0)
+			v = "off";
 		else if (strcmp(names[i], "workers") == 0 ||
 		    strcmp(names[i], "db_port") == 0 ||
 		    strstr(names[i], "timeout") != NULL ||
@@ -668,6 +671,53 @@ test_pm_resolution(void **state)
 	    sizeof(path), err, sizeof(err)), BD_ERR_CONFIG);
 }
 
+/* on/off keys (issue 13): default on, the usual spellings, nothing else. */
+static void
+test_bool_keys(void **state)
+{
+	static const struct {
+		const char *text;
+		enum bd_err rc;
+		int want;
+	} cases[] = {
+		{"local_per_org = off\n", BD_OK, 0},
+		{"local_per_org = OFF\n", BD_OK, 0},
+		{"local_per_org = no\n", BD_OK, 0},
+		{"local_per_org = false\n", BD_OK, 0},
+		{"local_per_org = 0\n", BD_OK, 0},
+		{"local_per_org = on\n", BD_OK, 1},
+		{"local_per_org = yes\n", BD_OK, 1},
+		{"local_per_org = 1\n", BD_OK, 1},
+		{"local_per_org = 2\n", BD_ERR_CONFIG, 0},
+		{"local_per_org = of\n", BD_ERR_CONFIG, 0},
+		{"local_per_org =\n", BD_ERR_CONFIG, 0},
+	};
+	char *const env[] = {"BACKUPD_OAUTH_BIND_BROWSER=off", NULL};
+	char path[256], err[256];
+	struct cfg c;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(cfg_load(&c, NULL, NULL, err, sizeof(err)), BD_OK);
+	assert_int_equal(c.local_per_org, 1);
+	assert_int_equal(c.oauth_bind_browser, 1);
+	cfg_free(&c);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (load(&c, cases[i].text, NULL, path, sizeof(path), err,
+		    sizeof(err)) != cases[i].rc)
+			fail_msg("%s: %s", cases[i].text, err);
+		if (cases[i].rc == BD_OK)
+			assert_int_equal(c.local_per_org, cases[i].want);
+		else
+			assert_non_null(strstr(err, "on or off"));
+		cfg_free(&c);
+	}
+	assert_int_equal(load(&c, NULL, env, path, sizeof(path), err,
+	    sizeof(err)), BD_OK);
+	assert_int_equal(c.oauth_bind_browser, 0);
+	cfg_free(&c);
+}
+
 int
 main(void)
 {
@@ -685,6 +735,7 @@ main(void)
 		cmocka_unit_test(test_free_zeroed),
 		cmocka_unit_test(test_secret_files),
 		cmocka_unit_test(test_key_info),
+		cmocka_unit_test(test_bool_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

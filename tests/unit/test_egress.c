@@ -7,6 +7,8 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +92,17 @@ test_default_policy(void **state)
 		{"2001::1", false},
 		{"fec0::1", false},
 		{"feff:ffff::1", false},
+		/* Issue 13: metadata endpoints outside 169.254.0.0/16. */
+		{"fd00:ec2::254", false},
+		{"fd00:ec2::23", false},
+		{"fd00:ec2::123", false},
+		{"fd00:ec2:0:0:ffff:ffff:ffff:ffff", false},
+		{"fd20:ce::254", false},
+		{"168.63.129.16", false},
+		{"::ffff:168.63.129.16", false},
+		{"fd00:ec2:0:1::254", true},
+		{"fd20:ce::253", true},
+		{"168.63.129.17", true},
 		{"10.0.0.1", true},
 		{"172.16.0.1", true},
 		{"172.31.255.255", true},
@@ -421,6 +434,103 @@ test_attach(void **state)
 	curl_global_cleanup();
 }
 
+/* A getifaddrs-shaped list of the given literals (one interface each). */
+static struct ifaddrs *
+fake_ifaddrs(const char *const *addrs, size_t n,
+    struct sockaddr_storage *store)
+{
+	struct ifaddrs *v = calloc(n, sizeof(*v));
+	size_t i;
+
+	assert_non_null(v);
+	for (i = 0; i < n; i++) {
+		v[i].ifa_name = "bdtest0";
+		v[i].ifa_flags = IFF_UP;
+		v[i].ifa_addr = addrs[i] != NULL ?
+		    (struct sockaddr *)sa_of(addrs[i], &store[i]) : NULL;
+		v[i].ifa_next = i + 1 < n ? &v[i + 1] : NULL;
+	}
+	return v;
+}
+
+/* Issue 13: the host's own addresses are denied; only an exact allow entry
+ * lifts one, a wider allow range does not. */
+static void
+test_host_addresses(void **state)
+{
+	static const char *const addrs[] = {
+		"192.0.2.2", "10.1.2.3", "fd00::2", "127.0.0.1", "::1",
+		"fe80::fc:ff:fe00:1", NULL, "::ffff:172.16.5.5", "192.0.2.2",
+	};
+	static const struct verdict deny[] = {
+		{"192.0.2.2", false}, {"::ffff:192.0.2.2", false},
+		{"10.1.2.3", false}, {"fd00::2", false},
+		{"172.16.5.5", false},
+		{"192.0.2.3", true}, {"10.1.2.4", true}, {"fd00::3", true},
+		{"127.0.0.1", false}, {"::1", false},
+	};
+	static const struct verdict allowed[] = {
+		/* exact entries lift exactly those */
+		{"192.0.2.2", true}, {"fd00::2", true},
+		/* 10.0.0.0/8 is allowed, the host's 10.1.2.3 is not */
+		{"10.1.2.3", false}, {"10.1.2.4", true},
+		/* loopback keeps its usual rule: a range allow opens it */
+		{"127.0.0.1", true},
+		{"172.16.5.5", false},
+	};
+	struct sockaddr_storage store[sizeof(addrs) / sizeof(addrs[0])];
+	struct ifaddrs *ifs;
+	struct egress e;
+	char err[128];
+
+	(void)state;
+	ifs = fake_ifaddrs(addrs, sizeof(addrs) / sizeof(addrs[0]), store);
+	assert_int_equal(egress_init(&e, NULL, NULL, err, sizeof(err)), BD_OK);
+	assert_int_equal(egress_deny_host(&e, ifs, err, sizeof(err)), BD_OK);
+	check_verdicts(&e, deny, sizeof(deny) / sizeof(deny[0]));
+	egress_free(&e);
+
+	assert_int_equal(egress_init(&e, NULL, "192.0.2.2/32, fd00::2, "
+	    "10.0.0.0/8, 127.0.0.0/8, 172.16.5.0/24", err, sizeof(err)),
+	    BD_OK);
+	assert_int_equal(egress_deny_host(&e, ifs, err, sizeof(err)), BD_OK);
+	check_verdicts(&e, allowed, sizeof(allowed) / sizeof(allowed[0]));
+	egress_free(&e);
+	free(ifs);
+}
+
+/* egress_init reads this machine's interfaces itself: every address of
+ * every interface outside the built-in list is denied. */
+static void
+test_init_denies_this_host(void **state)
+{
+	struct ifaddrs *ifs = NULL, *i;
+	struct egress e;
+	char err[128], shown[INET6_ADDRSTRLEN];
+	const void *a;
+
+	(void)state;
+	assert_int_equal(getifaddrs(&ifs), 0);
+	assert_int_equal(egress_init(&e, NULL, NULL, err, sizeof(err)), BD_OK);
+	for (i = ifs; i != NULL; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || (i->ifa_addr->sa_family != AF_INET &&
+		    i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		if (egress_permits(&e, i->ifa_addr)) {
+			a = i->ifa_addr->sa_family == AF_INET ?
+			    (const void *)&((struct sockaddr_in *)
+			    (void *)i->ifa_addr)->sin_addr :
+			    (const void *)&((struct sockaddr_in6 *)
+			    (void *)i->ifa_addr)->sin6_addr;
+			inet_ntop(i->ifa_addr->sa_family, a, shown,
+			    sizeof(shown));
+			fail_msg("%s (%s) is permitted", shown, i->ifa_name);
+		}
+	}
+	egress_free(&e);
+	freeifaddrs(ifs);
+}
+
 int
 main(void)
 {
@@ -434,6 +544,8 @@ main(void)
 		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test(test_refused_families),
 		cmocka_unit_test(test_attach),
+		cmocka_unit_test(test_host_addresses),
+		cmocka_unit_test(test_init_denies_this_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

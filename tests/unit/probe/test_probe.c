@@ -334,7 +334,7 @@ test_denied_then_refused(void **state)
 {
 	struct cfg cfg;
 	struct egress eg;
-	struct probe_env env = { &cfg, &eg, 0 };
+	struct probe_env env = { .cfg = &cfg, .egress = &eg };
 	struct probe_xfer x;
 	struct probe_result r;
 	struct curl_slist *resolve = NULL;
@@ -412,7 +412,7 @@ test_curl(void **state)
 {
 	struct cfg cfg;
 	struct egress eg;
-	struct probe_env env = { &cfg, &eg, 0 };
+	struct probe_env env = { .cfg = &cfg, .egress = &eg };
 	struct probe_xfer x;
 	char dir[] = "/tmp/bd-curl.XXXXXX", small[128], big[128], url[160];
 	CURLcode cc;
@@ -534,7 +534,7 @@ static void
 run_local(const char *roots, const char *path, struct probe_result *r)
 {
 	static struct cfg cfg;
-	struct probe_env env = { &cfg, NULL, 0 };
+	struct probe_env env = { .cfg = &cfg, .egress = NULL };
 	json_object *config = json_object_new_object();
 
 	memset(&cfg, 0, sizeof(cfg));

@@ -107,7 +107,7 @@ test_bad_configs(void **state)
 		    "\"path\":\"x\"}",
 	};
 	struct egress eg;
-	struct probe_env env = { NULL, &eg, 0 };
+	struct probe_env env = { .cfg = NULL, .egress = &eg };
 	struct probe_result r;
 	json_object *c;
 	char err[128];

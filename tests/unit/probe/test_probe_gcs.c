@@ -156,7 +156,7 @@ test_token_uri_control_characters(void **state)
 	};
 	struct cfg cfg;
 	struct egress eg;
-	struct probe_env env = { &cfg, &eg, 0 };
+	struct probe_env env = { .cfg = &cfg, .egress = &eg };
 	struct probe_result r;
 	json_object *key, *c;
 	size_t i;

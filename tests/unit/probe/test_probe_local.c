@@ -1,10 +1,12 @@
 /*
  * lib/probe/probe_local.c's pure path rules: lexical normalisation, the
- * component-wise "under a root" test, and matching against the list of
- * roots as written. The probe itself runs in a scratch directory in
+ * component-wise "under a root" test, and finding the base (a root, or
+ * {root}/{org}) a path lies under. The probe itself runs in a scratch directory in
  * test_probe.c. The file is included so its static helpers can be called
  * (the one way tests/unit/probe/ tests static helpers).
  */
+/* probe_local.c needs O_PATH: before any system header. */
+#define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -73,24 +75,33 @@ test_under(void **state)
 	assert_false(under("/srv/backup", "/srv/backups"));
 }
 
-/* Lexically under a root as written, whether or not it exists here. */
+/* The base a path lies under, lexically: a root as written or as it
+ * resolves (a root missing on this host admits nothing), plus "/org". */
 static void
-test_match_roots_lexical(void **state)
+test_find_base(void **state)
 {
-	bool lex, real;
+	struct base b;
 
 	(void)state;
-	match_roots("/nonexistent-bd-root, /srv/b", "/nonexistent-bd-root/x",
-	    NULL, &lex, &real);
-	assert_true(lex);
-	assert_false(real);
-	match_roots(" /srv/b/ ,/srv/c", "/srv/c", NULL, &lex, &real);
-	assert_true(lex);
-	match_roots("/srv/b", "/srv/bb", NULL, &lex, &real);
-	assert_false(lex);
-	match_roots("relative, ,", "/relative", NULL, &lex, &real);
-	assert_false(lex);
-	assert_false(real);
+	assert_true(find_base("/nonexistent-bd-root, /tmp", NULL, "/tmp/x",
+	    &b));
+	assert_string_equal(b.real, "/tmp");
+	assert_string_equal(b.rel, "x");
+	assert_true(find_base(" /tmp/ ,/srv/c", NULL, "/tmp", &b));
+	assert_string_equal(b.rel, ".");
+	assert_false(find_base("/tmp", NULL, "/tmpx", &b));
+	assert_false(find_base("relative, ,", NULL, "/relative", &b));
+	assert_false(find_base("/nonexistent-bd-root", NULL,
+	    "/nonexistent-bd-root/x", &b));
+	/* per org: {root}/{org} and below only */
+	assert_true(find_base("/tmp", "acme", "/tmp/acme/x/y", &b));
+	assert_string_equal(b.real, "/tmp/acme");
+	assert_string_equal(b.rel, "x/y");
+	assert_true(find_base("/tmp", "acme", "/tmp/acme", &b));
+	assert_string_equal(b.rel, ".");
+	assert_false(find_base("/tmp", "acme", "/tmp", &b));
+	assert_false(find_base("/tmp", "acme", "/tmp/evil", &b));
+	assert_false(find_base("/tmp", "acme", "/tmp/acmex", &b));
 }
 
 int
@@ -99,7 +110,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_normalise),
 		cmocka_unit_test(test_under),
-		cmocka_unit_test(test_match_roots_lexical),
+		cmocka_unit_test(test_find_base),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
