@@ -386,11 +386,12 @@ def api(make_api, org):
     return make_api(org=org)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def loopback_listeners():
     """(v4, v6): silent listeners on 127.0.0.1 and ::1 (same port; v6 None
     when this host has no ::1). A connection the probe opened to any
-    loopback spelling lands here."""
+    loopback spelling lands here. One pair per test, so a count of 0 is
+    about this test only, whatever ran before it."""
     from probe_helpers import Tripwire  # it imports this module
     trip = Tripwire()
     try:
@@ -497,3 +498,65 @@ def wait_for(pred, timeout=5.0, interval=0.1):
         if v or time.monotonic() >= end:
             return v
         time.sleep(interval)
+
+
+# ------------------------------------------------------------- no egress
+
+@pytest.fixture(scope="session", autouse=True)
+def no_egress():
+    """Blackhole routes for every non-local address the tests name, and the
+    real-world names they use resolving to a blackholed address, for the
+    whole run (egress_guard.py): nothing leaves even if the egress policy
+    under test is broken."""
+    import egress_guard
+    if os.geteuid() != 0:
+        pytest.fail("the suite needs root: it adds blackhole routes and "
+                    "/etc/hosts entries so that nothing leaves the machine")
+    errors = egress_guard.enter()
+    try:
+        if errors:
+            pytest.fail("could not blackhole: %s" % "; ".join(errors))
+        yield egress_guard
+    finally:
+        egress_guard.leave()
+
+
+# ------------------------------------------------------------ skip guard
+
+# A skipped test proves nothing, and a skip that depends on who runs the
+# suite (root or not, which packages, which network) lets `make test` pass
+# while proving less than it claims. A test that cannot run here fails with
+# the reason instead. The only skips allowed are listed here, by node id
+# prefix, each with the reason it does not depend on the machine or user;
+# any other skip fails the run (pytest_sessionfinish below).
+ALLOWED_SKIPS = {
+    # "tests/integration/test_x.py::test_y": "why this skip is fine",
+}
+_UNEXPECTED_SKIPS = []
+
+
+def _skip_allowed(nodeid):
+    return any(nodeid == k or nodeid.startswith(k + "[")
+               or nodeid.startswith(k + "::") for k in ALLOWED_SKIPS)
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and not hasattr(report, "wasxfail") \
+            and not _skip_allowed(report.nodeid):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) \
+            else str(report.longrepr)
+        _UNEXPECTED_SKIPS.append((report.nodeid, reason))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _UNEXPECTED_SKIPS:
+        tr = terminalreporter
+        tr.section("skips that are not allowed (conftest ALLOWED_SKIPS)",
+                   red=True)
+        for nodeid, reason in _UNEXPECTED_SKIPS:
+            tr.line("%s: %s" % (nodeid, reason), red=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _UNEXPECTED_SKIPS and exitstatus == 0:
+        session.exitstatus = 1
