@@ -33,7 +33,8 @@ import pytest
 
 from conftest import (PLACEHOLDER, REPO, SEEN_BODIES, assert_problem,
                       assert_test_result, uname)
-from probe_helpers import (SilentServer, assert_bounded, assert_fast_refusal,
+from probe_helpers import (ScriptedHttp, SilentServer, assert_bounded,
+                           assert_fast_refusal,
                            assert_listeners_count, assert_no_loopback_hit,
                            assert_sentences, created, dest_body, detail_of,
                            free_port, peer_host, refused, running,
@@ -413,3 +414,26 @@ def test_zz_secrets_never_in_responses_or_logs(env, api, peer):
     for k, data in service_logs(env):
         for n in needles:
             assert n not in data, (k, n)
+
+
+# ------------------------------------------------------------- redirects
+
+
+@pytest.mark.parametrize("status", [301, 302, 307])
+def test_redirect_is_not_followed(api, peer, status):
+    """An endpoint that answers with a redirect fails (the first request is
+    the container check, signed: auth) and says so; the redirect's target,
+    which would take the signed request, sees nothing."""
+    target = ScriptedHttp(peer.host, lambda m, p: (0, 200, {}, b""))
+    srv = ScriptedHttp(peer.host, lambda m, p: (
+        0, status, {"Location": target.url(p)}, b""))
+    try:
+        p, tr = create_fails(api, body(srv.url("/" + DEVSTORE), "probe-c1",
+                                       key=DEVSTORE_KEY), "auth")
+        assert "redirect (HTTP %d)" % status in detail_of(tr, "auth"), tr
+        assert len(srv.requests) == 1, srv.requests
+        time.sleep(0.1)
+        assert target.requests == [], target.requests
+    finally:
+        srv.close()
+        target.close()

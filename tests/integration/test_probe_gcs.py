@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from conftest import SEEN_BODIES, assert_problem, assert_test_result
-from probe_helpers import (PEERS, PROBE_TIMEOUT, SilentServer, Tripwire,
+from probe_helpers import (PEERS, PROBE_TIMEOUT, ScriptedHttp, SilentServer,
+                           Tripwire,
                            assert_fast_refusal, dest_body, free_port,
                            service_logs, stub_process)
 
@@ -40,6 +41,7 @@ BUCKETS = {
     "probe-nodelete": ["no_delete"],
     "probe-nometa": ["no_bucket_get"],
     "probe-noread": ["no_read"],
+    "probe-moved": ["moved"],
 }
 LIST = "/backup-destinations"
 EGRESS = "egress policy"
@@ -462,3 +464,39 @@ def test_zz_no_secret_or_remote_text_in_any_response(api, gcs, env):
         text = data.replace(b"\\/", b"/")
         for n in needles:
             assert n not in text, "secret in %s" % k
+
+
+# ------------------------------------------------------------- redirects
+
+
+def test_api_redirect_is_not_followed(api, gcs):
+    """The Cloud Storage API answering 301 for the bucket fails the target
+    check and says so; the redirect's target (elsewhere on the stub) sees
+    nothing, and the bearer token goes nowhere else."""
+    n0 = len(gcs.requests())
+    p = failed(api, gcs_body(gcs.key_file(), bucket="probe-moved"), "target")
+    assert "301" in p["checks"][-1]["detail"], p
+    time.sleep(0.1)
+    paths = [q["path"] for q in gcs.requests()[n0:]]
+    assert not [x for x in paths if x.startswith("/elsewhere")], paths
+    assert len([x for x in paths if "probe-moved" in x]) == 1, paths
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_token_uri_redirect_is_not_followed(api, gcs, status):
+    """A token endpoint that answers with a redirect fails auth; the
+    redirect's target, which would take the signed assertion, sees
+    nothing."""
+    target = ScriptedHttp(PEER_HOST, lambda m, p: (0, 200, {}, b"{}"))
+    srv = ScriptedHttp(PEER_HOST, lambda m, p: (
+        0, status, {"Location": target.url(p)}, b""))
+    try:
+        p = failed(api, gcs_body(gcs.key_file(token_uri=srv.url("/token"))),
+                   "auth")
+        assert str(status) in p["checks"][-1]["detail"], p
+        assert len(srv.requests) == 1, srv.requests
+        time.sleep(0.1)
+        assert target.requests == [], target.requests
+    finally:
+        srv.close()
+        target.close()

@@ -32,7 +32,7 @@ import pytest
 
 from conftest import (PLACEHOLDER, SEEN_BODIES, assert_problem,
                       assert_test_result)
-from probe_helpers import (PEERS, SilentServer, assert_bounded,
+from probe_helpers import (PEERS, ScriptedHttp, SilentServer, assert_bounded,
                            assert_fast_refusal, assert_listeners_count,
                            assert_no_loopback_hit, assert_sentences, created,
                            dest_body, detail_of, free_port, load_by_path,
@@ -467,3 +467,44 @@ def test_zz_secrets_never_in_responses_or_logs(env, api, peer):
     for key, data in service_logs(env):
         for s in SENTINELS:
             assert s.encode() not in data, "%s in %s" % (s, key)
+
+
+# ------------------------------------------------------------- redirects
+
+
+def test_redirect_is_not_followed(api, peer):
+    """An endpoint that answers 301 (S3's answer for a bucket to be reached
+    elsewhere) fails the target check and says so; the redirect's target,
+    which would take the signed request, sees nothing."""
+    target = ScriptedHttp(peer.host, lambda m, p: (0, 200, {}, b""))
+    srv = ScriptedHttp(peer.host, lambda m, p: (
+        0, 301, {"Location": target.url(p)}, b""))
+    try:
+        p, tr = create_fails(api, body(peer, endpoint=srv.url("")), "target")
+        assert detail_of(tr, "target") == (
+            "bucket '%s' must be addressed through another endpoint or "
+            "region than '%s'" % (BUCKET, REGION)), tr
+        assert len(srv.requests) == 1, srv.requests
+        time.sleep(0.1)
+        assert target.requests == [], target.requests
+    finally:
+        srv.close()
+        target.close()
+
+
+@pytest.mark.parametrize("status", [302, 307, 308])
+def test_other_redirects_are_not_followed(api, peer, status):
+    target = ScriptedHttp(peer.host, lambda m, p: (0, 200, {}, b""))
+    srv = ScriptedHttp(peer.host, lambda m, p: (
+        0, status, {"Location": target.url(p)}, b""))
+    try:
+        p, tr = create_fails(api, body(peer, endpoint=srv.url("")),
+                             "target")
+        assert detail_of(tr, "target") == \
+            "the server answered HTTP %d while listing the bucket" % status
+        assert len(srv.requests) == 1, srv.requests
+        time.sleep(0.1)
+        assert target.requests == [], target.requests
+    finally:
+        srv.close()
+        target.close()
