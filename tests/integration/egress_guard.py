@@ -15,6 +15,7 @@ the hosts lines (only the lines it marked). Used by the session fixture
 """
 
 import fcntl
+import ipaddress
 import os
 import subprocess
 from pathlib import Path
@@ -27,6 +28,12 @@ METADATA = ["169.254.169.254", "fd00:ec2::254"]
 ELSEWHERE4 = "198.51.100.77"
 ELSEWHERE6 = "2001:db8:bd::77"
 BLACKHOLES = METADATA + [ELSEWHERE4, ELSEWHERE6]
+# The routes cover each address with a prefix one bit shorter than the
+# address itself: another suite running at the same time may add and then
+# delete a blackhole route for exactly the address (169.254.169.254/32), and
+# that deletion must not take ours away.
+ROUTES = [str(ipaddress.ip_network("%s/%d" % (a, 127 if ":" in a else 31),
+                                   strict=False)) for a in BLACKHOLES]
 # Every real-world host name a test makes the service (or a peer) look up.
 NAMES = [
     "sftp.example.com", "ftp.example.com", "dav.example.com",
@@ -34,6 +41,11 @@ NAMES = [
     "acct.blob.core.windows.net", "backupdnowhere1.blob.core.windows.net",
     "oauth2.googleapis.com",
 ]
+
+# A second name for the test peers' address (127.0.0.2): a test that changes
+# a destination's host without changing where it points uses it.
+PEER_ALIAS = "peer-alias.backupd.test"
+PEER_ADDR = "127.0.0.2"
 
 HOSTS = Path("/etc/hosts")
 MARK = "# backupd-test-egress"
@@ -77,7 +89,8 @@ def _others():
 
 def _hosts_lines():
     return ["%s %s %s" % (ip, " ".join(NAMES), MARK)
-            for ip in (ELSEWHERE4, ELSEWHERE6)]
+            for ip in (ELSEWHERE4, ELSEWHERE6)] + \
+        ["%s %s %s" % (PEER_ADDR, PEER_ALIAS, MARK)]
 
 
 def _write_hosts(lines):
@@ -105,7 +118,7 @@ def enter():
         errors = []
         REG_DIR.mkdir(exist_ok=True)
         (REG_DIR / str(os.getpid())).touch()
-        for a in BLACKHOLES:
+        for a in ROUTES:
             r = _ip("route", "replace", "blackhole", a)
             if r.returncode != 0:
                 errors.append("ip route replace blackhole %s: %s"
@@ -123,7 +136,7 @@ def leave():
         (REG_DIR / str(os.getpid())).unlink(missing_ok=True)
         if _others():
             return
-        for a in BLACKHOLES:
+        for a in ROUTES:
             _ip("route", "del", "blackhole", a)
         lines = HOSTS.read_text().splitlines()
         if any(MARK in ln for ln in lines):

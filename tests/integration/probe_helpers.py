@@ -330,3 +330,28 @@ def redirect_to(target_url):
     """An answer for ScriptedHttp: 301 to target_url for every request."""
     return lambda method, path: (0, 301, {"Location": target_url + path},
                                  b"moved")
+
+
+def assert_placeholder_refused(api, d, new_body, pointers, listener=None):
+    """PUT new_body (secrets as "********", location changed) to the stored
+    destination d: 422 with errors at exactly `pointers`, the stored
+    config unchanged, and the listener on the new address (a SilentServer
+    or ScriptedHttp, when given) saw nothing."""
+    from conftest import PLACEHOLDER, error_pointers
+    path = "/backup-destinations/%s" % d["id"]
+    before = api.get(path).json()
+    assert PLACEHOLDER in new_body["config"].values(), new_body
+    r = api.put(path, json=new_body)
+    p = assert_problem(r, 422)
+    assert sorted(error_pointers(p)) == sorted(pointers), p
+    assert "lastTest" not in p, "a probe ran: %r" % p
+    time.sleep(0.1)
+    if listener is not None:
+        seen = getattr(listener, "requests", None)
+        if seen is None:
+            seen = listener.accepted
+        assert not seen, "the new address was contacted: %r" % (seen,)
+    after = api.get(path).json()
+    assert after["config"] == before["config"], (before, after)
+    assert after["updatedAt"] == before["updatedAt"], (before, after)
+    return p

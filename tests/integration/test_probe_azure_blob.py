@@ -34,6 +34,7 @@ import pytest
 from conftest import (PLACEHOLDER, REPO, SEEN_BODIES, assert_problem,
                       assert_test_result, uname)
 from probe_helpers import (ScriptedHttp, SilentServer, assert_bounded,
+                           assert_placeholder_refused,
                            assert_fast_refusal,
                            assert_listeners_count, assert_no_loopback_hit,
                            assert_sentences, created, dest_body, detail_of,
@@ -437,3 +438,33 @@ def test_redirect_is_not_followed(api, peer, status):
     finally:
         srv.close()
         target.close()
+
+
+# --------------------------------------------------- placeholder vs location
+
+
+@pytest.mark.parametrize("cred", ["key", "sas"])
+def test_placeholder_does_not_follow_a_new_endpoint(api, peer, cred):
+    """The account key or SAS token is kept by "********" only for the
+    endpoint and account it was stored with: a new endpoint (a server of
+    one's own) or another account name with placeholders is refused at that
+    field, and the new server sees nothing."""
+    cont = container(peer)
+    if cred == "key":
+        b = body(peer.endpoint(DEVSTORE), cont, key=DEVSTORE_KEY)
+    else:
+        b = body(peer.endpoint(DEVSTORE), cont,
+                 sas=remember(account_sas(DEVSTORE, DEVSTORE_KEY, "rwdlac")))
+    d, _ = create_ok(api, b)
+    secret = "accountKey" if cred == "key" else "sasToken"
+    evil = ScriptedHttp(peer.host, lambda m, p: (0, 200, {}, b""))
+    try:
+        nb = body(evil.url("/" + DEVSTORE), cont, name=d["name"])
+        nb["config"][secret] = PLACEHOLDER
+        assert_placeholder_refused(api, d, nb, ["/config/endpoint"], evil)
+        nb = body(peer.endpoint(DEVSTORE), cont, name=d["name"],
+                  account="otheraccount")
+        nb["config"][secret] = PLACEHOLDER
+        assert_placeholder_refused(api, d, nb, ["/config/accountName"])
+    finally:
+        evil.close()

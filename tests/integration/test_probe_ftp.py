@@ -36,7 +36,8 @@ import pytest
 
 from conftest import (PLACEHOLDER, REPO, assert_problem, assert_test_result,
                       error_pointers)
-from probe_helpers import (assert_bounded, assert_fast_refusal, dest_body,
+from probe_helpers import (SilentServer, assert_bounded, assert_fast_refusal,
+                           assert_placeholder_refused, dest_body,
                            detail_of, details, free_port, peer_host,
                            probe_files)
 
@@ -288,7 +289,7 @@ def test_wrong_password_on_put(api, ftp):
 
 def test_wrong_password_on_test_route(api, ftp):
     """POST /{id}/test with a stored password the server no longer takes
-    (the account's password changed): 200, ok false, failed at auth, and
+    (the account's password changed): 422, failed at auth, and
     the destination becomes "error"; back to active once it works again."""
     name = new_dir(ftp)
     d = create_ok(api, body(ftp, ftp.plain, name))
@@ -296,8 +297,9 @@ def test_wrong_password_on_test_route(api, ftp):
     try:
         r = api.post("%s/%s/test" % (LIST, d["id"]))
         assert_clean(r)
-        assert r.status_code == 200, r.text
-        tr = r.json()
+        p = assert_problem(r, 422)
+        assert p.get("failedCheck") == "auth", p
+        tr = p["lastTest"]
         assert assert_test_result(tr, ok=False) == ["connect", "auth"], tr
         assert not tr["checks"][-1]["ok"], tr
         assert api.get("%s/%s" % (LIST, d["id"])).json()["status"] == \
@@ -435,3 +437,34 @@ def test_no_secret_in_peer_files_or_logs(api, ftp, env):
     # The peers did log the logins (so the scan looked at real logs).
     assert b"OK LOGIN" in (ftp.base / "plain.log").read_bytes()
     assert b"FAIL LOGIN" in (ftp.base / "plain.log").read_bytes()
+
+
+# --------------------------------------------------- placeholder vs location
+
+
+@pytest.mark.parametrize("change", ["port", "host+port", "tls"])
+def test_placeholder_does_not_follow_a_new_host(api, ftp, change):
+    """The password is kept by "********" only for the host, port and TLS
+    mode it was stored with (a plain-FTP "downgrade" sends it in clear
+    text): changing one with a placeholder is refused at that field, and a
+    server of one's own on the new address sees no connection."""
+    import egress_guard
+    name = new_dir(ftp)
+    d = create_ok(api, body(ftp, ftp.explicit, name))
+    evil = SilentServer(ftp.host)
+    try:
+        cfg = {"password": PLACEHOLDER}
+        want = []
+        if "port" in change:
+            cfg["port"] = evil.port
+            want.append("/config/port")
+        if "host" in change:
+            cfg["host"] = egress_guard.PEER_ALIAS
+            want.append("/config/host")
+        if change == "tls":
+            cfg["tls"] = "none"
+            want.append("/config/tls")
+        b = body(ftp, ftp.explicit, name, name=d["name"], **cfg)
+        assert_placeholder_refused(api, d, b, want, evil)
+    finally:
+        evil.close()

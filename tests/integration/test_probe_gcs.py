@@ -500,3 +500,36 @@ def test_token_uri_redirect_is_not_followed(api, gcs, status):
     finally:
         srv.close()
         target.close()
+
+
+# --------------------------------------------------- placeholder vs location
+
+
+def test_placeholder_keeps_the_key_file_whole(api, gcs):
+    """gcs has no location field of its own: the API is server-wide and the
+    token endpoint (token_uri) is inside the secret key file, which
+    "********" keeps whole. So a PUT with the placeholder and another bucket
+    is allowed, and its token request goes to the stored token_uri (the
+    stub), never to an address of the caller's choosing: a listener the
+    caller might name elsewhere sees nothing."""
+    d = api.create(gcs_body(gcs.key_file(), prefix=prefix_())).json()
+    n0 = len(gcs.assertions())
+    evil = ScriptedHttp(PEER_HOST, lambda m, p: (0, 200, {}, b"{}"))
+    try:
+        b = gcs_body("********", bucket="probe-nodelete",
+                     prefix=d["config"].get("prefix"))
+        b["name"] = d["name"]
+        # The only way to name another token endpoint is a new key file;
+        # a placeholder *inside* one is just an invalid key file.
+        r = api.put("%s/%s" % (LIST, d["id"]), json=b)
+        assert r.status_code == 200, r.text
+        assert len(gcs.assertions()) == n0 + 1
+        assert gcs.assertions()[n0]["aud"] == gcs.token_uri
+        bad = json.loads(gcs.key_file(token_uri=evil.url("/token")))
+        bad["private_key"] = "********"
+        b2 = gcs_body(json.dumps(bad), bucket="probe-ok")
+        b2["name"] = d["name"]
+        p = assert_problem(api.put("%s/%s" % (LIST, d["id"]), json=b2), 422)
+        assert evil.requests == [], evil.requests
+    finally:
+        evil.close()

@@ -32,7 +32,8 @@ import pytest
 
 from conftest import (PLACEHOLDER, SEEN_BODIES, assert_problem,
                       assert_test_result)
-from probe_helpers import (PEERS, ScriptedHttp, SilentServer, assert_bounded,
+from probe_helpers import (PEERS, ScriptedHttp, SilentServer,
+                           assert_bounded, assert_placeholder_refused,
                            assert_fast_refusal, assert_listeners_count,
                            assert_no_loopback_hit, assert_sentences, created,
                            dest_body, detail_of, free_port, load_by_path,
@@ -508,3 +509,26 @@ def test_other_redirects_are_not_followed(api, peer, status):
     finally:
         srv.close()
         target.close()
+
+
+# --------------------------------------------------- placeholder vs location
+
+
+def test_placeholder_does_not_follow_a_new_endpoint(api, peer):
+    """The secret access key and the session token are kept by "********"
+    only for the endpoint they were stored with: pointing the destination
+    at a server of one's own with placeholders is refused at
+    /config/endpoint, and that server sees nothing."""
+    d, _ = create_ok(api, body(peer, accessKeyId="AKIDTOKEN",
+                               sessionToken=TOKEN))
+    evil = ScriptedHttp(peer.host, lambda m, p: (0, 200, {}, b""))
+    try:
+        b = body(peer, name=d["name"], endpoint=evil.url(""),
+                 prefix=d["config"]["prefix"], accessKeyId="AKIDTOKEN",
+                 secretAccessKey=PLACEHOLDER, sessionToken=PLACEHOLDER)
+        assert_placeholder_refused(api, d, b, ["/config/endpoint"], evil)
+        # Leaving the endpoint out (AWS's default) is a change too.
+        b["config"].pop("endpoint")
+        assert_placeholder_refused(api, d, b, ["/config/endpoint"], evil)
+    finally:
+        evil.close()
