@@ -560,3 +560,28 @@ def pytest_terminal_summary(terminalreporter):
 def pytest_sessionfinish(session, exitstatus):
     if _UNEXPECTED_SKIPS and exitstatus == 0:
         session.exitstatus = 1
+
+
+# ------------------------------------------------------------ crash check
+
+@pytest.fixture
+def deaths_expected(env):
+    """For a test that makes the stack's own workers die on purpose: call
+    deaths_expected(label) as a context manager around what it does; the
+    markers it writes into the service's log tell scripts/integration.sh's
+    crash check (crash_check.py) that the deaths in between are wanted."""
+    import contextlib
+
+    import crash_check
+
+    @contextlib.contextmanager
+    def _window(label):
+        with open(env["BACKUPD_LOG"], "a") as f:
+            f.write('{"msg":"%s%s"}\n' % (crash_check.BEGIN, label))
+        try:
+            yield
+        finally:
+            time.sleep(0.5)  # the master's "died" line comes after the death
+            with open(env["BACKUPD_LOG"], "a") as f:
+                f.write('{"msg":"%s%s"}\n' % (crash_check.END, label))
+    return _window
