@@ -61,6 +61,27 @@ OMIT = object()
 SEEN_BODIES = []
 _SEEN_LOCK = threading.Lock()
 
+# Every secret the suite sent for a destination, by destination type
+# (register_secrets); test_zy_secret_scan.py looks for each in the database
+# dump, every file of the stack, the logs and every response.
+SECRETS_BY_TYPE = {}
+
+
+def register_secrets(dtype, *values):
+    """Remember secret values sent for destinations of type dtype. A PEM
+    private key is remembered by each line of its body (that is what a
+    leak in a file or a JSON string would show)."""
+    for v in values:
+        if not v:
+            continue
+        if "-----BEGIN" in v:
+            lines = [ln.strip() for ln in v.replace("\\n", "\n").splitlines()
+                     if ln.strip() and "-----" not in ln and ":" not in ln
+                     and len(ln.strip()) >= 40]
+            SECRETS_BY_TYPE.setdefault(dtype, set()).update(lines)
+        else:
+            SECRETS_BY_TYPE.setdefault(dtype, set()).add(v)
+
 
 # ---------------------------------------------------------------- stack env
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (PLACEHOLDER, REPO, SEEN_BODIES, assert_problem,
-                      assert_test_result, uname)
+                      assert_test_result, register_secrets, uname)
 from probe_helpers import (ScriptedHttp, SilentServer, assert_bounded,
                            assert_placeholder_refused,
                            assert_fast_refusal,
@@ -60,6 +60,7 @@ WRONG_KEY = base64.b64encode(
 FORGED_SIG = "SENTINELsas%s" % uuid.uuid4().hex
 # Every secret this module hands the service; none may come back.
 SECRETS = [OWN_KEY, WRONG_KEY, FORGED_SIG, DEVSTORE_KEY]
+register_secrets("azure_blob", *SECRETS)
 # Azurite's / Azure's texts and XML must never leak into a detail.
 SERVER_TEXT = re.compile(
     r"[<>]|xml|RequestId|Server failed|The specified|This request is not|"
@@ -72,6 +73,7 @@ def remember(secret):
     SECRETS.append(secret)
     if m:
         SECRETS.append(m.group(1))
+    register_secrets("azure_blob", *SECRETS)
     return secret
 
 

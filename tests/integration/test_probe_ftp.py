@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (PLACEHOLDER, REPO, assert_problem, assert_test_result,
-                      error_pointers)
+                      error_pointers, register_secrets)
 from probe_helpers import (SilentServer, assert_bounded, assert_fast_refusal,
                            assert_placeholder_refused, dest_body,
                            detail_of, details, free_port, peer_host,
@@ -51,6 +51,7 @@ CONNECT_TIMEOUT = int(os.environ.get("BACKUPD_PROBE_CONNECT_TIMEOUT", "3"))
 # Sentinel secrets: never in a response, a detail or a log.
 PASSWORD = "ftp-pw-%s" % uuid.uuid4().hex
 WRONG = "ftp-wrong-%s" % uuid.uuid4().hex
+register_secrets("ftp", PASSWORD, WRONG)
 # What vsftpd or curl say must never reach a detail: the banner every
 # instance sends, vsftpd's reply texts, curl's error buffer phrasing, and
 # anything looking like markup or JSON.

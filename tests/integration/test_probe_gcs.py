@@ -23,7 +23,8 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from conftest import SEEN_BODIES, assert_problem, assert_test_result
+from conftest import (SEEN_BODIES, assert_problem, assert_test_result,
+                      register_secrets)
 from probe_helpers import (PEERS, PROBE_TIMEOUT, ScriptedHttp, SilentServer,
                            Tripwire,
                            assert_fast_refusal, dest_body, free_port,
@@ -152,7 +153,11 @@ def gcs(env):
     with stub_process(["/usr/bin/python3", str(STUB), "--config",
                        str(state / "config.json"), "--state-dir", str(state)],
                       state, state / "ready", "gcs stub"):
-        yield peer
+        register_secrets("gcs", peer.priv)
+        try:
+            yield peer
+        finally:
+            register_secrets("gcs", *peer.tokens())
 
 
 def gcs_body(key_json, bucket="probe-ok", prefix=None):

@@ -31,7 +31,7 @@ from urllib.parse import unquote
 import pytest
 
 from conftest import (PLACEHOLDER, SEEN_BODIES, assert_problem,
-                      assert_test_result)
+                      assert_test_result, register_secrets)
 from probe_helpers import (PEERS, ScriptedHttp, SilentServer,
                            assert_bounded, assert_placeholder_refused,
                            assert_fast_refusal, assert_listeners_count,
@@ -50,6 +50,7 @@ SECRET = "s3secret-%s" % uuid.uuid4().hex
 WRONG = "s3wrong-%s" % uuid.uuid4().hex
 TOKEN = "s3token-%s" % uuid.uuid4().hex
 SENTINELS = (SECRET, WRONG, TOKEN)
+register_secrets("s3", *SENTINELS)
 ALL_CHECKS = ["connect", "auth", "target", "write", "read", "delete"]
 # S3's error documents (and the front's messages) must never reach a detail.
 S3_TEXT = re.compile(

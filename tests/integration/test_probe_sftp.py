@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (PLACEHOLDER, REPO, SEEN_BODIES, assert_problem,
-                      assert_test_result)
+                      assert_test_result, register_secrets)
 from probe_helpers import (PROBE_TIMEOUT, SilentServer, Tripwire,
                            assert_placeholder_refused,
                            assert_fast_refusal, created, dest_body, detail_of,
@@ -57,7 +57,15 @@ TMP_PREFIX = "backupd-sftp-"
 def peer(env):
     host = peer_host(pki=False)
     root = Path(env["BACKUPD_STACK_DIR"]) / "peers" / "sftp"
-    yield from running(SftpPeer(root, host))
+    p = SftpPeer(root, host)
+    p.start()
+    try:
+        register_secrets("sftp", p.password, p.key_passphrase(),
+                         *(p.key(k) for k in ("ed25519", "ed25519-pass",
+                                              "rsa", "rsa-pem")))
+        yield p
+    finally:
+        p.stop()
 
 
 @pytest.fixture(scope="module")

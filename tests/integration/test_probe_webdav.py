@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (PLACEHOLDER, SEEN_BODIES, assert_problem,
-                      assert_test_result)
+                      assert_test_result, register_secrets)
 from probe_helpers import (PEERS, PROBE_TIMEOUT, ScriptedHttp,
                            SilentServer, assert_bounded,
                            assert_fast_refusal, assert_listeners_count,
@@ -39,6 +39,7 @@ USER = "backup"
 # Sentinel secrets: they must never show up in a response or a log.
 PASSWORD = "davpw-%s" % uuid.uuid4().hex
 WRONG = "davwrong-%s" % uuid.uuid4().hex
+register_secrets("webdav", PASSWORD, WRONG)
 ALL_CHECKS = ["connect", "auth", "target", "write", "read", "delete"]
 HTTP_WARNING = "plain http://"
 # Apache's error pages (and XML) must never leak into a detail.
