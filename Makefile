@@ -112,6 +112,7 @@ test: setup
 	@$(MAKE) --no-print-directory fuzz-smoke FUZZ_SECONDS=5
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory test-deploy
+	@$(MAKE) --no-print-directory test-asan
 
 run: setup all
 	@scripts/stack.sh run

@@ -86,7 +86,10 @@ rc=0
 /usr/bin/python3 -m pytest "${targets[@]}" -q -p no:cacheprovider "$@" || rc=$?
 # A crash is a failure even when every test passed: a worker that died of a
 # signal (outside the windows where a test kills workers on purpose) or any
-# sanitizer report in the service's log fails the run.
+# sanitizer report in the service's log fails the run. The stack stops
+# first, so what the service reports while shutting down (LeakSanitizer at
+# exit) is in the log too.
+scripts/stack.sh down >/dev/null 2>&1 || true
 crash_rc=0
 /usr/bin/python3 tests/integration/crash_check.py "$stack_dir/log/backupd.log" || crash_rc=$?
 if ((crash_rc != 0 && (rc == 0 || rc == 5))); then
