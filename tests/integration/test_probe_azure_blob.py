@@ -33,7 +33,8 @@ import pytest
 
 from conftest import (PLACEHOLDER, REPO, SEEN_BODIES, assert_problem,
                       assert_test_result, register_secrets, uname)
-from probe_helpers import (ScriptedHttp, SilentServer, assert_bounded,
+from probe_helpers import (PROBE_TIMEOUT, ScriptedHttp, SilentServer,
+                           assert_bounded,
                            assert_placeholder_refused,
                            assert_fast_refusal,
                            assert_listeners_count, assert_no_loopback_hit,
@@ -470,3 +471,21 @@ def test_placeholder_does_not_follow_a_new_endpoint(api, peer, cred):
         assert_placeholder_refused(api, d, nb, ["/config/accountName"])
     finally:
         evil.close()
+
+
+def test_stalled_upload_fails_write_within_the_deadline(api, peer):
+    """An endpoint that answers the container check at once and never
+    answers the upload: the write check fails (not a second, out-of-order
+    connect check), within probe_timeout."""
+    srv = ScriptedHttp(peer.host, lambda m, p: None if m == "PUT"
+                       else (0, 200, {}, b""))
+    try:
+        t0 = time.monotonic()
+        p, tr = create_fails(api, body(srv.url("/" + DEVSTORE), "probe-c1",
+                                       key=DEVSTORE_KEY), "write")
+        assert time.monotonic() - t0 < PROBE_TIMEOUT + 1.5
+        assert [c["name"] for c in tr["checks"]] == \
+            ["connect", "auth", "target", "write"], tr
+        assert "did not answer in time" in detail_of(tr, "write"), tr
+    finally:
+        srv.close()

@@ -32,7 +32,7 @@ import pytest
 
 from conftest import (PLACEHOLDER, SEEN_BODIES, assert_problem,
                       assert_test_result, register_secrets)
-from probe_helpers import (PEERS, ScriptedHttp, SilentServer,
+from probe_helpers import (PEERS, PROBE_TIMEOUT, ScriptedHttp, SilentServer,
                            assert_bounded, assert_placeholder_refused,
                            assert_fast_refusal, assert_listeners_count,
                            assert_no_loopback_hit, assert_sentences, created,
@@ -533,3 +533,27 @@ def test_placeholder_does_not_follow_a_new_endpoint(api, peer):
         assert_placeholder_refused(api, d, b, ["/config/endpoint"], evil)
     finally:
         evil.close()
+
+
+def test_stalled_upload_fails_write_within_the_deadline(api, peer):
+    """An endpoint that answers the bucket listing at once and never
+    answers the upload: the write check fails (not a second, out-of-order
+    connect check), within probe_timeout."""
+    def answer(method, path):
+        if method == "PUT":
+            return None
+        return 0, 200, {"Content-Type": "application/xml"}, (
+            b'<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult '
+            b'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>%s'
+            b'</Name><KeyCount>0</KeyCount></ListBucketResult>'
+            % BUCKET.encode())
+    srv = ScriptedHttp(peer.host, answer)
+    try:
+        t0 = time.monotonic()
+        p, tr = create_fails(api, body(peer, endpoint=srv.url("")), "write")
+        assert time.monotonic() - t0 < PROBE_TIMEOUT + 1.5
+        assert [c["name"] for c in tr["checks"]] == \
+            ["connect", "auth", "target", "write"], tr
+        assert "did not answer in time" in detail_of(tr, "write"), tr
+    finally:
+        srv.close()
