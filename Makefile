@@ -45,7 +45,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c tests/unit/probe/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BINS      := $(BUILD)/backupd $(BUILD)/backupctl
 
-.PHONY: all run test unit integration clean setup bench style FORCE
+.PHONY: all run test unit integration clean setup bench style FORCE test-asan
 .SECONDARY:
 all: $(BINS)
 
@@ -94,12 +94,25 @@ unit: setup $(UNIT_BIN)
 integration: setup all
 	@scripts/integration.sh
 
+# The unit tests and the whole integration suite against the ASan + UBSan
+# build (build-asan): a sanitizer report in the service's log, or a worker
+# killed by one, fails the run (scripts/integration.sh's crash check).
+ASAN_BUILD   ?= build-asan
+ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=0:halt_on_error=1:print_summary=1
+UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+test-asan: setup
+	@$(MAKE) --no-print-directory SANITIZE=1 BUILD=$(ASAN_BUILD) all
+	@$(MAKE) --no-print-directory SANITIZE=1 BUILD=$(ASAN_BUILD) unit
+	@BACKUPD_BIN_DIR=$(CURDIR)/$(ASAN_BUILD) ASAN_OPTIONS=$(ASAN_OPTIONS) \
+	    UBSAN_OPTIONS=$(UBSAN_OPTIONS) scripts/integration.sh
+
 test: setup
 	@$(MAKE) --no-print-directory style
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz-smoke FUZZ_SECONDS=5
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory test-deploy
+	@$(MAKE) --no-print-directory test-asan
 
 run: setup all
 	@scripts/stack.sh run

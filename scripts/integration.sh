@@ -27,8 +27,12 @@ esac
 mkdir -p "$BACKUPD_LOCAL_ROOTS"
 
 # Test peers (sshd, vsftpd, apache, azurite, s3rver, stubs) listen on
-# 127.0.0.2 only, and that one address is all the egress policy lets through:
-# the SSRF tests aim at 127.0.0.1, ::1, 169.254.169.254 ... which stay denied.
+# 127.0.0.2 only. egress_allow only lifts deny entries: 127.0.0.2/32 is
+# taken out of the denied loopback range, the rest of 127.0.0.0/8, ::1,
+# 169.254.169.254 ... stay denied (the SSRF tests aim there), and public and
+# private addresses stay allowed as in production. That nothing leaves the
+# machine anyway is the tests' business: conftest's no_egress blackholes
+# every non-local address they name (tests/integration/egress_guard.py).
 export BACKUPD_TEST_PEER_HOST=127.0.0.2
 export BACKUPD_EGRESS_ALLOW=127.0.0.2/32
 # Short probe timeouts keep "accepts and never answers" cases quick.
@@ -84,6 +88,17 @@ for a in "$@"; do
 done
 rc=0
 /usr/bin/python3 -m pytest "${targets[@]}" -q -p no:cacheprovider "$@" || rc=$?
+# A crash is a failure even when every test passed: a worker that died of a
+# signal (outside the windows where a test kills workers on purpose) or any
+# sanitizer report in the service's log fails the run. The stack stops
+# first, so what the service reports while shutting down (LeakSanitizer at
+# exit) is in the log too.
+scripts/stack.sh down >/dev/null 2>&1 || true
+crash_rc=0
+/usr/bin/python3 tests/integration/crash_check.py "$stack_dir/log/backupd.log" || crash_rc=$?
+if ((crash_rc != 0 && (rc == 0 || rc == 5))); then
+	rc=1
+fi
 if ((rc == 5)); then
 	echo "integration: no tests collected - that is a failure" >&2
 elif ((rc != 0)) && [[ -s $stack_dir/log/backupd.log ]]; then

@@ -23,8 +23,10 @@ PACKAGES=(
 	curl
 	openssl
 	ca-certificates
-	# tests and bench
+	# tests and bench (clang's sanitizer and libFuzzer runtimes are only a
+	# Recommends of clang, which --no-install-recommends leaves out)
 	clang
+	libclang-rt-dev
 	wrk
 	python3-pytest
 	python3-requests

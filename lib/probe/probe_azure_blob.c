@@ -336,7 +336,12 @@ answered(struct az *a, struct probe_xfer *x, CURLcode cc, long status,
 {
 	code[0] = '\0';
 	if (cc != CURLE_OK) {
-		probe_fail_curl(a->res, x, cc, otherwise, what);
+		/* Once the server answered, a broken or timed-out transfer
+		 * fails the step it was in, not connect a second time. */
+		if (a->connected)
+			probe_fail_curl_step(a->res, x, cc, otherwise, what);
+		else
+			probe_fail_curl(a->res, x, cc, otherwise, what);
 		return false;
 	}
 	if (!a->connected) {

@@ -207,7 +207,12 @@ s3_request(struct s3 *s, struct probe_xfer *x, const char *method,
 		goto out;
 	}
 	if ((cc = curl_easy_perform(x->h)) != CURLE_OK) {
-		probe_fail_curl(s->res, x, cc, otherwise, what);
+		/* Once the endpoint answered, a broken or timed-out transfer
+		 * fails the step it was in, not connect a second time. */
+		if (s->connected)
+			probe_fail_curl_step(s->res, x, cc, otherwise, what);
+		else
+			probe_fail_curl(s->res, x, cc, otherwise, what);
 		goto out;
 	}
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &a->status);

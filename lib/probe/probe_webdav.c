@@ -414,7 +414,7 @@ check_io(const struct dav *d, struct probe_result *res)
 	cc = dav_perform(d, &x, "PUT", url, "application/octet-stream", data,
 	    sizeof(data), false, &status);
 	if (cc != CURLE_OK) {
-		probe_fail_curl(res, &x, cc, CHECK_WRITE,
+		probe_fail_curl_step(res, &x, cc, CHECK_WRITE,
 		    "uploading the probe object");
 		goto out;
 	}
@@ -433,7 +433,7 @@ check_io(const struct dav *d, struct probe_result *res)
 
 	cc = dav_perform(d, &x, "GET", url, NULL, NULL, 0, false, &status);
 	if (cc != CURLE_OK) {
-		probe_fail_curl(res, &x, cc, CHECK_READ,
+		probe_fail_curl_step(res, &x, cc, CHECK_READ,
 		    "reading the probe object back");
 		goto out;
 	}

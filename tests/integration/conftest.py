@@ -61,6 +61,27 @@ OMIT = object()
 SEEN_BODIES = []
 _SEEN_LOCK = threading.Lock()
 
+# Every secret the suite sent for a destination, by destination type
+# (register_secrets); test_zy_secret_scan.py looks for each in the database
+# dump, every file of the stack, the logs and every response.
+SECRETS_BY_TYPE = {}
+
+
+def register_secrets(dtype, *values):
+    """Remember secret values sent for destinations of type dtype. A PEM
+    private key is remembered by each line of its body (that is what a
+    leak in a file or a JSON string would show)."""
+    for v in values:
+        if not v:
+            continue
+        if "-----BEGIN" in v:
+            lines = [ln.strip() for ln in v.replace("\\n", "\n").splitlines()
+                     if ln.strip() and "-----" not in ln and ":" not in ln
+                     and len(ln.strip()) >= 40]
+            SECRETS_BY_TYPE.setdefault(dtype, set()).update(lines)
+        else:
+            SECRETS_BY_TYPE.setdefault(dtype, set()).add(v)
+
 
 # ---------------------------------------------------------------- stack env
 
@@ -413,11 +434,12 @@ def api(make_api, org):
     return make_api(org=org)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def loopback_listeners():
     """(v4, v6): silent listeners on 127.0.0.1 and ::1 (same port; v6 None
     when this host has no ::1). A connection the probe opened to any
-    loopback spelling lands here."""
+    loopback spelling lands here. One pair per test, so a count of 0 is
+    about this test only, whatever ran before it."""
     from probe_helpers import Tripwire  # it imports this module
     trip = Tripwire()
     try:
@@ -524,3 +546,90 @@ def wait_for(pred, timeout=5.0, interval=0.1):
         if v or time.monotonic() >= end:
             return v
         time.sleep(interval)
+
+
+# ------------------------------------------------------------- no egress
+
+@pytest.fixture(scope="session", autouse=True)
+def no_egress():
+    """Blackhole routes for every non-local address the tests name, and the
+    real-world names they use resolving to a blackholed address, for the
+    whole run (egress_guard.py): nothing leaves even if the egress policy
+    under test is broken."""
+    import egress_guard
+    if os.geteuid() != 0:
+        pytest.fail("the suite needs root: it adds blackhole routes and "
+                    "/etc/hosts entries so that nothing leaves the machine")
+    errors = egress_guard.enter()
+    try:
+        if errors:
+            pytest.fail("could not blackhole: %s" % "; ".join(errors))
+        yield egress_guard
+    finally:
+        egress_guard.leave()
+
+
+# ------------------------------------------------------------ skip guard
+
+# A skipped test proves nothing, and a skip that depends on who runs the
+# suite (root or not, which packages, which network) lets `make test` pass
+# while proving less than it claims. A test that cannot run here fails with
+# the reason instead. The only skips allowed are listed here, by node id
+# prefix, each with the reason it does not depend on the machine or user;
+# any other skip fails the run (pytest_sessionfinish below).
+ALLOWED_SKIPS = {
+    # "tests/integration/test_x.py::test_y": "why this skip is fine",
+}
+_UNEXPECTED_SKIPS = []
+
+
+def _skip_allowed(nodeid):
+    return any(nodeid == k or nodeid.startswith(k + "[")
+               or nodeid.startswith(k + "::") for k in ALLOWED_SKIPS)
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and not hasattr(report, "wasxfail") \
+            and not _skip_allowed(report.nodeid):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) \
+            else str(report.longrepr)
+        _UNEXPECTED_SKIPS.append((report.nodeid, reason))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _UNEXPECTED_SKIPS:
+        tr = terminalreporter
+        tr.section("skips that are not allowed (conftest ALLOWED_SKIPS)",
+                   red=True)
+        for nodeid, reason in _UNEXPECTED_SKIPS:
+            tr.line("%s: %s" % (nodeid, reason), red=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _UNEXPECTED_SKIPS and exitstatus == 0:
+        session.exitstatus = 1
+
+
+# ------------------------------------------------------------ crash check
+
+@pytest.fixture
+def deaths_expected(env):
+    """For a test that makes the stack's own workers die on purpose: call
+    deaths_expected(label) as a context manager around what it does; the
+    markers it writes into the service's log tell scripts/integration.sh's
+    crash check (crash_check.py) that the deaths in between are wanted."""
+    import contextlib
+
+    import crash_check
+
+    @contextlib.contextmanager
+    def _window(label):
+        with open(env["BACKUPD_LOG"], "a") as f:
+            f.write('{"msg":"%s%s"}\n' % (crash_check.BEGIN, label))
+        try:
+            yield
+        finally:
+            time.sleep(0.5)  # the master's "died" line comes after the death
+            with open(env["BACKUPD_LOG"], "a") as f:
+                f.write('{"msg":"%s%s"}\n' % (crash_check.END, label))
+    return _window

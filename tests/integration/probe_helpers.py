@@ -262,3 +262,96 @@ def service_logs(env):
         if f and os.path.exists(f):
             out.append((k, Path(f).read_bytes()))
     return out
+
+
+class ScriptedHttp:
+    """A plain HTTP/1.1 server on host (any free port) whose answers a test
+    writes: answer(method, path) returns (delay_seconds, status, headers,
+    body), or None to read the request and never answer. Every request is
+    recorded in .requests as (method, path, monotonic time)."""
+
+    def __init__(self, host, answer):
+        import http.server
+        import threading
+        srv = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def handle_one_request(self):
+                self.raw_requestline = self.rfile.readline(65537)
+                if not self.raw_requestline or not self.parse_request():
+                    self.close_connection = True
+                    return
+                n = int(self.headers.get("Content-Length") or 0)
+                if n:
+                    self.rfile.read(n)
+                srv.requests.append((self.command, self.path,
+                                     time.monotonic()))
+                a = answer(self.command, self.path)
+                if a is None:
+                    srv._stop.wait(60)
+                    self.close_connection = True
+                    return
+                delay, status, headers, body = a
+                if delay:
+                    srv._stop.wait(delay)
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                body = body or b""
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+        self._stop = threading.Event()
+        self.requests = []
+        self.httpd = http.server.ThreadingHTTPServer((host, 0), H)
+        self.httpd.daemon_threads = True
+        self.host, self.port = self.httpd.server_address[:2]
+        self._t = threading.Thread(target=self.httpd.serve_forever,
+                                   daemon=True)
+        self._t.start()
+
+    def url(self, path="/"):
+        return "http://%s:%d%s" % (self.host, self.port, path)
+
+    def close(self):
+        self._stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def redirect_to(target_url):
+    """An answer for ScriptedHttp: 301 to target_url for every request."""
+    return lambda method, path: (0, 301, {"Location": target_url + path},
+                                 b"moved")
+
+
+def assert_placeholder_refused(api, d, new_body, pointers, listener=None):
+    """PUT new_body (secrets as "********", location changed) to the stored
+    destination d: 422 with errors at exactly `pointers`, the stored
+    config unchanged, and the listener on the new address (a SilentServer
+    or ScriptedHttp, when given) saw nothing."""
+    from conftest import PLACEHOLDER, error_pointers
+    path = "/backup-destinations/%s" % d["id"]
+    before = api.get(path).json()
+    assert PLACEHOLDER in new_body["config"].values(), new_body
+    r = api.put(path, json=new_body)
+    p = assert_problem(r, 422)
+    assert sorted(error_pointers(p)) == sorted(pointers), p
+    assert "lastTest" not in p, "a probe ran: %r" % p
+    time.sleep(0.1)
+    if listener is not None:
+        seen = getattr(listener, "requests", None)
+        if seen is None:
+            seen = listener.accepted
+        assert not seen, "the new address was contacted: %r" % (seen,)
+    after = api.get(path).json()
+    assert after["config"] == before["config"], (before, after)
+    assert after["updatedAt"] == before["updatedAt"], (before, after)
+    return p

@@ -5,6 +5,7 @@ import base64
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import uuid
 
@@ -370,6 +371,10 @@ def test_remote_type_unreachable_stores_nothing(api, env, dtype):
     want = "auth" if dtype == "gcs" else "connect"
     assert p["failedCheck"] == want, p
     assert [c["name"] for c in p["checks"]][-1] == want, p
+    if want == "connect":
+        # The names resolve to a blackholed address for the run
+        # (egress_guard): the connection itself failed, on any machine.
+        assert "does not resolve" not in p["checks"][-1]["detail"], p
     assert REMOTE_SECRET not in r.text and REMOTE_B64 not in r.text
     assert [x["id"] for x in api.list()] == [keep["id"]]
 
@@ -443,7 +448,9 @@ def test_local_path_outside_root_422(api, env, case, cleanup):
     assert not os.path.realpath(path).startswith(root + "/")
     r = api.post(LIST, json=local_body(env, org=api.org, path=path))
     p = assert_problem(r, 422)
-    assert p.get("failedCheck") in ("connect", "auth", "target"), p
+    # The local probe judges the path in its target check, and names why.
+    assert p.get("failedCheck") == "target", p
+    assert "outside the allowed local roots" in p["checks"][-1]["detail"], p
     assert api.list() == []
     assert _probe_files(path) == [], "probe left a file outside the root"
     if os.path.realpath(path) in [os.path.realpath(c) for c in cleanup]:
@@ -472,8 +479,47 @@ def test_local_path_is_a_file_422(api, env):
 def test_local_path_relative_422(api, env):
     r = api.post(LIST, json=local_body(env, org=api.org, path="relative/dir"))
     p = assert_problem(r, 422)
-    assert p.get("errors") or p.get("failedCheck"), p
+    # Refused by validation, before any probe: an error at the field.
+    assert error_pointers(p) == ["/config/path"], p
+    assert "failedCheck" not in p and "lastTest" not in p, p
     assert api.list() == []
+
+
+def test_local_write_refused_422_write(api, env):
+    """A directory the service cannot write in fails the write check (and
+    only it), stores nothing and leaves nothing. The service runs as this
+    user: for root, permission bits do not stop a write, so the directory
+    is a read-only bind mount of itself (root can write through no such
+    mount); for another user, mode 0555. Either way the test runs."""
+    d = fresh_dir(env)
+    mounted = False
+    if os.geteuid() == 0:
+        subprocess.run(["mount", "--bind", d, d], check=True,
+                       capture_output=True)
+        mounted = True
+    try:
+        if mounted:
+            subprocess.run(["mount", "-o", "remount,bind,ro", d], check=True,
+                           capture_output=True)
+        else:
+            os.chmod(d, 0o555)
+        with pytest.raises(OSError):
+            open(os.path.join(d, "canary"), "w").close()
+        r = api.post(LIST, json=local_body(env, path=d))
+        p = assert_problem(r, 422)
+        assert p.get("failedCheck") == "write", p
+        assert [(c["name"], c["ok"]) for c in p["checks"]] == \
+            [("target", True), ("write", False)], p
+        assert p["checks"][-1]["detail"] == \
+            "no permission to write in '%s'" % d, p
+        assert api.list() == []
+        assert os.listdir(d) == []
+    finally:
+        if mounted:
+            subprocess.run(["umount", d], check=True, capture_output=True)
+        os.chmod(d, 0o777)
+    # The same directory, writable again, is accepted.
+    api.create(local_body(env, path=d))
 
 
 def test_failed_create_stores_nothing(api, env):

@@ -35,7 +35,7 @@ import requests
 
 from conftest import (OAUTH_TYPES, SEEN_BODIES, Api, assert_problem,
                       assert_rfc3339, assert_test_result, mariadb_dump,
-                      new_org, sql, uname)
+                      new_org, register_secrets, sql, uname)
 from probe_helpers import PEERS, stub_process
 
 STUB = PEERS / "oauth" / "oauth_stub.py"
@@ -1221,3 +1221,18 @@ def test_zz_no_token_leaks(env, stub):
     # Nor a PKCE verifier: the stub saw them only in token requests, and
     # the states' verifiers are encrypted in the database.
     assert b"code_verifier" not in logs
+    # Nor, in any log, an authorization code or a state nonce (they travel
+    # in the callback's query string), the server-wide client secrets or
+    # the JWT key.
+    codes = [a["code"] for a in s["authorize"] if a.get("code")]
+    states = [a["params"]["state"] for a in s["authorize"]
+              if isinstance(a.get("params", {}).get("state"), str)]
+    assert len(codes) > 5 and len(states) > 5, (len(codes), len(states))
+    server_wide = [os.environ["BACKUPD_GOOGLE_CLIENT_SECRET"],
+                   os.environ["BACKUPD_MICROSOFT_CLIENT_SECRET"],
+                   env["BACKUPD_JWT_KEY"]]
+    for sec in codes + states + server_wide:
+        assert sec.encode() not in logs, sec[:8]
+    # The tokens go to the suite-wide scan too (every file of the stack).
+    register_secrets("google_drive", *toks, OWN_GOOGLE[1], REVOKE_GOOGLE[1])
+    register_secrets("onedrive", OWN_MS[1], REVOKE_MS[1])

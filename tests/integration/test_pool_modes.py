@@ -218,6 +218,16 @@ def start_pool(env, workdir):
     yield _start
     for p in pools:
         p.kill()
+    # A crash is a failure: no worker of these pools died of a signal or
+    # an error unless the test killed workers on purpose (it sets
+    # p.deaths_expected), and no sanitizer report, ever.
+    import crash_check
+    for p in pools:
+        bad = [(n, ln) for n, ln in crash_check.scan(p.log)
+               if crash_check.SANITIZER.search(ln)
+               or not getattr(p, "deaths_expected", False)]
+        assert not bad, "crashed workers or sanitizer reports in %s: %r" \
+            % (p.log, bad[:10])
 
 
 @pytest.fixture
@@ -394,6 +404,7 @@ def test_signal_mid_request_does_not_cut_it(start_pool, env, sig):
 
 def test_killed_worker_is_respawned(start_pool, env):
     p = start_pool(workers=2)
+    p.deaths_expected = True  # it kills workers
     before = p.workers()
     victim, survivor = before
     tok = make_token(env, org=new_org())
@@ -446,6 +457,7 @@ def test_request_timeout_kills_the_worker(start_pool, env):
     d = api.create_local(env)
     v0 = api.get("%s/%s" % (LIST, d["id"])).headers.get("ETag")
     p = start_pool(workers=1, request_timeout=2)
+    p.deaths_expected = True  # request_timeout ends the worker (status 3)
     (w0,) = p.workers()
     assert p.get_list(tok).status == 200
 
@@ -733,6 +745,7 @@ def test_sighup_while_a_worker_waits_for_respawn(start_pool, env):
     """A slot waiting out its respawn backoff at reload time must not add a
     worker beyond `workers`."""
     p = start_pool(workers=2)
+    p.deaths_expected = True  # it kills workers
     # Kill the same slot's worker while it is young: its backoff doubles
     # (100, 200, 400, then 800 ms).
     victim = p.workers()[0]

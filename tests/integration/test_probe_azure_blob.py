@@ -32,8 +32,11 @@ from pathlib import Path
 import pytest
 
 from conftest import (PLACEHOLDER, REPO, SEEN_BODIES, assert_problem,
-                      assert_test_result, uname)
-from probe_helpers import (SilentServer, assert_bounded, assert_fast_refusal,
+                      assert_test_result, register_secrets, uname)
+from probe_helpers import (PROBE_TIMEOUT, ScriptedHttp, SilentServer,
+                           assert_bounded,
+                           assert_placeholder_refused,
+                           assert_fast_refusal,
                            assert_listeners_count, assert_no_loopback_hit,
                            assert_sentences, created, dest_body, detail_of,
                            free_port, peer_host, refused, running,
@@ -58,6 +61,7 @@ WRONG_KEY = base64.b64encode(
 FORGED_SIG = "SENTINELsas%s" % uuid.uuid4().hex
 # Every secret this module hands the service; none may come back.
 SECRETS = [OWN_KEY, WRONG_KEY, FORGED_SIG, DEVSTORE_KEY]
+register_secrets("azure_blob", *SECRETS)
 # Azurite's / Azure's texts and XML must never leak into a detail.
 SERVER_TEXT = re.compile(
     r"[<>]|xml|RequestId|Server failed|The specified|This request is not|"
@@ -70,6 +74,7 @@ def remember(secret):
     SECRETS.append(secret)
     if m:
         SECRETS.append(m.group(1))
+    register_secrets("azure_blob", *SECRETS)
     return secret
 
 
@@ -385,6 +390,9 @@ def test_default_endpoint_is_azure_and_fails_at_connect(api):
                                         "accountKey": WRONG_KEY}})
     p = assert_problem(r, 422)
     assert p.get("failedCheck") == "connect", p
+    # The name resolves to a blackholed address for the run (egress_guard):
+    # the connection itself failed, whatever the machine's network.
+    assert "does not resolve" not in detail_of(p["lastTest"], "connect"), p
     assert WRONG_KEY not in r.text
 
 
@@ -410,3 +418,74 @@ def test_zz_secrets_never_in_responses_or_logs(env, api, peer):
     for k, data in service_logs(env):
         for n in needles:
             assert n not in data, (k, n)
+
+
+# ------------------------------------------------------------- redirects
+
+
+@pytest.mark.parametrize("status", [301, 302, 307])
+def test_redirect_is_not_followed(api, peer, status):
+    """An endpoint that answers with a redirect fails (the first request is
+    the container check, signed: auth) and says so; the redirect's target,
+    which would take the signed request, sees nothing."""
+    target = ScriptedHttp(peer.host, lambda m, p: (0, 200, {}, b""))
+    srv = ScriptedHttp(peer.host, lambda m, p: (
+        0, status, {"Location": target.url(p)}, b""))
+    try:
+        p, tr = create_fails(api, body(srv.url("/" + DEVSTORE), "probe-c1",
+                                       key=DEVSTORE_KEY), "auth")
+        assert "redirect (HTTP %d)" % status in detail_of(tr, "auth"), tr
+        assert len(srv.requests) == 1, srv.requests
+        time.sleep(0.1)
+        assert target.requests == [], target.requests
+    finally:
+        srv.close()
+        target.close()
+
+
+# --------------------------------------------------- placeholder vs location
+
+
+@pytest.mark.parametrize("cred", ["key", "sas"])
+def test_placeholder_does_not_follow_a_new_endpoint(api, peer, cred):
+    """The account key or SAS token is kept by "********" only for the
+    endpoint and account it was stored with: a new endpoint (a server of
+    one's own) or another account name with placeholders is refused at that
+    field, and the new server sees nothing."""
+    cont = container(peer)
+    if cred == "key":
+        b = body(peer.endpoint(DEVSTORE), cont, key=DEVSTORE_KEY)
+    else:
+        b = body(peer.endpoint(DEVSTORE), cont,
+                 sas=remember(account_sas(DEVSTORE, DEVSTORE_KEY, "rwdlac")))
+    d, _ = create_ok(api, b)
+    secret = "accountKey" if cred == "key" else "sasToken"
+    evil = ScriptedHttp(peer.host, lambda m, p: (0, 200, {}, b""))
+    try:
+        nb = body(evil.url("/" + DEVSTORE), cont, name=d["name"])
+        nb["config"][secret] = PLACEHOLDER
+        assert_placeholder_refused(api, d, nb, ["/config/endpoint"], evil)
+        nb = body(peer.endpoint(DEVSTORE), cont, name=d["name"],
+                  account="otheraccount")
+        nb["config"][secret] = PLACEHOLDER
+        assert_placeholder_refused(api, d, nb, ["/config/accountName"])
+    finally:
+        evil.close()
+
+
+def test_stalled_upload_fails_write_within_the_deadline(api, peer):
+    """An endpoint that answers the container check at once and never
+    answers the upload: the write check fails (not a second, out-of-order
+    connect check), within probe_timeout."""
+    srv = ScriptedHttp(peer.host, lambda m, p: None if m == "PUT"
+                       else (0, 200, {}, b""))
+    try:
+        t0 = time.monotonic()
+        p, tr = create_fails(api, body(srv.url("/" + DEVSTORE), "probe-c1",
+                                       key=DEVSTORE_KEY), "write")
+        assert time.monotonic() - t0 < PROBE_TIMEOUT + 1.5
+        assert [c["name"] for c in tr["checks"]] == \
+            ["connect", "auth", "target", "write"], tr
+        assert "did not answer in time" in detail_of(tr, "write"), tr
+    finally:
+        srv.close()

@@ -23,8 +23,10 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from conftest import SEEN_BODIES, assert_problem, assert_test_result
-from probe_helpers import (PEERS, PROBE_TIMEOUT, SilentServer, Tripwire,
+from conftest import (SEEN_BODIES, assert_problem, assert_test_result,
+                      register_secrets)
+from probe_helpers import (PEERS, PROBE_TIMEOUT, ScriptedHttp, SilentServer,
+                           Tripwire,
                            assert_fast_refusal, dest_body, free_port,
                            service_logs, stub_process)
 
@@ -40,6 +42,7 @@ BUCKETS = {
     "probe-nodelete": ["no_delete"],
     "probe-nometa": ["no_bucket_get"],
     "probe-noread": ["no_read"],
+    "probe-moved": ["moved"],
 }
 LIST = "/backup-destinations"
 EGRESS = "egress policy"
@@ -150,7 +153,11 @@ def gcs(env):
     with stub_process(["/usr/bin/python3", str(STUB), "--config",
                        str(state / "config.json"), "--state-dir", str(state)],
                       state, state / "ready", "gcs stub"):
-        yield peer
+        register_secrets("gcs", peer.priv)
+        try:
+            yield peer
+        finally:
+            register_secrets("gcs", *peer.tokens())
 
 
 def gcs_body(key_json, bucket="probe-ok", prefix=None):
@@ -462,3 +469,72 @@ def test_zz_no_secret_or_remote_text_in_any_response(api, gcs, env):
         text = data.replace(b"\\/", b"/")
         for n in needles:
             assert n not in text, "secret in %s" % k
+
+
+# ------------------------------------------------------------- redirects
+
+
+def test_api_redirect_is_not_followed(api, gcs):
+    """The Cloud Storage API answering 301 for the bucket fails the target
+    check and says so; the redirect's target (elsewhere on the stub) sees
+    nothing, and the bearer token goes nowhere else."""
+    n0 = len(gcs.requests())
+    p = failed(api, gcs_body(gcs.key_file(), bucket="probe-moved"), "target")
+    assert "301" in p["checks"][-1]["detail"], p
+    time.sleep(0.1)
+    paths = [q["path"] for q in gcs.requests()[n0:]]
+    assert not [x for x in paths if x.startswith("/elsewhere")], paths
+    assert len([x for x in paths if "probe-moved" in x]) == 1, paths
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_token_uri_redirect_is_not_followed(api, gcs, status):
+    """A token endpoint that answers with a redirect fails auth; the
+    redirect's target, which would take the signed assertion, sees
+    nothing."""
+    target = ScriptedHttp(PEER_HOST, lambda m, p: (0, 200, {}, b"{}"))
+    srv = ScriptedHttp(PEER_HOST, lambda m, p: (
+        0, status, {"Location": target.url(p)}, b""))
+    try:
+        p = failed(api, gcs_body(gcs.key_file(token_uri=srv.url("/token"))),
+                   "auth")
+        assert str(status) in p["checks"][-1]["detail"], p
+        assert len(srv.requests) == 1, srv.requests
+        time.sleep(0.1)
+        assert target.requests == [], target.requests
+    finally:
+        srv.close()
+        target.close()
+
+
+# --------------------------------------------------- placeholder vs location
+
+
+def test_placeholder_keeps_the_key_file_whole(api, gcs):
+    """gcs has no location field of its own: the API is server-wide and the
+    token endpoint (token_uri) is inside the secret key file, which
+    "********" keeps whole. So a PUT with the placeholder and another bucket
+    is allowed, and its token request goes to the stored token_uri (the
+    stub), never to an address of the caller's choosing: a listener the
+    caller might name elsewhere sees nothing."""
+    d = api.create(gcs_body(gcs.key_file(), prefix=prefix_())).json()
+    n0 = len(gcs.assertions())
+    evil = ScriptedHttp(PEER_HOST, lambda m, p: (0, 200, {}, b"{}"))
+    try:
+        b = gcs_body("********", bucket="probe-nodelete",
+                     prefix=d["config"].get("prefix"))
+        b["name"] = d["name"]
+        # The only way to name another token endpoint is a new key file;
+        # a placeholder *inside* one is just an invalid key file.
+        r = api.put("%s/%s" % (LIST, d["id"]), json=b)
+        assert r.status_code == 200, r.text
+        assert len(gcs.assertions()) == n0 + 1
+        assert gcs.assertions()[n0]["aud"] == gcs.token_uri
+        bad = json.loads(gcs.key_file(token_uri=evil.url("/token")))
+        bad["private_key"] = "********"
+        b2 = gcs_body(json.dumps(bad), bucket="probe-ok")
+        b2["name"] = d["name"]
+        p = assert_problem(api.put("%s/%s" % (LIST, d["id"]), json=b2), 422)
+        assert evil.requests == [], evil.requests
+    finally:
+        evil.close()

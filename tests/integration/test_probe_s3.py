@@ -31,8 +31,9 @@ from urllib.parse import unquote
 import pytest
 
 from conftest import (PLACEHOLDER, SEEN_BODIES, assert_problem,
-                      assert_test_result)
-from probe_helpers import (PEERS, SilentServer, assert_bounded,
+                      assert_test_result, register_secrets)
+from probe_helpers import (PEERS, PROBE_TIMEOUT, ScriptedHttp, SilentServer,
+                           assert_bounded, assert_placeholder_refused,
                            assert_fast_refusal, assert_listeners_count,
                            assert_no_loopback_hit, assert_sentences, created,
                            dest_body, detail_of, free_port, load_by_path,
@@ -49,6 +50,7 @@ SECRET = "s3secret-%s" % uuid.uuid4().hex
 WRONG = "s3wrong-%s" % uuid.uuid4().hex
 TOKEN = "s3token-%s" % uuid.uuid4().hex
 SENTINELS = (SECRET, WRONG, TOKEN)
+register_secrets("s3", *SENTINELS)
 ALL_CHECKS = ["connect", "auth", "target", "write", "read", "delete"]
 # S3's error documents (and the front's messages) must never reach a detail.
 S3_TEXT = re.compile(
@@ -467,3 +469,91 @@ def test_zz_secrets_never_in_responses_or_logs(env, api, peer):
     for key, data in service_logs(env):
         for s in SENTINELS:
             assert s.encode() not in data, "%s in %s" % (s, key)
+
+
+# ------------------------------------------------------------- redirects
+
+
+def test_redirect_is_not_followed(api, peer):
+    """An endpoint that answers 301 (S3's answer for a bucket to be reached
+    elsewhere) fails the target check and says so; the redirect's target,
+    which would take the signed request, sees nothing."""
+    target = ScriptedHttp(peer.host, lambda m, p: (0, 200, {}, b""))
+    srv = ScriptedHttp(peer.host, lambda m, p: (
+        0, 301, {"Location": target.url(p)}, b""))
+    try:
+        p, tr = create_fails(api, body(peer, endpoint=srv.url("")), "target")
+        assert detail_of(tr, "target") == (
+            "bucket '%s' must be addressed through another endpoint or "
+            "region than '%s'" % (BUCKET, REGION)), tr
+        assert len(srv.requests) == 1, srv.requests
+        time.sleep(0.1)
+        assert target.requests == [], target.requests
+    finally:
+        srv.close()
+        target.close()
+
+
+@pytest.mark.parametrize("status", [302, 307, 308])
+def test_other_redirects_are_not_followed(api, peer, status):
+    target = ScriptedHttp(peer.host, lambda m, p: (0, 200, {}, b""))
+    srv = ScriptedHttp(peer.host, lambda m, p: (
+        0, status, {"Location": target.url(p)}, b""))
+    try:
+        p, tr = create_fails(api, body(peer, endpoint=srv.url("")),
+                             "target")
+        assert detail_of(tr, "target") == \
+            "the server answered HTTP %d while listing the bucket" % status
+        assert len(srv.requests) == 1, srv.requests
+        time.sleep(0.1)
+        assert target.requests == [], target.requests
+    finally:
+        srv.close()
+        target.close()
+
+
+# --------------------------------------------------- placeholder vs location
+
+
+def test_placeholder_does_not_follow_a_new_endpoint(api, peer):
+    """The secret access key and the session token are kept by "********"
+    only for the endpoint they were stored with: pointing the destination
+    at a server of one's own with placeholders is refused at
+    /config/endpoint, and that server sees nothing."""
+    d, _ = create_ok(api, body(peer, accessKeyId="AKIDTOKEN",
+                               sessionToken=TOKEN))
+    evil = ScriptedHttp(peer.host, lambda m, p: (0, 200, {}, b""))
+    try:
+        b = body(peer, name=d["name"], endpoint=evil.url(""),
+                 prefix=d["config"]["prefix"], accessKeyId="AKIDTOKEN",
+                 secretAccessKey=PLACEHOLDER, sessionToken=PLACEHOLDER)
+        assert_placeholder_refused(api, d, b, ["/config/endpoint"], evil)
+        # Leaving the endpoint out (AWS's default) is a change too.
+        b["config"].pop("endpoint")
+        assert_placeholder_refused(api, d, b, ["/config/endpoint"], evil)
+    finally:
+        evil.close()
+
+
+def test_stalled_upload_fails_write_within_the_deadline(api, peer):
+    """An endpoint that answers the bucket listing at once and never
+    answers the upload: the write check fails (not a second, out-of-order
+    connect check), within probe_timeout."""
+    def answer(method, path):
+        if method == "PUT":
+            return None
+        return 0, 200, {"Content-Type": "application/xml"}, (
+            b'<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult '
+            b'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>%s'
+            b'</Name><KeyCount>0</KeyCount></ListBucketResult>'
+            % BUCKET.encode())
+    srv = ScriptedHttp(peer.host, answer)
+    try:
+        t0 = time.monotonic()
+        p, tr = create_fails(api, body(peer, endpoint=srv.url("")), "write")
+        assert time.monotonic() - t0 < PROBE_TIMEOUT + 1.5
+        assert [c["name"] for c in tr["checks"]] == \
+            ["connect", "auth", "target", "write"], tr
+        assert "did not answer in time" in detail_of(tr, "write"), tr
+    finally:
+        srv.close()

@@ -30,8 +30,9 @@ from pathlib import Path
 import pytest
 
 from conftest import (PLACEHOLDER, REPO, SEEN_BODIES, assert_problem,
-                      assert_test_result)
+                      assert_test_result, register_secrets)
 from probe_helpers import (PROBE_TIMEOUT, SilentServer, Tripwire,
+                           assert_placeholder_refused,
                            assert_fast_refusal, created, dest_body, detail_of,
                            details, free_port, peer_host, probe_files, refused,
                            running, service_logs)
@@ -56,7 +57,15 @@ TMP_PREFIX = "backupd-sftp-"
 def peer(env):
     host = peer_host(pki=False)
     root = Path(env["BACKUPD_STACK_DIR"]) / "peers" / "sftp"
-    yield from running(SftpPeer(root, host))
+    p = SftpPeer(root, host)
+    p.start()
+    try:
+        register_secrets("sftp", p.password, p.key_passphrase(),
+                         *(p.key(k) for k in ("ed25519", "ed25519-pass",
+                                              "rsa", "rsa-pem")))
+        yield p
+    finally:
+        p.stop()
 
 
 @pytest.fixture(scope="module")
@@ -530,3 +539,37 @@ def test_zz_secrets_never_in_responses_or_logs(env, peer):
         text = data.decode(errors="replace")
         for s in secrets:
             assert s not in text, "a secret reached %s" % key
+
+
+# --------------------------------------------------- placeholder vs location
+
+
+@pytest.mark.parametrize("change", ["port", "host+port", "host",
+                                    "hostKeySha256"])
+def test_placeholder_does_not_follow_a_new_host(api, peer, change):
+    """The password and the private key are kept by "********" only for the
+    host, port and pinned host key they were stored with: changing any of
+    them with placeholders is refused at that field, and a server of one's
+    own on the new address sees no connection."""
+    import egress_guard
+    d, tr = create_ok(api, peer, body(peer, password=peer.password,
+                                      privateKey=peer.key("ed25519")))
+    evil = SilentServer(peer.host)
+    try:
+        cfg = {"password": PLACEHOLDER, "privateKey": PLACEHOLDER,
+               "hostKeySha256": d["config"].get("hostKeySha256")}
+        want = []
+        if "port" in change:
+            cfg["port"] = evil.port
+            want.append("/config/port")
+        if change.startswith("host") and change != "hostKeySha256":
+            cfg["host"] = egress_guard.PEER_ALIAS
+            want.append("/config/host")
+        if change == "hostKeySha256":
+            cfg["hostKeySha256"] = "SHA256:" + "A" * 43
+            want.append("/config/hostKeySha256")
+        b = body(peer, name=d["name"], **cfg)
+        b["config"] = {k: v for k, v in b["config"].items() if v is not None}
+        assert_placeholder_refused(api, d, b, want, evil)
+    finally:
+        evil.close()

@@ -20,13 +20,14 @@ from pathlib import Path
 import pytest
 
 from conftest import (PLACEHOLDER, SEEN_BODIES, assert_problem,
-                      assert_test_result)
-from probe_helpers import (PEERS, SilentServer, assert_bounded,
+                      assert_test_result, register_secrets)
+from probe_helpers import (PEERS, PROBE_TIMEOUT, ScriptedHttp,
+                           SilentServer, assert_bounded,
                            assert_fast_refusal, assert_listeners_count,
                            assert_no_loopback_hit, assert_sentences, created,
                            dest_body, detail_of, free_port, load_by_path,
-                           peer_host, probe_files, refused, running,
-                           service_logs, wait)
+                           peer_host, probe_files, redirect_to, refused,
+                           running, service_logs, wait)
 from probe_helpers import URL_SSRF_HOSTS as SSRF_HOSTS
 
 # Loaded by path under its own name: other peers have helper modules too.
@@ -38,6 +39,7 @@ USER = "backup"
 # Sentinel secrets: they must never show up in a response or a log.
 PASSWORD = "davpw-%s" % uuid.uuid4().hex
 WRONG = "davwrong-%s" % uuid.uuid4().hex
+register_secrets("webdav", PASSWORD, WRONG)
 ALL_CHECKS = ["connect", "auth", "target", "write", "read", "delete"]
 HTTP_WARNING = "plain http://"
 # Apache's error pages (and XML) must never leak into a detail.
@@ -340,3 +342,70 @@ def test_placeholder_does_not_follow_a_new_url(api, peer):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+# ------------------------------------------------ one deadline, redirects
+
+MULTISTATUS = (b'<?xml version="1.0" encoding="utf-8"?>\n'
+               b'<D:multistatus xmlns:D="DAV:"><D:response><D:href>/dav/'
+               b'</D:href><D:propstat><D:prop><D:resourcetype>'
+               b'<D:collection/></D:resourcetype></D:prop>'
+               b'<D:status>HTTP/1.1 200 OK</D:status></D:propstat>'
+               b'</D:response></D:multistatus>\n')
+
+
+def test_one_deadline_for_the_whole_probe(api, peer):
+    """probe_timeout bounds the whole probe, not each transfer: a server
+    that answers PROPFIND at once, takes most of the time on PUT, then
+    never answers GET. The GET gets only what is left: the test ends within
+    probe_timeout (plus a margin), where one timeout per transfer would
+    take PUT's delay plus a whole probe_timeout more."""
+    put_delay = PROBE_TIMEOUT - 2.0
+
+    def answer(method, path):
+        if method == "PROPFIND":
+            return 0, 207, {"Content-Type": "application/xml"}, MULTISTATUS
+        if method == "PUT":
+            return put_delay, 201, {}, b""
+        if method == "GET":
+            return None  # never answers
+        return 0, 204, {}, b""
+
+    srv = ScriptedHttp(peer.host, answer)
+    try:
+        t0 = time.monotonic()
+        p, tr = create_fails(api, body(srv.url("/dav/")), "read")
+        took = time.monotonic() - t0
+        methods = [m for m, _, _ in srv.requests]
+        assert methods[:3] == ["PROPFIND", "PUT", "GET"], methods
+        assert took < PROBE_TIMEOUT + 1.5, \
+            "the probe took %.1fs; probe_timeout is %ds" % (took,
+                                                          PROBE_TIMEOUT)
+        # The GET itself was cut to what was left, not given a timeout of
+        # its own.
+        t_get = srv.requests[2][2]
+        assert time.monotonic() - t_get < 2.0 + 1.5, srv.requests
+        assert detail_of(tr, "read") == (
+            "the server accepted the connection but did not answer in time "
+            "while reading the probe object back"), tr
+    finally:
+        srv.close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_redirect_is_not_followed(api, peer, status):
+    """A collection that answers with a redirect fails the target check and
+    says so; the redirect's target sees nothing."""
+    target = ScriptedHttp(peer.host, lambda m, p: (0, 207, {}, MULTISTATUS))
+    srv = ScriptedHttp(peer.host, lambda m, p: (
+        0, status, {"Location": target.url(p)}, b"moved"))
+    try:
+        p, tr = create_fails(api, body(srv.url("/dav/"), USER, PASSWORD),
+                             "target")
+        assert "redirect" in detail_of(tr, "target"), tr
+        assert [m for m, _, _ in srv.requests] == ["PROPFIND"], srv.requests
+        time.sleep(0.1)
+        assert target.requests == [], target.requests
+    finally:
+        srv.close()
+        target.close()

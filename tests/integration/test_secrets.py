@@ -19,6 +19,8 @@ SENTINELS = []
 def sentinel(tag):
     s = "SNTL%s%s" % (tag, uuid.uuid4().hex)
     SENTINELS.append(s)
+    conftest.register_secrets("google_drive", s)  # and onedrive: one set
+    conftest.register_secrets("onedrive", s)
     return s
 
 

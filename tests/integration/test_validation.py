@@ -324,6 +324,8 @@ def test_name_boundaries_accepted(api, env, name):
 ALLOW_ID = {"GET", "PUT", "DELETE"}
 ALLOW_LIST = {"GET", "POST"}
 ALLOW_TEST = {"POST"}
+ALLOW_OAUTH = {"POST"}
+ALLOW_CALLBACK = {"GET"}
 
 
 def _allow_set(r):
@@ -342,6 +344,14 @@ def _allow_set(r):
     ("GET", "/{id}/test", ALLOW_TEST),
     ("PUT", "/{id}/test", ALLOW_TEST),
     ("DELETE", "/{id}/test", ALLOW_TEST),
+    # The OAuth routes, against the real server (the router's unit test
+    # only sees a copy of the table).
+    ("GET", "/{id}/oauth", ALLOW_OAUTH),
+    ("PUT", "/{id}/oauth", ALLOW_OAUTH),
+    ("DELETE", "/{id}/oauth", ALLOW_OAUTH),
+    ("POST", "/oauth/callback", ALLOW_CALLBACK),
+    ("PUT", "/oauth/callback", ALLOW_CALLBACK),
+    ("DELETE", "/oauth/callback", ALLOW_CALLBACK),
 ])
 @pytest.mark.parametrize("authed", [True, False], ids=["auth", "noauth"])
 def test_method_not_allowed_405(api, env, seeded, method, suffix, allowed,

@@ -28,6 +28,8 @@ Test rules per bucket (config "buckets": {"name": ["rule", ...]}):
   read_only      objects.insert answers 403
   no_read        objects.get answers 403
   no_delete      objects.delete answers 403
+  moved          every request for the bucket answers 301 to /elsewhere/...
+                 on this stub (for "redirects are not followed" tests)
 
 Every error message carries the marker "(gcs-stub)", so tests can prove no
 raw remote message reaches a response.
@@ -308,6 +310,15 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(404, google_error(
                 404, "notFound", "The specified bucket does not exist."))
         rules = st.buckets[bucket]
+        if "moved" in rules:
+            # A redirect to elsewhere on this stub (no such API path): a
+            # client that followed it would show up in requests.jsonl.
+            self.send_response(301)
+            self.send_header("Location", self.own_url("/elsewhere" +
+                                                      self.path))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         denied = google_error(403, "forbidden", "caller does not have "
                               "access to the Google Cloud Storage bucket.")
 

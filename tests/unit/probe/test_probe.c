@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/inotify.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -24,6 +26,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+/* CLONE_NEWNS without _GNU_SOURCE (glibc only defines it for GNU). */
+#include <linux/sched.h>
 
 #include "bd_limits.h"
 #include "clock.h"
@@ -669,23 +673,81 @@ test_local_failures(void **state)
 	assert_int_equal(count_entries(p_out), 0);
 }
 
+/* What a probe of a directory it cannot write in must answer: NULL when
+ * right, else what is wrong (a plain function: it also runs in a child,
+ * where cmocka's asserts cannot be used). */
+static const char *
+readonly_wrong(const struct probe_result *r)
+{
+	if (r->ok)
+		return "the probe passed";
+	if (r->failed != CHECK_WRITE)
+		return "the probe did not fail its write check";
+	if (r->nchecks != 2 || !r->checks[0].ok)
+		return "not exactly target (passed) then write (failed)";
+	if (strstr(r->checks[1].detail, "no permission to write in") == NULL)
+		return "the write detail does not say why";
+	if (count_entries(p_ro) != 0)
+		return "something was created in the directory";
+	return NULL;
+}
+
+/*
+ * Root writes through permission bits, so for root the directory is made
+ * read-only the way root cannot write through either: a read-only bind
+ * mount of it onto itself, in a child with a mount namespace of its own
+ * (nothing outside the child sees the mount, and it goes with the child).
+ * Both users run the test; a root that cannot make the mount fails it,
+ * saying why, rather than skip it.
+ */
 static void
 test_local_readonly(void **state)
 {
 	struct probe_result r;
+	const char *wrong;
+	int status;
+	pid_t kid;
 
 	(void)state;
-	if (geteuid() == 0)
-		skip(); /* root writes through permission bits */
-	assert_int_equal(chmod(p_ro, 0555), 0);
-	run_local(p_root, p_ro, &r);
-	chmod(p_ro, 0700);
-	assert_false(r.ok);
-	assert_int_equal(r.failed, CHECK_WRITE);
-	assert_int_equal(r.nchecks, 2);
-	assert_true(r.checks[0].ok);
-	assert_non_null(strstr(r.checks[1].detail, "no permission to write in"));
-	assert_int_equal(count_entries(p_ro), 0);
+	if (geteuid() != 0) {
+		assert_int_equal(chmod(p_ro, 0555), 0);
+		run_local(p_root, p_ro, &r);
+		chmod(p_ro, 0700);
+		wrong = readonly_wrong(&r);
+		if (wrong != NULL)
+			fail_msg("read-only directory: %s", wrong);
+		probe_result_clear(&r);
+		return;
+	}
+	fflush(NULL);
+	kid = fork();
+	assert_true(kid >= 0);
+	if (kid == 0) {
+		if (syscall(SYS_unshare, CLONE_NEWNS) != 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    mount(p_ro, p_ro, NULL, MS_BIND, NULL) != 0 ||
+		    mount(NULL, p_ro, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY,
+		    NULL) != 0) {
+			fprintf(stderr, "read-only bind mount of %s: %s\n", p_ro,
+			    strerror(errno));
+			_exit(2);
+		}
+		run_local(p_root, p_ro, &r);
+		wrong = readonly_wrong(&r);
+		if (wrong != NULL) {
+			fprintf(stderr, "read-only directory (root): %s\n",
+			    wrong);
+			_exit(1);
+		}
+		probe_result_clear(&r);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(kid, &status, 0), kid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("the read-only check as root failed (status %d, see "
+		    "stderr)", status);
+	/* The mount was the child's only: the directory is writable again. */
+	assert_int_equal(access(p_ro, W_OK), 0);
 }
 
 /* The whole TestResult of a local probe, as the handler will send it. */
