@@ -385,8 +385,9 @@ check_target(const struct probe_env *env, const char *path, size_t pathlen,
 	/* Confine before touching the file system: whether something exists
 	 * outside the roots is none of the caller's business. */
 	if (!find_base(cfg->local_roots, org, lexical, &b)) {
-		probe_fail(res, CHECK_TARGET, org != NULL ? "the path must lie "
-		    "in this organization's directory of a local root "
+		probe_fail(res, CHECK_TARGET, org != NULL ? "path resolves "
+		    "outside the allowed local roots: it must lie in this "
+		    "organization's directory of a local root "
 		    "(<root>/<organization id>)" :
 		    "path resolves outside the allowed local roots");
 		goto out;

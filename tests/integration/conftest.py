@@ -394,6 +394,12 @@ def fresh_dir(env, org):
     return d
 
 
+def org_of(tok):
+    """The org_id claim of a token (as a string), for its local directory."""
+    org = jwt.decode(tok, options={"verify_signature": False})["org_id"]
+    return str(org)
+
+
 def missing_dir(env, org):
     """A path in org's directory under the local root that does not
     exist."""

@@ -491,7 +491,7 @@ def test_local_write_refused_422_write(api, env):
     user: for root, permission bits do not stop a write, so the directory
     is a read-only bind mount of itself (root can write through no such
     mount); for another user, mode 0555. Either way the test runs."""
-    d = fresh_dir(env)
+    d = fresh_dir(env, api.org)
     mounted = False
     if os.geteuid() == 0:
         subprocess.run(["mount", "--bind", d, d], check=True,
