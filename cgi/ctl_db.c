@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <mysql.h>
+#include <mysqld_error.h>
 
 #include "ctl.h"
 #include "db.h"
@@ -103,8 +104,9 @@ out:
 	return rc;
 }
 
-/* ---- migrate: the operator tool's own statements (the service's table in
- * db.c cannot be prepared before the schema exists). ---- */
+/* ---- migrate and migrate --status: the operator tool's own statements,
+ * the only SQL text in cgi/ (the service's table in db.c is prepared as a
+ * whole at connect, which fails before the schema exists). ---- */
 
 static const char SQL_LOCK[] =
     "SELECT GET_LOCK(CONCAT('backupd.migrate.', DATABASE()), 120)";
@@ -116,6 +118,9 @@ static const char SQL_TABLE[] =
     "applied_at DATETIME(3) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
 static const char SQL_APPLIED[] =
     "SELECT COUNT(*) FROM schema_migrations WHERE version = ?";
+static const char SQL_LIST[] =
+    "SELECT CAST(version AS CHAR), "
+    "DATE_FORMAT(applied_at, '%Y-%m-%dT%H:%i:%sZ') FROM schema_migrations";
 static const char SQL_RECORD[] =
     "INSERT INTO schema_migrations (version, name, applied_at) "
     "VALUES (?, ?, UTC_TIMESTAMP(3))";
@@ -213,24 +218,35 @@ slurp(const char *path, size_t *len)
 	return buf;
 }
 
+/* A connection of its own (NULL, the reason on stderr, on failure). */
+static MYSQL *
+connect_raw(const struct cfg *c, unsigned long flags)
+{
+	MYSQL *m = mysql_init(NULL);
+
+	if (m == NULL)
+		return NULL;
+	if (!mysql_real_connect(m, c->db_host, c->db_user, c->db_password,
+	    c->db_name, (unsigned)c->db_port, c->db_socket, flags)) {
+		fprintf(stderr, "backupctl: cannot reach the database (error "
+		    "%u)\n", mysql_errno(m));
+		mysql_close(m);
+		return NULL;
+	}
+	return m;
+}
+
 /* See ctl.h. */
 int
 ctl_migrate(const struct cfg *c, const char *sql_dir, json_object *applied_names)
 {
 	struct dirent **files = NULL;
-	MYSQL *m = mysql_init(NULL);
+	MYSQL *m;
 	long long got = 0;
 	int n = -1, applied = 0, rc = 1;
 
-	if (m == NULL)
+	if ((m = connect_raw(c, CLIENT_MULTI_STATEMENTS)) == NULL)
 		return 1;
-	if (!mysql_real_connect(m, c->db_host, c->db_user, c->db_password,
-	    c->db_name, (unsigned)c->db_port, c->db_socket,
-	    CLIENT_MULTI_STATEMENTS)) {
-		fprintf(stderr, "backupctl: cannot reach the database (error "
-		    "%u)\n", mysql_errno(m));
-		goto out;
-	}
 	if (run(m, SQL_LOCK, sizeof(SQL_LOCK) - 1, &got) != 0 || got != 1) {
 		fprintf(stderr, "backupctl: could not take the migration lock\n");
 		goto out;
@@ -292,4 +308,88 @@ int
 ctl_sql_files(const char *sql_dir, struct dirent ***files)
 {
 	return scandir(sql_dir, files, migration_file, by_name);
+}
+
+/* The applied migrations as {version: appliedAt} into `applied`: none
+ * while schema_migrations does not exist yet. 0, or -1 (reason on stderr).
+ */
+static int
+migrations_applied(MYSQL *m, json_object *applied)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	if (mysql_query(m, SQL_LIST) != 0) {
+		if (mysql_errno(m) == ER_NO_SUCH_TABLE)
+			return 0;
+		fprintf(stderr, "backupctl: database error: %s\n",
+		    mysql_error(m));
+		return -1;
+	}
+	if ((res = mysql_store_result(m)) == NULL)
+		return -1;
+	while ((row = mysql_fetch_row(res)) != NULL)
+		if (row[0] != NULL && row[1] != NULL)
+			json_object_object_add(applied, row[0],
+			    json_object_new_string(row[1]));
+	mysql_free_result(res);
+	return 0;
+}
+
+/* See ctl.h. Exit 0 when every migration is applied, 1 when one is
+ * pending (or on error). */
+int
+ctl_migrate_status(const struct ctl *ctl, const struct cfg *c,
+    const char *sql_dir)
+{
+	struct dirent **files = NULL;
+	json_object *applied = json_object_new_object(), *out;
+	json_object *list = json_object_new_array();
+	MYSQL *m = NULL;
+	int n = -1, pending = 0, rc = CTL_FAIL, i;
+
+	if ((n = ctl_sql_files(sql_dir, &files)) < 0) {
+		fprintf(stderr, "backupctl: %s: %s\n", sql_dir, strerror(errno));
+		goto out;
+	}
+	if ((m = connect_raw(c, 0)) == NULL || migrations_applied(m, applied))
+		goto out;
+	if (!ctl->json)
+		printf("version\tfile\tappliedAt\n");
+	for (i = 0; i < n; i++) {
+		const char *name = files[i]->d_name;
+		long v = strtol(name, NULL, 10);
+		char key[32];
+		json_object *o = json_object_new_object(), *at = NULL;
+
+		snprintf(key, sizeof(key), "%ld", v);
+		json_object_object_get_ex(applied, key, &at);
+		pending += at == NULL;
+		json_object_object_add(o, "version", json_object_new_int64(v));
+		json_object_object_add(o, "file", json_object_new_string(name));
+		json_object_object_add(o, "appliedAt", json_object_get(at));
+		json_object_array_add(list, o);
+		if (!ctl->json)
+			printf("%ld\t%s\t%s\n", v, name, at != NULL ?
+			    json_object_get_string(at) : "pending");
+	}
+	if (ctl->json) {
+		out = json_object_new_object();
+		json_object_object_add(out, "migrations", json_object_get(list));
+		json_object_object_add(out, "pending",
+		    json_object_new_int(pending));
+		ctl_print_json(out);
+	} else {
+		printf("%d pending\n", pending);
+	}
+	rc = pending == 0 ? CTL_OK : CTL_FAIL;
+out:
+	for (i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+	json_object_put(applied);
+	json_object_put(list);
+	if (m != NULL)
+		mysql_close(m);
+	return rc;
 }

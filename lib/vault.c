@@ -234,6 +234,18 @@ vault_current_key_id(const struct vault *v)
 	return v != NULL && v->n > 0 ? v->keys[v->n - 1].id : NULL;
 }
 
+size_t
+vault_key_count(const struct vault *v)
+{
+	return v != NULL ? v->n : 0;
+}
+
+const char *
+vault_key_id(const struct vault *v, size_t i)
+{
+	return v != NULL && i < v->n ? v->keys[i].id : NULL;
+}
+
 static const struct vkey *
 find_key(const struct vault *v, const char *id, size_t idlen)
 {

@@ -31,6 +31,11 @@ void vault_free(struct vault *);
 /* Id of the key that seals (the last line). Borrowed from the vault. */
 const char *vault_current_key_id(const struct vault *);
 
+/* The ring's key ids in file order (the last one seals); vault_key_id()
+ * is NULL past the end. Borrowed from the vault. */
+size_t vault_key_count(const struct vault *);
+const char *vault_key_id(const struct vault *, size_t i);
+
 /* Whether the ring holds a key with this id. */
 int vault_has_key(const struct vault *, const char *key_id);
 
