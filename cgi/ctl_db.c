@@ -13,7 +13,6 @@
 #include "store.h"
 #include "bd_limits.h"
 #include "vault.h"
-#include "wipe.h"
 
 /* See ctl.h. */
 int
@@ -51,32 +50,22 @@ ctl_rekey(const struct cfg *c, long *done)
 		}
 		for (size_t i = 0; i < r.nrows && !failed; i++) {
 			struct rekey_row row, w;
-			char *plain = NULL;
 			unsigned char *blob = NULL;
-			size_t plen = 0, blen = 0;
+			enum bd_err e;
 
 			store_rekey_from_row(&r, i, &row);
-			if (vault_open(v, row.org, row.id, row.blob, row.bloblen,
-			    &plain, &plen) != BD_OK) {
-				fprintf(stderr, "backupctl: destination %s does "
-				    "not decrypt with this keyring; stopping\n",
-				    row.id);
-				failed = true;
-				break;
-			}
 			w = row;
-			if (vault_seal(v, row.org, row.id, plain, plen, &blob,
-			    &blen) != BD_OK) {
-				failed = true;
-			} else {
-				w.blob = blob;
-				w.bloblen = blen;
-				failed = store_rekey_write(db, &w, cur) != BD_OK;
-			}
+			e = vault_reseal(v, row.org, row.id, row.blob,
+			    row.bloblen, &blob, &w.bloblen);
+			w.blob = blob;
+			if (e == BD_OK)
+				e = store_rekey_write(db, &w, cur);
+			failed = e != BD_OK;
 			if (failed)
-				fprintf(stderr, "backupctl: destination %s could "
-				    "not be re-encrypted; stopping\n", row.id);
-			wipe_free(plain, plen);
+				fprintf(stderr, "backupctl: destination %s %s; "
+				    "stopping\n", row.id, e == BD_ERR_CRYPTO ?
+				    "does not decrypt with this keyring" :
+				    "could not be re-encrypted");
 			free(blob);
 		}
 		size_t n = r.nrows;

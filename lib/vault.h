@@ -55,6 +55,13 @@ enum bd_err vault_seal(const struct vault *, const char *org, const char *id,
 enum bd_err vault_open(const struct vault *, const char *org, const char *id,
     const unsigned char *blob, size_t bloblen, char **payload, size_t *len);
 
+/* Re-seal a blob of (org, id) under the current key (backupctl rekey): the
+ * plaintext never leaves the vault and is wiped. Errors as vault_open()'s
+ * and vault_seal()'s; *out is malloc'd (caller frees). */
+enum bd_err vault_reseal(const struct vault *, const char *org,
+    const char *id, const unsigned char *blob, size_t bloblen,
+    unsigned char **out, size_t *outlen);
+
 /* Key id a blob was sealed with, copied into out (LIM_KEY_ID_MAX + 1). */
 enum bd_err vault_blob_key_id(const unsigned char *blob, size_t bloblen,
     char *out);
