@@ -1,8 +1,8 @@
 /*
  * backupctl's shared pieces (backupctl.c: the command table, dispatch and
- * the config/key commands; ctl_db.c: rekey and migrate; ctl_ops.c: the
- * database-reading operator commands; ctl_keydoc.c: the config keys'
- * documentation). Every command returns a process exit status: CTL_OK,
+ * the config/key commands; ctl_db.c: rekey, migrate and migrate --status,
+ * the only SQL text of cgi/; ctl_ops.c: the database-reading operator
+ * commands, through the store; ctl_keydoc.c: the config keys' docs). Every command returns a process exit status: CTL_OK,
  * CTL_FAIL (reason on stderr), CTL_USAGE, CTL_TEST_FAILED (a connection
  * test ran and failed), CTL_UNSAFE (a secret file is readable by others).
  */
@@ -58,9 +58,12 @@ int ctl_migrate(const struct cfg *c, const char *sql_dir,
 struct dirent;
 int ctl_sql_files(const char *sql_dir, struct dirent ***files);
 
-/* ctl_ops.c: the operator commands reading the database. */
+/* migrate --status: every migration file and when it was applied; exit 1
+ * while one is pending. */
 int ctl_migrate_status(const struct ctl *, const struct cfg *,
     const char *sql_dir);
+
+/* ctl_ops.c: the operator commands reading the database. */
 int ctl_keys_list(const struct ctl *, const struct cfg *);
 int ctl_audit_list(const struct ctl *, const struct cfg *, const char *org,
     long limit);

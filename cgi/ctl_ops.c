@@ -48,6 +48,16 @@ open_db(const struct cfg *c, struct db **db)
 	return -1;
 }
 
+/* --json: print {name: list} as one document (list borrowed). */
+static void
+print_list(const char *name, json_object *list)
+{
+	json_object *out = json_object_new_object();
+
+	json_object_object_add(out, name, json_object_get(list));
+	ctl_print_json(out);
+}
+
 /* One key of keys list: a JSON object added to keys, or a table line. */
 static void
 key_out(const struct ctl *ctl, json_object *keys, const struct vault *v,
@@ -84,7 +94,7 @@ key_out(const struct ctl *ctl, json_object *keys, const struct vault *v,
 int
 ctl_keys_list(const struct ctl *ctl, const struct cfg *c)
 {
-	json_object *keys = json_object_new_array(), *out;
+	json_object *keys = json_object_new_array();
 	struct vault *v = NULL;
 	struct db *db = NULL;
 	struct dbres r;
@@ -120,11 +130,8 @@ ctl_keys_list(const struct ctl *ctl, const struct cfg *c)
 		missing++;
 		key_out(ctl, keys, v, false, &u);
 	}
-	if (ctl->json) {
-		out = json_object_new_object();
-		json_object_object_add(out, "keys", json_object_get(keys));
-		ctl_print_json(out);
-	}
+	if (ctl->json)
+		print_list("keys", keys);
 	if (missing)
 		fprintf(stderr, "backupctl: %d key id(s) used by rows are not "
 		    "in %s\n", missing, c->keyring_file);
@@ -145,7 +152,7 @@ ctl_audit_list(const struct ctl *ctl, const struct cfg *c, const char *org,
 	static const char *const cols[] = {"at", "orgId", "actor", "action",
 		"destinationId", "outcome", "requestId", "remoteAddr", "detail"};
 	const size_t ncols = sizeof(cols) / sizeof(cols[0]);
-	json_object *entries = json_object_new_array(), *out;
+	json_object *entries = json_object_new_array();
 	struct db *db = NULL;
 	struct dbres r;
 	size_t i, k;
@@ -179,11 +186,8 @@ ctl_audit_list(const struct ctl *ctl, const struct cfg *c, const char *org,
 		}
 		json_object_array_add(entries, o);
 	}
-	if (ctl->json) {
-		out = json_object_new_object();
-		json_object_object_add(out, "entries", json_object_get(entries));
-		ctl_print_json(out);
-	}
+	if (ctl->json)
+		print_list("entries", entries);
 	rc = CTL_OK;
 out:
 	json_object_put(entries);
@@ -243,7 +247,7 @@ ctl_dest_list(const struct ctl *ctl, const struct cfg *c, const char *org,
     const char *type)
 {
 	struct dest_ctx ctx = {.cfg = c, .org = org};
-	json_object *items = json_object_new_array(), *out;
+	json_object *items = json_object_new_array();
 	struct vault *v = NULL;
 	struct dbres r;
 	size_t i;
@@ -271,11 +275,8 @@ ctl_dest_list(const struct ctl *ctl, const struct cfg *c, const char *org,
 			printf("%s\t%s\t%s\t%s\t%s\t%s\n", d.id, d.name, d.type,
 			    d.status, d.key_id, last[dest_last_test_ok(&d) + 1]);
 	}
-	if (ctl->json) {
-		out = json_object_new_object();
-		json_object_object_add(out, "items", json_object_get(items));
-		ctl_print_json(out);
-	}
+	if (ctl->json)
+		print_list("items", items);
 	rc = CTL_OK;
 out:
 	json_object_put(items);
