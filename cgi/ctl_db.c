@@ -10,19 +10,23 @@
 
 #include "ctl.h"
 #include "db.h"
-#include "store.h"
-#include "bd_limits.h"
+#include "rekey.h"
 #include "vault.h"
+
+static void
+rekey_progress(size_t done)
+{
+	fprintf(stderr, "backupctl: %zu re-encrypted so far\n", done);
+}
 
 /* See ctl.h. */
 int
 ctl_rekey(const struct cfg *c, long *done)
 {
+	struct rekey_report rep;
 	struct vault *v = NULL;
 	struct db *db = NULL;
 	char err[512];
-	const char *cur;
-	size_t total = 0;
 	int rc = 1;
 
 	if (c->keyring_file == NULL) {
@@ -33,59 +37,24 @@ ctl_rekey(const struct cfg *c, long *done)
 		fprintf(stderr, "backupctl: keyring: %s\n", err);
 		return 1;
 	}
-	cur = vault_current_key_id(v);
 	if (db_open(&db, c) != BD_OK) {
 		fprintf(stderr, "backupctl: cannot reach the database\n");
 		goto out;
 	}
-	for (;;) {
-		struct dbres r;
-		bool failed = false;
-
-		if (db_begin(db) != BD_OK ||
-		    store_rekey_pick(db, cur, LIM_REKEY_BATCH, &r) != BD_OK) {
+	if (rekey_all(db, v, rekey_progress, &rep) != BD_OK) {
+		if (rep.stop == REKEY_DB)
 			fprintf(stderr, "backupctl: database error\n");
-			db_rollback(db);
-			goto out;
-		}
-		for (size_t i = 0; i < r.nrows && !failed; i++) {
-			struct rekey_row row, w;
-			unsigned char *blob = NULL;
-			enum bd_err e;
-
-			store_rekey_from_row(&r, i, &row);
-			w = row;
-			e = vault_reseal(v, row.org, row.id, row.blob,
-			    row.bloblen, &blob, &w.bloblen);
-			w.blob = blob;
-			if (e == BD_OK)
-				e = store_rekey_write(db, &w, cur);
-			failed = e != BD_OK;
-			if (failed)
-				fprintf(stderr, "backupctl: destination %s %s; "
-				    "stopping\n", row.id, e == BD_ERR_CRYPTO ?
-				    "does not decrypt with this keyring" :
-				    "could not be re-encrypted");
-			free(blob);
-		}
-		size_t n = r.nrows;
-		dbres_free(&r);
-		if (failed) {
-			db_rollback(db);
-			goto out;
-		}
-		if (db_commit(db) != BD_OK) {
-			fprintf(stderr, "backupctl: commit failed\n");
-			goto out;
-		}
-		total += n;
-		if (n < LIM_REKEY_BATCH)
-			break;
-		fprintf(stderr, "backupctl: %zu re-encrypted so far\n", total);
+		else
+			fprintf(stderr, "backupctl: destination %s %s; "
+			    "stopping\n", rep.failed_id,
+			    rep.stop == REKEY_DECRYPT ?
+			    "does not decrypt with this keyring" :
+			    "could not be re-encrypted");
+		goto out;
 	}
 	fprintf(stderr, "backupctl: %zu destination(s) re-encrypted under key "
-	    "'%s'; every row now uses it\n", total, cur);
-	*done = (long)total;
+	    "'%s'; every row now uses it\n", rep.done, vault_current_key_id(v));
+	*done = (long)rep.done;
 	rc = 0;
 out:
 	db_close(db);
