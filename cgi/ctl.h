@@ -30,6 +30,11 @@ struct ctl {
 /* Load the config into *c; prints the reason and returns -1 on failure. */
 int ctl_load_cfg(const struct ctl *ctl, struct cfg *c);
 
+/* Load the config's keyring into *v; prints the reason and returns -1 on
+ * failure. */
+struct vault;
+int ctl_load_keyring(const struct cfg *c, struct vault **v);
+
 /* getopt_long over a command's argv (argv[0] the command's last word);
  * each() handles one option. 0, or -1 on a bad or unknown option. Leaves
  * optind at the first operand. */

@@ -26,17 +26,10 @@ ctl_rekey(const struct cfg *c, long *done)
 	struct rekey_report rep;
 	struct vault *v = NULL;
 	struct db *db = NULL;
-	char err[512];
 	int rc = 1;
 
-	if (c->keyring_file == NULL) {
-		fprintf(stderr, "backupctl: keyring_file is not set\n");
+	if (ctl_load_keyring(c, &v) != 0)
 		return 1;
-	}
-	if (vault_load(&v, c->keyring_file, err, sizeof(err)) != BD_OK) {
-		fprintf(stderr, "backupctl: keyring: %s\n", err);
-		return 1;
-	}
 	if (db_open(&db, c) != BD_OK) {
 		fprintf(stderr, "backupctl: cannot reach the database\n");
 		goto out;

@@ -20,9 +20,9 @@
 #include "store.h"
 #include "vault.h"
 
-/* The keyring named by the config into *v; -1 with the reason on stderr. */
-static int
-load_keyring(const struct cfg *c, struct vault **v)
+/* See ctl.h. */
+int
+ctl_load_keyring(const struct cfg *c, struct vault **v)
 {
 	char err[512];
 
@@ -103,7 +103,7 @@ ctl_keys_list(const struct ctl *ctl, const struct cfg *c)
 	int rc = CTL_FAIL, missing = 0;
 
 	memset(&r, 0, sizeof(r));
-	if (load_keyring(c, &v) != 0 || open_db(c, &db) != 0)
+	if (ctl_load_keyring(c, &v) != 0 || open_db(c, &db) != 0)
 		goto out;
 	if (store_key_use(db, &r) != BD_OK) {
 		fprintf(stderr, "backupctl: database error\n");
@@ -254,7 +254,7 @@ ctl_dest_list(const struct ctl *ctl, const struct cfg *c, const char *org,
 	int rc = CTL_FAIL;
 
 	memset(&r, 0, sizeof(r));
-	if (load_keyring(c, &v) != 0 || open_db(c, &ctx.db) != 0)
+	if (ctl_load_keyring(c, &v) != 0 || open_db(c, &ctx.db) != 0)
 		goto out;
 	ctx.vault = v;
 	if (store_dest_list(ctx.db, org, type, &r) != BD_OK) {
@@ -333,7 +333,7 @@ ctl_dest_show(const struct ctl *ctl, const struct cfg *c, const char *org,
 
 	memset(&l, 0, sizeof(l));
 	memset(&res, 0, sizeof(res));
-	if (load_keyring(c, &v) != 0 || open_db(c, &ctx.db) != 0)
+	if (ctl_load_keyring(c, &v) != 0 || open_db(c, &ctx.db) != 0)
 		goto out;
 	ctx.vault = v;
 	if (dest_load(&ctx, id, false, &l) != BD_OK) {
