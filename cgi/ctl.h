@@ -1,8 +1,8 @@
 /*
  * backupctl's shared pieces (backupctl.c: the command table, dispatch and
- * the config/key commands; ctl_db.c: rekey and migrate; ctl_ops.c: the
- * database-reading operator commands; ctl_keydoc.c: the config keys'
- * documentation). Every command returns a process exit status: CTL_OK,
+ * the config/key commands; ctl_db.c: rekey, migrate and migrate --status,
+ * the only SQL text of cgi/; ctl_ops.c: the database-reading operator
+ * commands, through the store; ctl_keydoc.c: the config keys' docs). Every command returns a process exit status: CTL_OK,
  * CTL_FAIL (reason on stderr), CTL_USAGE, CTL_TEST_FAILED (a connection
  * test ran and failed), CTL_UNSAFE (a secret file is readable by others).
  */
@@ -29,6 +29,11 @@ struct ctl {
 
 /* Load the config into *c; prints the reason and returns -1 on failure. */
 int ctl_load_cfg(const struct ctl *ctl, struct cfg *c);
+
+/* Load the config's keyring into *v; prints the reason and returns -1 on
+ * failure. */
+struct vault;
+int ctl_load_keyring(const struct cfg *c, struct vault **v);
 
 /* getopt_long over a command's argv (argv[0] the command's last word);
  * each() handles one option. 0, or -1 on a bad or unknown option. Leaves
@@ -58,9 +63,12 @@ int ctl_migrate(const struct cfg *c, const char *sql_dir,
 struct dirent;
 int ctl_sql_files(const char *sql_dir, struct dirent ***files);
 
-/* ctl_ops.c: the operator commands reading the database. */
+/* migrate --status: every migration file and when it was applied; exit 1
+ * while one is pending. */
 int ctl_migrate_status(const struct ctl *, const struct cfg *,
     const char *sql_dir);
+
+/* ctl_ops.c: the operator commands reading the database. */
 int ctl_keys_list(const struct ctl *, const struct cfg *);
 int ctl_audit_list(const struct ctl *, const struct cfg *, const char *org,
     long limit);

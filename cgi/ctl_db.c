@@ -6,96 +6,48 @@
 #include <string.h>
 
 #include <mysql.h>
+#include <mysqld_error.h>
 
 #include "ctl.h"
 #include "db.h"
-#include "store.h"
-#include "bd_limits.h"
+#include "rekey.h"
 #include "vault.h"
-#include "wipe.h"
+
+static void
+rekey_progress(size_t done)
+{
+	fprintf(stderr, "backupctl: %zu re-encrypted so far\n", done);
+}
 
 /* See ctl.h. */
 int
 ctl_rekey(const struct cfg *c, long *done)
 {
+	struct rekey_report rep;
 	struct vault *v = NULL;
 	struct db *db = NULL;
-	char err[512];
-	const char *cur;
-	size_t total = 0;
 	int rc = 1;
 
-	if (c->keyring_file == NULL) {
-		fprintf(stderr, "backupctl: keyring_file is not set\n");
+	if (ctl_load_keyring(c, &v) != 0)
 		return 1;
-	}
-	if (vault_load(&v, c->keyring_file, err, sizeof(err)) != BD_OK) {
-		fprintf(stderr, "backupctl: keyring: %s\n", err);
-		return 1;
-	}
-	cur = vault_current_key_id(v);
 	if (db_open(&db, c) != BD_OK) {
 		fprintf(stderr, "backupctl: cannot reach the database\n");
 		goto out;
 	}
-	for (;;) {
-		struct dbres r;
-		bool failed = false;
-
-		if (db_begin(db) != BD_OK ||
-		    store_rekey_pick(db, cur, LIM_REKEY_BATCH, &r) != BD_OK) {
+	if (rekey_all(db, v, rekey_progress, &rep) != BD_OK) {
+		if (rep.stop == REKEY_DB)
 			fprintf(stderr, "backupctl: database error\n");
-			db_rollback(db);
-			goto out;
-		}
-		for (size_t i = 0; i < r.nrows && !failed; i++) {
-			struct rekey_row row, w;
-			char *plain = NULL;
-			unsigned char *blob = NULL;
-			size_t plen = 0, blen = 0;
-
-			store_rekey_from_row(&r, i, &row);
-			if (vault_open(v, row.org, row.id, row.blob, row.bloblen,
-			    &plain, &plen) != BD_OK) {
-				fprintf(stderr, "backupctl: destination %s does "
-				    "not decrypt with this keyring; stopping\n",
-				    row.id);
-				failed = true;
-				break;
-			}
-			w = row;
-			if (vault_seal(v, row.org, row.id, plain, plen, &blob,
-			    &blen) != BD_OK) {
-				failed = true;
-			} else {
-				w.blob = blob;
-				w.bloblen = blen;
-				failed = store_rekey_write(db, &w, cur) != BD_OK;
-			}
-			if (failed)
-				fprintf(stderr, "backupctl: destination %s could "
-				    "not be re-encrypted; stopping\n", row.id);
-			wipe_free(plain, plen);
-			free(blob);
-		}
-		size_t n = r.nrows;
-		dbres_free(&r);
-		if (failed) {
-			db_rollback(db);
-			goto out;
-		}
-		if (db_commit(db) != BD_OK) {
-			fprintf(stderr, "backupctl: commit failed\n");
-			goto out;
-		}
-		total += n;
-		if (n < LIM_REKEY_BATCH)
-			break;
-		fprintf(stderr, "backupctl: %zu re-encrypted so far\n", total);
+		else
+			fprintf(stderr, "backupctl: destination %s %s; "
+			    "stopping\n", rep.failed_id,
+			    rep.stop == REKEY_DECRYPT ?
+			    "does not decrypt with this keyring" :
+			    "could not be re-encrypted");
+		goto out;
 	}
 	fprintf(stderr, "backupctl: %zu destination(s) re-encrypted under key "
-	    "'%s'; every row now uses it\n", total, cur);
-	*done = (long)total;
+	    "'%s'; every row now uses it\n", rep.done, vault_current_key_id(v));
+	*done = (long)rep.done;
 	rc = 0;
 out:
 	db_close(db);
@@ -103,8 +55,9 @@ out:
 	return rc;
 }
 
-/* ---- migrate: the operator tool's own statements (the service's table in
- * db.c cannot be prepared before the schema exists). ---- */
+/* ---- migrate and migrate --status: the operator tool's own statements,
+ * the only SQL text in cgi/ (the service's table in db.c is prepared as a
+ * whole at connect, which fails before the schema exists). ---- */
 
 static const char SQL_LOCK[] =
     "SELECT GET_LOCK(CONCAT('backupd.migrate.', DATABASE()), 120)";
@@ -116,6 +69,9 @@ static const char SQL_TABLE[] =
     "applied_at DATETIME(3) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
 static const char SQL_APPLIED[] =
     "SELECT COUNT(*) FROM schema_migrations WHERE version = ?";
+static const char SQL_LIST[] =
+    "SELECT CAST(version AS CHAR), "
+    "DATE_FORMAT(applied_at, '%Y-%m-%dT%H:%i:%sZ') FROM schema_migrations";
 static const char SQL_RECORD[] =
     "INSERT INTO schema_migrations (version, name, applied_at) "
     "VALUES (?, ?, UTC_TIMESTAMP(3))";
@@ -213,24 +169,35 @@ slurp(const char *path, size_t *len)
 	return buf;
 }
 
+/* A connection of its own (NULL, the reason on stderr, on failure). */
+static MYSQL *
+connect_raw(const struct cfg *c, unsigned long flags)
+{
+	MYSQL *m = mysql_init(NULL);
+
+	if (m == NULL)
+		return NULL;
+	if (!mysql_real_connect(m, c->db_host, c->db_user, c->db_password,
+	    c->db_name, (unsigned)c->db_port, c->db_socket, flags)) {
+		fprintf(stderr, "backupctl: cannot reach the database (error "
+		    "%u)\n", mysql_errno(m));
+		mysql_close(m);
+		return NULL;
+	}
+	return m;
+}
+
 /* See ctl.h. */
 int
 ctl_migrate(const struct cfg *c, const char *sql_dir, json_object *applied_names)
 {
 	struct dirent **files = NULL;
-	MYSQL *m = mysql_init(NULL);
+	MYSQL *m;
 	long long got = 0;
 	int n = -1, applied = 0, rc = 1;
 
-	if (m == NULL)
+	if ((m = connect_raw(c, CLIENT_MULTI_STATEMENTS)) == NULL)
 		return 1;
-	if (!mysql_real_connect(m, c->db_host, c->db_user, c->db_password,
-	    c->db_name, (unsigned)c->db_port, c->db_socket,
-	    CLIENT_MULTI_STATEMENTS)) {
-		fprintf(stderr, "backupctl: cannot reach the database (error "
-		    "%u)\n", mysql_errno(m));
-		goto out;
-	}
 	if (run(m, SQL_LOCK, sizeof(SQL_LOCK) - 1, &got) != 0 || got != 1) {
 		fprintf(stderr, "backupctl: could not take the migration lock\n");
 		goto out;
@@ -292,4 +259,88 @@ int
 ctl_sql_files(const char *sql_dir, struct dirent ***files)
 {
 	return scandir(sql_dir, files, migration_file, by_name);
+}
+
+/* The applied migrations as {version: appliedAt} into `applied`: none
+ * while schema_migrations does not exist yet. 0, or -1 (reason on stderr).
+ */
+static int
+migrations_applied(MYSQL *m, json_object *applied)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	if (mysql_query(m, SQL_LIST) != 0) {
+		if (mysql_errno(m) == ER_NO_SUCH_TABLE)
+			return 0;
+		fprintf(stderr, "backupctl: database error: %s\n",
+		    mysql_error(m));
+		return -1;
+	}
+	if ((res = mysql_store_result(m)) == NULL)
+		return -1;
+	while ((row = mysql_fetch_row(res)) != NULL)
+		if (row[0] != NULL && row[1] != NULL)
+			json_object_object_add(applied, row[0],
+			    json_object_new_string(row[1]));
+	mysql_free_result(res);
+	return 0;
+}
+
+/* See ctl.h. Exit 0 when every migration is applied, 1 when one is
+ * pending (or on error). */
+int
+ctl_migrate_status(const struct ctl *ctl, const struct cfg *c,
+    const char *sql_dir)
+{
+	struct dirent **files = NULL;
+	json_object *applied = json_object_new_object(), *out;
+	json_object *list = json_object_new_array();
+	MYSQL *m = NULL;
+	int n = -1, pending = 0, rc = CTL_FAIL, i;
+
+	if ((n = ctl_sql_files(sql_dir, &files)) < 0) {
+		fprintf(stderr, "backupctl: %s: %s\n", sql_dir, strerror(errno));
+		goto out;
+	}
+	if ((m = connect_raw(c, 0)) == NULL || migrations_applied(m, applied))
+		goto out;
+	if (!ctl->json)
+		printf("version\tfile\tappliedAt\n");
+	for (i = 0; i < n; i++) {
+		const char *name = files[i]->d_name;
+		long v = strtol(name, NULL, 10);
+		char key[32];
+		json_object *o = json_object_new_object(), *at = NULL;
+
+		snprintf(key, sizeof(key), "%ld", v);
+		json_object_object_get_ex(applied, key, &at);
+		pending += at == NULL;
+		json_object_object_add(o, "version", json_object_new_int64(v));
+		json_object_object_add(o, "file", json_object_new_string(name));
+		json_object_object_add(o, "appliedAt", json_object_get(at));
+		json_object_array_add(list, o);
+		if (!ctl->json)
+			printf("%ld\t%s\t%s\n", v, name, at != NULL ?
+			    json_object_get_string(at) : "pending");
+	}
+	if (ctl->json) {
+		out = json_object_new_object();
+		json_object_object_add(out, "migrations", json_object_get(list));
+		json_object_object_add(out, "pending",
+		    json_object_new_int(pending));
+		ctl_print_json(out);
+	} else {
+		printf("%d pending\n", pending);
+	}
+	rc = pending == 0 ? CTL_OK : CTL_FAIL;
+out:
+	for (i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+	json_object_put(applied);
+	json_object_put(list);
+	if (m != NULL)
+		mysql_close(m);
+	return rc;
 }

@@ -1,291 +1,92 @@
 /*
- * backupctl's operator commands that read the database: migrate --status,
- * keys list, audit list|prune, destinations list|show|test. Each prints a
- * table (text) or one JSON document (--json) on stdout, reasons on stderr,
- * and returns an exit status (ctl.h). Nothing printed is ever a secret:
- * configs are redacted as the API redacts them.
+ * backupctl's operator commands that read the database: keys list, audit
+ * list|prune, destinations list|show|test (migrate --status is with migrate
+ * in ctl_db.c). Each prints a table (text) or one JSON document (--json) on
+ * stdout, reasons on stderr, and returns an exit status (ctl.h). Rows come
+ * through the store (store.h), destinations through the destination
+ * service (dest.h); nothing printed is ever a secret: configs are redacted
+ * as the API redacts them.
  */
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
-#include <mysql.h>
 
 #include "ctl.h"
 #include "db.h"
-#include "dtype.h"
+#include "dest.h"
 #include "egress.h"
 #include "probe/probe.h"
 #include "store.h"
 #include "vault.h"
-#include "wipe.h"
 
-/* Rows deleted per transaction by audit prune (short locks). */
-#define PRUNE_BATCH 5000
-
-static MYSQL *
-connect_db(const struct cfg *c)
-{
-	MYSQL *m = mysql_init(NULL);
-
-	if (m == NULL)
-		return NULL;
-	if (!mysql_real_connect(m, c->db_host, c->db_user, c->db_password,
-	    c->db_name, (unsigned)c->db_port, c->db_socket, 0)) {
-		fprintf(stderr, "backupctl: cannot reach the database (error "
-		    "%u)\n", mysql_errno(m));
-		mysql_close(m);
-		return NULL;
-	}
-	return m;
-}
-
-/*
- * Run sql (a prepared statement) with np string parameters. Each result row
- * is appended to rows (when non-NULL) as a JSON array of strings or nulls;
- * the affected row count goes to *aff (when non-NULL). 0, or -1 with the
- * reason on stderr.
- */
-static int
-query(MYSQL *m, const char *sql, const char *const *p, size_t np,
-    json_object *rows, unsigned long long *aff)
-{
-	MYSQL_STMT *st = mysql_stmt_init(m);
-	MYSQL_BIND pb[4], *rb = NULL;
-	MYSQL_RES *meta = NULL;
-	MYSQL_FIELD *f;
-	unsigned long *lens = NULL;
-	my_bool *nulls = NULL, one = 1;
-	char **bufs = NULL;
-	unsigned n = 0, i;
-	int rc = -1, fr;
-
-	if (st == NULL || np > sizeof(pb) / sizeof(pb[0]))
-		goto out;
-	memset(pb, 0, sizeof(pb));
-	for (i = 0; i < np; i++) {
-		pb[i].buffer_type = MYSQL_TYPE_STRING;
-		pb[i].buffer = (void *)p[i];
-		pb[i].buffer_length = strlen(p[i]);
-	}
-	if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0 ||
-	    (np > 0 && mysql_stmt_bind_param(st, pb) != 0) ||
-	    mysql_stmt_attr_set(st, STMT_ATTR_UPDATE_MAX_LENGTH, &one) != 0 ||
-	    mysql_stmt_execute(st) != 0)
-		goto sqlerr;
-	if (aff != NULL)
-		*aff = mysql_stmt_affected_rows(st);
-	if ((meta = mysql_stmt_result_metadata(st)) == NULL) {
-		rc = 0;
-		goto out;
-	}
-	if (mysql_stmt_store_result(st) != 0)
-		goto sqlerr;
-	n = mysql_num_fields(meta);
-	f = mysql_fetch_fields(meta);
-	rb = calloc(n, sizeof(*rb));
-	lens = calloc(n, sizeof(*lens));
-	nulls = calloc(n, sizeof(*nulls));
-	bufs = calloc(n, sizeof(*bufs));
-	if (rb == NULL || lens == NULL || nulls == NULL || bufs == NULL)
-		goto out;
-	for (i = 0; i < n; i++) {
-		/* Numbers print in at most 32 characters. */
-		size_t cap = (f[i].max_length > 32 ? f[i].max_length : 32) + 1;
-		if ((bufs[i] = malloc(cap)) == NULL)
-			goto out;
-		rb[i].buffer_type = MYSQL_TYPE_STRING;
-		rb[i].buffer = bufs[i];
-		rb[i].buffer_length = cap;
-		rb[i].length = &lens[i];
-		rb[i].is_null = &nulls[i];
-	}
-	if (mysql_stmt_bind_result(st, rb) != 0)
-		goto sqlerr;
-	while ((fr = mysql_stmt_fetch(st)) == 0 || fr == MYSQL_DATA_TRUNCATED) {
-		json_object *row = json_object_new_array();
-		for (i = 0; i < n; i++)
-			json_object_array_add(row, nulls[i] ? NULL :
-			    json_object_new_string_len(bufs[i], (int)lens[i]));
-		if (rows != NULL)
-			json_object_array_add(rows, row);
-		else
-			json_object_put(row);
-	}
-	if (fr != MYSQL_NO_DATA)
-		goto sqlerr;
-	rc = 0;
-	goto out;
-sqlerr:
-	fprintf(stderr, "backupctl: database error: %s\n",
-	    st != NULL ? mysql_stmt_error(st) : mysql_error(m));
-out:
-	for (i = 0; bufs != NULL && i < n; i++)
-		free(bufs[i]);
-	free(bufs);
-	free(rb);
-	free(lens);
-	free(nulls);
-	if (meta != NULL)
-		mysql_free_result(meta);
-	if (st != NULL)
-		mysql_stmt_close(st);
-	return rc;
-}
-
-static const char *
-cell(json_object *row, size_t i)
-{
-	const char *s = json_object_get_string(json_object_array_get_idx(row,
-	    i));
-
-	return s != NULL ? s : "-";
-}
-
-/* Rows (arrays) as objects with the given field names. */
-static json_object *
-as_objects(json_object *rows, const char *const *names, size_t n)
-{
-	json_object *out = json_object_new_array();
-	size_t r, i;
-
-	for (r = 0; r < json_object_array_length(rows); r++) {
-		json_object *row = json_object_array_get_idx(rows, r);
-		json_object *o = json_object_new_object();
-		for (i = 0; i < n; i++)
-			json_object_object_add(o, names[i], json_object_get(
-			    json_object_array_get_idx(row, i)));
-		json_object_array_add(out, o);
-	}
-	return out;
-}
-
-/* Rows as a tab-separated table under a header. */
-static void
-print_rows(json_object *rows, const char *const *names, size_t n)
-{
-	size_t r, i;
-
-	for (i = 0; i < n; i++)
-		printf("%s%s", names[i], i + 1 < n ? "\t" : "\n");
-	for (r = 0; r < json_object_array_length(rows); r++)
-		for (i = 0; i < n; i++)
-			printf("%s%s", cell(json_object_array_get_idx(rows, r),
-			    i), i + 1 < n ? "\t" : "\n");
-}
-
-/* See ctl.h. Exit 0 when every migration is applied, 1 when one is
- * pending (or on error). */
+/* See ctl.h. */
 int
-ctl_migrate_status(const struct ctl *ctl, const struct cfg *c,
-    const char *sql_dir)
+ctl_load_keyring(const struct cfg *c, struct vault **v)
 {
-	static const char *const cols[] = {"version", "name", "appliedAt"};
-	struct dirent **files = NULL;
-	json_object *applied = json_object_new_array(), *out = NULL;
-	json_object *list = json_object_new_array();
-	MYSQL *m = NULL;
-	int n = -1, pending = 0, rc = CTL_FAIL, i;
-	size_t r;
+	char err[512];
 
-	if ((n = ctl_sql_files(sql_dir, &files)) < 0) {
-		fprintf(stderr, "backupctl: %s: %s\n", sql_dir, strerror(errno));
-		goto out;
+	*v = NULL;
+	if (c->keyring_file == NULL) {
+		fprintf(stderr, "backupctl: keyring: keyring_file is not set\n");
+		return -1;
 	}
-	if ((m = connect_db(c)) == NULL)
-		goto out;
-	/* No schema_migrations table yet: nothing is applied. */
-	if (query(m, "SELECT COUNT(*) FROM information_schema.tables WHERE "
-	    "table_schema = DATABASE() AND table_name = 'schema_migrations'",
-	    NULL, 0, applied, NULL) != 0)
-		goto out;
-	if (strcmp(cell(json_object_array_get_idx(applied, 0), 0), "0") != 0) {
-		json_object_put(applied);
-		applied = json_object_new_array();
-		if (query(m, "SELECT CAST(version AS CHAR), name, "
-		    "DATE_FORMAT(applied_at, '%Y-%m-%dT%H:%i:%sZ') FROM "
-		    "schema_migrations ORDER BY version", NULL, 0, applied,
-		    NULL) != 0)
-			goto out;
-	} else {
-		json_object_put(applied);
-		applied = json_object_new_array();
+	if (vault_load(v, c->keyring_file, err, sizeof(err)) != BD_OK) {
+		fprintf(stderr, "backupctl: keyring: %s\n", err);
+		return -1;
 	}
-	for (i = 0; i < n; i++) {
-		const char *name = files[i]->d_name;
-		long v = strtol(name, NULL, 10);
-		const char *at = NULL;
-		json_object *o = json_object_new_object();
-
-		for (r = 0; r < json_object_array_length(applied); r++) {
-			json_object *row = json_object_array_get_idx(applied, r);
-			if (strtol(cell(row, 0), NULL, 10) == v)
-				at = cell(row, 2);
-		}
-		pending += at == NULL;
-		json_object_object_add(o, "version", json_object_new_int64(v));
-		json_object_object_add(o, "file", json_object_new_string(name));
-		json_object_object_add(o, "appliedAt", at != NULL ?
-		    json_object_new_string(at) : NULL);
-		json_object_array_add(list, o);
-	}
-	if (ctl->json) {
-		out = json_object_new_object();
-		json_object_object_add(out, "migrations", json_object_get(list));
-		json_object_object_add(out, "pending",
-		    json_object_new_int(pending));
-		ctl_print_json(out);
-	} else {
-		printf("%s\t%s\t%s\n", cols[0], "file", cols[2]);
-		for (r = 0; r < json_object_array_length(list); r++) {
-			json_object *o = json_object_array_get_idx(list, r), *a;
-			json_object_object_get_ex(o, "appliedAt", &a);
-			printf("%s\t%s\t%s\n", json_object_get_string(
-			    json_object_object_get(o, "version")),
-			    json_object_get_string(json_object_object_get(o,
-			    "file")), a != NULL ? json_object_get_string(a) :
-			    "pending");
-		}
-		printf("%d pending\n", pending);
-	}
-	rc = pending == 0 ? CTL_OK : CTL_FAIL;
-out:
-	for (i = 0; i < n; i++)
-		free(files[i]);
-	free(files);
-	json_object_put(applied);
-	json_object_put(list);
-	if (m != NULL)
-		mysql_close(m);
-	return rc;
+	return 0;
 }
 
-/* The key ids of a keyring file, in order (the last one seals). */
-static json_object *
-keyring_ids(const char *path)
+/* A store connection into *db; -1 with the reason on stderr. */
+static int
+open_db(const struct cfg *c, struct db **db)
 {
-	json_object *ids = json_object_new_array();
-	char line[1024];
-	FILE *f;
+	if (db_open(db, c) == BD_OK)
+		return 0;
+	fprintf(stderr, "backupctl: cannot reach the database\n");
+	return -1;
+}
 
-	if ((f = fopen(path, "re")) == NULL)
-		return ids;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		size_t n = strspn(line, " \t");
-		char *id = line + n;
-		size_t len = strcspn(id, " \t\r\n");
-		if (*id == '#' || len == 0)
-			continue;
-		json_object_array_add(ids, json_object_new_string_len(id,
-		    (int)len));
+/* --json: print {name: list} as one document (list borrowed). */
+static void
+print_list(const char *name, json_object *list)
+{
+	json_object *out = json_object_new_object();
+
+	json_object_object_add(out, name, json_object_get(list));
+	ctl_print_json(out);
+}
+
+/* One key of keys list: a JSON object added to keys, or a table line. */
+static void
+key_out(const struct ctl *ctl, json_object *keys, const struct vault *v,
+    bool in_ring, const struct key_use *u)
+{
+	bool current = strcmp(u->key_id, vault_current_key_id(v)) == 0;
+	/* Removable: in the ring, not sealing, no row left. */
+	bool removable = in_ring && !current && u->destinations == 0 &&
+	    u->oauth_states == 0;
+	json_object *o;
+
+	if (!ctl->json) {
+		printf("%s\t%s\t%lld\t%lld\t%s\n", u->key_id,
+		    current ? "yes" : "no", u->destinations, u->oauth_states,
+		    !in_ring ? "NOT IN THE KEYRING: these rows cannot be read" :
+		    removable ? "unused: its line can go" : "");
+		return;
 	}
-	/* The line held key bytes. */
-	explicit_bzero(line, sizeof(line));
-	fclose(f);
-	return ids;
+	o = json_object_new_object();
+	json_object_object_add(o, "keyId", json_object_new_string(u->key_id));
+	json_object_object_add(o, "inKeyring", json_object_new_boolean(in_ring));
+	json_object_object_add(o, "current", json_object_new_boolean(current));
+	json_object_object_add(o, "destinations",
+	    json_object_new_int64(u->destinations));
+	json_object_object_add(o, "oauthStates",
+	    json_object_new_int64(u->oauth_states));
+	json_object_object_add(o, "removable",
+	    json_object_new_boolean(removable));
+	json_object_array_add(keys, o);
 }
 
 /* See ctl.h: every key of the keyring and of the database, with row
@@ -293,105 +94,53 @@ keyring_ids(const char *path)
 int
 ctl_keys_list(const struct ctl *ctl, const struct cfg *c)
 {
-	json_object *ring = NULL, *dest = json_object_new_array();
-	json_object *states = json_object_new_array(), *keys, *out;
+	json_object *keys = json_object_new_array();
 	struct vault *v = NULL;
-	char err[512];
-	MYSQL *m = NULL;
-	size_t i, j, nring;
+	struct db *db = NULL;
+	struct dbres r;
+	struct key_use u;
+	size_t i, j;
 	int rc = CTL_FAIL, missing = 0;
 
-	if (c->keyring_file == NULL) {
-		fprintf(stderr, "backupctl: keyring_file is not set\n");
+	memset(&r, 0, sizeof(r));
+	if (ctl_load_keyring(c, &v) != 0 || open_db(c, &db) != 0)
+		goto out;
+	if (store_key_use(db, &r) != BD_OK) {
+		fprintf(stderr, "backupctl: database error\n");
 		goto out;
 	}
-	if (vault_load(&v, c->keyring_file, err, sizeof(err)) != BD_OK) {
-		fprintf(stderr, "backupctl: keyring: %s\n", err);
-		goto out;
-	}
-	ring = keyring_ids(c->keyring_file);
-	if ((m = connect_db(c)) == NULL ||
-	    query(m, "SELECT key_id, COUNT(*) FROM backup_destinations GROUP "
-	    "BY key_id", NULL, 0, dest, NULL) != 0 ||
-	    query(m, "SELECT key_id, COUNT(*) FROM oauth_states GROUP BY key_id",
-	    NULL, 0, states, NULL) != 0)
-		goto out;
-	keys = json_object_new_array();
-	nring = json_object_array_length(ring);
-	/* The keyring's keys, then any key only the database knows. */
-	for (i = 0; i < nring + json_object_array_length(dest); i++) {
-		const char *id = i < nring ?
-		    json_object_get_string(json_object_array_get_idx(ring, i)) :
-		    cell(json_object_array_get_idx(dest, i - nring), 0);
-		long long nd = 0, ns = 0;
-		int in_ring = i < nring, dup = 0;
-		json_object *o;
-
-		for (j = 0; !in_ring && j < nring; j++)
-			dup |= strcmp(id, json_object_get_string(
-			    json_object_array_get_idx(ring, j))) == 0;
-		if (dup)
-			continue;
-		for (j = 0; j < json_object_array_length(dest); j++)
-			if (strcmp(cell(json_object_array_get_idx(dest, j), 0),
-			    id) == 0)
-				nd = strtoll(cell(json_object_array_get_idx(
-				    dest, j), 1), NULL, 10);
-		for (j = 0; j < json_object_array_length(states); j++)
-			if (strcmp(cell(json_object_array_get_idx(states, j),
-			    0), id) == 0)
-				ns = strtoll(cell(json_object_array_get_idx(
-				    states, j), 1), NULL, 10);
-		missing += !in_ring;
-		o = json_object_new_object();
-		json_object_object_add(o, "keyId", json_object_new_string(id));
-		json_object_object_add(o, "inKeyring",
-		    json_object_new_boolean(in_ring));
-		json_object_object_add(o, "current", json_object_new_boolean(
-		    strcmp(id, vault_current_key_id(v)) == 0));
-		json_object_object_add(o, "destinations",
-		    json_object_new_int64(nd));
-		json_object_object_add(o, "oauthStates",
-		    json_object_new_int64(ns));
-		/* Removable: in the ring, not sealing, no row left. */
-		json_object_object_add(o, "removable", json_object_new_boolean(
-		    in_ring && nd == 0 && ns == 0 &&
-		    strcmp(id, vault_current_key_id(v)) != 0));
-		json_object_array_add(keys, o);
-	}
-	if (ctl->json) {
-		out = json_object_new_object();
-		json_object_object_add(out, "keys", keys);
-		ctl_print_json(out);
-	} else {
+	if (!ctl->json)
 		printf("key\tcurrent\tdestinations\toauth_states\tnote\n");
-		for (i = 0; i < json_object_array_length(keys); i++) {
-			json_object *o = json_object_array_get_idx(keys, i);
-#define F(k) json_object_object_get(o, k)
-			printf("%s\t%s\t%s\t%s\t%s\n",
-			    json_object_get_string(F("keyId")),
-			    json_object_get_boolean(F("current")) ? "yes" : "no",
-			    json_object_get_string(F("destinations")),
-			    json_object_get_string(F("oauthStates")),
-			    !json_object_get_boolean(F("inKeyring")) ?
-			    "NOT IN THE KEYRING: these rows cannot be read" :
-			    json_object_get_boolean(F("removable")) ?
-			    "unused: its line can go" : "");
-#undef F
+	/* The keyring's keys in order (the last one seals)... */
+	for (i = 0; i < vault_key_count(v); i++) {
+		struct key_use k = {vault_key_id(v, i), 0, 0};
+
+		for (j = 0; j < r.nrows; j++) {
+			store_key_use_from_row(&r, j, &u);
+			if (u.key_id != NULL && strcmp(u.key_id, k.key_id) == 0)
+				k = u;
 		}
-		json_object_put(keys);
+		key_out(ctl, keys, v, true, &k);
 	}
+	/* ...then any key only the rows know. */
+	for (j = 0; j < r.nrows; j++) {
+		store_key_use_from_row(&r, j, &u);
+		if (u.key_id == NULL || vault_has_key(v, u.key_id))
+			continue;
+		missing++;
+		key_out(ctl, keys, v, false, &u);
+	}
+	if (ctl->json)
+		print_list("keys", keys);
 	if (missing)
 		fprintf(stderr, "backupctl: %d key id(s) used by rows are not "
 		    "in %s\n", missing, c->keyring_file);
 	rc = missing ? CTL_FAIL : CTL_OK;
 out:
-	json_object_put(ring);
-	json_object_put(dest);
-	json_object_put(states);
+	json_object_put(keys);
+	dbres_free(&r);
+	db_close(db);
 	vault_free(v);
-	if (m != NULL)
-		mysql_close(m);
 	return rc;
 }
 
@@ -402,35 +151,48 @@ ctl_audit_list(const struct ctl *ctl, const struct cfg *c, const char *org,
 {
 	static const char *const cols[] = {"at", "orgId", "actor", "action",
 		"destinationId", "outcome", "requestId", "remoteAddr", "detail"};
-	static const char sel[] = "SELECT DATE_FORMAT(at, "
-	    "'%Y-%m-%dT%H:%i:%s.%fZ'), org_id, actor, action, destination_id, "
-	    "outcome, request_id, remote_addr, detail FROM audit_log ";
-	json_object *rows = json_object_new_array(), *out;
-	const char *p[1] = {org};
-	char sql[512];
-	MYSQL *m;
+	const size_t ncols = sizeof(cols) / sizeof(cols[0]);
+	json_object *entries = json_object_new_array();
+	struct db *db = NULL;
+	struct dbres r;
+	size_t i, k;
 	int rc = CTL_FAIL;
 
-	/* limit is a validated number (1..100000), org a parameter. */
-	snprintf(sql, sizeof(sql), "%s%s ORDER BY id DESC LIMIT %ld", sel,
-	    org != NULL ? "WHERE org_id = ?" : "", limit);
-	if ((m = connect_db(c)) == NULL)
+	memset(&r, 0, sizeof(r));
+	if (open_db(c, &db) != 0)
 		goto out;
-	if (query(m, sql, p, org != NULL ? 1 : 0, rows, NULL) != 0)
+	if (store_audit_list(db, org, limit, &r) != BD_OK) {
+		fprintf(stderr, "backupctl: database error\n");
 		goto out;
-	if (ctl->json) {
-		out = json_object_new_object();
-		json_object_object_add(out, "entries", as_objects(rows, cols,
-		    sizeof(cols) / sizeof(cols[0])));
-		ctl_print_json(out);
-	} else {
-		print_rows(rows, cols, sizeof(cols) / sizeof(cols[0]));
 	}
+	for (k = 0; !ctl->json && k < ncols; k++)
+		printf("%s%s", cols[k], k + 1 < ncols ? "\t" : "\n");
+	for (i = 0; i < r.nrows; i++) {
+		struct audit_row a;
+		const char *v[sizeof(cols) / sizeof(cols[0])];
+		json_object *o = json_object_new_object();
+
+		store_audit_from_row(&r, i, &a);
+		v[0] = a.at, v[1] = a.e.org, v[2] = a.e.actor;
+		v[3] = a.e.action, v[4] = a.e.destination_id;
+		v[5] = a.e.outcome, v[6] = a.e.request_id;
+		v[7] = a.e.remote_addr, v[8] = a.e.detail;
+		for (k = 0; k < ncols; k++) {
+			json_object_object_add(o, cols[k], v[k] != NULL ?
+			    json_object_new_string(v[k]) : NULL);
+			if (!ctl->json)
+				printf("%s%s", v[k] != NULL ? v[k] : "-",
+				    k + 1 < ncols ? "\t" : "\n");
+		}
+		json_object_array_add(entries, o);
+	}
+	if (ctl->json)
+		print_list("entries", entries);
 	rc = CTL_OK;
 out:
-	json_object_put(rows);
-	if (m != NULL)
-		mysql_close(m);
+	json_object_put(entries);
+	dbres_free(&r);
+	db_close(db);
 	return rc;
 }
 
@@ -439,26 +201,18 @@ int
 ctl_audit_prune(const struct ctl *ctl, const struct cfg *c,
     long long older_than_secs)
 {
-	unsigned long long aff = 0, total = 0;
-	char secs[32], sql[256];
-	const char *p[1] = {secs};
+	unsigned long long total = 0;
+	struct db *db = NULL;
 	json_object *out;
-	MYSQL *m;
+	int rc = CTL_FAIL;
 
-	snprintf(secs, sizeof(secs), "%lld", older_than_secs);
-	snprintf(sql, sizeof(sql), "DELETE FROM audit_log WHERE at < "
-	    "UTC_TIMESTAMP(3) - INTERVAL ? SECOND ORDER BY id LIMIT %d",
-	    PRUNE_BATCH);
-	if ((m = connect_db(c)) == NULL)
-		return CTL_FAIL;
-	do {
-		if (query(m, sql, p, 1, NULL, &aff) != 0) {
-			mysql_close(m);
-			return CTL_FAIL;
-		}
-		total += aff;
-	} while (aff == PRUNE_BATCH);
-	mysql_close(m);
+	if (open_db(c, &db) != 0)
+		goto out;
+	if (store_audit_prune(db, older_than_secs, &total) != BD_OK) {
+		fprintf(stderr, "backupctl: database error after %llu audit "
+		    "entries deleted\n", total);
+		goto out;
+	}
 	if (ctl->json) {
 		out = json_object_new_object();
 		json_object_object_add(out, "deleted",
@@ -470,39 +224,20 @@ ctl_audit_prune(const struct ctl *ctl, const struct cfg *c,
 		printf("%llu audit entries older than %lld s deleted\n", total,
 		    older_than_secs);
 	}
-	return CTL_OK;
+	rc = CTL_OK;
+out:
+	db_close(db);
+	return rc;
 }
 
-/* One destination as the API shows it (config redacted). */
+/* The operator's view of a destination: the API's representation o plus
+ * the id of the key its config is sealed under (rekey progress). */
 static json_object *
-dest_json(const struct dest *d, const struct vault *v)
+with_key(json_object *o, const struct dest *d)
 {
-	json_object *o = json_object_new_object(), *cfg = NULL, *last = NULL;
-	const struct dtype *t = dtype_find(d->type);
-	char *plain = NULL;
-	size_t plen = 0;
-
-	json_object_object_add(o, "id", json_object_new_string(d->id));
-	json_object_object_add(o, "name", json_object_new_string(d->name));
-	json_object_object_add(o, "destinationType",
-	    json_object_new_string(d->type));
-	json_object_object_add(o, "status", json_object_new_string(d->status));
-	json_object_object_add(o, "keyId", json_object_new_string(d->key_id));
-	if (v != NULL && t != NULL && vault_open(v, d->org, d->id, d->blob,
-	    d->bloblen, &plain, &plen) == BD_OK) {
-		cfg = json_tokener_parse(plain);
-		vault_wipe_free(plain, plen);
-		json_object_object_add(o, "config", cfg != NULL ?
-		    dtype_redact(t, cfg) : NULL);
-		wipe_json_put(cfg);
-	}
-	if (d->last_test_json != NULL)
-		last = json_tokener_parse(d->last_test_json);
-	json_object_object_add(o, "lastTest", last);
-	json_object_object_add(o, "createdAt",
-	    json_object_new_string(d->created_at));
-	json_object_object_add(o, "updatedAt",
-	    json_object_new_string(d->updated_at));
+	if (o != NULL)
+		json_object_object_add(o, "keyId",
+		    json_object_new_string(d->key_id));
 	return o;
 }
 
@@ -511,59 +246,71 @@ int
 ctl_dest_list(const struct ctl *ctl, const struct cfg *c, const char *org,
     const char *type)
 {
-	struct db *db = NULL;
+	struct dest_ctx ctx = {.cfg = c, .org = org};
+	json_object *items = json_object_new_array();
+	struct vault *v = NULL;
 	struct dbres r;
-	struct dest d;
-	json_object *arr, *out;
 	size_t i;
 	int rc = CTL_FAIL;
 
 	memset(&r, 0, sizeof(r));
-	if (db_open(&db, c) != BD_OK) {
-		fprintf(stderr, "backupctl: cannot reach the database\n");
+	if (ctl_load_keyring(c, &v) != 0 || open_db(c, &ctx.db) != 0)
 		goto out;
-	}
-	if (store_dest_list(db, org, type, &r) != BD_OK) {
+	ctx.vault = v;
+	if (store_dest_list(ctx.db, org, type, &r) != BD_OK) {
 		fprintf(stderr, "backupctl: database error\n");
 		goto out;
 	}
-	arr = json_object_new_array();
-	for (i = 0; i < r.nrows; i++) {
-		store_dest_from_row(&r, i, &d);
-		json_object_array_add(arr, dest_json(&d, NULL));
-	}
-	if (ctl->json) {
-		out = json_object_new_object();
-		json_object_object_add(out, "items", arr);
-		ctl_print_json(out);
-	} else {
+	if (!ctl->json)
 		printf("id\tname\ttype\tstatus\tkey\tlast_test\n");
-		for (i = 0; i < json_object_array_length(arr); i++) {
-			json_object *o = json_object_array_get_idx(arr, i), *t;
-			json_object *ok = NULL;
-			t = json_object_object_get(o, "lastTest");
-			json_object_object_get_ex(t, "ok", &ok);
-			printf("%s\t%s\t%s\t%s\t%s\t%s\n",
-			    json_object_get_string(json_object_object_get(o,
-			    "id")),
-			    json_object_get_string(json_object_object_get(o,
-			    "name")),
-			    json_object_get_string(json_object_object_get(o,
-			    "destinationType")),
-			    json_object_get_string(json_object_object_get(o,
-			    "status")),
-			    json_object_get_string(json_object_object_get(o,
-			    "keyId")),
-			    t == NULL ? "never" : json_object_get_boolean(ok) ?
-			    "ok" : "failed");
-		}
-		json_object_put(arr);
+	for (i = 0; i < r.nrows; i++) {
+		static const char *const last[] = {"never", "failed", "ok"};
+		struct dest d;
+
+		store_dest_from_row(&r, i, &d);
+		if (ctl->json)
+			json_object_array_add(items,
+			    with_key(dest_row_json(&ctx, &d), &d));
+		else
+			printf("%s\t%s\t%s\t%s\t%s\t%s\n", d.id, d.name, d.type,
+			    d.status, d.key_id, last[dest_last_test_ok(&d) + 1]);
 	}
+	if (ctl->json)
+		print_list("items", items);
 	rc = CTL_OK;
 out:
+	json_object_put(items);
 	dbres_free(&r);
-	db_close(db);
+	db_close(ctx.db);
+	vault_free(v);
 	return rc;
+}
+
+/* Run the loaded destination's connection test from this host into *res:
+ * CTL_OK or CTL_TEST_FAILED, CTL_FAIL when it cannot run. */
+static int
+dest_ctl_test(const struct dest_ctx *ctx, struct dest_loaded *l,
+    struct probe_result *res)
+{
+	struct egress eg;
+	struct probe_env env;
+	char err[512];
+
+	if (l->t == NULL || l->t->probe == NULL || l->config == NULL) {
+		fprintf(stderr, "backupctl: destination %s cannot be tested "
+		    "here (type unknown or config unreadable)\n", l->d.id);
+		return CTL_FAIL;
+	}
+	if (egress_init(&eg, ctx->cfg->egress_deny, ctx->cfg->egress_allow, err,
+	    sizeof(err)) != BD_OK) {
+		fprintf(stderr, "backupctl: egress policy: %s\n", err);
+		return CTL_FAIL;
+	}
+	dest_probe_env(ctx, &env);
+	env.egress = &eg;
+	probe_run(l->t->probe, &env, l->config, res);
+	egress_free(&eg);
+	return res->ok ? CTL_OK : CTL_TEST_FAILED;
 }
 
 /*
@@ -577,85 +324,43 @@ int
 ctl_dest_show(const struct ctl *ctl, const struct cfg *c, const char *org,
     const char *id, int test)
 {
-	struct egress eg;
-	struct probe_env env;
+	struct dest_ctx ctx = {.cfg = c, .org = org};
+	struct dest_loaded l;
 	struct probe_result res;
 	struct vault *v = NULL;
-	struct db *db = NULL;
-	struct dbres r;
-	struct dest d;
-	const struct dtype *t;
-	json_object *o = NULL, *config = NULL, *tr;
-	char err[512], *plain = NULL;
-	size_t plen = 0;
-	int rc = CTL_FAIL, have_eg = 0;
+	json_object *o = NULL;
+	int rc = CTL_FAIL;
 
-	memset(&r, 0, sizeof(r));
+	memset(&l, 0, sizeof(l));
 	memset(&res, 0, sizeof(res));
-	memset(&eg, 0, sizeof(eg));
-	if (c->keyring_file == NULL ||
-	    vault_load(&v, c->keyring_file, err, sizeof(err)) != BD_OK) {
-		fprintf(stderr, "backupctl: keyring: %s\n",
-		    c->keyring_file == NULL ? "keyring_file is not set" : err);
+	if (ctl_load_keyring(c, &v) != 0 || open_db(c, &ctx.db) != 0)
 		goto out;
-	}
-	if (db_open(&db, c) != BD_OK) {
-		fprintf(stderr, "backupctl: cannot reach the database\n");
-		goto out;
-	}
-	if (store_dest_get(db, org, id, &r) != BD_OK || r.nrows == 0) {
+	ctx.vault = v;
+	if (dest_load(&ctx, id, false, &l) != BD_OK) {
 		fprintf(stderr, "backupctl: no destination %s in org %s\n", id,
 		    org);
 		goto out;
 	}
-	store_dest_from_row(&r, 0, &d);
-	o = dest_json(&d, v);
+	/* A config that does not open is shown as {} and cannot be tested. */
+	(void)dest_open(&ctx, &l);
+	o = with_key(dest_json(&l.d, l.t, l.config), &l.d);
 	if (test) {
-		if ((t = dtype_find(d.type)) == NULL || t->probe == NULL ||
-		    vault_open(v, d.org, d.id, d.blob, d.bloblen, &plain,
-		    &plen) != BD_OK ||
-		    (config = json_tokener_parse(plain)) == NULL) {
-			fprintf(stderr, "backupctl: destination %s cannot be "
-			    "tested here (type unknown or config unreadable)\n",
-			    id);
+		if ((rc = dest_ctl_test(&ctx, &l, &res)) == CTL_FAIL)
 			goto out;
-		}
-		if (egress_init(&eg, c->egress_deny, c->egress_allow, err,
-		    sizeof(err)) != BD_OK) {
-			fprintf(stderr, "backupctl: egress policy: %s\n", err);
-			goto out;
-		}
-		have_eg = 1;
-		memset(&env, 0, sizeof(env));
-		env.cfg = c;
-		env.egress = &eg;
-		env.org = org;  /* local_per_org: {root}/{org} */
-		probe_run(t->probe, &env, config, &res);
-		tr = probe_result_json(&res);
-		json_object_object_add(o, "test", tr);
-		rc = res.ok ? CTL_OK : CTL_TEST_FAILED;
+		json_object_object_add(o, "test", probe_result_json(&res));
 	} else {
 		rc = CTL_OK;
 	}
-	if (ctl->json) {
-		ctl_print_json(o);
-	} else {
+	if (ctl->json)
+		ctl_print_json(json_object_get(o));
+	else
 		printf("%s\n", json_object_to_json_string_ext(o,
 		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(o);
-	}
-	o = NULL;
 out:
-	if (plain != NULL)
-		vault_wipe_free(plain, plen);
-	/* The decrypted config holds secrets. */
-	wipe_json_put(config);
 	json_object_put(o);
 	probe_result_clear(&res);
-	if (have_eg)
-		egress_free(&eg);
-	dbres_free(&r);
-	db_close(db);
+	dest_loaded_free(&l);
+	db_close(ctx.db);
 	vault_free(v);
 	return rc;
 }

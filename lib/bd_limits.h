@@ -100,6 +100,8 @@
 #define LIM_OAUTH_STATES_PER_ORG 50
 /* Rows re-encrypted per transaction by `backupctl rekey`. */
 #define LIM_REKEY_BATCH 100
+/* Audit entries deleted per statement by backupctl audit prune. */
+#define LIM_AUDIT_PRUNE_BATCH 5000
 /* Connect timeout to the database: a dead DB answers 503 fast. */
 #define LIM_DB_CONNECT_TIMEOUT 2
 #define LIM_DB_RW_TIMEOUT 10

@@ -24,9 +24,14 @@
  * collation (DESIGN.md "Data"). */
 #define ORG_EXACT "CONVERT(? USING utf8mb4) COLLATE utf8mb4_nopad_bin"
 
+/* Columns of an audit entry as store.c reads them (keep in step with it). */
+#define AUDIT_COLS                                                             \
+	"DATE_FORMAT(at, '%Y-%m-%dT%H:%i:%s.%fZ'), org_id, actor, action, "  \
+	"destination_id, outcome, request_id, remote_addr, detail"
+
 /* Every statement of the service. Each one that reads or writes a
- * destination filters by org_id; the two rekey statements are the operator
- * tool's and span orgs on purpose. */
+ * destination filters by org_id; the rekey, key-use and audit-listing
+ * statements are the operator tool's and span orgs on purpose. */
 static const char *const stmts[STMT__MAX] = {
 	[STMT_DEST_LIST] = "SELECT " DEST_COLS " FROM backup_destinations d "
 	    "WHERE d.org_id = ? ORDER BY d.created_at DESC, d.id DESC",
@@ -120,6 +125,19 @@ static const char *const stmts[STMT__MAX] = {
 	[STMT_LOCK_RELEASE] = "SELECT RELEASE_LOCK(?)",
 	[STMT_KEY_COUNTS] = "SELECT key_id, COUNT(*) FROM backup_destinations "
 	    "GROUP BY key_id ORDER BY key_id LIMIT 16",
+	/* backupctl keys list: rows per key id, over every org on purpose. */
+	[STMT_KEY_USE] = "SELECT key_id, SUM(d), SUM(s) FROM ("
+	    "SELECT key_id, 1 AS d, 0 AS s FROM backup_destinations UNION ALL "
+	    "SELECT key_id, 0, 1 FROM oauth_states) k GROUP BY key_id "
+	    "ORDER BY key_id",
+	/* backupctl audit list (all orgs, or one), newest first. */
+	[STMT_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit_log "
+	    "ORDER BY id DESC LIMIT ?",
+	[STMT_AUDIT_LIST_ORG] = "SELECT " AUDIT_COLS " FROM audit_log "
+	    "WHERE org_id = ? ORDER BY id DESC LIMIT ?",
+	/* backupctl audit prune: one batch (short locks). */
+	[STMT_AUDIT_PRUNE] = "DELETE FROM audit_log WHERE "
+	    "at < UTC_TIMESTAMP(3) - INTERVAL ? SECOND ORDER BY id LIMIT ?",
 };
 
 struct db {

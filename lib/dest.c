@@ -197,6 +197,34 @@ dest_json(const struct dest *d, const struct dtype *t, json_object *config)
 	return dest_json_ex(d, t, config, false);
 }
 
+json_object *
+dest_row_json(const struct dest_ctx *ctx, const struct dest *d)
+{
+	const struct dtype *t = dtype_find(d->type);
+	json_object *config = NULL, *o;
+
+	/* A config that does not open is shown as {} (logged). */
+	if (t != NULL && ctx->vault != NULL)
+		(void)open_config(ctx, d, &config);
+	o = dest_json_ex(d, t, config, true);
+	wipe_json_put(config);
+	return o;
+}
+
+int
+dest_last_test_ok(const struct dest *d)
+{
+	json_object *last;
+	int rc;
+
+	if (d->last_test_json == NULL ||
+	    (last = json_tokener_parse(d->last_test_json)) == NULL)
+		return -1;
+	rc = json_object_get_boolean(json_object_object_get(last, "ok"));
+	json_object_put(last);
+	return rc;
+}
+
 enum bd_err
 dest_list(const struct dest_ctx *ctx, const char *type, json_object **out)
 {
@@ -210,15 +238,9 @@ dest_list(const struct dest_ctx *ctx, const char *type, json_object **out)
 	*out = json_object_new_array_ext((int)r.nrows);
 	for (size_t i = 0; i < r.nrows; i++) {
 		struct dest d;
-		const struct dtype *t;
-		json_object *config = NULL;
 
 		store_dest_from_row(&r, i, &d);
-		/* A config that does not open is shown as {} (logged). */
-		if ((t = dtype_find(d.type)) != NULL)
-			(void)open_config(ctx, &d, &config);
-		json_object_array_add(*out, dest_json_ex(&d, t, config, true));
-		wipe_json_put(config);
+		json_object_array_add(*out, dest_row_json(ctx, &d));
 	}
 	dbres_free(&r);
 	return BD_OK;

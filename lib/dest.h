@@ -103,6 +103,14 @@ enum bd_err dest_open(const struct dest_ctx *, struct dest_loaded *);
 json_object *dest_json(const struct dest *, const struct dtype *,
     json_object *config);
 
+/* A row's Destination as the list shows it: its config opened (ctx->vault
+ * NULL, an unknown type or a config that does not open: {}), lastTest
+ * written out as stored. New reference. */
+json_object *dest_row_json(const struct dest_ctx *, const struct dest *);
+
+/* The row's last test: 1 passed, 0 failed, -1 never tested. */
+int dest_last_test_ok(const struct dest *);
+
 /* GET list: the org's destinations (type NULL: all) as a new array. */
 enum bd_err dest_list(const struct dest_ctx *, const char *type,
     json_object **out);

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bd_limits.h"
 #include "clock.h"
 #include "log.h"
 #include "store.h"
@@ -409,6 +410,66 @@ store_audit(struct db *db, const struct audit_entry *a)
 
 	return db_exec(db, STMT_AUDIT_INSERT, p, sizeof(p) / sizeof(p[0]),
 	    NULL, NULL);
+}
+
+enum bd_err
+store_audit_list(struct db *db, const char *org, long limit,
+    struct dbres *res)
+{
+	struct dbval p[] = {DBV_STR_OR_NULL(org), DBV_INT(limit)};
+
+	if (org == NULL)
+		return db_exec(db, STMT_AUDIT_LIST, p + 1, 1, res, NULL);
+	return db_exec(db, STMT_AUDIT_LIST_ORG, p, 2, res, NULL);
+}
+
+void
+store_audit_from_row(const struct dbres *r, size_t row, struct audit_row *out)
+{
+	out->at = DBRES_VAL(r, row, 0);
+	out->e.org = DBRES_VAL(r, row, 1);
+	out->e.actor = DBRES_VAL(r, row, 2);
+	out->e.action = DBRES_VAL(r, row, 3);
+	out->e.destination_id = DBRES_VAL(r, row, 4);
+	out->e.outcome = DBRES_VAL(r, row, 5);
+	out->e.request_id = DBRES_VAL(r, row, 6);
+	out->e.remote_addr = DBRES_VAL(r, row, 7);
+	out->e.detail = DBRES_VAL(r, row, 8);
+}
+
+enum bd_err
+store_audit_prune(struct db *db, long long older_than_secs,
+    unsigned long long *deleted)
+{
+	struct dbval p[] = {DBV_INT(older_than_secs),
+		DBV_INT(LIM_AUDIT_PRUNE_BATCH)};
+	unsigned long long n = 0;
+	enum bd_err rc;
+
+	*deleted = 0;
+	do {
+		if ((rc = db_exec(db, STMT_AUDIT_PRUNE, p, 2, NULL, &n)) !=
+		    BD_OK)
+			return rc;
+		*deleted += n;
+	} while (n == LIM_AUDIT_PRUNE_BATCH);
+	return BD_OK;
+}
+
+enum bd_err
+store_key_use(struct db *db, struct dbres *res)
+{
+	return db_exec(db, STMT_KEY_USE, NULL, 0, res, NULL);
+}
+
+void
+store_key_use_from_row(const struct dbres *r, size_t row, struct key_use *out)
+{
+	const char *d = DBRES_VAL(r, row, 1), *s = DBRES_VAL(r, row, 2);
+
+	out->key_id = DBRES_VAL(r, row, 0);
+	out->destinations = d != NULL ? strtoll(d, NULL, 10) : 0;
+	out->oauth_states = s != NULL ? strtoll(s, NULL, 10) : 0;
 }
 
 void

@@ -158,6 +158,35 @@ struct audit_entry {
 /* Append to audit_log. Never pass a secret in detail. */
 enum bd_err store_audit(struct db *, const struct audit_entry *);
 
+/* backupctl audit list: the newest `limit` entries (org NULL: every org);
+ * read them with store_audit_from_row. */
+enum bd_err store_audit_list(struct db *, const char *org, long limit,
+    struct dbres *res);
+/* An entry as read back (NULL for a column that is NULL); borrows from the
+ * dbres. at is RFC 3339 with microseconds. */
+struct audit_row {
+	const char *at;
+	struct audit_entry e;
+};
+void store_audit_from_row(const struct dbres *r, size_t row,
+    struct audit_row *out);
+/* backupctl audit prune: delete the entries older than older_than_secs,
+ * LIM_AUDIT_PRUNE_BATCH per statement so no lock is held long; *deleted
+ * counts them (also those of the batches before a failure). */
+enum bd_err store_audit_prune(struct db *, long long older_than_secs,
+    unsigned long long *deleted);
+
+/* backupctl keys list: per key id (ordered), the destination rows and
+ * OAuth states sealed under it, over every org; read with
+ * store_key_use_from_row. */
+enum bd_err store_key_use(struct db *, struct dbres *res);
+struct key_use {
+	const char *key_id;      /* borrows from the dbres */
+	long long destinations, oauth_states;
+};
+void store_key_use_from_row(const struct dbres *r, size_t row,
+    struct key_use *out);
+
 /* "YYYY-MM-DD HH:MM:SS.mmm" (UTC) for a unix time in ms: clock_format_ms()
  * with CLOCK_SQL, kept while cgi/handlers.c still calls it. */
 void store_format_ms(long long ms, char out[32]);

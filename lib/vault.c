@@ -234,6 +234,18 @@ vault_current_key_id(const struct vault *v)
 	return v != NULL && v->n > 0 ? v->keys[v->n - 1].id : NULL;
 }
 
+size_t
+vault_key_count(const struct vault *v)
+{
+	return v != NULL ? v->n : 0;
+}
+
+const char *
+vault_key_id(const struct vault *v, size_t i)
+{
+	return v != NULL && i < v->n ? v->keys[i].id : NULL;
+}
+
 static const struct vkey *
 find_key(const struct vault *v, const char *id, size_t idlen)
 {
@@ -423,6 +435,25 @@ vault_blob_key_id(const unsigned char *blob, size_t bloblen, char *out)
 }
 
 /* wipe_free() under its old name (see vault.h). */
+enum bd_err
+vault_reseal(const struct vault *v, const char *org, const char *id,
+    const unsigned char *blob, size_t bloblen, unsigned char **out,
+    size_t *outlen)
+{
+	char *plain = NULL;
+	size_t plen = 0;
+	enum bd_err rc;
+
+	*out = NULL;
+	*outlen = 0;
+	if ((rc = vault_open(v, org, id, blob, bloblen, &plain, &plen)) !=
+	    BD_OK)
+		return rc;
+	rc = vault_seal(v, org, id, plain, plen, out, outlen);
+	wipe_free(plain, plen);
+	return rc;
+}
+
 void
 vault_wipe_free(void *p, size_t len)
 {

@@ -31,6 +31,11 @@ void vault_free(struct vault *);
 /* Id of the key that seals (the last line). Borrowed from the vault. */
 const char *vault_current_key_id(const struct vault *);
 
+/* The ring's key ids in file order (the last one seals); vault_key_id()
+ * is NULL past the end. Borrowed from the vault. */
+size_t vault_key_count(const struct vault *);
+const char *vault_key_id(const struct vault *, size_t i);
+
 /* Whether the ring holds a key with this id. */
 int vault_has_key(const struct vault *, const char *key_id);
 
@@ -49,6 +54,13 @@ enum bd_err vault_seal(const struct vault *, const char *org, const char *id,
  */
 enum bd_err vault_open(const struct vault *, const char *org, const char *id,
     const unsigned char *blob, size_t bloblen, char **payload, size_t *len);
+
+/* Re-seal a blob of (org, id) under the current key (backupctl rekey): the
+ * plaintext never leaves the vault and is wiped. Errors as vault_open()'s
+ * and vault_seal()'s; *out is malloc'd (caller frees). */
+enum bd_err vault_reseal(const struct vault *, const char *org,
+    const char *id, const unsigned char *blob, size_t bloblen,
+    unsigned char **out, size_t *outlen);
 
 /* Key id a blob was sealed with, copied into out (LIM_KEY_ID_MAX + 1). */
 enum bd_err vault_blob_key_id(const unsigned char *blob, size_t bloblen,

@@ -32,3 +32,6 @@ if [[ -z $lim || $lim != "$ngx" || $lim != "$stk" ]]; then
 		"${ngx:-none}" "${stk:-none}" "${lim:-none}" >&2
 	exit 1
 fi
+
+# No include cycle in lib/ and cgi/, no function over 120 lines (issue 7).
+scripts/include-graph.sh

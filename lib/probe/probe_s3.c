@@ -577,7 +577,7 @@ probe_s3(const struct probe_env *env, json_object *config,
 	memcpy(s.key, s.prefix, plen);
 	memcpy(s.key + plen, name, nlen + 1);
 
-	if (s3util_is_http(s.loc.endpoint))
+	if (probe_plain_http(s.loc.endpoint))
 		probe_warn(res, "the endpoint uses plain http: requests, "
 		    "the session token if any and backup data travel "
 		    "unencrypted");

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 
 #include "s3util.h"
@@ -99,13 +98,6 @@ s3util_path_style(const struct s3util_loc *loc)
 	ps = path_style(loc, &u);
 	url_clear(&u);
 	return ps;
-}
-
-/* See s3util.h. */
-bool
-s3util_is_http(const char *endpoint)
-{
-	return endpoint != NULL && strncasecmp(endpoint, "http://", 7) == 0;
 }
 
 /* See s3util.h. */

@@ -43,9 +43,6 @@ char *s3util_url(const struct s3util_loc *loc, const char *key,
  * endpoint is unusable. */
 bool s3util_path_style(const struct s3util_loc *loc);
 
-/* Whether the endpoint is plain http:// (NULL/"" is AWS over https). */
-bool s3util_is_http(const char *endpoint);
-
 /*
  * The configured prefix as a folder: leading '/' dropped, a '/' appended
  * when it is not empty ("backups" and "/backups/" both give "backups/").

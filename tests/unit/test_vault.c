@@ -267,6 +267,45 @@ test_rotation(void **state)
 	vault_free(v3);
 }
 
+/* The ring's ids in file order; a re-seal moves a blob to the current key
+ * and fails, changing nothing, on a blob the ring cannot open. */
+static void
+test_reseal(void **state)
+{
+	struct vault *v1 = load("k1 " K1 "\n");
+	struct vault *v2 = load("# rotated\nk1 " K1 "\nk2 " K2 "\n");
+	unsigned char *b1, *b2 = NULL, *b3 = (unsigned char *)"x";
+	size_t n1, n2 = 0, n3 = 1, len;
+	char *out, kid[LIM_KEY_ID_MAX + 1];
+
+	(void)state;
+	assert_int_equal(vault_key_count(v2), 2);
+	assert_string_equal(vault_key_id(v2, 0), "k1");
+	assert_string_equal(vault_key_id(v2, 1), "k2");
+	assert_null(vault_key_id(v2, 2));
+	assert_int_equal(vault_key_count(NULL), 0);
+
+	seal(v1, ORG, ID, &b1, &n1);
+	assert_int_equal(vault_reseal(v2, ORG, ID, b1, n1, &b2, &n2), BD_OK);
+	assert_int_equal(vault_blob_key_id(b2, n2, kid), BD_OK);
+	assert_string_equal(kid, "k2");
+	assert_int_equal(vault_open(v2, ORG, ID, b2, n2, &out, &len), BD_OK);
+	assert_string_equal(out, SECRET);
+	vault_wipe_free(out, len);
+	/* Sealed for another row, or under a key the ring lacks. */
+	assert_int_equal(vault_reseal(v2, ORG, "other", b1, n1, &b3, &n3),
+	    BD_ERR_CRYPTO);
+	assert_null(b3);
+	assert_int_equal(n3, 0);
+	assert_int_equal(vault_reseal(v1, ORG, ID, b2, n2, &b3, &n3),
+	    BD_ERR_CRYPTO);
+	assert_null(b3);
+	free(b1);
+	free(b2);
+	vault_free(v1);
+	vault_free(v2);
+}
+
 static void
 test_keyring_parse(void **state)
 {
@@ -451,6 +490,7 @@ main(void)
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_binding),
 		cmocka_unit_test(test_rotation),
+		cmocka_unit_test(test_reseal),
 		cmocka_unit_test(test_keyring_parse),
 		cmocka_unit_test(test_keygen),
 	};

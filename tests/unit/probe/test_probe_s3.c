@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "probe/probe_http.h"
 #include "probe/s3util.h"
 
 static void
@@ -146,11 +147,11 @@ static void
 test_is_http(void **state)
 {
 	(void)state;
-	assert_true(s3util_is_http("http://h"));
-	assert_true(s3util_is_http("HTTP://h"));
-	assert_false(s3util_is_http("https://h"));
-	assert_false(s3util_is_http(NULL));
-	assert_false(s3util_is_http(""));
+	assert_true(probe_plain_http("http://h"));
+	assert_true(probe_plain_http("HTTP://h"));
+	assert_false(probe_plain_http("https://h"));
+	assert_false(probe_plain_http(NULL));
+	assert_false(probe_plain_http(""));
 }
 
 static void
