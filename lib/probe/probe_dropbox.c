@@ -41,10 +41,6 @@
 #define DB_PROTOCOLS "https,http"
 #define DB_DEFAULT_API "https://api.dropboxapi.com"
 #define DB_DEFAULT_CONTENT "https://content.dropboxapi.com"
-#define DB_PROBE_BYTES 64
-/* Dropbox short-lived access tokens ("sl.") are about 1.3 kB. */
-#define DB_TOKEN_MAX 8192
-#define DB_ID_MAX 256
 #define DB_PATH_MAX (LIM_SHORT_MAX + 2)
 #define DB_CODE_MAX (PROBE_CODE_MAX * 3)
 
@@ -473,7 +469,7 @@ check_write(struct db *d, const unsigned char *data, size_t len)
 	if (status == 200) {
 		o = probe_json_object(x.body, x.len);
 		id = probe_json_string(o, "id");
-		if (id == NULL || !probe_visible(id, DB_ID_MAX) ||
+		if (id == NULL || !probe_visible(id, LIM_PROBE_ID_MAX) ||
 		    (d->id = strdup(id)) == NULL) {
 			probe_fail(d->res, CHECK_WRITE, "Dropbox's answer to the "
 			    "upload holds no file id");
@@ -572,7 +568,7 @@ probe_dropbox(const struct probe_env *env, json_object *config,
     struct probe_result *res)
 {
 	struct db d;
-	unsigned char data[DB_PROBE_BYTES];
+	unsigned char data[LIM_PROBE_BYTES];
 	const struct cfg *c = env != NULL ? env->cfg : NULL;
 
 	memset(&d, 0, sizeof(d));
@@ -580,7 +576,7 @@ probe_dropbox(const struct probe_env *env, json_object *config,
 	d.res = res;
 	probe_object_name(d.name);
 	randombytes_buf(data, sizeof(data));
-	if ((d.auth = probe_oauth_bearer(res, config, DB_TOKEN_MAX)) == NULL)
+	if ((d.auth = probe_oauth_bearer(res, config, LIM_DROPBOX_TOKEN_MAX)) == NULL)
 		goto out;
 	if ((d.api = probe_base_url(c != NULL ? c->dropbox_api_url : NULL,
 	    DB_DEFAULT_API)) == NULL ||

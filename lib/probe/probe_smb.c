@@ -34,11 +34,13 @@
  *     but the checked address fails the connect check too (sock_audit), in
  *     case a build ever binds connect() elsewhere.
  *
- * Deadline: every libsmbclient call blocks. The context's timeout (each SMB
- * request's) is what is left of the probe deadline when it is created, and a
- * watchdog thread shuts down, at the deadline, every socket the probe opened
+ * Deadline: every libsmbclient call blocks. A watchdog thread shuts down,
+ * at the probe deadline (probe_ms_left), every socket the probe opened
  * (connecting ones included), so a server that stalls or answers slowly
- * cannot hold the worker past probe_timeout: the blocked call returns.
+ * cannot hold the worker past probe_timeout: the blocked call returns. The
+ * context's own timeout (each SMB request's) is what is left of the
+ * deadline when it is created plus a second, so that the watchdog, not the
+ * library, ends a stall and the detail says so.
  *
  * The steps share one SMB session (libsmbclient caches the connection per
  * server and share): connect + auth + target (stat of the share, then of the
@@ -88,7 +90,6 @@
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 0x0001U
 #endif
-#define SMB_PROBE_BYTES 64
 
 /* The private smb.conf (see the header comment). */
 static const char smb_conf[] =
@@ -340,8 +341,7 @@ watchdog(void *arg)
 	long long left;
 	bool fire = false;
 
-	left = s->env->deadline_ms - clock_mono_ms();
-	if (left < 0)
+	if ((left = probe_ms_left(s->env)) < 0)
 		left = 0;
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += (time_t)(left / 1000);
@@ -371,8 +371,6 @@ watchdog_start(struct smb *s)
 	pthread_condattr_t ca;
 	bool ok = false;
 
-	if (s->env->deadline_ms <= 0)
-		return true;
 	if (pthread_condattr_init(&ca) != 0)
 		return false;
 	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
@@ -407,15 +405,14 @@ watchdog_stop(struct smb *s)
 static bool
 timed_out(struct smb *s)
 {
-	bool f;
+	bool f = false;
 
-	if (!s->wd_running)
-		return s->env->deadline_ms > 0 &&
-		    clock_mono_ms() >= s->env->deadline_ms;
-	pthread_mutex_lock(&s->mu);
-	f = s->fired;
-	pthread_mutex_unlock(&s->mu);
-	return f || clock_mono_ms() >= s->env->deadline_ms;
+	if (s->wd_running) {
+		pthread_mutex_lock(&s->mu);
+		f = s->fired;
+		pthread_mutex_unlock(&s->mu);
+	}
+	return f || probe_ms_left(s->env) <= 0;
 }
 
 /* --------------------------------------------------------- the context */
@@ -581,8 +578,7 @@ context_new(struct smb *s)
 		return NULL;
 	smbc_setLogCallback(c, NULL, drop_log);
 	smbc_setDebug(c, 0);
-	left = s->env->deadline_ms > 0 ? s->env->deadline_ms - clock_mono_ms() :
-	    (long long)s->env->cfg->probe_timeout * 1000;
+	left = probe_ms_left(s->env);
 	/* A second past the deadline: the watchdog, which fires at the
 	 * deadline, always comes first, so a stall is reported as one (the
 	 * library's own timeout ends the connection with ECONNABORTED). */
@@ -993,7 +989,7 @@ static bool
 check_read(struct smb *s, const unsigned char *data, size_t len)
 {
 	SMBCFILE *f;
-	unsigned char buf[SMB_PROBE_BYTES + 1];
+	unsigned char buf[LIM_PROBE_BYTES + 1];
 	size_t got = 0;
 	ssize_t n;
 	bool ok = false;
@@ -1058,7 +1054,7 @@ probe_smb(const struct probe_env *env, json_object *config,
 {
 	struct smb s;
 	json_object *v;
-	unsigned char data[SMB_PROBE_BYTES];
+	unsigned char data[LIM_PROBE_BYTES];
 	char esc[3 * LIM_SHORT_MAX + 2];
 	const char *host = probe_json_string(config, "host");
 	long port = SMB_DEFAULT_PORT;
