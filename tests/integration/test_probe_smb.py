@@ -151,6 +151,29 @@ def test_encryption_required_and_offered(api, peer):
     assert "encrypted" in detail_of(tr, "connect"), tr
 
 
+def test_encryption_required_encrypts_the_session(api, peer):
+    """With requireEncryption the probe's SMB traffic after the session
+    setup travels in SMB3 TRANSFORM messages (protocol id 0xFD 'SMB'): the
+    probe file's name never crosses the wire in clear. Without it, against
+    the server without encryption, the name is visible (the proxy can
+    see a name at all)."""
+    name = ".backupd-probe-".encode("utf-16-le")
+    px = SlowProxy(peer.host, peer.port)
+    try:
+        create_ok(api, peer, body(peer, port=px.port, requireEncryption=True))
+        assert b"\xfdSMB" in px.client_bytes
+        assert name not in px.client_bytes
+    finally:
+        px.close()
+    px = SlowProxy(peer.host, peer.noenc_port)
+    try:
+        create_ok(api, peer, body(peer, port=px.port))
+        assert b"\xfdSMB" not in px.client_bytes
+        assert name in px.client_bytes
+    finally:
+        px.close()
+
+
 def test_encryption_required_but_not_offered(api, peer):
     # The server works without encryption ...
     d, tr = create_ok(api, peer, body(peer, port=peer.noenc_port))
@@ -248,6 +271,7 @@ class SlowProxy:
         self.target = (host, port)
         self.delay, self.stall_on = delay, stall_on
         self.stalled = threading.Event()
+        self.client_bytes = bytearray()  # everything the client sent
         self.sock = socket.socket()
         self.sock.bind((host, 0))
         self.sock.listen(8)
@@ -280,6 +304,8 @@ class SlowProxy:
                 data = src.recv(65536)
                 if not data:
                     break
+                if not from_server:
+                    self.client_bytes += data
                 if not from_server and self.stall_on and \
                         self.stall_on in data:
                     self.stalled.set()
