@@ -411,6 +411,34 @@ def test_ssrf_hosts_refused_before_connecting(api, peer, host):
         trip.close()
 
 
+# ------------------------------------------------ private configuration
+
+
+def test_zz_no_private_config_left(env, peer):
+    """The private smb.conf (a backupd-smb-XXXXXX directory in the
+    workers' TMPDIR while a context is made) is gone after every probe of
+    this module. Another stack's probe may hold one for milliseconds:
+    what stays past probe_timeout is a leak."""
+    tmp = "/tmp"
+    try:
+        pid = int((Path(env["BACKUPD_STACK_DIR"]) / "run" /
+                   "backupd.pid").read_text().strip())
+        for item in Path("/proc/%d/environ" % pid).read_bytes().split(b"\0"):
+            if item.startswith(b"TMPDIR=/"):
+                tmp = item[len(b"TMPDIR="):].decode()
+    except (OSError, ValueError):
+        pass
+
+    def dirs():
+        return {n for n in os.listdir(tmp) if n.startswith("backupd-smb-")}
+    left = dirs()
+    end = time.monotonic() + PROBE_TIMEOUT + 2
+    while left and time.monotonic() < end:
+        time.sleep(0.2)
+        left &= dirs()
+    assert left == set(), "left behind in %s: %s" % (tmp, left)
+
+
 # ------------------------------------------------------------ secrets
 
 
