@@ -126,6 +126,7 @@ struct smb {
 	struct sockset before;
 	bool connected;    /* the connect check passed */
 	bool foreign;      /* the library connected somewhere else */
+	bool created;      /* the probe file was created */
 	bool encrypt;      /* requireEncryption */
 	bool enc_refused;  /* the library said it could not encrypt */
 	int saved_stdout;  /* fd 1 while the library runs; -1 when not */
@@ -966,6 +967,7 @@ check_write(struct smb *s, const unsigned char *data, size_t len)
 			fail_errno(s, e, CHECK_WRITE, "creating the probe file");
 		return false;
 	}
+	s->created = true;
 	n = smbc_getFunctionWrite(s->ctx)(s->ctx, f, data, len);
 	e = errno;
 	if (smbc_getFunctionClose(s->ctx)(s->ctx, f) != 0 && n == (ssize_t)len) {
@@ -1115,9 +1117,14 @@ probe_smb(const struct probe_env *env, json_object *config,
 		    "not be initialised");
 		goto out;
 	}
-	if (!check_share(&s) || !check_dir(&s) ||
-	    !check_write(&s, data, sizeof(data)))
+	if (!check_share(&s) || !check_dir(&s))
 		goto out;
+	if (!check_write(&s, data, sizeof(data))) {
+		/* Created but not written: remove what is there. */
+		if (s.created)
+			check_delete(&s, false);
+		goto out;
+	}
 	if (!check_read(&s, data, sizeof(data))) {
 		check_delete(&s, false);
 		goto out;
