@@ -2,7 +2,7 @@
 CC      ?= cc
 PKGS    := libfcgi json-c libjwt libsodium libcurl libmariadb
 # fcgi ships no .pc on Debian 12; it is linked by name below.
-PKGS_PC := json-c libjwt libsodium libcurl libmariadb
+PKGS_PC := json-c libjwt libsodium libcurl libmariadb smbclient
 BUILD   ?= build
 VERSION := $(shell cat VERSION)
 
@@ -31,7 +31,7 @@ BD_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Ilib \
 BD_CFLAGS = -std=c11 $(WARN) $(HARDEN) \
            $(shell pkg-config --cflags $(PKGS_PC) 2>/dev/null)
 BD_LDFLAGS = -pie -Wl,-z,relro,-z,now,-z,noexecstack
-LDLIBS  += $(shell pkg-config --libs $(PKGS_PC) 2>/dev/null) -lfcgi -lm
+LDLIBS  += $(shell pkg-config --libs $(PKGS_PC) 2>/dev/null) -lfcgi -lm -pthread
 
 ifeq ($(SANITIZE),1)
 BD_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

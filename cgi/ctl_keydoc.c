@@ -62,6 +62,14 @@ static const struct {
 	{"microsoft_login_url", "Microsoft identity platform base URL."},
 	{"microsoft_graph_url", "Microsoft Graph base URL."},
 	{"gcs_api_url", "Google Cloud Storage JSON API base URL."},
+	{"dropbox_client_id", "Dropbox app key (Dropbox)."},
+	{"dropbox_client_secret", "Dropbox app secret; prefer "
+	    "dropbox_client_secret_file."},
+	{"dropbox_auth_url", "Dropbox's authorization endpoint."},
+	{"dropbox_api_url", "Dropbox API base URL (RPC endpoints and "
+	    "oauth2/token)."},
+	{"dropbox_content_url", "Dropbox content API base URL (upload, "
+	    "download)."},
 	{"egress_deny", "Comma-separated CIDRs refused to connection tests, in "
 	    "addition to the built-in list (loopback, link-local, cloud "
 	    "metadata endpoints, reserved) and this host's own addresses."},

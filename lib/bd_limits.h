@@ -48,6 +48,8 @@
  * docs reserve 2048); Microsoft's are JWTs of a few KB. */
 #define LIM_GOOGLE_TOKEN_MAX 4096
 #define LIM_MICROSOFT_TOKEN_MAX 8192
+/* Dropbox's short-lived access tokens ("sl.") are about 1.3 KB. */
+#define LIM_DROPBOX_TOKEN_MAX 8192
 /* A Drive file id or a Graph item id (Drive ids are ~33, Graph ~40). */
 #define LIM_PROBE_ID_MAX 256
 /* An Azure account key, decoded: real keys are 64 bytes; dtype allows a

@@ -78,6 +78,18 @@ static validator v_pm, v_path, v_abs, v_clients, v_mode;
  * alias given in the environment beats the key it stands for in the file. */
 static unsigned char cur_layer;
 
+/* Dropbox (issue 10): the app key/secret and the three endpoints
+ * (Dropbox "OAuth Guide": www.dropbox.com/oauth2/authorize; RPC endpoints
+ * and oauth2/token at api.dropboxapi.com; content endpoints at
+ * content.dropboxapi.com). */
+#define DROPBOX_KEYS(STR)                                                    \
+	STR(dropbox_client_id, NULL, 0, NULL)                                  \
+	STR(dropbox_client_secret, NULL, K_SECRET, NULL)                       \
+	STR(dropbox_auth_url, "https://www.dropbox.com/oauth2/authorize", 0,   \
+	    v_url)                                                             \
+	STR(dropbox_api_url, "https://api.dropboxapi.com", 0, v_url)           \
+	STR(dropbox_content_url, "https://content.dropboxapi.com", 0, v_url)
+
 /*
  * STR(name, default, flags, validator)
  * NUM(name, type, default, min, max)
@@ -115,6 +127,7 @@ static unsigned char cur_layer;
 	    v_url)                                                             \
 	STR(microsoft_graph_url, "https://graph.microsoft.com/v1.0", 0, v_url) \
 	STR(gcs_api_url, "https://storage.googleapis.com", 0, v_url)           \
+	DROPBOX_KEYS(STR)                                                      \
 	STR(egress_deny, NULL, 0, v_cidrs)                                     \
 	STR(egress_allow, NULL, 0, v_cidrs)                                    \
 	STR(local_roots, NULL, 0, v_roots)                                     \

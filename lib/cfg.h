@@ -34,6 +34,8 @@ struct cfg {
 	char *microsoft_client_id, *microsoft_client_secret,
 	    *microsoft_login_url, *microsoft_graph_url;
 	char *gcs_api_url;
+	char *dropbox_client_id, *dropbox_client_secret, *dropbox_auth_url,
+	    *dropbox_api_url, *dropbox_content_url;
 
 	char *egress_deny, *egress_allow;
 	char *local_roots;

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "dtype.h"
+#include "probe/probe_smb.h"
 #include "url.h"
 
 /*
@@ -651,6 +652,43 @@ static const struct dfield f_onedrive[] = {
 	END
 };
 
+/* SmbConfig: a share name Windows accepts; a path that stays inside the
+ * share (no ".." segment, '/' or '\\' as separators). */
+static const char *
+check_share(const char *v)
+{
+	return smb_share_ok(v) ? NULL : "must be a share name (at most 80 "
+	    "characters, none of \"/\\[]:|<>+=;,*?)";
+}
+
+static const char *
+check_smb_path(const char *v)
+{
+	char d[LIM_SHORT_MAX + 2], e[3 * LIM_SHORT_MAX + 2];
+
+	return smb_path_split(v, d, sizeof(d), e, sizeof(e)) == SMB_PATH_DOTDOT ?
+	    "must stay inside the share (no '..' segments)" : NULL;
+}
+
+static const struct dfield f_smb[] = {
+	LOC_REQ("host", LIM_SHORT_MAX, check_host),
+	PORT("port"),
+	S_REQ("share", LIM_SHORT_MAX, check_share),
+	S_OPT("path", LIM_SHORT_MAX, check_smb_path),
+	S_OPT("domain", LIM_SHORT_MAX, NULL),
+	S_REQ("username", LIM_SHORT_MAX, NULL),
+	SECRET_REQ("password", LIM_SHORT_MAX, NULL),
+	BOOL("requireEncryption"),
+	END
+};
+
+static const struct dfield f_dropbox[] = {
+	S_OPT("folderPath", LIM_SHORT_MAX, check_folder_path),
+	S_OPT("clientId", LIM_SHORT_MAX, check_token),
+	SECRET_OPT("clientSecret", LIM_SHORT_MAX, NULL),
+	END
+};
+
 static const struct dfield f_local[] = {
 	S_REQ("path", LIM_SHORT_MAX, check_abs_path),
 	END
@@ -672,6 +710,9 @@ const struct dtype dtype_table[] = {
 	    .oauth = OAUTH_MICROSOFT },
 	{ .name = "local", .fields = f_local, .probe = probe_local,
 	    .unavailable = probe_local_unavailable },
+	{ .name = "smb", .fields = f_smb, .probe = probe_smb },
+	{ .name = "dropbox", .fields = f_dropbox, .probe = probe_dropbox,
+	    .oauth = OAUTH_DROPBOX },
 	{ .name = NULL }
 };
 

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "dtype.h"
 #include "oauth.h"
+#include "probe/probe_http.h"
 #include "uuid.h"
 #include "wipe.h"
 
@@ -15,6 +16,11 @@
  * offline_access so a refresh token is issued. */
 #define GOOGLE_SCOPE "https://www.googleapis.com/auth/drive.file"
 #define MICROSOFT_SCOPE "offline_access Files.ReadWrite"
+/* Dropbox scoped apps ("OAuth Guide", "Scopes"): what the probe and a
+ * backup need, nothing for sharing or team data. A refresh token comes with
+ * token_access_type=offline, not with a scope. */
+#define DROPBOX_SCOPE "account_info.read files.metadata.read " \
+	"files.content.read files.content.write"
 
 enum oauth_provider
 oauth_provider_of(const char *type)
@@ -51,6 +57,9 @@ oauth_client_of(const struct cfg *c, enum oauth_provider p,
 	} else if (p == OAUTH_GOOGLE) {
 		out->id = c->google_client_id;
 		out->secret = c->google_client_secret;
+	} else if (p == OAUTH_DROPBOX) {
+		out->id = c->dropbox_client_id;
+		out->secret = c->dropbox_client_secret;
 	} else {
 		out->id = c->microsoft_client_id;
 		out->secret = c->microsoft_client_secret;
@@ -177,6 +186,8 @@ oauth_authorization_url(const struct cfg *c, enum oauth_provider p,
 
 	if (p == OAUTH_GOOGLE) {
 		u = strdup(c->google_auth_url);
+	} else if (p == OAUTH_DROPBOX) {
+		u = strdup(c->dropbox_auth_url);
 	} else {
 		size_t n = strlen(c->microsoft_login_url) +
 		    strlen(cl->tenant) + 32;
@@ -194,6 +205,10 @@ oauth_authorization_url(const struct cfg *c, enum oauth_provider p,
 		bad |= add_param(&u, &len, '?', "scope", GOOGLE_SCOPE);
 		bad |= add_param(&u, &len, '?', "access_type", "offline");
 		bad |= add_param(&u, &len, '?', "prompt", "consent");
+	} else if (p == OAUTH_DROPBOX) {
+		bad |= add_param(&u, &len, '?', "scope", DROPBOX_SCOPE);
+		bad |= add_param(&u, &len, '?', "token_access_type",
+		    "offline");
 	} else {
 		bad |= add_param(&u, &len, '?', "scope", MICROSOFT_SCOPE);
 		bad |= add_param(&u, &len, '?', "response_mode", "query");
@@ -225,6 +240,16 @@ token_url(const struct cfg *c, enum oauth_provider p,
 
 	if (p == OAUTH_GOOGLE)
 		return strdup(c->google_token_url);
+	if (p == OAUTH_DROPBOX) {
+		/* Dropbox "OAuth Guide": POST {api}/oauth2/token. */
+		char *base = probe_base_url(c->dropbox_api_url,
+		    "https://api.dropboxapi.com");
+
+		u = base != NULL ? probe_concat(base, "/oauth2/token", NULL,
+		    NULL) : NULL;
+		free(base);
+		return u;
+	}
 	n = strlen(c->microsoft_login_url) + strlen(cl->tenant) + 32;
 	if ((u = malloc(n)) != NULL)
 		snprintf(u, n, "%s/%s/oauth2/v2.0/token",

@@ -21,7 +21,9 @@
 
 /* A destination type's provider is in its registry row (dtype.h);
  * OAUTH_NONE for the types that do not connect through OAuth. */
-enum oauth_provider { OAUTH_NONE, OAUTH_GOOGLE, OAUTH_MICROSOFT, OAUTH__MAX };
+enum oauth_provider {
+	OAUTH_NONE, OAUTH_GOOGLE, OAUTH_MICROSOFT, OAUTH_DROPBOX, OAUTH__MAX
+};
 
 /* The provider of a destination type name (from the registry), OAUTH_NONE
  * for an unknown or plain type. */
@@ -41,7 +43,9 @@ void oauth_client_of(const struct cfg *, enum oauth_provider,
  * challenge (base64url SHA-256 of the verifier), with redirect_uri =
  * cfg->oauth_redirect_uri. Google: scope drive.file, access_type=offline,
  * prompt=consent. Microsoft: {login}/{tenant}/oauth2/v2.0/authorize, scope
- * "offline_access Files.ReadWrite", response_mode=query. NULL on OOM.
+ * "offline_access Files.ReadWrite", response_mode=query. Dropbox:
+ * dropbox_auth_url, token_access_type=offline, the four scopes the probe
+ * needs. NULL on OOM.
  */
 char *oauth_authorization_url(const struct cfg *, enum oauth_provider,
     const struct oauth_client *, const char *state, const char *challenge);

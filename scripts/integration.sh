@@ -72,6 +72,16 @@ export BACKUPD_MICROSOFT_CLIENT_ID=backupd-test-microsoft-client
 export BACKUPD_MICROSOFT_CLIENT_SECRET=backupd-test-microsoft-secret
 export BACKUPD_MICROSOFT_LOGIN_URL=$stub/microsoft
 export BACKUPD_MICROSOFT_GRAPH_URL=$stub/graph/v1.0
+# Dropbox's OAuth endpoints and API v2 (tests/peers/dropbox): the
+# authorize page (www.dropbox.com), the RPC host (api.dropboxapi.com, which
+# also serves oauth2/token) and the content host (content.dropboxapi.com)
+# are three prefixes of one stub on its own fixed port.
+dbx=http://127.0.0.2:18997
+export BACKUPD_DROPBOX_CLIENT_ID=backupd-test-dropbox-app
+export BACKUPD_DROPBOX_CLIENT_SECRET=backupd-test-dropbox-secret
+export BACKUPD_DROPBOX_AUTH_URL=$dbx/oauth2/authorize
+export BACKUPD_DROPBOX_API_URL=$dbx/api
+export BACKUPD_DROPBOX_CONTENT_URL=$dbx/content
 export BACKUPD_CA_FILE=$pki/ca.pem
 
 trap stack_cleanup EXIT

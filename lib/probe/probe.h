@@ -165,5 +165,9 @@ void probe_google_drive(const struct probe_env *, json_object *,
     struct probe_result *);
 void probe_onedrive(const struct probe_env *, json_object *,
     struct probe_result *);
+void probe_dropbox(const struct probe_env *, json_object *,
+    struct probe_result *);
+/* SMB 2/3 through libsmbclient (its own sockets: see probe_smb.c). */
+void probe_smb(const struct probe_env *, json_object *, struct probe_result *);
 
 #endif

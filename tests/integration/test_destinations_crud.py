@@ -298,6 +298,8 @@ def test_update_to_existing_name_409(api, env):
     ("google_drive", {"folderId": "abc123", "clientId": "cid.apps"}),
     ("onedrive", {}),
     ("onedrive", {"folderPath": "/Backups", "tenant": "common"}),
+    ("dropbox", {}),
+    ("dropbox", {"folderPath": "/Backups", "clientId": "appkey123"}),
 ])
 def test_oauth_types_pending(api, dtype, config):
     r = api.post(LIST, json={"name": uname(), "destinationType": dtype,
@@ -337,6 +339,8 @@ REMOTE_CONFIGS = {
             "password": REMOTE_SECRET, "path": "/backups"},
     "webdav": {"url": "https://dav.example.com/backups", "username": "u",
                "password": REMOTE_SECRET},
+    "smb": {"host": "smb.example.com", "share": "backups", "username": "u",
+            "password": REMOTE_SECRET},
 }
 
 
@@ -348,7 +352,7 @@ def test_every_remote_type_has_a_case():
 
 
 def test_unknown_type_names_every_registry_type(api):
-    r = api.post(LIST, json={"name": uname(), "destinationType": "dropbox",
+    r = api.post(LIST, json={"name": uname(), "destinationType": "cifs",
                              "config": {}})
     p = assert_problem(r, 422)
     msg = [e["message"] for e in p["errors"]

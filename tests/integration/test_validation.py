@@ -214,7 +214,7 @@ def _case(env, name, org):
         b["config"]["path"] = ""
         return b, ["/config/path"]
     if name == "unknown-type":
-        b["destinationType"] = "dropbox"
+        b["destinationType"] = "cifs"
         return b, ["/destinationType"]
     if name == "type-wrong-case":
         b["destinationType"] = "Local"

@@ -88,6 +88,13 @@ test_defaults(void **state)
 	assert_string_equal(c.microsoft_graph_url,
 	    "https://graph.microsoft.com/v1.0");
 	assert_string_equal(c.gcs_api_url, "https://storage.googleapis.com");
+	assert_null(c.dropbox_client_id);
+	assert_null(c.dropbox_client_secret);
+	assert_string_equal(c.dropbox_auth_url,
+	    "https://www.dropbox.com/oauth2/authorize");
+	assert_string_equal(c.dropbox_api_url, "https://api.dropboxapi.com");
+	assert_string_equal(c.dropbox_content_url,
+	    "https://content.dropboxapi.com");
 	assert_null(c.egress_deny);
 	assert_null(c.egress_allow);
 	assert_null(c.local_roots);
@@ -107,8 +114,8 @@ test_key_names(void **state)
 
 	for (n = 0; names[n] != NULL; n++)
 		;
-	/* One key per member of struct cfg. */
-	assert_int_equal(n, 56);
+	/* One key per member of struct cfg (56, then 5 dropbox_* keys). */
+	assert_int_equal(n, 61);
 	for (i = 0; i < n; i++)
 		for (j = i + 1; j < n; j++)
 			assert_string_not_equal(names[i], names[j]);

@@ -163,6 +163,15 @@ static const struct {
 	    "\"clientSecret\":\"cs\"}" },
 	{ "local", "{\"path\":\"/srv/backups\"}" },
 	{ "local", "{\"path\":\"/srv/backups/h\xc3\xa9llo w\"}" },
+	{ "smb", "{\"host\":\"nas.lan\",\"share\":\"backups\","
+	    "\"username\":\"u\",\"password\":\"p\"}" },
+	{ "smb", "{\"host\":\"10.0.0.9\",\"port\":1445,\"share\":\"Data $\","
+	    "\"path\":\"srv\\\\nightly/./a\",\"domain\":\"CORP\","
+	    "\"username\":\"u\",\"password\":\"p\","
+	    "\"requireEncryption\":true}" },
+	{ "dropbox", "{}" },
+	{ "dropbox", "{\"folderPath\":\"/Backups/Server 1\",\"clientId\":"
+	    "\"abcd1234efgh\",\"clientSecret\":\"cs\"}" },
 };
 
 static void
@@ -247,10 +256,10 @@ test_registry(void **state)
 	}
 	assert_true(n >= 1);
 	assert_null(dtype_find("S3"));
-	assert_null(dtype_find("dropbox"));
+	assert_null(dtype_find("cifs"));
 	assert_null(dtype_find(""));
 	assert_null(dtype_find(NULL));
-	assert_int_equal(oauth_provider_of("dropbox"), OAUTH_NONE);
+	assert_int_equal(oauth_provider_of("cifs"), OAUTH_NONE);
 	assert_int_equal(oauth_provider_of(NULL), OAUTH_NONE);
 }
 
@@ -274,7 +283,7 @@ test_names(void **state)
 			assert_null(strstr(oauth, t->name));
 	}
 	assert_string_equal(all, want);
-	assert_string_equal(oauth, "google_drive and onedrive");
+	assert_string_equal(oauth, "google_drive, onedrive and dropbox");
 	dtype_names(small, sizeof(small), false, ", ");
 	assert_true(strlen(small) < sizeof(small));
 }
@@ -323,7 +332,8 @@ test_secret_flags(void **state)
 		"azure_blob.accountKey", "azure_blob.sasToken", "sftp.password",
 		"sftp.privateKey", "sftp.privateKeyPassphrase", "ftp.password",
 		"webdav.password", "google_drive.clientSecret",
-		"onedrive.clientSecret", NULL };
+		"onedrive.clientSecret", "smb.password", "dropbox.clientSecret",
+		NULL };
 	const struct dtype *t;
 	const struct dfield *f;
 	char full[128];
@@ -342,7 +352,7 @@ test_secret_flags(void **state)
 			}
 			n += listed;
 		}
-	assert_int_equal(n, 12);
+	assert_int_equal(n, 14);
 }
 
 /* -------------------------------------------- missing required fields */
@@ -472,10 +482,10 @@ static const struct bad bad[] = {
 	    { "/name", "/destinationType", "/config" } },
 	{ "not an object", "[1,2]", { "" } },
 	{ "type unknown, config fields not judged",
-	    "{\"name\":\"n\",\"destinationType\":\"dropbox\",\"config\":"
+	    "{\"name\":\"n\",\"destinationType\":\"cifs\",\"config\":"
 	    "{\"foo\":1}}", { "/destinationType" } },
 	{ "type unknown, config not object",
-	    "{\"name\":\"n\",\"destinationType\":\"dropbox\",\"config\":\"x\"}",
+	    "{\"name\":\"n\",\"destinationType\":\"cifs\",\"config\":\"x\"}",
 	    { "/destinationType", "/config" } },
 	{ "type not string", "{\"name\":\"n\",\"destinationType\":3,"
 	    "\"config\":{}}", { "/destinationType" } },
@@ -1023,7 +1033,7 @@ test_redact_every_secret(void **state)
 			n++;
 		}
 	}
-	assert_int_equal(n, 12);
+	assert_int_equal(n, 14);
 }
 
 static void

@@ -56,6 +56,10 @@ static const struct classified LOCATING[] = {
 	{ "onedrive", NONE,
 	    L("folderPath", "driveId", "tenant", "clientId", "clientSecret") },
 	{ "local", NONE, L("path") },
+	{ "smb", L("host", "port"),
+	    L("share", "path", "domain", "username", "password",
+	    "requireEncryption") },
+	{ "dropbox", NONE, L("folderPath", "clientId", "clientSecret") },
 };
 #define NCLASSIFIED (sizeof(LOCATING) / sizeof(LOCATING[0]))
 
@@ -226,8 +230,9 @@ test_locating_change_refused(void **state)
 			}
 		}
 	}
-	/* s3 1, azure 2, sftp 3, ftp 3, webdav 1 fields; three ways each. */
-	assert_int_equal(tried, 10 * 3);
+	/* s3 1, azure 2, sftp 3, ftp 3, webdav 1, smb 2 fields; three ways
+	 * each. */
+	assert_int_equal(tried, 12 * 3);
 }
 
 /* The same place with placeholders: merged; and a field that does not

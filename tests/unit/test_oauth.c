@@ -40,7 +40,7 @@ test_state_refused(void **state)
 	static const char *const bad[] = {
 		NULL, "", ":::",
 		ID ":s3:" NONCE,                         /* not an OAuth type */
-		ID ":dropbox:" NONCE,
+		ID ":cifs:" NONCE,                       /* not a type */
 		ID ":onedrive:" NONCE ":x",              /* a fourth part */
 		ID ":onedrive:" NONCE "A",               /* 44 chars */
 		ID ":onedrive:" "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCd",
@@ -96,6 +96,10 @@ test_cfg(void)
 	c.google_auth_url = "https://accounts.example/o/oauth2/v2/auth";
 	c.microsoft_client_id = "mid";
 	c.microsoft_login_url = "https://login.example";
+	c.dropbox_client_id = "did";
+	c.dropbox_client_secret = "dsecret";
+	c.dropbox_auth_url = "https://www.dropbox.example/oauth2/authorize";
+	c.dropbox_api_url = "https://api.dropbox.example/";
 	return c;
 }
 
@@ -117,6 +121,9 @@ test_client_of(void **state)
 	oauth_client_of(&c, OAUTH_MICROSOFT, none, &cl);
 	assert_string_equal(cl.id, "mid");
 	assert_null(cl.secret);
+	oauth_client_of(&c, OAUTH_DROPBOX, none, &cl);
+	assert_string_equal(cl.id, "did");
+	assert_string_equal(cl.secret, "dsecret");
 	oauth_client_of(&c, OAUTH_GOOGLE, own, &cl);
 	assert_string_equal(cl.id, "own");
 	assert_null(cl.secret);
@@ -157,6 +164,19 @@ test_authorization_url(void **state)
 	    "%2Foauth%2Fcallback"
 	    "&response_type=code&scope=offline_access%20Files.ReadWrite"
 	    "&response_mode=query&state=s"
+	    "&code_challenge=CHAL&code_challenge_method=S256");
+	free(u);
+	/* Dropbox ("OAuth Guide"): offline access asks for a refresh token;
+	 * the four scopes the probe and backups need, nothing more. */
+	u = oauth_authorization_url(&c, OAUTH_DROPBOX, &g, "s", "CHAL");
+	assert_non_null(u);
+	assert_string_equal(u, "https://www.dropbox.example/oauth2/authorize"
+	    "?client_id=gid"
+	    "&redirect_uri=https%3A%2F%2Fapi.example%2Fbackup-destinations"
+	    "%2Foauth%2Fcallback"
+	    "&response_type=code&scope=account_info.read%20"
+	    "files.metadata.read%20files.content.read%20files.content.write"
+	    "&token_access_type=offline&state=s"
 	    "&code_challenge=CHAL&code_challenge_method=S256");
 	free(u);
 	/* A configured URL that already has a query gets '&'. */

@@ -1,0 +1,42 @@
+/*
+ * The pure parts of the Dropbox probe (probe_dropbox.c), for its unit
+ * tests.
+ */
+#ifndef BD_PROBE_DROPBOX_H
+#define BD_PROBE_DROPBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "probe_http.h"
+
+/*
+ * JSON text made safe for an HTTP header (Dropbox "Formats": the
+ * Dropbox-API-Arg header carries JSON in which every character above 0x7E
+ * is escaped as \uXXXX, a surrogate pair above U+FFFF). in must be valid
+ * UTF-8 (json-c's output of a validated config is). Returns a malloc'd
+ * string, NULL on invalid UTF-8 or out of memory.
+ */
+char *dropbox_header_json(const char *in);
+
+/*
+ * The error of a Dropbox error document ({"error_summary":
+ * "path/not_found/..", "error": {".tag": "path", "path": {".tag":
+ * "not_found"}}}, Dropbox "Errors"), as "path/not_found": the code
+ * segments of error_summary (else the ".tag" chain of error), at most
+ * three, each a short code (probe_code_copy); never the summary's trailing
+ * text. "" when the body is not one.
+ */
+void dropbox_error_code(const char *body, size_t len,
+    char out[PROBE_CODE_MAX * 3]);
+
+/*
+ * folderPath (NULL = "/") as a Dropbox path: "" for the root, else "/a/b"
+ * (empty segments dropped, no trailing '/'). False when a segment is "."
+ * or ".." (Dropbox refuses them as malformed_path), or out is too small.
+ */
+bool dropbox_folder(const char *folder, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * The pure parts of the SMB probe (probe_smb.c), for its unit tests.
+ */
+#ifndef BD_PROBE_SMB_H
+#define BD_PROBE_SMB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum smb_path_rc { SMB_PATH_OK, SMB_PATH_DOTDOT, SMB_PATH_LONG };
+
+/*
+ * The share-relative `path` (NULL = the share's root): split on '/' and
+ * '\', empty and "." segments dropped, ".." refused (SMB_PATH_DOTDOT: it
+ * would leave the share). display receives "/a/b" ("/" for the root), esc
+ * the same with each segment percent-encoded for an smb:// URL ("" for the
+ * root). SMB_PATH_LONG when a buffer is too small.
+ */
+enum smb_path_rc smb_path_split(const char *path, char *display, size_t dlen,
+    char *esc, size_t elen);
+
+/* Whether share is a plausible share name: 1..80 characters, none of
+ * "/\[]:|<>+=;,*? and no control character. */
+bool smb_share_ok(const char *share);
+
+#endif
