@@ -487,6 +487,12 @@ dest_json(const struct dest *d, const struct vault *v)
 	json_object_object_add(o, "destinationType",
 	    json_object_new_string(d->type));
 	json_object_object_add(o, "status", json_object_new_string(d->status));
+	json_object_object_add(o, "statusReason", d->status_reason != NULL ?
+	    json_object_new_string(d->status_reason) : NULL);
+	json_object_object_add(o, "lastSuccessAt", d->last_success_at[0] ?
+	    json_object_new_string(d->last_success_at) : NULL);
+	json_object_object_add(o, "consecutiveFailures",
+	    json_object_new_int64(d->consecutive_failures));
 	json_object_object_add(o, "keyId", json_object_new_string(d->key_id));
 	if (v != NULL && t != NULL && vault_open(v, d->org, d->id, d->blob,
 	    d->bloblen, &plain, &plen) == BD_OK) {
@@ -523,7 +529,7 @@ ctl_dest_list(const struct ctl *ctl, const struct cfg *c, const char *org,
 		fprintf(stderr, "backupctl: cannot reach the database\n");
 		goto out;
 	}
-	if (store_dest_list(db, org, type, &r) != BD_OK) {
+	if (store_dest_list(db, org, type, NULL, &r) != BD_OK) {
 		fprintf(stderr, "backupctl: database error\n");
 		goto out;
 	}
