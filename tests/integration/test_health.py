@@ -229,3 +229,156 @@ def test_reauthorize_connected_keeps_config_until_done(api, stub, env):
     probe_ok(api, d["id"])
     stub.control("/revoke", grant=stub.grant(b3["state"])["id"])
     probe_fails(api, d["id"], "auth")
+
+
+# ------------------------------------------------------ backupctl test-all
+
+BIN_DIR = Path(os.environ.get("BACKUPD_BIN_DIR") or
+               Path(__file__).resolve().parents[2] / "build")
+
+
+def ctl_test_all(env, *args):
+    """Run backupctl [--json] test-all args...; (exit code, stdout)."""
+    e = dict(os.environ)
+    e["BACKUPD_CONFIG"] = env["BACKUPD_CONFIG"]
+    r = subprocess.run([str(BIN_DIR / "backupctl")] + ["test-all"] +
+                       [str(a) for a in args], env=e, capture_output=True,
+                       text=True, timeout=300)
+    return r.returncode, r.stdout, r.stderr
+
+
+def ctl_test_all_json(env, *args):
+    rc, out, err = ctl_test_all(env, "--json", *args)
+    doc = json.loads(out)
+    assert set(doc) >= {"passed", "failed", "skipped", "error",
+                        "results"}, doc
+    return rc, doc, err
+
+
+def by_id(doc):
+    return {x["id"]: x for x in doc["results"]}
+
+
+def test_test_all_records_like_the_route(api, env, org):
+    good = api.create_local(env)
+    bad = api.create_local(env)
+    shutil.rmtree(bad["config"]["path"])
+    rc, doc, err = ctl_test_all_json(env, "--org", org)
+    assert rc == 3, (rc, doc, err)
+    assert (doc["passed"], doc["failed"], doc["skipped"], doc["error"]) == \
+        (1, 1, 0, 0), doc
+    res = by_id(doc)
+    assert set(res) == {good["id"], bad["id"]}, doc
+    assert res[good["id"]]["result"] == "passed"
+    b = res[bad["id"]]
+    assert b["result"] == "failed" and b["detail"].startswith("target: "), b
+    assert (b["status"], b["statusReason"], b["consecutiveFailures"]) == \
+        ("error", "test_failed", 1), b
+    assert b["orgId"] == org and b["name"] == bad["name"]
+    # Recorded as POST /test records it.
+    g = get(api, good)
+    assert health(g) == ("active", None, 0)
+    assert assert_rfc3339(g["lastTest"]["testedAt"]) > \
+        assert_rfc3339(good["lastTest"]["testedAt"])
+    assert g["lastSuccessAt"] == g["lastTest"]["testedAt"]
+    g = get(api, bad)
+    assert health(g) == ("error", "test_failed", 1), g
+    assert g["lastTest"]["ok"] is False
+    assert g["lastSuccessAt"] == bad["lastSuccessAt"]
+    rows = sql(env, "SELECT destination_id, actor, outcome FROM audit_log "
+               "WHERE org_id = '%s' AND action = 'destination.test' "
+               "ORDER BY id" % org)
+    assert sorted(rows) == sorted([[good["id"], "backupctl test-all",
+                                    "success"],
+                                   [bad["id"], "backupctl test-all",
+                                    "failure"]]), rows
+    # Fixed: the next run passes and exits 0; the text output ends with a
+    # summary line.
+    os.makedirs(bad["config"]["path"])
+    os.chmod(bad["config"]["path"], 0o777)
+    rc, out, err = ctl_test_all(env, "--org", org)
+    assert rc == 0, (rc, out, err)
+    lines = out.strip().splitlines()
+    assert lines[-1] == \
+        "2 tested: 2 passed, 0 failed, 0 skipped, 0 errors", out
+    assert sorted(ln.split("\t")[:2] for ln in lines[:-1]) == \
+        sorted([["passed", good["id"]], ["passed", bad["id"]]]), out
+    assert health(get(api, bad)) == ("active", None, 0)
+
+
+def test_test_all_older_than_skips_fresh(api, env, org):
+    old = api.create_local(env)
+    fresh = api.create_local(env)
+    # Both were tested on create, just now: nothing is older than an hour.
+    rc, doc, _ = ctl_test_all_json(env, "--org", org, "--older-than", "1h")
+    assert rc == 0 and doc["results"] == [], doc
+    sql(env, "UPDATE backup_destinations SET last_test_at = "
+        "UTC_TIMESTAMP(3) - INTERVAL 2 HOUR WHERE id = '%s'" % old["id"])
+    rc, doc, _ = ctl_test_all_json(env, "--org", org, "--older-than", "1h")
+    assert rc == 0, doc
+    assert list(by_id(doc)) == [old["id"]], doc
+    assert get(api, fresh)["lastTest"] == fresh["lastTest"]
+    assert get(api, old)["lastTest"] != old["lastTest"]
+    # Another org's destinations are not touched by --org.
+    other = api.create_local(env)
+    rc, doc, _ = ctl_test_all_json(env, "--org", org + "-other")
+    assert rc == 0 and doc["results"] == [], doc
+    assert get(api, other)["lastTest"] == other["lastTest"]
+
+
+def test_test_all_concurrency(api, env, org):
+    ds = [api.create_local(env) for _ in range(6)]
+    rc, doc, err = ctl_test_all_json(env, "--org", org, "--concurrency", "4")
+    assert rc == 0, (doc, err)
+    assert set(by_id(doc)) == {d["id"] for d in ds}
+    assert doc["passed"] == 6
+    for d in ds:
+        assert os.listdir(d["config"]["path"]) == []
+
+
+@pytest.mark.parametrize("args", [["--concurrency", "0"],
+                                  ["--concurrency", "17"],
+                                  ["--concurrency", "x"],
+                                  ["--older-than", "soon"],
+                                  ["--older-than", "-1h"],
+                                  ["--org", ""], ["extra"], ["--nope"]])
+def test_test_all_usage(env, args):
+    rc, out, err = ctl_test_all(env, *args)
+    assert rc == 2, (rc, out, err)
+    assert out == ""
+
+
+def test_test_all_oauth_refresh_and_revocation(api, stub, env, org,
+                                               tokens_expire_soon):
+    d = oauth_create(api, "google_drive", clientId=REVOKE_GOOGLE[0],
+                     clientSecret=REVOKE_GOOGLE[1])
+    waiting = oauth_create(api, "onedrive")
+    b, _ = connect(api, stub, d["id"])
+    assert stub.grant(b["state"])["refreshes"] == 0
+    # The access token expires within the minute: test-all refreshes it
+    # (this is what keeps an idle refresh token alive).
+    rc, doc, err = ctl_test_all_json(env, "--org", org)
+    assert rc == 0, (doc, err)
+    res = by_id(doc)
+    assert res[d["id"]]["result"] == "passed", doc
+    # Never authorized: not probed, not a failure.
+    assert res[waiting["id"]]["result"] == "skipped", doc
+    assert res[waiting["id"]]["statusReason"] == "not_authorized"
+    assert stub.grant(b["state"])["refreshes"] == 1
+    assert health(get(api, waiting)) == \
+        ("pending_authorization", "not_authorized", 0)
+    # The grant dies: the next run finds out and exits 3.
+    stub.control("/revoke", client_id=REVOKE_GOOGLE[0])
+    rc, doc, err = ctl_test_all_json(env, "--org", org)
+    assert rc == 3, (doc, err)
+    x = by_id(doc)[d["id"]]
+    assert x["result"] == "failed" and AGAIN in x["detail"], x
+    assert (x["status"], x["statusReason"]) == \
+        ("pending_authorization", "reauthorization_required"), x
+    g = stub.grant(b["state"])
+    assert g["refresh_failures"] == 1, g
+    # Until someone authorizes again every run says so, without asking
+    # the provider again.
+    rc, doc, err = ctl_test_all_json(env, "--org", org)
+    assert rc == 3 and by_id(doc)[d["id"]]["result"] == "failed", doc
+    assert stub.grant(b["state"])["refresh_failures"] == 1
