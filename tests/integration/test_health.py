@@ -382,3 +382,32 @@ def test_test_all_oauth_refresh_and_revocation(api, stub, env, org,
     rc, doc, err = ctl_test_all_json(env, "--org", org)
     assert rc == 3 and by_id(doc)[d["id"]]["result"] == "failed", doc
     assert stub.grant(b["state"])["refresh_failures"] == 1
+
+
+# -------------------------------------------------------------- capacity
+
+def test_local_capacity(api, env):
+    d = api.create_local(env)
+    path = d["config"]["path"]
+    cap = d["lastTest"]["capacity"]
+    sv = os.statvfs(path)
+    assert cap["totalBytes"] == sv.f_blocks * sv.f_frsize, cap
+    # free and used move with whatever else writes to the disk meanwhile.
+    assert abs(cap["freeBytes"] - sv.f_bavail * sv.f_frsize) < 512 << 20, cap
+    assert abs(cap["usedBytes"] - (sv.f_blocks - sv.f_bfree) *
+               sv.f_frsize) < 512 << 20, cap
+    low = [w for w in d["lastTest"]["warnings"] if "GiB" in w]
+    free = sv.f_bavail * sv.f_frsize
+    expect_low = free < (1 << 30) or free < sv.f_blocks * sv.f_frsize / 10
+    assert bool(low) == expect_low, (d["lastTest"], free)
+    r = run_test(api, d)
+    assert r.status_code == 200 and \
+        r.json()["capacity"]["totalBytes"] == cap["totalBytes"], r.text
+
+
+def test_capacity_null_where_not_reported(api, env):
+    """A failed test that never reached the target reports no capacity."""
+    d = api.create_local(env)
+    shutil.rmtree(d["config"]["path"])
+    p = assert_problem(run_test(api, d), 422)
+    assert p["lastTest"]["capacity"] is None, p
