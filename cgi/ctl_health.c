@@ -16,12 +16,14 @@
  * (reauthorization_required) counts as failed, because a human must act.
  *
  * --concurrency N worker processes (default 2) share the list; each has its
- * own database connection. Probe slots: every probe first takes one of
- * TESTALL_ORG_SLOTS named locks of its org (MariaDB GET_LOCK
- * "backupd.probe.<org digest>.<n>", so they hold across hosts and end with
- * the connection), waiting up to TESTALL_SLOT_WAIT seconds, so one org's
- * destinations never take more than that many probes at once, whatever N.
- * The pool's own admission (process-local) does not see these locks.
+ * own database connection. Probe slots: every probe first takes a slot
+ * through lib/admit.c as any request does; without a scoreboard (this is
+ * not a pool worker) those are its MariaDB named locks, the ones spawned
+ * and CGI workers take (probe_slots_per_org per organization, probe_slots
+ * per host, across every host sharing the database, freed when the
+ * connection ends). A busy slot is waited for, a second at a time, up to
+ * TESTALL_SLOT_WAIT seconds. A pool's own slots live in its shared memory
+ * and do not see these locks.
  *
  * Output: one line per destination and a summary (or --json: one
  * document). Exit 0 when every test passed, 3 when one failed (or a grant
@@ -37,8 +39,8 @@
 
 #include <curl/curl.h>
 #include <json-c/json.h>
-#include <sodium.h>
 
+#include "admit.h"
 #include "bd_limits.h"
 #include "ctl.h"
 #include "db.h"
@@ -49,9 +51,7 @@
 #include "vault.h"
 #include "wipe.h"
 
-/* Probes one org may run at once from test-all (across its workers and
- * hosts), and how long a probe waits for a slot before it is skipped. */
-#define TESTALL_ORG_SLOTS 2
+/* How long a probe waits for a slot before it is reported as an error. */
 #define TESTALL_SLOT_WAIT 600
 #define TESTALL_CONCURRENCY_MAX 16
 #define TESTALL_ACTOR "backupctl test-all"
@@ -63,46 +63,23 @@ struct run {
 	struct db *db;
 };
 
-/* The slot lock name for an org: a digest keeps it under 64 characters
- * whatever the org id holds. */
-static void
-slot_name(const char *org, int n, char out[64])
-{
-	unsigned char h[16];
-	char hex[33];
-
-	crypto_generichash(h, sizeof(h), (const unsigned char *)org,
-	    strlen(org), NULL, 0);
-	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-	snprintf(out, 64, "backupd.probe.%s.%d", hex, n);
-}
-
-/* Take one of the org's slots (name into held); false when none freed up
- * within TESTALL_SLOT_WAIT seconds or the database failed. */
+/* Take a probe slot for org (admit.c), waiting a second at a time while
+ * they are busy; false when none freed up within TESTALL_SLOT_WAIT seconds
+ * or the database failed. */
 static bool
-slot_take(struct db *db, const char *org, char held[64])
+slot_take(struct db *db, const struct cfg *cfg, const char *org,
+    const char *type, struct admit_ticket *t)
 {
-	bool got = false;
-	int waited = 0, n;
+	for (int waited = 0; waited <= TESTALL_SLOT_WAIT; waited++) {
+		enum bd_err rc = admit_enter(db, cfg, org, type, t);
 
-	for (;;) {
-		for (n = 0; n < TESTALL_ORG_SLOTS; n++) {
-			slot_name(org, n, held);
-			if (store_slot_take(db, held, 0, &got) != BD_OK)
-				return false;
-			if (got)
-				return true;
-		}
-		if (waited >= TESTALL_SLOT_WAIT)
-			return false;
-		/* Wait on the first slot for a second, then try them all. */
-		slot_name(org, 0, held);
-		if (store_slot_take(db, held, 1, &got) != BD_OK)
-			return false;
-		if (got)
+		if (rc == BD_OK)
 			return true;
-		waited++;
+		if (rc != BD_ERR_BUSY)
+			return false;
+		sleep(1);
 	}
+	return false;
 }
 
 /* The outcome of one destination as a JSON object (no secret in it). */
@@ -138,7 +115,8 @@ outcome(const char *id, const char *org, const struct dest_loaded *l,
 static json_object *
 test_one(struct run *run, const char *id, const char *org)
 {
-	char rid[UUID_STR_LEN + 10], held[64], detail[PROBE_DETAIL_MAX + 32];
+	char rid[UUID_STR_LEN + 10], detail[PROBE_DETAIL_MAX + 32];
+	struct admit_ticket slot;
 	char uid[UUID_STR_LEN + 1];
 	struct dest_ctx ctx = {.cfg = run->cfg, .db = run->db,
 		.vault = run->vault, .egress = &run->eg, .org = org,
@@ -173,14 +151,14 @@ test_one(struct run *run, const char *id, const char *org)
 		dest_loaded_free(&cur);
 		return o;
 	}
-	if (!slot_take(run->db, org, held)) {
+	if (!slot_take(run->db, run->cfg, org, cur.d.type, &slot)) {
 		o = outcome(id, org, &cur, "error", "no probe slot of its "
 		    "organization freed up in time");
 		dest_loaded_free(&cur);
 		return o;
 	}
 	rc = dest_test(&ctx, &cur, &res);
-	(void)store_slot_release(run->db, held);
+	admit_leave(run->db, &slot);
 	if (rc != BD_OK) {
 		o = outcome(id, org, &cur, "error", "the outcome could not be "
 		    "recorded (database error)");

@@ -135,10 +135,6 @@ static const char *const stmts[STMT__MAX] = {
 	    "(? IS NULL OR org_id = ?) AND (last_test_at IS NULL OR "
 	    "last_test_at < UTC_TIMESTAMP(3) - INTERVAL ? SECOND) "
 	    "ORDER BY last_test_at, id",
-	/* A named probe slot (backupctl test-all): a session lock, held by
-	 * this connection until released or the connection ends. */
-	[STMT_SLOT_TAKE] = "SELECT GET_LOCK(?, ?)",
-	[STMT_SLOT_RELEASE] = "SELECT RELEASE_LOCK(?)",
 	[STMT_REKEY_WRITE] = "UPDATE backup_destinations SET "
 	    "config_ciphertext = ?, key_id = ? WHERE org_id = ? AND id = ?",
 	/* Named locks of the session: probe slots without a master. */

@@ -426,34 +426,6 @@ store_due_from_row(const struct dbres *r, size_t row, struct due_row *out)
 }
 
 enum bd_err
-store_slot_take(struct db *db, const char *name, int wait_secs, bool *got)
-{
-	struct dbval p[] = {DBV_STR(name), DBV_INT(wait_secs)};
-	struct dbres r;
-	enum bd_err rc;
-
-	*got = false;
-	if ((rc = db_exec(db, STMT_SLOT_TAKE, p, 2, &r, NULL)) != BD_OK)
-		return rc;
-	*got = r.nrows == 1 && flag(DBRES_VAL(&r, 0, 0));
-	dbres_free(&r);
-	return BD_OK;
-}
-
-enum bd_err
-store_slot_release(struct db *db, const char *name)
-{
-	struct dbval p[] = {DBV_STR(name)};
-	struct dbres r;
-	enum bd_err rc;
-
-	rc = db_exec(db, STMT_SLOT_RELEASE, p, 1, &r, NULL);
-	if (rc == BD_OK)
-		dbres_free(&r);
-	return rc;
-}
-
-enum bd_err
 store_rekey_write(struct db *db, const struct rekey_row *w,
     const char *key_id)
 {

@@ -170,12 +170,6 @@ struct due_row {
 void store_due_from_row(const struct dbres *r, size_t row,
     struct due_row *out);
 
-/* A named session lock (GET_LOCK, at most 64 characters): *got tells
- * whether this connection holds it after waiting up to wait_secs (0: try). */
-enum bd_err store_slot_take(struct db *, const char *name, int wait_secs,
-    bool *got);
-enum bd_err store_slot_release(struct db *, const char *name);
-
 /* Store the config re-sealed under key_id. */
 enum bd_err store_rekey_write(struct db *, const struct rekey_row *,
     const char *key_id);

@@ -9,13 +9,11 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import (assert_problem, assert_rfc3339, local_body, sql,
-                      uname)
+from conftest import assert_problem, assert_rfc3339, local_body, sql
 # The OAuth stub and its helpers (module-scoped fixture, started here too).
 from test_oauth import (AGAIN, REVOKE_GOOGLE, callback, connect, consent,
                         error, probe_fails, probe_ok, row, start, stub,
@@ -90,7 +88,7 @@ def test_put_with_passing_test_resets_health(api, env):
     assert_problem(run_test(api, d), 422)
     assert_problem(run_test(api, d), 422)
     assert health(get(api, d)) == ("error", "test_failed", 2)
-    body = local_body(env, name=d["name"])
+    body = local_body(env, name=d["name"], org=api.org)
     r = api.put("%s/%s" % (LIST, d["id"]), json=body)
     assert r.status_code == 200, r.text
     g = r.json()
@@ -213,8 +211,8 @@ def test_reauthorize_connected_keeps_config_until_done(api, stub, env):
     assert row(env, d["id"]) == rbefore
     # The user refuses this time: the old tokens still work.
     stub.control(deny_next="access_denied")
-    error(callback(stub, consent(b2["authorizationUrl"])), "access_denied",
-          d["id"])
+    error(callback(api, stub, consent(b2["authorizationUrl"])),
+          "access_denied", d["id"])
     assert row(env, d["id"]) == rbefore
     probe_ok(api, d["id"])
     # A third flow completes: new tokens, same config.
