@@ -110,8 +110,8 @@ static const struct cmd cmds[] = {
 	{"test-all", "[--org ORG] [--older-than AGE] [--concurrency N]",
 	    "Re-test the destinations whose last test is older than AGE "
 	    "(default: all), recording each outcome as the API does.",
-	    "Refreshes OAuth access tokens on the way; at most 2 probes per "
-	    "organization at once; run it from cron or "
+	    "Refreshes OAuth access tokens on the way; takes probe slots "
+	    "(probe_slots_per_org) as requests do; run it from cron or "
 	    "backupd-healthcheck.timer. Exit 3 when a test failed or a grant "
 	    "needs authorizing again.", "--org --older-than --concurrency",
 	    ctl_cmd_test_all},
