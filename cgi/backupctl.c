@@ -107,6 +107,14 @@ static const struct cmd cmds[] = {
 	    "quickest way to debug egress, CA and firewall problems. Exit 3 "
 	    "when the test fails. OAuth destinations use their stored access "
 	    "token (no refresh).", "--org", c_dest},
+	{"test-all", "[--org ORG] [--older-than AGE] [--concurrency N]",
+	    "Re-test the destinations whose last test is older than AGE "
+	    "(default: all), recording each outcome as the API does.",
+	    "Refreshes OAuth access tokens on the way; takes probe slots "
+	    "(probe_slots_per_org) as requests do; run it from cron or "
+	    "backupd-healthcheck.timer. Exit 3 when a test failed or a grant "
+	    "needs authorizing again.", "--org --older-than --concurrency",
+	    ctl_cmd_test_all},
 	{"audit list", "[--org ORG] [--limit N]", "Print the newest audit "
 	    "entries (default 50).", NULL, "--org --limit", c_audit_list},
 	{"audit prune", "--older-than AGE", "Delete audit entries older than "

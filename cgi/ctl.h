@@ -79,6 +79,10 @@ int ctl_dest_list(const struct ctl *, const struct cfg *, const char *org,
 int ctl_dest_show(const struct ctl *, const struct cfg *, const char *org,
     const char *id, int test);
 
+/* ctl_health.c: backupctl test-all (its argv, as a command-table row's
+ * function). */
+int ctl_cmd_test_all(const struct ctl *, int, char **);
+
 /* ctl_keydoc.c: one sentence per config key (NULL when undocumented). */
 const char *ctl_key_doc(const char *name);
 

@@ -131,6 +131,8 @@ static const struct {
 	    "backupd_oauth cookie that POST /{id}/oauth set in the same "
 	    "browser; works when the settings page and the API are same-site. "
 	    "Turn off for a cross-site settings page (the weaker flow)."},
+	{"min_free_bytes", "A connection test warns when the destination "
+	    "reports less free space than this (bytes), or under 10 %."},
 };
 
 /* See ctl.h. */

@@ -257,7 +257,7 @@ ctl_dest_list(const struct ctl *ctl, const struct cfg *c, const char *org,
 	if (ctl_load_keyring(c, &v) != 0 || open_db(c, &ctx.db) != 0)
 		goto out;
 	ctx.vault = v;
-	if (store_dest_list(ctx.db, org, type, &r) != BD_OK) {
+	if (store_dest_list(ctx.db, org, type, NULL, &r) != BD_OK) {
 		fprintf(stderr, "backupctl: database error\n");
 		goto out;
 	}

@@ -136,6 +136,9 @@ h_list(struct app *app, struct request *req, struct response *resp)
 	struct dest_ctx ctx = app_ctx(app, req);
 	bool dup = false;
 	char *type = req_query_param(req->query, "destinationType", &dup);
+	bool sdup = false;
+	char *status = req_query_param(req->query, "status", &sdup);
+	enum dest_status s;
 	json_object *arr = NULL;
 	enum bd_err rc;
 
@@ -143,11 +146,16 @@ h_list(struct app *app, struct request *req, struct response *resp)
 		resp_problem(resp, req, BD_ERR_BAD_REQUEST,
 		    dup ? "destinationType given more than once" :
 		    "destinationType is not a known destination type");
-	else if ((rc = dest_list(&ctx, type, &arr)) != BD_OK)
+	else if (sdup || (status != NULL && !dest_status_parse(status, &s)))
+		resp_problem(resp, req, BD_ERR_BAD_REQUEST,
+		    sdup ? "status given more than once" : "status must be "
+		    "active, pending_authorization or error");
+	else if ((rc = dest_list(&ctx, type, status, &arr)) != BD_OK)
 		app_fail(resp, req, rc);
 	else
 		resp_json(resp, 200, arr);
 	free(type);
+	free(status);
 }
 
 void

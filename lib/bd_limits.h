@@ -8,6 +8,8 @@
 /* Request body. nginx/backupd-location.conf's client_max_body_size and
  * scripts/stack.sh's default equal it (checked by scripts/style.sh). */
 #define LIM_MAX_BODY_DEFAULT 65536L
+/* min_free_bytes: a test warns below this much free space (1 GiB). */
+#define LIM_MIN_FREE_BYTES_DEFAULT (1024L * 1024 * 1024)
 /* A destination name (contract: maxLength 128, counted in characters). */
 #define LIM_NAME_MAX 128
 /* Any one string field of a config; a PEM key or a GCS key file fits. */

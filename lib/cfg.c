@@ -139,6 +139,8 @@ static unsigned char cur_layer;
 	/* issue 13: tenant separation (README "Security") */                  \
 	NUM(local_per_org, K_BOOL, 1, 0, 1)                                    \
 	NUM(oauth_bind_browser, K_BOOL, 1, 0, 1)                               \
+	/* issue 9: a test warns below this much free space */                 \
+	NUM(min_free_bytes, K_LONG, LIM_MIN_FREE_BYTES_DEFAULT, 0, 1L << 62)   \
 	PM_KEYS(STR, NUM)
 
 /* The process manager's keys (DESIGN.md "Process manager"); workers = 0 and

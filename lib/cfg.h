@@ -42,6 +42,7 @@ struct cfg {
 	char *ca_file;
 	int probe_connect_timeout, probe_timeout;
 	long max_body;
+	long min_free_bytes;    /* a test warns below this much free space */
 
 	/* Not keys: set by cfg_load. Nonzero when the config file itself
 	 * holds a secret (cfg_check_files then checks its mode too). */

@@ -18,7 +18,10 @@
 	"DATE_FORMAT(d.created_at, '%Y-%m-%dT%H:%i:%s.%f'), "                \
 	"DATE_FORMAT(d.updated_at, '%Y-%m-%dT%H:%i:%s.%f'), "                \
 	"(SELECT COUNT(*) FROM backup_schedules s WHERE s.org_id = d.org_id " \
-	"AND s.destination_id = d.id AND s.active = 1)"
+	"AND s.destination_id = d.id AND s.active = 1), "                   \
+	"d.status_reason, "                                                  \
+	"DATE_FORMAT(d.last_success_at, '%Y-%m-%dT%H:%i:%s.%f'), "           \
+	"d.consecutive_failures"
 
 /* An org id parameter compared byte for byte whatever the column's
  * collation (DESIGN.md "Data"). */
@@ -35,8 +38,11 @@
 static const char *const stmts[STMT__MAX] = {
 	[STMT_DEST_LIST] = "SELECT " DEST_COLS " FROM backup_destinations d "
 	    "WHERE d.org_id = ? ORDER BY d.created_at DESC, d.id DESC",
-	[STMT_DEST_LIST_TYPE] = "SELECT " DEST_COLS " FROM backup_destinations d "
-	    "WHERE d.org_id = ? AND d.destination_type = ? "
+	/* ?destinationType= and/or ?status= (a NULL pair matches all). */
+	[STMT_DEST_LIST_FILTER] = "SELECT " DEST_COLS " FROM "
+	    "backup_destinations d WHERE d.org_id = ? AND "
+	    "(? IS NULL OR d.destination_type = ?) AND "
+	    "(? IS NULL OR d.status = ?) "
 	    "ORDER BY d.created_at DESC, d.id DESC",
 	[STMT_DEST_GET] = "SELECT " DEST_COLS " FROM backup_destinations d "
 	    "WHERE d.org_id = ? AND d.id = ?",
@@ -46,17 +52,25 @@ static const char *const stmts[STMT__MAX] = {
 	    "WHERE org_id = ? AND name = ?",
 	[STMT_DEST_INSERT] = "INSERT INTO backup_destinations (id, org_id, "
 	    "name, destination_type, config_ciphertext, key_id, status, "
-	    "last_test_at, last_test_ok, last_test_json, version, created_at, "
-	    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, "
+	    "status_reason, last_test_at, last_test_ok, last_test_json, "
+	    "last_success_at, consecutive_failures, version, created_at, "
+	    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, "
 	    "UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
 	[STMT_DEST_UPDATE] = "UPDATE backup_destinations SET name = ?, "
 	    "destination_type = ?, config_ciphertext = ?, key_id = ?, "
-	    "status = ?, last_test_at = ?, last_test_ok = ?, last_test_json = ?, "
+	    "status = ?, status_reason = ?, last_test_at = ?, last_test_ok = ?, "
+	    "last_test_json = ?, last_success_at = ?, consecutive_failures = ?, "
 	    "version = version + 1, updated_at = UTC_TIMESTAMP(3) "
 	    "WHERE org_id = ? AND id = ? AND version = ?",
+	/* A test's outcome: a pass sets last_success_at and clears the
+	 * failure count, a failure adds one (the last two pairs of ? are
+	 * the outcome and its time again). */
 	[STMT_DEST_SET_TEST] = "UPDATE backup_destinations SET "
-	    "config_ciphertext = ?, key_id = ?, status = ?, last_test_at = ?, "
-	    "last_test_ok = ?, last_test_json = ?, version = version + 1, "
+	    "config_ciphertext = ?, key_id = ?, status = ?, status_reason = ?, "
+	    "last_test_at = ?, last_test_ok = ?, last_test_json = ?, "
+	    "last_success_at = IF(? = 1, ?, last_success_at), "
+	    "consecutive_failures = IF(? = 1, 0, consecutive_failures + 1), "
+	    "version = version + 1, "
 	    "updated_at = UTC_TIMESTAMP(3) WHERE org_id = ? AND id = ?",
 	[STMT_DEST_DELETE] = "DELETE FROM backup_destinations "
 	    "WHERE org_id = ? AND id = ?",
@@ -74,15 +88,17 @@ static const char *const stmts[STMT__MAX] = {
 	    "(UTC_TIMESTAMP(3), ?, ?, ?, ?, ?, ?, ?, ?)",
 	/* The OAuth callback stores tokens and the first test in one go. */
 	[STMT_DEST_SET_OAUTH] = "UPDATE backup_destinations SET "
-	    "config_ciphertext = ?, key_id = ?, status = ?, "
+	    "config_ciphertext = ?, key_id = ?, status = ?, status_reason = ?, "
 	    "oauth_connected_at = UTC_TIMESTAMP(3), "
 	    "oauth_token_expires_at = FROM_UNIXTIME(? / 1000), "
 	    "last_test_at = ?, last_test_ok = ?, last_test_json = ?, "
+	    "last_success_at = IF(? = 1, ?, last_success_at), "
+	    "consecutive_failures = IF(? = 1, 0, consecutive_failures + 1), "
 	    "version = version + 1, updated_at = UTC_TIMESTAMP(3) "
 	    "WHERE org_id = ? AND id = ?",
 	/* A refresh (new tokens) or a revoked grant (tokens gone). */
 	[STMT_DEST_SET_TOKENS] = "UPDATE backup_destinations SET "
-	    "config_ciphertext = ?, key_id = ?, status = ?, "
+	    "config_ciphertext = ?, key_id = ?, status = ?, status_reason = ?, "
 	    "oauth_token_expires_at = FROM_UNIXTIME(? / 1000), "
 	    "version = version + 1, updated_at = UTC_TIMESTAMP(3) "
 	    "WHERE org_id = ? AND id = ?",
@@ -118,6 +134,12 @@ static const char *const stmts[STMT__MAX] = {
 	[STMT_REKEY_PICK] = "SELECT id, org_id, config_ciphertext "
 	    "FROM backup_destinations WHERE key_id <> ? ORDER BY id LIMIT ? "
 	    "FOR UPDATE",
+	/* backupctl test-all (spans orgs on purpose): the destinations whose
+	 * last test is older than ? seconds (or never ran), oldest first. */
+	[STMT_DEST_DUE] = "SELECT id, org_id FROM backup_destinations WHERE "
+	    "(? IS NULL OR org_id = ?) AND (last_test_at IS NULL OR "
+	    "last_test_at < UTC_TIMESTAMP(3) - INTERVAL ? SECOND) "
+	    "ORDER BY last_test_at, id",
 	[STMT_REKEY_WRITE] = "UPDATE backup_destinations SET "
 	    "config_ciphertext = ?, key_id = ? WHERE org_id = ? AND id = ?",
 	/* Named locks of the session: probe slots without a master. */

@@ -39,10 +39,56 @@ dest_status_name(enum dest_status s)
 enum dest_status
 dest_status_of(const char *name)
 {
+	enum dest_status s;
+
+	return dest_status_parse(name, &s) ? s : DEST_ERROR;
+}
+
+bool
+dest_status_parse(const char *name, enum dest_status *out)
+{
 	for (size_t i = 0; name != NULL && i < DEST_STATUS__MAX; i++)
-		if (strcmp(status_names[i], name) == 0)
-			return (enum dest_status)i;
-	return DEST_ERROR;
+		if (strcmp(status_names[i], name) == 0) {
+			*out = (enum dest_status)i;
+			return true;
+		}
+	return false;
+}
+
+static const char *const reason_names[DEST_REASON__MAX] = {
+	[DEST_REASON_NONE] = NULL,
+	[DEST_REASON_TEST_FAILED] = "test_failed",
+	[DEST_REASON_REAUTH] = "reauthorization_required",
+	[DEST_REASON_NOT_AUTHORIZED] = "not_authorized",
+	[DEST_REASON_CRED_EXPIRING] = "credentials_expiring",
+};
+
+const char *
+dest_reason_name(enum dest_reason r)
+{
+	return (unsigned)r < DEST_REASON__MAX ? reason_names[r] : NULL;
+}
+
+enum dest_reason
+dest_reason_of(const char *name)
+{
+	for (size_t i = 1; name != NULL && i < DEST_REASON__MAX; i++)
+		if (strcmp(reason_names[i], name) == 0)
+			return (enum dest_reason)i;
+	return DEST_REASON_NONE;
+}
+
+enum dest_reason
+dest_test_reason(bool ok, bool pending, bool revoked, enum dest_reason before)
+{
+	if (ok)
+		return DEST_REASON_NONE;
+	if (revoked)
+		return DEST_REASON_REAUTH;
+	if (pending)
+		return before == DEST_REASON_REAUTH ? DEST_REASON_REAUTH :
+		    DEST_REASON_NOT_AUTHORIZED;
+	return DEST_REASON_TEST_FAILED;
 }
 
 void
@@ -178,6 +224,12 @@ dest_json_ex(const struct dest *d, const struct dtype *t, json_object *config,
 	json_object_object_add(o, "config", t != NULL && config != NULL ?
 	    dtype_redact(t, config) : json_object_new_object());
 	json_object_object_add(o, "status", json_object_new_string(d->status));
+	json_object_object_add(o, "statusReason", d->status_reason != NULL ?
+	    json_object_new_string(d->status_reason) : NULL);
+	json_object_object_add(o, "lastSuccessAt", d->last_success_at[0] ?
+	    json_object_new_string(d->last_success_at) : NULL);
+	json_object_object_add(o, "consecutiveFailures",
+	    json_object_new_int64(d->consecutive_failures));
 	if (d->last_test_json != NULL)
 		last = raw_last ? rawjson_new(d->last_test_json) :
 		    json_tokener_parse(d->last_test_json);
@@ -226,14 +278,16 @@ dest_last_test_ok(const struct dest *d)
 }
 
 enum bd_err
-dest_list(const struct dest_ctx *ctx, const char *type, json_object **out)
+dest_list(const struct dest_ctx *ctx, const char *type, const char *status,
+    json_object **out)
 {
 	struct dbres r;
 	enum bd_err rc;
 
 	*out = NULL;
 	memset(&r, 0, sizeof(r));
-	if ((rc = store_dest_list(ctx->db, ctx->org, type, &r)) != BD_OK)
+	if ((rc = store_dest_list(ctx->db, ctx->org, type, status, &r)) !=
+	    BD_OK)
 		return rc;
 	*out = json_object_new_array_ext((int)r.nrows);
 	for (size_t i = 0; i < r.nrows; i++) {
@@ -357,15 +411,24 @@ put_tokens(json_object *config, const struct oauth_tokens *t,
 
 /*
  * The last-test columns of a row whose lastTest is kept as it is (an OAuth
- * destination updated without a test): "ok" and "testedAt" from its JSON.
- * at receives "YYYY-MM-DD HH:MM:SS.mmm".
+ * destination updated without a test): "ok" and "testedAt" from its JSON;
+ * its status reason, last success (into ok_at) and failure count as they
+ * are. at and ok_at receive "YYYY-MM-DD HH:MM:SS.mmm".
  */
 static void
-keep_last_test(const struct dest *d, struct dest_write *w, char at[32])
+keep_last_test(const struct dest *d, struct dest_write *w, char at[32],
+    char ok_at[32])
 {
 	json_object *o, *v;
 	long long ms;
 
+	w->status_reason = d->status_reason;
+	w->consecutive_failures = d->consecutive_failures;
+	w->last_success_at = NULL;
+	if (clock_parse_ms(d->last_success_at, &ms)) {
+		clock_format_ms(ms, CLOCK_SQL, ok_at);
+		w->last_success_at = ok_at;
+	}
 	w->last_test_json = d->last_test_json;
 	w->last_test_ok = -1;
 	w->last_test_at = NULL;
@@ -383,7 +446,8 @@ keep_last_test(const struct dest *d, struct dest_write *w, char at[32])
 }
 
 /* The last-test columns for a probe that just ran; tr (the TestResult)
- * must outlive w. */
+ * must outlive w. The health columns as a first test leaves them (an
+ * insert or update writes them; a recorded test moves them in SQL). */
 static void
 record_test(struct dest_write *w, const struct probe_result *res,
     json_object *tr, char at[32])
@@ -393,13 +457,15 @@ record_test(struct dest_write *w, const struct probe_result *res,
 	clock_format_ms(res->tested_at_ms, CLOCK_SQL, at);
 	w->last_test_at = at;
 	w->last_test_ok = res->ok ? 1 : 0;
+	w->last_success_at = res->ok ? at : NULL;
+	w->consecutive_failures = res->ok ? 0 : 1;
 }
 
 /* The row as it is under the lock, when it moved since it was read. */
 struct carry {
 	struct dbres r;   /* owns what d borrows */
 	struct dest d;
-	char at[32];
+	char at[32], ok_at[32];
 };
 
 /*
@@ -491,6 +557,8 @@ dest_create(const struct dest_ctx *ctx, const struct dest_input *in,
 		.type = in->type->name, .last_test_ok = -1,
 		.status = dest_status_name(in->type->oauth ? DEST_PENDING :
 		    DEST_ACTIVE),
+		.status_reason = dest_reason_name(in->type->oauth ?
+		    DEST_REASON_NOT_AUTHORIZED : DEST_REASON_NONE),
 	};
 	/* OAuth types are tested once the consent gave them tokens. */
 	if (!in->type->oauth) {
@@ -551,7 +619,7 @@ update_body(const struct dest_ctx *ctx, struct dest_tx *tx,
 		    &a->sealed) != BD_OK)
 			return BD_ERR_INTERNAL;
 		w.status = a->now.d.status;
-		keep_last_test(&a->now.d, &w, a->now.at);
+		keep_last_test(&a->now.d, &w, a->now.at, a->now.ok_at);
 		w.blob = a->sealed.blob;
 		w.bloblen = a->sealed.len;
 	}
@@ -575,7 +643,7 @@ dest_update(const struct dest_ctx *ctx, struct dest_loaded *cur,
 		.body = update_body, .arg = &a};
 	json_object *tr = NULL;
 	bool same_type = strcmp(cur->d.type, in->type->name) == 0;
-	char at[32];
+	char at[32], ok_at[32];
 	enum bd_err rc;
 
 	memset(&a, 0, sizeof(a));
@@ -591,9 +659,11 @@ dest_update(const struct dest_ctx *ctx, struct dest_loaded *cur,
 		if (same_type) {
 			keep_internal(in->config, cur->config);
 			a.w0.status = cur->d.status;
-			keep_last_test(&cur->d, &a.w0, at);
+			keep_last_test(&cur->d, &a.w0, at, ok_at);
 		} else {
 			a.w0.status = dest_status_name(DEST_PENDING);
+			a.w0.status_reason = dest_reason_name(
+			    DEST_REASON_NOT_AUTHORIZED);
 		}
 	} else {
 		if ((rc = probe_input(ctx, in, "destination.update", cur->d.id,
@@ -800,6 +870,9 @@ dest_test(const struct dest_ctx *ctx, struct dest_loaded *cur,
 	a.w = (struct dest_write){ .id = cur->d.id, .org = ctx->org,
 		.status = dest_status_name(res->ok ? DEST_ACTIVE : pending ?
 		DEST_PENDING : DEST_ERROR),
+		.status_reason = dest_reason_name(dest_test_reason(res->ok,
+		pending, fail == DEST_FRESH_REVOKED,
+		dest_reason_of(cur->d.status_reason))),
 		.blob = sealed.blob, .bloblen = sealed.len,
 		.key_id = vault_current_key_id(ctx->vault) };
 	record_test(&a.w, res, tr, at);
@@ -905,12 +978,13 @@ fresh_body(const struct dest_ctx *ctx, struct dest_tx *tx,
 		goto out;
 	}
 	struct dest_write w = {.id = cur.id, .org = ctx->org,
-		.status = cur.status};
+		.status = cur.status, .status_reason = cur.status_reason};
 	if (a->f == OAUTH_OK) {
 		put_tokens(a->fresh, &a->tok, rt);
 	} else {
 		json_object_object_del(a->fresh, OAUTH_CONFIG_MEMBER);
 		w.status = dest_status_name(DEST_PENDING);
+		w.status_reason = dest_reason_name(DEST_REASON_REAUTH);
 		a->fail = DEST_FRESH_REVOKED;
 	}
 	if ((rc = dest_seal(ctx, cur.id, a->fresh, &a->sealed)) != BD_OK)
@@ -1133,7 +1207,9 @@ callback_store(const struct dest_ctx *ctx, const char *id,
 	a.w0 = (struct dest_write){ .id = cur.d.id, .org = ctx->org,
 		.blob = sealed.blob, .bloblen = sealed.len,
 		.key_id = vault_current_key_id(ctx->vault),
-		.status = dest_status_name(res.ok ? DEST_ACTIVE : DEST_ERROR) };
+		.status = dest_status_name(res.ok ? DEST_ACTIVE : DEST_ERROR),
+		.status_reason = dest_reason_name(res.ok ? DEST_REASON_NONE :
+		DEST_REASON_TEST_FAILED) };
 	record_test(&a.w0, &res, tr, at);
 	if (dest_tx_run(ctx, &tx) == BD_OK)
 		reason = NULL;

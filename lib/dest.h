@@ -48,6 +48,30 @@ enum dest_status {
 const char *dest_status_name(enum dest_status);
 /* The status of a name; DEST_ERROR for a name that is not one. */
 enum dest_status dest_status_of(const char *name);
+/* Strict: false for NULL or a name that is not a status (?status=). */
+bool dest_status_parse(const char *name, enum dest_status *out);
+
+/* Why a destination is in its status (Destination.statusReason). */
+enum dest_reason {
+	DEST_REASON_NONE,            /* active and healthy: null */
+	DEST_REASON_TEST_FAILED,     /* error: the last test failed */
+	DEST_REASON_REAUTH,          /* OAuth grant revoked or expired */
+	DEST_REASON_NOT_AUTHORIZED,  /* OAuth never completed */
+	DEST_REASON_CRED_EXPIRING,   /* active; credentials expire soon */
+	DEST_REASON__MAX
+};
+/* "test_failed", ... (static storage); NULL for DEST_REASON_NONE. */
+const char *dest_reason_name(enum dest_reason);
+/* The reason of a stored name; DEST_REASON_NONE for NULL or unknown. */
+enum dest_reason dest_reason_of(const char *name);
+/*
+ * The reason a test's outcome leaves: none when it passed; reauthorization
+ * when it found the grant revoked; for a destination waiting for consent,
+ * the reason it had (reauthorization stays reauthorization, anything else
+ * is not_authorized); test_failed otherwise.
+ */
+enum dest_reason dest_test_reason(bool ok, bool pending, bool revoked,
+    enum dest_reason before);
 
 /*
  * What the service works with for one request: the worker's warm state
@@ -111,9 +135,10 @@ json_object *dest_row_json(const struct dest_ctx *, const struct dest *);
 /* The row's last test: 1 passed, 0 failed, -1 never tested. */
 int dest_last_test_ok(const struct dest *);
 
-/* GET list: the org's destinations (type NULL: all) as a new array. */
+/* GET list: the org's destinations of a type and in a status (NULL: any)
+ * as a new array. */
 enum bd_err dest_list(const struct dest_ctx *, const char *type,
-    json_object **out);
+    const char *status, json_object **out);
 
 /*
  * After a write: re-read the row for the database's timestamps and version

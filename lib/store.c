@@ -9,7 +9,7 @@
 
 /* Column order of DEST_COLS in db.c. */
 enum { C_ID, C_ORG, C_NAME, C_TYPE, C_BLOB, C_KEY, C_STATUS, C_LAST, C_VER,
-	C_CREATED, C_UPDATED, C_ACTIVE, C__MAX };
+	C_CREATED, C_UPDATED, C_ACTIVE, C_REASON, C_SUCCESS, C_FAILS, C__MAX };
 
 /* "2026-11-29T12:00:00.123456" -> "2026-11-29T12:00:00.123Z"; text that
  * is not a time (NULL: "") is passed on as it is. */
@@ -45,6 +45,12 @@ store_dest_from_row(const struct dbres *r, size_t row, struct dest *d)
 	rfc3339(DBRES_VAL(r, row, C_UPDATED), d->updated_at);
 	v = DBRES_VAL(r, row, C_ACTIVE);
 	d->active_schedules = v ? strtol(v, NULL, 10) : 0;
+	d->status_reason = DBRES_VAL(r, row, C_REASON);
+	v = DBRES_VAL(r, row, C_SUCCESS);
+	if (v != NULL)
+		rfc3339(v, d->last_success_at);
+	v = DBRES_VAL(r, row, C_FAILS);
+	d->consecutive_failures = v ? strtol(v, NULL, 10) : 0;
 }
 
 bool
@@ -98,17 +104,17 @@ keep_org_rows(struct dbres *r, const char *org)
 
 enum bd_err
 store_dest_list(struct db *db, const char *org, const char *type,
-    struct dbres *res)
+    const char *status, struct dbres *res)
 {
-	struct dbval p[2] = {DBV_STR(org), DBV_NULL};
+	struct dbval p[] = {DBV_STR(org), DBV_STR_OR_NULL(type),
+		DBV_STR_OR_NULL(type), DBV_STR_OR_NULL(status),
+		DBV_STR_OR_NULL(status)};
 	enum bd_err rc;
 
-	if (type == NULL) {
+	if (type == NULL && status == NULL)
 		rc = db_exec(db, STMT_DEST_LIST, p, 1, res, NULL);
-	} else {
-		p[1] = DBV_STR(type);
-		rc = db_exec(db, STMT_DEST_LIST_TYPE, p, 2, res, NULL);
-	}
+	else
+		rc = db_exec(db, STMT_DEST_LIST_FILTER, p, 5, res, NULL);
 	if (rc == BD_OK && res->ncols == C__MAX)
 		keep_org_rows(res, org);
 	return rc;
@@ -178,8 +184,11 @@ store_dest_insert(struct db *db, const struct dest_write *w)
 	struct dbval p[] = {DBV_STR(w->id), DBV_STR(w->org), DBV_STR(w->name),
 		DBV_STR(w->type), DBV_BLOB(w->blob, w->bloblen),
 		DBV_STR(w->key_id), DBV_STR(w->status),
+		DBV_STR_OR_NULL(w->status_reason),
 		DBV_STR_OR_NULL(w->last_test_at), ok_val(w->last_test_ok),
-		DBV_STR_OR_NULL(w->last_test_json)};
+		DBV_STR_OR_NULL(w->last_test_json),
+		DBV_STR_OR_NULL(w->last_success_at),
+		DBV_INT(w->consecutive_failures)};
 
 	return db_exec(db, STMT_DEST_INSERT, p, sizeof(p) / sizeof(p[0]),
 	    NULL, NULL);
@@ -191,8 +200,11 @@ store_dest_update(struct db *db, const struct dest_write *w,
 {
 	struct dbval p[] = {DBV_STR(w->name), DBV_STR(w->type),
 		DBV_BLOB(w->blob, w->bloblen), DBV_STR(w->key_id),
-		DBV_STR(w->status), DBV_STR_OR_NULL(w->last_test_at),
+		DBV_STR(w->status), DBV_STR_OR_NULL(w->status_reason),
+		DBV_STR_OR_NULL(w->last_test_at),
 		ok_val(w->last_test_ok), DBV_STR_OR_NULL(w->last_test_json),
+		DBV_STR_OR_NULL(w->last_success_at),
+		DBV_INT(w->consecutive_failures),
 		DBV_STR(w->org), DBV_STR(w->id), DBV_INT(version)};
 	unsigned long long n = 0;
 	enum bd_err rc;
@@ -208,8 +220,11 @@ enum bd_err
 store_dest_set_test(struct db *db, const struct dest_write *w)
 {
 	struct dbval p[] = {DBV_BLOB(w->blob, w->bloblen), DBV_STR(w->key_id),
-		DBV_STR(w->status), DBV_STR_OR_NULL(w->last_test_at),
+		DBV_STR(w->status), DBV_STR_OR_NULL(w->status_reason),
+		DBV_STR_OR_NULL(w->last_test_at),
 		ok_val(w->last_test_ok), DBV_STR_OR_NULL(w->last_test_json),
+		ok_val(w->last_test_ok), DBV_STR_OR_NULL(w->last_test_at),
+		ok_val(w->last_test_ok),
 		DBV_STR(w->org), DBV_STR(w->id)};
 
 	return db_exec(db, STMT_DEST_SET_TEST, p, sizeof(p) / sizeof(p[0]),
@@ -221,9 +236,12 @@ store_dest_set_oauth(struct db *db, const struct dest_write *w,
     long long expires_ms)
 {
 	struct dbval p[] = {DBV_BLOB(w->blob, w->bloblen), DBV_STR(w->key_id),
-		DBV_STR(w->status), expires_ms > 0 ? DBV_INT(expires_ms) :
+		DBV_STR(w->status), DBV_STR_OR_NULL(w->status_reason),
+		expires_ms > 0 ? DBV_INT(expires_ms) :
 		DBV_NULL, DBV_STR_OR_NULL(w->last_test_at),
 		ok_val(w->last_test_ok), DBV_STR_OR_NULL(w->last_test_json),
+		ok_val(w->last_test_ok), DBV_STR_OR_NULL(w->last_test_at),
+		ok_val(w->last_test_ok),
 		DBV_STR(w->org), DBV_STR(w->id)};
 
 	return db_exec(db, STMT_DEST_SET_OAUTH, p, sizeof(p) / sizeof(p[0]),
@@ -235,7 +253,8 @@ store_dest_set_tokens(struct db *db, const struct dest_write *w,
     long long expires_ms)
 {
 	struct dbval p[] = {DBV_BLOB(w->blob, w->bloblen), DBV_STR(w->key_id),
-		DBV_STR(w->status), expires_ms > 0 ? DBV_INT(expires_ms) :
+		DBV_STR(w->status), DBV_STR_OR_NULL(w->status_reason),
+		expires_ms > 0 ? DBV_INT(expires_ms) :
 		DBV_NULL, DBV_STR(w->org), DBV_STR(w->id)};
 
 	return db_exec(db, STMT_DEST_SET_TOKENS, p, sizeof(p) / sizeof(p[0]),
@@ -388,6 +407,23 @@ store_rekey_from_row(const struct dbres *r, size_t row, struct rekey_row *out)
 	out->org = DBRES_VAL(r, row, 1);
 	out->blob = (const unsigned char *)DBRES_VAL(r, row, 2);
 	out->bloblen = DBRES_LEN(r, row, 2);
+}
+
+enum bd_err
+store_dest_due(struct db *db, const char *org, long long older_secs,
+    struct dbres *res)
+{
+	struct dbval p[] = {DBV_STR_OR_NULL(org), DBV_STR_OR_NULL(org),
+		DBV_INT(older_secs)};
+
+	return db_exec(db, STMT_DEST_DUE, p, 3, res, NULL);
+}
+
+void
+store_due_from_row(const struct dbres *r, size_t row, struct due_row *out)
+{
+	out->id = DBRES_VAL(r, row, 0);
+	out->org = DBRES_VAL(r, row, 1);
 }
 
 enum bd_err

@@ -26,15 +26,19 @@ struct dest {
 	unsigned long version;
 	char created_at[32], updated_at[32]; /* RFC 3339, UTC, milliseconds */
 	long active_schedules;
+	const char *status_reason;      /* NULL: none (active and healthy) */
+	char last_success_at[32];       /* RFC 3339, or "" when never */
+	long consecutive_failures;
 };
 
 /* Fill *d from row `row` of a result of store_dest_list/_get. */
 void store_dest_from_row(const struct dbres *r, size_t row, struct dest *d);
 
-/* All of an org's destinations, newest first (type NULL: all types). A row
- * whose org is not byte-identical to `org` is dropped from res. */
+/* All of an org's destinations, newest first, of one type and/or in one
+ * status (NULL: any). A row whose org is not byte-identical to `org` is
+ * dropped from res. */
 enum bd_err store_dest_list(struct db *, const char *org, const char *type,
-    struct dbres *res);
+    const char *status, struct dbres *res);
 
 /* One destination into res (one row) or BD_ERR_NOT_FOUND. */
 enum bd_err store_dest_get(struct db *, const char *org, const char *id,
@@ -61,6 +65,11 @@ struct dest_write {
 	const char *last_test_at;   /* "YYYY-MM-DD HH:MM:SS.mmm" or NULL */
 	int last_test_ok;
 	const char *last_test_json; /* or NULL */
+	const char *status_reason;  /* or NULL (every write sets it) */
+	/* Insert and update only (a test's outcome moves them in SQL, under
+	 * the lock): "YYYY-MM-DD HH:MM:SS.mmm" or NULL, and the count. */
+	const char *last_success_at;
+	long consecutive_failures;
 };
 
 /* BD_ERR_CONFLICT when the name is taken in the org. */
@@ -68,7 +77,9 @@ enum bd_err store_dest_insert(struct db *, const struct dest_write *);
 /* BD_ERR_PRECONDITION when the row's version is no longer `version`. */
 enum bd_err store_dest_update(struct db *, const struct dest_write *,
     unsigned long version);
-/* Record a test outcome (and a possibly re-sealed config). */
+/* Record a test outcome (and a possibly re-sealed config): a pass sets
+ * last_success_at to last_test_at and clears consecutive_failures, a
+ * failure adds one to it. */
 enum bd_err store_dest_set_test(struct db *, const struct dest_write *);
 enum bd_err store_dest_delete(struct db *, const char *org, const char *id);
 
@@ -87,7 +98,8 @@ void store_sched_from_row(const struct dbres *r, size_t row,
 /* Detach the inactive schedules from a destination about to be deleted. */
 enum bd_err store_sched_detach(struct db *, const char *org, const char *id);
 
-/* The OAuth callback: tokens sealed in the config, the first test, the
+/* The OAuth callback: tokens sealed in the config, the first test (whose
+ * outcome moves the health columns as store_dest_set_test does), the
  * status; expires_ms is the access token's expiry (unix ms). */
 enum bd_err store_dest_set_oauth(struct db *, const struct dest_write *,
     long long expires_ms);
@@ -147,6 +159,17 @@ struct rekey_row {
 };
 void store_rekey_from_row(const struct dbres *r, size_t row,
     struct rekey_row *out);
+/* backupctl test-all (spans orgs on purpose): the destinations of org
+ * (NULL: every org) whose last test is older than older_secs or that were
+ * never tested, oldest first; read them with store_due_from_row. */
+enum bd_err store_dest_due(struct db *, const char *org, long long older_secs,
+    struct dbres *res);
+struct due_row {
+	const char *id, *org;
+};
+void store_due_from_row(const struct dbres *r, size_t row,
+    struct due_row *out);
+
 /* Store the config re-sealed under key_id. */
 enum bd_err store_rekey_write(struct db *, const struct rekey_row *,
     const char *key_id);

@@ -183,6 +183,51 @@ probe_result_clear(struct probe_result *res)
 
 /* See probe.h: {ok, testedAt, latencyMs, checks[{name, ok, detail?}],
  * warnings[]}; warnings is always present. NULL only when out of memory. */
+static json_object *
+bytes_json(int64_t n)
+{
+	return n >= 0 ? json_object_new_int64(n) : NULL;
+}
+
+/* TestResult.capacity: null, or the three counts (each null when not
+ * reported). */
+static json_object *
+capacity_json(const struct probe_result *r)
+{
+	json_object *c;
+
+	if (!r->capacity.known || (c = json_object_new_object()) == NULL)
+		return NULL;
+	json_object_object_add(c, "totalBytes", bytes_json(r->capacity.total));
+	json_object_object_add(c, "usedBytes", bytes_json(r->capacity.used));
+	json_object_object_add(c, "freeBytes", bytes_json(r->capacity.free));
+	return c;
+}
+
+void
+probe_capacity(struct probe_result *res, const struct probe_env *env,
+    int64_t total, int64_t used, int64_t free)
+{
+	const double gib = 1024.0 * 1024 * 1024;
+	long min = env != NULL && env->cfg != NULL ?
+	    env->cfg->min_free_bytes : 0;
+
+	res->capacity.known = true;
+	res->capacity.total = total < 0 ? -1 : total;
+	res->capacity.used = used < 0 ? -1 : used;
+	res->capacity.free = free < 0 ? -1 : free;
+	if (free < 0)
+		return;
+	if (free < min)
+		probe_warn(res, "only %.2f GiB free at the destination, below "
+		    "the server's min_free_bytes (%.2f GiB)", (double)free / gib,
+		    (double)min / gib);
+	else if (total > 0 && free < total / 10)
+		probe_warn(res, "only %.2f GiB of %.2f GiB free at the "
+		    "destination (less than 10 %%)", (double)free / gib,
+		    (double)total / gib);
+}
+
 json_object *
 probe_result_json(const struct probe_result *r)
 {
@@ -217,6 +262,7 @@ probe_result_json(const struct probe_result *r)
 		    json_object_new_string(r->warnings[i]));
 	json_object_object_add(o, "checks", checks);
 	json_object_object_add(o, "warnings", warnings);
+	json_object_object_add(o, "capacity", capacity_json(r));
 	return o;
 fail:
 	json_object_put(o);

@@ -51,6 +51,12 @@ struct probe_result {
 	/* Fields the probe wants merged into the stored config (e.g. the SFTP
 	 * host key pinned on first use). Owned by the result; NULL if none. */
 	json_object *config_update;
+	/* TestResult.capacity: set by probe_capacity() where the protocol
+	 * reports space (known false: null). Bytes; -1: not reported. */
+	struct {
+		bool known;
+		int64_t total, used, free;
+	} capacity;
 };
 
 /* What a probe may use; borrowed for the duration of the probe. */
@@ -82,6 +88,12 @@ void probe_fail(struct probe_result *, enum probe_check, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void probe_warn(struct probe_result *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Record the space at the destination (bytes, -1 where not reported) and
+ * warn when free is below the server's min_free_bytes or under 10 % of
+ * total. */
+void probe_capacity(struct probe_result *, const struct probe_env *,
+    int64_t total, int64_t used, int64_t free);
 
 /* Initialise *res, run fn, stamp tested_at_ms and latency_ms. */
 void probe_run(probe_fn fn, const struct probe_env *env, json_object *config,

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -499,6 +500,21 @@ out:
 	sodium_memzero(back, sizeof(back));
 }
 
+/* The file system's space (statvfs: free is what an unprivileged writer
+ * may use, used counts every block in use). */
+static void
+capacity(const struct probe_env *env, int dirfd, struct probe_result *res)
+{
+	struct statvfs sv;
+	int64_t bs;
+
+	if (fstatvfs(dirfd, &sv) != 0)
+		return;
+	bs = (int64_t)sv.f_frsize;
+	probe_capacity(res, env, (int64_t)sv.f_blocks * bs,
+	    (int64_t)(sv.f_blocks - sv.f_bfree) * bs, (int64_t)sv.f_bavail * bs);
+}
+
 /* See probe.h: target, then write / read / delete of a probe file. */
 void
 probe_local(const struct probe_env *env, json_object *config,
@@ -515,6 +531,7 @@ probe_local(const struct probe_env *env, json_object *config,
 	if (!check_target(env, json_object_get_string(v),
 	    (size_t)json_object_get_string_len(v), res, &dirfd))
 		goto out;
+	capacity(env, dirfd, res);
 	check_io(dirfd, json_object_get_string(v), res);
 out:
 	if (dirfd >= 0)

@@ -2,7 +2,10 @@
  * The SFTP probe: libcurl's SFTP (libssh2 backend, as in Debian's
  * libcurl4). One easy handle runs the four transfers, so curl reuses the
  * SSH session: list the directory (connect, auth, target), upload the probe
- * object (write), download it (read), "rm" it as a quote command (delete).
+ * object (write), download it (read), "rm" it as a quote command (delete),
+ * then, best effort, the "statvfs" quote command (the statvfs@openssh.com
+ * extension; curl hands its answer to the header callback) for
+ * TestResult.capacity.
  *
  * Host key: decided in CURLOPT_SSH_HOSTKEYFUNCTION, which sees the raw key
  * blob; its SHA-256 in unpadded base64 is what `ssh-keygen -l` prints. With
@@ -82,6 +85,9 @@ struct sftp_state {
 	/* upload source */
 	const unsigned char *src;
 	size_t srcleft;
+	/* the "statvfs" quote command's answer (header callback) */
+	char vfs[1024];
+	size_t vfslen;
 };
 
 /* --------------------------------------------------------- host key */
@@ -380,6 +386,58 @@ build_rm(char *out, size_t size, const char *rawdir, const char *name)
 	return put(out, size, &o, "\"", 1);
 }
 
+/* "statvfs <dir>" for CURLOPT_QUOTE, quoted as build_rm() quotes ("" is
+ * the home directory: "."). */
+static bool
+build_statvfs(char *out, size_t size, const char *rawdir)
+{
+	size_t o = 0;
+	const char *dir = rawdir[0] != '\0' ? rawdir : ".";
+
+	if (!put(out, size, &o, "statvfs \"", 9))
+		return false;
+	for (const char *p = dir; *p != '\0'; p++) {
+		if ((*p == '"' || *p == '\\') && !put(out, size, &o, "\\", 1))
+			return false;
+		if (!put(out, size, &o, p, 1))
+			return false;
+	}
+	return put(out, size, &o, "\"", 1);
+}
+
+/* The value of "name: N" in curl's statvfs answer ("statvfs:\nf_bsize:
+ * 4096\nf_frsize: 4096\n..."), or -1. */
+static int64_t
+vfs_field(const char *text, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = text, *end = text + len;
+	int64_t v = 0;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *q = p + n;
+
+		if (eol == NULL)
+			eol = end;
+		if ((size_t)(eol - p) > n + 1 && memcmp(p, name, n) == 0 &&
+		    q[0] == ':') {
+			for (q++; q < eol && *q == ' '; q++)
+				;
+			if (q == eol)
+				return -1;
+			for (; q < eol && *q >= '0' && *q <= '9'; q++) {
+				if (v > (INT64_MAX - (*q - '0')) / 10)
+					return -1;
+				v = v * 10 + (*q - '0');
+			}
+			return q == eol || *q == '\r' ? v : -1;
+		}
+		p = eol + 1;
+	}
+	return -1;
+}
+
 /* ----------------------------------------------------- the key file */
 
 struct keyfile {
@@ -590,6 +648,7 @@ struct sftp_probe {
 	char pinbuf[FP_LEN + 1], name[32];
 	char url_dir[LIM_SFTP_URL_MAX], url_obj[LIM_SFTP_URL_MAX];
 	char rm[LIM_SFTP_PATH_MAX + 64];
+	char statvfs[LIM_SFTP_PATH_MAX + 64];
 	unsigned char data[LIM_PROBE_BYTES];
 	bool created;              /* a probe object may be left behind */
 };
@@ -889,7 +948,8 @@ sftp_prepare(struct sftp_probe *p, json_object *config)
 	    "") ||
 	    !build_url(p->url_obj, sizeof(p->url_obj), p->host, p->port, dirurl,
 	    p->name) ||
-	    !build_rm(p->rm, sizeof(p->rm), rawdir, p->name)) {
+	    !build_rm(p->rm, sizeof(p->rm), rawdir, p->name) ||
+	    !build_statvfs(p->statvfs, sizeof(p->statvfs), rawdir)) {
 		probe_fail(res, CHECK_TARGET, "the path is too long");
 		return false;
 	}
@@ -1050,6 +1110,55 @@ step_delete(struct sftp_probe *p)
 		probe_pass(res, CHECK_DELETE, "deleted the probe object");
 }
 
+static size_t
+on_vfs(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct sftp_state *st = userp;
+	size_t len = size * nmemb, room = sizeof(st->vfs) - st->vfslen;
+
+	memcpy(st->vfs + st->vfslen, data, len < room ? len : room);
+	st->vfslen += len < room ? len : room;
+	return len;
+}
+
+/* capacity: the "statvfs" quote command (accepted to fail: a server
+ * without statvfs@openssh.com reports nothing) before an empty transfer on
+ * the directory. Never fails the test. */
+static void
+step_capacity(struct sftp_probe *p)
+{
+	struct curl_slist *quote;
+	char cmd[sizeof(p->statvfs) + 1];
+	int64_t frsize, blocks, bfree, bavail;
+	CURLcode cc;
+
+	snprintf(cmd, sizeof(cmd), "*%s", p->statvfs);
+	if ((quote = curl_slist_append(NULL, cmd)) == NULL)
+		return;
+	p->st.vfslen = 0;
+	curl_easy_setopt(p->x.h, CURLOPT_URL, p->url_dir);
+	curl_easy_setopt(p->x.h, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(p->x.h, CURLOPT_QUOTE, quote);
+	curl_easy_setopt(p->x.h, CURLOPT_HEADERFUNCTION, on_vfs);
+	curl_easy_setopt(p->x.h, CURLOPT_HEADERDATA, &p->st);
+	cc = perform(p);
+	curl_easy_setopt(p->x.h, CURLOPT_HEADERFUNCTION, NULL);
+	curl_easy_setopt(p->x.h, CURLOPT_HEADERDATA, NULL);
+	curl_easy_setopt(p->x.h, CURLOPT_QUOTE, NULL);
+	curl_slist_free_all(quote);
+	if (cc != CURLE_OK)
+		return;
+	frsize = vfs_field(p->st.vfs, p->st.vfslen, "f_frsize");
+	blocks = vfs_field(p->st.vfs, p->st.vfslen, "f_blocks");
+	bfree = vfs_field(p->st.vfs, p->st.vfslen, "f_bfree");
+	bavail = vfs_field(p->st.vfs, p->st.vfslen, "f_bavail");
+	if (frsize <= 0 || blocks < 0 || bfree < 0 || bavail < 0 ||
+	    bfree > blocks || bavail > blocks || blocks > INT64_MAX / frsize)
+		return;
+	probe_capacity(p->res, p->env, blocks * frsize,
+	    (blocks - bfree) * frsize, bavail * frsize);
+}
+
 /* Trust on first use: the key is pinned only by a test that succeeded,
  * and the connect check says so. */
 static void
@@ -1103,6 +1212,8 @@ probe_sftp(const struct probe_env *env, json_object *config,
 	if (!step_list(p) || !step_write(p) || !step_read(p))
 		goto out;
 	step_delete(p);
+	if (p->res->ok)
+		step_capacity(p);
 	pin_host_key(p);
 out:
 	if (p->created && p->x.h != NULL)

@@ -34,10 +34,13 @@
 
 #define WEBDAV_PROTOCOLS "https,http"
 
-/* RFC 4918 §9.1: a PROPFIND body naming the one property we need. */
+/* RFC 4918 §9.1: a PROPFIND body naming the properties we read: the
+ * resource type, and the RFC 4331 quota (servers without it answer those
+ * two in a 404 propstat). */
 static const char propfind_body[] =
     "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-    "<D:propfind xmlns:D=\"DAV:\"><D:prop><D:resourcetype/></D:prop>"
+    "<D:propfind xmlns:D=\"DAV:\"><D:prop><D:resourcetype/>"
+    "<D:quota-available-bytes/><D:quota-used-bytes/></D:prop>"
     "</D:propfind>\n";
 
 struct dav {
@@ -192,6 +195,75 @@ dav_is_collection(const char *body, size_t len)
 		}
 	}
 	return -1;
+}
+
+/*
+ * The number in the first element with local name `prop` (RFC 4331 §3, §4:
+ * quota-available-bytes, quota-used-bytes) of a PROPFIND answer, or -1 when
+ * there is none, it is empty (a 404 propstat) or it is not a plain decimal
+ * number. Only the len bytes received are read.
+ */
+static int64_t
+dav_prop_bytes(const char *body, size_t len, const char *prop)
+{
+	const char *p = body, *end = body + len, *name, *colon;
+	size_t plen = strlen(prop), nlen;
+	int64_t n = 0;
+
+	while (p < end && (p = memchr(p, '<', (size_t)(end - p))) != NULL) {
+		p++;
+		if (p < end && *p == '/')
+			continue;
+		name = p;
+		while (p < end && !name_end(*p))
+			p++;
+		if (p == end)
+			return -1;
+		colon = memchr(name, ':', (size_t)(p - name));
+		if (colon != NULL)
+			name = colon + 1;
+		nlen = (size_t)(p - name);
+		while (p < end && *p != '>')
+			p++;
+		if (p == end)
+			return -1;
+		if (nlen != plen || memcmp(name, prop, plen) != 0)
+			continue;
+		if (p[-1] == '/')
+			return -1;             /* <D:quota-used-bytes/> */
+		p++;
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
+		    *p == '\n'))
+			p++;
+		if (p == end || *p < '0' || *p > '9')
+			return -1;
+		for (; p < end && *p >= '0' && *p <= '9'; p++) {
+			if (n > (INT64_MAX - (*p - '0')) / 10)
+				return -1;
+			n = n * 10 + (*p - '0');
+		}
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
+		    *p == '\n'))
+			p++;
+		return p < end && *p == '<' ? n : -1;
+	}
+	return -1;
+}
+
+/* TestResult.capacity from the PROPFIND answer, when it has RFC 4331
+ * quota (free is the available bytes; total is used + free). */
+static void
+dav_capacity(const struct dav *d, const struct probe_xfer *x,
+    struct probe_result *res)
+{
+	int64_t avail = dav_prop_bytes(x->body, x->len,
+	    "quota-available-bytes");
+	int64_t used = dav_prop_bytes(x->body, x->len, "quota-used-bytes");
+
+	if (avail < 0 && used < 0)
+		return;
+	probe_capacity(res, d->env, avail >= 0 && used >= 0 &&
+	    avail <= INT64_MAX - used ? avail + used : -1, used, avail);
 }
 
 /*
@@ -370,6 +442,7 @@ check_collection(const struct dav *d, struct probe_result *res)
 	if (!check_auth(d, &x, status, res) ||
 	    !check_target(d, &x, status, res))
 		goto out;
+	dav_capacity(d, &x, res);
 	ok = true;
 out:
 	probe_xfer_cleanup(&x);

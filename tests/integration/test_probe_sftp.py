@@ -143,6 +143,11 @@ def test_password_success_pins_on_first_use(api, peer):
     assert str(w) in detail_of(tr, "target"), tr
     assert probe_files(w) == [], "probe object left behind"
     assert tr["warnings"] == [], tr
+    # statvfs@openssh.com: the directory's file system (issue 9).
+    sv = os.statvfs(w)
+    cap = tr["capacity"]
+    assert cap["totalBytes"] == sv.f_blocks * sv.f_frsize, cap
+    assert abs(cap["freeBytes"] - sv.f_bavail * sv.f_frsize) < 512 << 20, cap
     # The stored config round-trips: GET shows the pin, the test uses it.
     g = api.get("%s/%s" % (LIST, d["id"]))
     assert g.status_code == 200 and g.json()["config"]["hostKeySha256"] == fp

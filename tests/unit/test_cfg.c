@@ -114,8 +114,8 @@ test_key_names(void **state)
 
 	for (n = 0; names[n] != NULL; n++)
 		;
-	/* One key per member of struct cfg (56, then 5 dropbox_* keys). */
-	assert_int_equal(n, 61);
+	/* One key per member of struct cfg (56, 5 dropbox_*, min_free_bytes). */
+	assert_int_equal(n, 62);
 	for (i = 0; i < n; i++)
 		for (j = i + 1; j < n; j++)
 			assert_string_not_equal(names[i], names[j]);
@@ -164,6 +164,8 @@ test_every_key_settable(void **state)
 		else if (strcmp(names[i], "local_per_org") == 0 ||
 		    strcmp(names[i], "oauth_bind_browser") == 0)
 			v = "off";
+		else if (strcmp(names[i], "min_free_bytes") == 0)
+			v = "5368709120";
 		else if (strcmp(names[i], "workers") == 0 ||
 		    strcmp(names[i], "db_port") == 0 ||
 		    strstr(names[i], "timeout") != NULL ||
@@ -181,6 +183,7 @@ test_every_key_settable(void **state)
 	assert_string_equal(c.ca_file, "x");
 	assert_int_equal(c.probe_timeout, 7);
 	assert_int_equal(c.max_body, 1048576);
+	assert_true(c.min_free_bytes == 5368709120L);
 	cfg_free(&c);
 }
 

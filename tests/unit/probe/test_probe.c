@@ -67,6 +67,62 @@ str_at(json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
+/* capacity: the counts (null where not reported) and the low-space
+ * warnings (min_free_bytes, 10 %). */
+static void
+test_capacity(void **state)
+{
+	struct cfg cf;
+	struct probe_env env;
+	struct probe_result r;
+	json_object *o, *c, *v;
+
+	(void)state;
+	memset(&cf, 0, sizeof(cf));
+	memset(&env, 0, sizeof(env));
+	cf.min_free_bytes = 1000;
+	env.cfg = &cf;
+	fresh(&r);
+	probe_capacity(&r, &env, 100000, 40000, 60000);
+	assert_int_equal(r.nwarnings, 0);
+	o = probe_result_json(&r);
+	c = json_object_object_get(o, "capacity");
+	assert_true(json_object_is_type(c, json_type_object));
+	assert_int_equal(json_object_get_int64(json_object_object_get(c,
+	    "totalBytes")), 100000);
+	assert_int_equal(json_object_get_int64(json_object_object_get(c,
+	    "usedBytes")), 40000);
+	assert_int_equal(json_object_get_int64(json_object_object_get(c,
+	    "freeBytes")), 60000);
+	json_object_put(o);
+	/* Under 10 % of total. */
+	fresh(&r);
+	probe_capacity(&r, &env, 100000, 95000, 5000);
+	assert_int_equal(r.nwarnings, 1);
+	assert_non_null(strstr(r.warnings[0], "less than 10 %"));
+	assert_true(r.ok);
+	/* Under min_free_bytes (takes precedence; one warning). */
+	fresh(&r);
+	probe_capacity(&r, &env, 100000, 99500, 500);
+	assert_int_equal(r.nwarnings, 1);
+	assert_non_null(strstr(r.warnings[0], "min_free_bytes"));
+	/* Only free reported (quota without a total): no 10 % rule. */
+	fresh(&r);
+	probe_capacity(&r, &env, -1, -1, 5000);
+	assert_int_equal(r.nwarnings, 0);
+	o = probe_result_json(&r);
+	c = json_object_object_get(o, "capacity");
+	assert_true(json_object_object_get_ex(c, "totalBytes", &v));
+	assert_null(v);
+	assert_int_equal(json_object_get_int64(json_object_object_get(c,
+	    "freeBytes")), 5000);
+	json_object_put(o);
+	/* Nothing reported about free: no warning. */
+	fresh(&r);
+	probe_capacity(&r, &env, 100000, -1, -1);
+	assert_int_equal(r.nwarnings, 0);
+}
+
 static void
 test_result_json(void **state)
 {
@@ -100,8 +156,10 @@ test_result_json(void **state)
 	assert_non_null(w);
 	assert_true(json_object_is_type(w, json_type_array));
 	assert_int_equal(json_object_array_length(w), 0);
-	/* Exactly the contract's members. */
-	assert_int_equal(json_object_object_length(o), 5);
+	/* Exactly the contract's members; capacity null when not reported. */
+	assert_int_equal(json_object_object_length(o), 6);
+	assert_true(json_object_object_get_ex(o, "capacity", &v));
+	assert_null(v);
 	json_object_put(o);
 
 	probe_warn(&r, "could not delete '%s'", "x");
@@ -859,6 +917,7 @@ main(void)
 		cmocka_unit_test(test_ms_left),
 		cmocka_unit_test(test_denied_then_refused),
 		cmocka_unit_test(test_result_json),
+		cmocka_unit_test(test_capacity),
 		cmocka_unit_test(test_fail_stops_ok),
 		cmocka_unit_test(test_detail_truncation),
 		cmocka_unit_test(test_probe_run),

@@ -600,6 +600,37 @@ test_keyfile(void **state)
 	assert_int_equal(rmdir(scratch), 0);
 }
 
+/* The statvfs quote command and curl's answer to it. */
+static void
+test_statvfs(void **state)
+{
+	static const char ans[] = "statvfs:\nf_bsize: 4096\nf_frsize: 4096\n"
+	    "f_blocks: 1000\nf_bfree: 300\nf_bavail: 250\nf_files: 7\n"
+	    "f_ffree: 1\nf_favail: 1\nf_fsid: 0\nf_flag: 0\nf_namemax: 255\n";
+	char out[64];
+
+	(void)state;
+	assert_true(build_statvfs(out, sizeof(out), "/srv/back up"));
+	assert_string_equal(out, "statvfs \"/srv/back up\"");
+	assert_true(build_statvfs(out, sizeof(out), ""));
+	assert_string_equal(out, "statvfs \".\"");
+	assert_true(build_statvfs(out, sizeof(out), "a\"b\\c"));
+	assert_string_equal(out, "statvfs \"a\\\"b\\\\c\"");
+	assert_false(build_statvfs(out, 12, "/a/long/path"));
+	assert_true(vfs_field(ans, sizeof(ans) - 1, "f_frsize") == 4096);
+	assert_true(vfs_field(ans, sizeof(ans) - 1, "f_blocks") == 1000);
+	assert_true(vfs_field(ans, sizeof(ans) - 1, "f_bfree") == 300);
+	assert_true(vfs_field(ans, sizeof(ans) - 1, "f_bavail") == 250);
+	assert_true(vfs_field(ans, sizeof(ans) - 1, "f_nope") == -1);
+	/* "f_b" is not "f_bsize"; a cut answer or a bad number is -1. */
+	assert_true(vfs_field(ans, sizeof(ans) - 1, "f_b") == -1);
+	assert_true(vfs_field(ans, 40, "f_blocks") == -1);
+	assert_true(vfs_field("f_bfree: 12x\n", 13, "f_bfree") == -1);
+	assert_true(vfs_field("f_bfree: \n", 10, "f_bfree") == -1);
+	assert_true(vfs_field("f_bfree: 99999999999999999999\n", 30,
+	    "f_bfree") == -1);
+}
+
 int
 main(void)
 {
@@ -607,6 +638,7 @@ main(void)
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_urls),
 		cmocka_unit_test(test_rm),
+		cmocka_unit_test(test_statvfs),
 		cmocka_unit_test(test_pins),
 		cmocka_unit_test(test_hostkey),
 		cmocka_unit_test(test_key_info),

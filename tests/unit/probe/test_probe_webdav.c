@@ -58,6 +58,52 @@ test_collection_url(void **state)
 	}
 }
 
+/* --------------------------------------------------- RFC 4331 quota */
+
+static void
+test_quota(void **state)
+{
+	static const char ok[] =
+	    "<?xml version=\"1.0\"?><D:multistatus xmlns:D=\"DAV:\">"
+	    "<D:response><D:href>/dav/</D:href><D:propstat><D:prop>"
+	    "<D:resourcetype><D:collection/></D:resourcetype>"
+	    "<D:quota-available-bytes> 5368709120 </D:quota-available-bytes>"
+	    "<lp1:quota-used-bytes xmlns:lp1=\"DAV:\">1024"
+	    "</lp1:quota-used-bytes></D:prop></D:propstat></D:response>"
+	    "</D:multistatus>";
+	static const char missing[] =
+	    "<D:multistatus xmlns:D=\"DAV:\"><D:response><D:propstat>"
+	    "<D:prop><D:resourcetype><D:collection/></D:resourcetype>"
+	    "</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>"
+	    "<D:propstat><D:prop><D:quota-available-bytes/>"
+	    "<D:quota-used-bytes/></D:prop>"
+	    "<D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>"
+	    "</D:response></D:multistatus>";
+	static const char *const bad[] = {
+	    "<D:quota-used-bytes>-5</D:quota-used-bytes>",
+	    "<D:quota-used-bytes>12x</D:quota-used-bytes>",
+	    "<D:quota-used-bytes></D:quota-used-bytes>",
+	    "<D:quota-used-bytes>99999999999999999999</D:quota-used-bytes>",
+	    "<D:quota-used-bytes>12",
+	    "<D:quota-used-bytes",
+	};
+
+	(void)state;
+	assert_true(dav_prop_bytes(ok, sizeof(ok) - 1,
+	    "quota-available-bytes") == 5368709120LL);
+	assert_true(dav_prop_bytes(ok, sizeof(ok) - 1, "quota-used-bytes") ==
+	    1024);
+	assert_true(dav_prop_bytes(missing, sizeof(missing) - 1,
+	    "quota-available-bytes") == -1);
+	assert_true(dav_prop_bytes(missing, sizeof(missing) - 1,
+	    "quota-used-bytes") == -1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_true(dav_prop_bytes(bad[i], strlen(bad[i]),
+		    "quota-used-bytes") == -1);
+	/* Only the bytes received are read. */
+	assert_true(dav_prop_bytes(ok, 60, "quota-available-bytes") == -1);
+}
+
 /* --------------------------------------------------- dav_is_collection */
 
 static void
@@ -243,6 +289,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_collection_url),
 		cmocka_unit_test(test_is_collection),
+		cmocka_unit_test(test_quota),
 		cmocka_unit_test(test_status_texts),
 		cmocka_unit_test(test_probe_refusals),
 	};
