@@ -36,7 +36,7 @@ ROUTES = [str(ipaddress.ip_network("%s/%d" % (a, 127 if ":" in a else 31),
                                    strict=False)) for a in BLACKHOLES]
 # Every real-world host name a test makes the service (or a peer) look up.
 NAMES = [
-    "sftp.example.com", "ftp.example.com", "dav.example.com",
+    "sftp.example.com", "ftp.example.com", "dav.example.com", "smb.example.com",
     "s3.eu-west-1.amazonaws.com", "my-bucket.s3.eu-west-1.amazonaws.com",
     "acct.blob.core.windows.net", "backupdnowhere1.blob.core.windows.net",
     "oauth2.googleapis.com",

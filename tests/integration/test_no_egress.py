@@ -38,7 +38,7 @@ def test_real_world_name_resolves_to_a_blackhole(no_egress, name):
 
 
 IPV4 = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(?![\w./])")
-NAME = re.compile(r"(?<![\w.-])((?:[a-z0-9-]+\.)+(?:com|net|org|io|cloud))\b")
+NAME = re.compile(r"(?<![\w.-])((?:[a-z0-9-]+\.)+(?:com|net|org|io|cloud))\b(?=[\"'/:])")
 # Names the tests only write into data that is never looked up (claims,
 # key file fields, tenants sent to the stub, URLs the browser would open).
 NEVER_LOOKED_UP = {"p.iam.gserviceaccount.com",
