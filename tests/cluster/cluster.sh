@@ -31,8 +31,13 @@ node_port() { echo $((BASE + $1)); }
 node_sock() { printf '%s/n%s.sock' "$T/nodes" "$1"; }
 
 node_start() { # node_start N [--wsrep-new-cluster]
-	local n=$1 d; d=$(node_dir "$n")
+	local n=$1 d p; d=$(node_dir "$n")
 	shift
+	p=$(cat "$T/node$n.pid" 2>/dev/null || true)
+	if [[ -n $p ]] && kill -0 "$p" 2>/dev/null; then
+		echo "node $n already runs (pid $p)" >&2
+		return 1
+	fi
 	mkdir -p "$d"
 	# Only the bootstrap node is initialised; the others get their state
 	# by SST, written by rsync running as nobody: test datadirs are open.
@@ -141,8 +146,10 @@ BACKUPD_DB_HOSTS=127.0.0.1:$(node_port 1) "$ROOT/build/backupctl" migrate "$ROOT
 mkdir -p "$T/keys"
 (umask 077 && "$ROOT/build/backupctl" keygen --keyring "$T/keys/keyring" >/dev/null)
 export BACKUPD_KEYRING_FILE=$T/keys/keyring
-export BACKUPD_JWT_KEY=clusterjwt$RANDOM$RANDOM$RANDOM$RANDOM
-export BACKUPD_STACK_EXTERNAL_DB=1 BACKUPD_LOCAL_ROOTS=$T/local-root
+export BACKUPD_JWT_KEY=$(openssl rand -hex 32)
+# Local destinations anywhere under the root (per-org directories are not
+# what these tests are about).
+export BACKUPD_STACK_EXTERNAL_DB=1 BACKUPD_LOCAL_ROOTS=$T/local-root BACKUPD_LOCAL_PER_ORG=off
 mkdir -p "$T/local-root" && chmod 1777 "$T/local-root"
 # Google's endpoints: the OAuth stub (tests/peers/oauth), started by the
 # test on 127.0.0.2, the one address egress lets through. Both hosts answer

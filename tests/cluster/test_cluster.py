@@ -216,6 +216,9 @@ def test_oauth_callback_race_across_hosts(stub):
         r = requests.post(A + "/backup-destinations/%s/oauth" % did,
                           headers=hdr(org), timeout=30)
         assert r.status_code == 200, r.text
+        # The browser that started the flow (its binding cookie, when the
+        # server sets one) goes to whichever host the balancer picks.
+        jar = {k: v for k, v in r.cookies.items() if k == "backupd_oauth"}
         c = requests.get(r.json()["authorizationUrl"], allow_redirects=False, timeout=10)
         assert c.status_code == 302, c.text
         query = urllib.parse.urlsplit(c.headers["Location"]).query
@@ -223,7 +226,8 @@ def test_oauth_callback_race_across_hosts(stub):
 
         def cb(i):
             def go():
-                x = requests.get(HOSTS[i % 2] + path, allow_redirects=False, timeout=60)
+                x = requests.get(HOSTS[i % 2] + path, allow_redirects=False,
+                                 cookies=jar, timeout=60)
                 assert x.status_code == 302, (x.status_code, x.text)
                 q = urllib.parse.parse_qs(urllib.parse.urlsplit(
                     x.headers["Location"]).query)
@@ -295,6 +299,8 @@ LOST_ORG = []
 
 
 def test_node_returns():
+    if not LOST_ORG:
+        pytest.skip("node 1 was not lost (test_node_loss_and_return failed)")
     t1 = time.monotonic()
     _start(1)
     FIGURES.append("node 1 rejoined in %.1f s" % (time.monotonic() - t1))
