@@ -114,6 +114,12 @@ test: setup
 	@$(MAKE) --no-print-directory test-deploy
 	@$(MAKE) --no-print-directory test-asan
 
+# Two backupd hosts on a 3-node Galera cluster it starts itself (README
+# "More than one host"); ~30 s.
+.PHONY: test-cluster
+test-cluster: setup all
+	@tests/cluster/cluster.sh
+
 run: setup all
 	@scripts/stack.sh run
 

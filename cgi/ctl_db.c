@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mysql.h>
 #include <mysqld_error.h>
@@ -63,6 +64,29 @@ static const char SQL_LOCK[] =
     "SELECT GET_LOCK(CONCAT('backupd.migrate.', DATABASE()), 120)";
 static const char SQL_UNLOCK[] =
     "SELECT RELEASE_LOCK(CONCAT('backupd.migrate.', DATABASE()))";
+/*
+ * GET_LOCK is local to one server: on Galera two migrators connected to two
+ * nodes would both hold it. There the run also takes a lock row, replicated
+ * and certified like any write, so one node's INSERT wins cluster-wide; the
+ * other gets a duplicate key (or loses certification) and waits. A row left
+ * by a migrator that died is taken over after LIM_MIGRATE_STALE_S.
+ */
+#define LIM_MIGRATE_STALE_S 3600
+static const char SQL_WSREP[] = "SELECT @@global.wsrep_on";
+static const char SQL_ROW_TABLE[] =
+    "CREATE TABLE IF NOT EXISTS schema_migration_lock ("
+    "id TINYINT NOT NULL PRIMARY KEY, holder VARCHAR(160) NOT NULL, "
+    "taken_at DATETIME(3) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
+static const char SQL_ROW_STALE[] =
+    "DELETE FROM schema_migration_lock WHERE id = 1 AND taken_at < "
+    "UTC_TIMESTAMP(3) - INTERVAL 3600 SECOND";
+static const char SQL_ROW_TAKE[] =
+    "INSERT INTO schema_migration_lock (id, holder, taken_at) VALUES (1, "
+    "CONCAT(@@hostname, ':', @@port, ':', CONNECTION_ID()), UTC_TIMESTAMP(3))";
+static const char SQL_ROW_GIVE[] =
+    "DELETE FROM schema_migration_lock WHERE id = 1 AND holder = "
+    "CONCAT(@@hostname, ':', @@port, ':', CONNECTION_ID())";
+_Static_assert(LIM_MIGRATE_STALE_S == 3600, "SQL_ROW_STALE says 3600");
 static const char SQL_TABLE[] =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     "version INT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, "
@@ -177,14 +201,49 @@ connect_raw(const struct cfg *c, unsigned long flags)
 
 	if (m == NULL)
 		return NULL;
-	if (!mysql_real_connect(m, c->db_host, c->db_user, c->db_password,
-	    c->db_name, (unsigned)c->db_port, c->db_socket, flags)) {
+	bool ok = false;
+
+	/* The first node of db_hosts that answers: on Galera the DDL is
+	 * replicated in total order (TOI) to every node. */
+	for (size_t i = 0; i < db_node_count(c) && !ok; i++)
+		ok = db_raw_connect(m, c, i, flags);
+	if (!ok) {
 		fprintf(stderr, "backupctl: cannot reach the database (error "
 		    "%u)\n", mysql_errno(m));
 		mysql_close(m);
 		return NULL;
 	}
 	return m;
+}
+
+/* On a wsrep node, take the cluster-wide lock row (waiting up to 120 s
+ * like GET_LOCK). 0: held or not Galera (*held says which); -1: failed. */
+static int
+row_lock(MYSQL *m, bool *held)
+{
+	long long on = 0;
+
+	*held = false;
+	if (run(m, SQL_WSREP, sizeof(SQL_WSREP) - 1, &on) != 0 || on != 1)
+		return 0;
+	if (run(m, SQL_ROW_TABLE, sizeof(SQL_ROW_TABLE) - 1, NULL) != 0)
+		return -1;
+	for (int i = 0; i < 120; i++) {
+		if (run(m, SQL_ROW_STALE, sizeof(SQL_ROW_STALE) - 1, NULL) != 0)
+			return -1;
+		if (run(m, SQL_ROW_TAKE, sizeof(SQL_ROW_TAKE) - 1, NULL) == 0) {
+			*held = true;
+			return 0;
+		}
+		if (mysql_errno(m) != 1062 /* ER_DUP_ENTRY */ &&
+		    mysql_errno(m) != 1213 /* lost certification */)
+			return -1;
+		if (i == 0)
+			fprintf(stderr, "backupctl: another migration runs on the "
+			    "cluster; waiting\n");
+		sleep(1);
+	}
+	return -1;
 }
 
 /* See ctl.h. */
@@ -195,11 +254,18 @@ ctl_migrate(const struct cfg *c, const char *sql_dir, json_object *applied_names
 	MYSQL *m;
 	long long got = 0;
 	int n = -1, applied = 0, rc = 1;
+	bool row = false;
 
 	if ((m = connect_raw(c, CLIENT_MULTI_STATEMENTS)) == NULL)
 		return 1;
 	if (run(m, SQL_LOCK, sizeof(SQL_LOCK) - 1, &got) != 0 || got != 1) {
 		fprintf(stderr, "backupctl: could not take the migration lock\n");
+		goto out;
+	}
+	if (row_lock(m, &row) != 0) {
+		fprintf(stderr, "backupctl: could not take the cluster's migration "
+		    "lock row (schema_migration_lock; error %u)\n",
+		    mysql_errno(m));
 		goto out;
 	}
 	if (run(m, SQL_TABLE, sizeof(SQL_TABLE) - 1, NULL) != 0 ||
@@ -239,6 +305,9 @@ ctl_migrate(const struct cfg *c, const char *sql_dir, json_object *applied_names
 			json_object_array_add(applied_names,
 			    json_object_new_string(name));
 	}
+	if (row)
+		run(m, SQL_ROW_GIVE, sizeof(SQL_ROW_GIVE) - 1, NULL);
+	row = false;
 	run(m, SQL_UNLOCK, sizeof(SQL_UNLOCK) - 1, NULL);
 	fprintf(stderr, "backupctl: %d migration(s) applied, the schema is "
 	    "current\n", applied);
@@ -247,6 +316,8 @@ ctl_migrate(const struct cfg *c, const char *sql_dir, json_object *applied_names
 sqlerr:
 	fprintf(stderr, "backupctl: migration failed: %s\n", mysql_error(m));
 out:
+	if (row)
+		run(m, SQL_ROW_GIVE, sizeof(SQL_ROW_GIVE) - 1, NULL);
 	for (int i = 0; i < n; i++)
 		free(files[i]);
 	free(files);

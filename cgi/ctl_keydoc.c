@@ -32,6 +32,9 @@ static const struct {
 	    "DELETE on the database)."},
 	{"db_password", "Password of db_user. Prefer db_password_file."},
 	{"db_name", "Database name."},
+	{"db_hosts", "Several database nodes (a Galera cluster), comma-"
+	    "separated host:port or absolute unix socket paths, tried in "
+	    "order; when set it replaces db_host, db_port and db_socket."},
 	{"keyring_file", "The keyring: one '<key-id> <base64 key>' line per "
 	    "key, the last one encrypts. Mode 0640 root:backupd or 0600."},
 	{"jwt_alg", "The one JWT algorithm accepted: HS256/384/512, "

@@ -111,5 +111,14 @@
 #define LIM_DB_RW_TIMEOUT 10
 /* After a failed connect a worker answers 503 without retrying this long. */
 #define LIM_DB_RETRY_MS 500
+/* Database nodes in db_hosts (a Galera cluster has 3 to 5). */
+#define LIM_DB_HOSTS_MAX 8
+/* A read-modify-write that loses a lock conflict (deadlock 1213, Galera
+ * certification failure, lock wait 1205) is run again from BEGIN, at most
+ * this many times in all: after a re-run it sees the winner's commit. */
+#define LIM_DB_TX_ATTEMPTS 5
+/* Back-off before re-run n (1..): uniform in [0, base << (n - 1)] ms. The
+ * winner's write set is usually applied on every node within a few ms. */
+#define LIM_DB_TX_BACKOFF_MS 8
 
 #endif

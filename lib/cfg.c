@@ -72,7 +72,7 @@ struct key {
 };
 
 static validator v_listen, v_jwt_alg, v_url, v_cidrs, v_roots, v_nonempty;
-static validator v_pm, v_path, v_abs, v_clients, v_mode;
+static validator v_pm, v_path, v_abs, v_clients, v_mode, v_db_hosts;
 
 /* Which layer key_set() is applying (1 file, 2 environment), so that an
  * alias given in the environment beats the key it stands for in the file. */
@@ -105,6 +105,7 @@ static unsigned char cur_layer;
 	STR(db_user, NULL, 0, NULL)                                            \
 	STR(db_password, NULL, K_SECRET, NULL)                                 \
 	STR(db_name, NULL, 0, NULL)                                            \
+	STR(db_hosts, NULL, 0, v_db_hosts)                                     \
 	STR(keyring_file, NULL, 0, NULL)                                       \
 	STR(jwt_alg, "HS256", 0, v_jwt_alg)                                    \
 	STR(jwt_key, NULL, K_SECRET, NULL)                                     \
@@ -347,6 +348,83 @@ v_roots(const char *v, char *why, size_t whylen)
 			    "absolute paths");
 			return false;
 		}
+	return true;
+}
+
+bool
+cfg_db_node_parse(const char *item, size_t len, struct cfg_db_node *out)
+{
+	const char *colon = NULL, *h = item;
+	size_t hlen = len;
+	long port = 3306;
+
+	memset(out, 0, sizeof(*out));
+	if (len == 0)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (isspace((unsigned char)item[i]) ||
+		    iscntrl((unsigned char)item[i]) || item[i] == ',')
+			return false;
+	if (item[0] == '/') {
+		if (len >= sizeof(out->socket))
+			return false;
+		memcpy(out->socket, item, len);
+		return true;
+	}
+	if (item[0] == '[') {
+		const char *end = memchr(item, ']', len);
+
+		if (end == NULL || end == item + 1)
+			return false;
+		h = item + 1;
+		hlen = (size_t)(end - h);
+		if (end + 1 < item + len) {
+			if (end[1] != ':')
+				return false;
+			colon = end + 1;
+		}
+	} else if ((colon = memchr(item, ':', len)) != NULL) {
+		hlen = (size_t)(colon - item);
+		if (memchr(colon + 1, ':', len - hlen - 1) != NULL)
+			return false;   /* a bare IPv6 address needs [] */
+	}
+	if (colon != NULL) {
+		const char *d = colon + 1, *e = item + len;
+
+		if (d == e || e - d > 5)
+			return false;
+		port = 0;
+		for (; d < e; d++) {
+			if (*d < '0' || *d > '9')
+				return false;
+			port = port * 10 + (*d - '0');
+		}
+		if (port < 1 || port > 65535)
+			return false;
+	}
+	if (hlen == 0 || hlen >= sizeof(out->host))
+		return false;
+	memcpy(out->host, h, hlen);
+	out->port = (unsigned)port;
+	return true;
+}
+
+static bool
+v_db_hosts(const char *v, char *why, size_t whylen)
+{
+	const char *cur = v, *s;
+	size_t len, n = 0;
+	struct cfg_db_node node;
+
+	while (commalist_next(&cur, &s, &len)) {
+		if (!cfg_db_node_parse(s, len, &node) ||
+		    ++n > LIM_DB_HOSTS_MAX) {
+			snprintf(why, whylen, "must be 1 to %d comma-separated "
+			    "host:port or absolute socket paths",
+			    LIM_DB_HOSTS_MAX);
+			return false;
+		}
+	}
 	return true;
 }
 

@@ -21,6 +21,7 @@ struct cfg {
 
 	char *db_host, *db_socket, *db_user, *db_password, *db_name;
 	int db_port;
+	char *db_hosts;         /* several nodes, tried in order (db.h) */
 
 	char *keyring_file;
 
@@ -149,5 +150,18 @@ int cfg_secret_mode_ok(const char *path, char *err, size_t errlen);
  */
 enum bd_err cfg_check_files(const struct cfg *c, const char *cfg_path,
     char *err, size_t errlen);
+
+/*
+ * db_hosts: comma-separated database nodes, each "host:port", "host"
+ * (port 3306), "[ipv6]:port" or an absolute unix socket path. Parse the
+ * item (item, len) of the list (commalist.h) into *out; false when it is
+ * not one of those forms.
+ */
+struct cfg_db_node {
+	char host[256];         /* "" for a socket */
+	char socket[108];       /* "" for TCP */
+	unsigned port;
+};
+bool cfg_db_node_parse(const char *item, size_t len, struct cfg_db_node *out);
 
 #endif

@@ -1,12 +1,18 @@
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <sodium.h>
 
 #include <mysql.h>
 #include <mysqld_error.h>
 #include <errmsg.h>
 
 #include "clock.h"
+#include "commalist.h"
 #include "db.h"
 #include "bd_limits.h"
 #include "log.h"
@@ -71,7 +77,8 @@ static const char *const stmts[STMT__MAX] = {
 	    "last_success_at = IF(? = 1, ?, last_success_at), "
 	    "consecutive_failures = IF(? = 1, 0, consecutive_failures + 1), "
 	    "version = version + 1, "
-	    "updated_at = UTC_TIMESTAMP(3) WHERE org_id = ? AND id = ?",
+	    "updated_at = UTC_TIMESTAMP(3) WHERE org_id = ? AND id = ? "
+	    "AND version = ?",
 	[STMT_DEST_DELETE] = "DELETE FROM backup_destinations "
 	    "WHERE org_id = ? AND id = ?",
 	/* Locks every schedule row (and the index gap) that points at the
@@ -95,13 +102,13 @@ static const char *const stmts[STMT__MAX] = {
 	    "last_success_at = IF(? = 1, ?, last_success_at), "
 	    "consecutive_failures = IF(? = 1, 0, consecutive_failures + 1), "
 	    "version = version + 1, updated_at = UTC_TIMESTAMP(3) "
-	    "WHERE org_id = ? AND id = ?",
+	    "WHERE org_id = ? AND id = ? AND version = ?",
 	/* A refresh (new tokens) or a revoked grant (tokens gone). */
 	[STMT_DEST_SET_TOKENS] = "UPDATE backup_destinations SET "
 	    "config_ciphertext = ?, key_id = ?, status = ?, status_reason = ?, "
 	    "oauth_token_expires_at = FROM_UNIXTIME(? / 1000), "
 	    "version = version + 1, updated_at = UTC_TIMESTAMP(3) "
-	    "WHERE org_id = ? AND id = ?",
+	    "WHERE org_id = ? AND id = ? AND version = ?",
 	[STMT_OAUTH_STATE_INSERT] = "INSERT INTO oauth_states (nonce_sha256, "
 	    "org_id, destination_id, provider, actor, verifier_ciphertext, "
 	    "browser_sha256, key_id, created_at, expires_at) VALUES (?, ?, ?, "
@@ -167,9 +174,82 @@ struct db {
 	MYSQL *conn;
 	MYSQL_STMT *st[STMT__MAX];
 	bool in_tx;
+	bool wsrep;             /* the connected node is a Galera node */
+	/* A statement of the open transaction lost a lock conflict (its
+	 * error number): the server rolled the transaction back, so COMMIT
+	 * must not report success even if the caller ignored that error
+	 * (an audit row's insert, say). */
+	unsigned tx_lost;
+	size_t node;            /* index of the connected node */
 	unsigned last_errno;
 	long long retry_at_ms;  /* no new connect attempt before this */
 };
+
+size_t
+db_node_count(const struct cfg *c)
+{
+	const char *cur = c->db_hosts, *item;
+	size_t len, n = 0;
+
+	if (c->db_hosts == NULL || !commalist_any(c->db_hosts))
+		return 1;
+	while (commalist_next(&cur, &item, &len))
+		if (len > 0)
+			n++;
+	return n < LIM_DB_HOSTS_MAX ? n : LIM_DB_HOSTS_MAX;
+}
+
+bool
+db_node(const struct cfg *c, size_t i, struct cfg_db_node *out)
+{
+	const char *cur = c->db_hosts, *item;
+	size_t len, n = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (c->db_hosts == NULL || !commalist_any(c->db_hosts)) {
+		if (i != 0)
+			return false;
+		if (c->db_host != NULL)
+			snprintf(out->host, sizeof(out->host), "%s", c->db_host);
+		if (c->db_socket != NULL)
+			snprintf(out->socket, sizeof(out->socket), "%s",
+			    c->db_socket);
+		out->port = (unsigned)c->db_port;
+		return true;
+	}
+	while (commalist_next(&cur, &item, &len)) {
+		if (len == 0)
+			continue;
+		if (n++ == i)
+			return cfg_db_node_parse(item, len, out);
+	}
+	return false;
+}
+
+bool
+db_raw_connect(struct st_mysql *m, const struct cfg *c, size_t i,
+    unsigned long flags)
+{
+	struct cfg_db_node n;
+
+	if (!db_node(c, i, &n))
+		return false;
+	return mysql_real_connect(m, n.host[0] ? n.host : NULL, c->db_user,
+	    c->db_password, c->db_name, n.port, n.socket[0] ? n.socket : NULL,
+	    flags) != NULL;
+}
+
+void
+db_backoff(unsigned attempt)
+{
+	unsigned shift = attempt > 1 ? attempt - 1 : 0;
+	uint32_t cap = (uint32_t)LIM_DB_TX_BACKOFF_MS << (shift < 8 ? shift : 8);
+	uint32_t ms = randombytes_uniform(cap + 1);
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
 
 
 static void
@@ -193,43 +273,134 @@ gone(unsigned e)
 	    e == CR_CONNECTION_ERROR || e == CR_CONN_HOST_ERROR ||
 	    e == CR_SERVER_LOST_EXTENDED || e == ER_CONNECTION_KILLED ||
 	    e == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT */ ||
-	    e == ER_SERVER_SHUTDOWN;
+	    e == ER_SERVER_SHUTDOWN ||
+	    /* Galera: the node left the primary component ("WSREP has not
+	     * yet prepared node for application use"): use another one. */
+	    e == ER_UNKNOWN_COM_ERROR;
 }
 
-/* (Re)connect and prepare every statement. */
+/* The value of a one-row, one-column query, or false. */
+static bool
+query_row(MYSQL *m, const char *sql, char *out[], size_t ncols, char *buf,
+    size_t buflen)
+{
+	MYSQL_RES *r;
+	MYSQL_ROW row;
+	size_t off = 0;
+	bool ok = false;
+
+	if (mysql_real_query(m, sql, strlen(sql)) != 0 ||
+	    (r = mysql_store_result(m)) == NULL)
+		return false;
+	if ((row = mysql_fetch_row(r)) != NULL &&
+	    mysql_num_fields(r) == ncols) {
+		ok = true;
+		for (size_t i = 0; i < ncols; i++) {
+			int w = snprintf(buf + off, buflen - off, "%s",
+			    row[i] ? row[i] : "");
+			if (w < 0 || (size_t)w >= buflen - off) {
+				ok = false;
+				break;
+			}
+			out[i] = buf + off;
+			off += (size_t)w + 1;
+		}
+	}
+	mysql_free_result(r);
+	return ok;
+}
+
+/*
+ * After connecting to node i: when the server runs Galera (wsrep_on), take
+ * it only when it is synced (wsrep_ready ON, wsrep_local_state 4) and make
+ * every read causal (wsrep_sync_wait, see db.h). A server without the
+ * variable (MySQL) is not Galera.
+ */
+static bool
+node_usable(struct db *db, size_t i)
+{
+	static const char q[] = "SELECT @@global.wsrep_on, "
+	    "(SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+	    "WHERE VARIABLE_NAME = 'WSREP_READY'), "
+	    "(SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+	    "WHERE VARIABLE_NAME = 'WSREP_LOCAL_STATE')";
+	char buf[128], *v[3];
+
+	db->wsrep = false;
+	if (!query_row(db->conn, q, v, 3, buf, sizeof(buf)))
+		return true;
+	if (strcmp(v[0], "1") != 0 && strcasecmp(v[0], "ON") != 0)
+		return true;
+	if (strcasecmp(v[1], "ON") != 0 || strcmp(v[2], "4") != 0) {
+		log_msg(LOG_WARN, "database node %zu is not synced "
+		    "(wsrep_ready %s, wsrep_local_state %s): trying the next",
+		    i + 1, v[1], v[2]);
+		return false;
+	}
+	if (mysql_real_query(db->conn, DB_SYNC_WAIT_SQL,
+	    strlen(DB_SYNC_WAIT_SQL)) != 0) {
+		log_msg(LOG_WARN, "database node %zu: wsrep_sync_wait could "
+		    "not be set (error %u): trying the next", i + 1,
+		    mysql_errno(db->conn));
+		return false;
+	}
+	db->wsrep = true;
+	return true;
+}
+
+/* Open a connection to node i and check it (node_usable). */
+static bool
+connect_node(struct db *db, size_t i)
+{
+	unsigned int ct = LIM_DB_CONNECT_TIMEOUT, rw = LIM_DB_RW_TIMEOUT;
+
+	if ((db->conn = mysql_init(NULL)) == NULL)
+		return false;
+	mysql_options(db->conn, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
+	mysql_options(db->conn, MYSQL_OPT_READ_TIMEOUT, &rw);
+	mysql_options(db->conn, MYSQL_OPT_WRITE_TIMEOUT, &rw);
+	mysql_options(db->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	mysql_options(db->conn, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+	if (!db_raw_connect(db->conn, db->cfg, i, 0)) {
+		db->last_errno = mysql_errno(db->conn);
+		log_msg(LOG_WARN, "database connect failed (node %zu): "
+		    "error %u", i + 1, db->last_errno);
+	} else if (node_usable(db, i)) {
+		db->node = i;
+		return true;
+	}
+	mysql_close(db->conn);
+	db->conn = NULL;
+	return false;
+}
+
+/* (Re)connect to the first usable node in db_hosts order (or db_host /
+ * db_socket) and prepare every statement. */
 static enum bd_err
 db_connect(struct db *db)
 {
-	const struct cfg *c = db->cfg;
-	unsigned int ct = LIM_DB_CONNECT_TIMEOUT, rw = LIM_DB_RW_TIMEOUT;
 	enum bd_err rc = BD_ERR_DB_DOWN;
+	size_t n = db_node_count(db->cfg), i;
 
 	db_disconnect(db);
 	/* After a failed attempt, requests answer 503 at once for a moment
 	 * instead of each waiting out a connect timeout to a dead host. */
 	if (clock_mono_ms() < db->retry_at_ms)
 		return BD_ERR_DB_DOWN;
-	if ((db->conn = mysql_init(NULL)) == NULL)
-		return BD_ERR_NOMEM;
-	mysql_options(db->conn, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
-	mysql_options(db->conn, MYSQL_OPT_READ_TIMEOUT, &rw);
-	mysql_options(db->conn, MYSQL_OPT_WRITE_TIMEOUT, &rw);
-	mysql_options(db->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	mysql_options(db->conn, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
-	if (mysql_real_connect(db->conn, c->db_host, c->db_user, c->db_password,
-	    c->db_name, (unsigned)c->db_port, c->db_socket, 0) == NULL) {
-		db->last_errno = mysql_errno(db->conn);
-		log_msg(LOG_WARN, "database connect failed: error %u",
-		    db->last_errno);
+	for (i = 0; i < n; i++)
+		if (connect_node(db, i))
+			break;
+	if (i == n)
 		goto out;
-	}
-	for (size_t i = 0; i < STMT__MAX; i++) {
-		if ((db->st[i] = mysql_stmt_init(db->conn)) == NULL ||
-		    mysql_stmt_prepare(db->st[i], stmts[i], strlen(stmts[i]))) {
-			db->last_errno = db->st[i] ? mysql_stmt_errno(db->st[i]) :
+	if (n > 1 && i > 0)
+		log_msg(LOG_INFO, "database: connected to node %zu", i + 1);
+	for (size_t k = 0; k < STMT__MAX; k++) {
+		if ((db->st[k] = mysql_stmt_init(db->conn)) == NULL ||
+		    mysql_stmt_prepare(db->st[k], stmts[k], strlen(stmts[k]))) {
+			db->last_errno = db->st[k] ? mysql_stmt_errno(db->st[k]) :
 			    mysql_errno(db->conn);
 			log_msg(LOG_ERROR, "prepare of statement %zu failed: %s",
-			    i, db->st[i] ? mysql_stmt_error(db->st[i]) : "oom");
+			    k, db->st[k] ? mysql_stmt_error(db->st[k]) : "oom");
 			rc = gone(db->last_errno) ? BD_ERR_DB_DOWN :
 			    BD_ERR_INTERNAL;
 			goto out;
@@ -288,8 +459,11 @@ map_error(struct db *db, MYSQL_STMT *st, enum stmt which)
 	/* A deadlock or lock wait timeout: retrying later will work (503
 	 * with Retry-After); the transaction was rolled back by the server. */
 	if (db->last_errno == ER_LOCK_DEADLOCK ||
-	    db->last_errno == ER_LOCK_WAIT_TIMEOUT)
+	    db->last_errno == ER_LOCK_WAIT_TIMEOUT) {
+		if (db->in_tx)
+			db->tx_lost = db->last_errno;
 		return BD_ERR_DB_DOWN;
+	}
 	log_msg(LOG_ERROR, "statement %d failed: error %u", (int)which,
 	    db->last_errno);
 	return BD_ERR_INTERNAL;
@@ -400,6 +574,7 @@ exec_once(struct db *db, enum stmt which, const struct dbval *p, size_t n,
 	MYSQL_BIND b[16];
 	MYSQL_STMT *st = db->st[which];
 
+	db->last_errno = 0;
 	if (n > sizeof(b) / sizeof(b[0]) ||
 	    n != mysql_stmt_param_count(st))
 		return BD_ERR_INTERNAL;
@@ -470,8 +645,21 @@ simple(struct db *db, const char *sql)
 		db_disconnect(db);
 		return BD_ERR_DB_DOWN;
 	}
+	/* A COMMIT that lost Galera's certification (or a deadlock): the
+	 * transaction is gone; a re-run can win (db_retryable). */
+	if (db_retryable(db)) {
+		log_msg(LOG_INFO, "'%s' lost a write conflict (error %u)", sql,
+		    db->last_errno);
+		return BD_ERR_DB_DOWN;
+	}
 	log_msg(LOG_ERROR, "'%s' failed: error %u", sql, db->last_errno);
 	return BD_ERR_INTERNAL;
+}
+
+bool
+db_conn_lost(const struct db *db)
+{
+	return db != NULL && db->last_errno != 0 && gone(db->last_errno);
 }
 
 bool
@@ -486,6 +674,8 @@ db_begin(struct db *db)
 {
 	enum bd_err rc;
 
+	db->last_errno = 0;
+	db->tx_lost = 0;
 	if (db->conn == NULL && (rc = db_connect(db)) != BD_OK)
 		return rc;
 	if ((rc = simple(db, "START TRANSACTION")) == BD_ERR_DB_DOWN) {
@@ -505,6 +695,15 @@ db_commit(struct db *db)
 
 	if (db->conn == NULL)
 		return BD_ERR_DB_DOWN;
+	if (db->tx_lost != 0) {
+		unsigned e = db->tx_lost;
+
+		db_rollback(db);
+		db->last_errno = e;
+		log_msg(LOG_INFO, "transaction lost a write conflict (error %u): "
+		    "not committed", e);
+		return BD_ERR_DB_DOWN;
+	}
 	rc = simple(db, "COMMIT");
 	db->in_tx = false;
 	return rc;
@@ -516,4 +715,5 @@ db_rollback(struct db *db)
 	if (db->conn != NULL && db->in_tx)
 		(void)simple(db, "ROLLBACK");
 	db->in_tx = false;
+	db->tx_lost = 0;
 }

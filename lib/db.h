@@ -7,6 +7,22 @@
  * a transaction) reconnects, re-prepares and retries once; while the server is
  * unreachable every call fails fast with BD_ERR_DB_DOWN (the connect timeout
  * is LIM_DB_CONNECT_TIMEOUT; a unix socket with no server fails at once).
+ *
+ * Several nodes (db_hosts, a Galera cluster): a connection goes to the first
+ * node in the list's order that answers and, when the server has wsrep_on,
+ * is synced (wsrep_ready = ON, wsrep_local_state = 4); a node that is not
+ * is skipped. A worker whose node goes away (or leaves the primary
+ * component: error 1047) reconnects the same way, so it lands on the next
+ * synced node within one connect attempt.
+ *
+ * Causal reads on Galera: on a wsrep node every session runs with
+ * DB_SYNC_WAIT_SQL (wsrep_sync_wait = 7: SELECT, BEGIN, UPDATE, DELETE,
+ * INSERT wait until the node has applied every write set committed in the
+ * cluster before the statement started). A request therefore never decides
+ * on a row another node already changed (If-Match, the name check, the
+ * schedule check, an OAuth state). What a stale read could still miss (the
+ * race inside the replication window) is caught by Galera's certification
+ * at COMMIT as error 1213, and the locked write re-runs (dest.h).
  */
 #ifndef BD_DB_H
 #define BD_DB_H
@@ -51,6 +67,9 @@ enum stmt {
 	STMT_DEST_DUE,
 	STMT__MAX
 };
+
+/* Set per session on a Galera node (see above). */
+#define DB_SYNC_WAIT_SQL "SET SESSION wsrep_sync_wait = 7"
 
 enum dbt { DBT_NULL, DBT_STR, DBT_BLOB, DBT_INT };
 
@@ -103,6 +122,27 @@ void dbres_free(struct dbres *);
  * certification failure) or a lock wait timeout (1205). Such failures are
  * answered BD_ERR_DB_DOWN (503 + Retry-After) by db_exec. */
 bool db_retryable(const struct db *);
+
+/* Whether the last failed statement lost the connection (the node died or
+ * left the cluster). Inside a transaction nothing of it was committed
+ * unless the failed statement was the COMMIT itself. */
+bool db_conn_lost(const struct db *);
+
+/*
+ * Before re-run `attempt` (1, 2, ...) of a transaction that lost a lock
+ * conflict: sleep a jittered, growing time (LIM_DB_TX_BACKOFF_MS).
+ */
+void db_backoff(unsigned attempt);
+
+/* The database nodes of c: db_hosts' items, or the one node of db_host /
+ * db_port / db_socket. db_node fills node i (false past the end). */
+size_t db_node_count(const struct cfg *);
+bool db_node(const struct cfg *, size_t i, struct cfg_db_node *out);
+/* mysql_real_connect to node i of c with the db_* credentials (for the
+ * operator tool's own connections). */
+struct st_mysql;
+bool db_raw_connect(struct st_mysql *, const struct cfg *, size_t i,
+    unsigned long flags);
 
 /* Explicit transactions (MariaDB ignores FOR UPDATE under autocommit). */
 enum bd_err db_begin(struct db *);

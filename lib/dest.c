@@ -320,17 +320,22 @@ dest_answer(const struct dest_ctx *ctx, const char *id, json_object *config,
 
 /* ------------------------------------------------------ the locked write */
 
-enum bd_err
-dest_tx_run(const struct dest_ctx *ctx, struct dest_tx *tx)
+/* One run of the transaction; *again when it lost a lock conflict that a
+ * re-run can win (then nothing of it stays, not even its audit row). */
+static enum bd_err
+tx_once(const struct dest_ctx *ctx, struct dest_tx *tx, bool *again)
 {
 	unsigned long locked = 0;
 	enum bd_err rc;
 
+	*again = false;
 	tx->outcome = tx->detail = NULL;
 	if ((rc = db_begin(ctx->db)) != BD_OK)
 		return rc;
 	if ((rc = store_dest_lock(ctx->db, ctx->org, tx->id, &locked)) !=
 	    BD_OK) {
+		*again = rc == BD_ERR_DB_DOWN && (db_retryable(ctx->db) ||
+		    db_conn_lost(ctx->db));
 		db_rollback(ctx->db);
 		return rc;
 	}
@@ -339,12 +344,38 @@ dest_tx_run(const struct dest_ctx *ctx, struct dest_tx *tx)
 		if (tx->outcome != NULL)
 			dest_audit(ctx, tx->action, tx->id, tx->outcome,
 			    tx->detail);
-		return db_commit(ctx->db);
+		rc = db_commit(ctx->db);
+		*again = rc == BD_ERR_DB_DOWN && db_retryable(ctx->db);
+		return rc;
 	}
+	/* A lost connection before COMMIT lost nothing that was committed:
+	 * the re-run connects to the next node (db.h). A lost COMMIT is not
+	 * re-run: whether it landed is unknown. */
+	*again = rc == BD_ERR_DB_DOWN && (db_retryable(ctx->db) ||
+	    db_conn_lost(ctx->db));
 	/* Roll back before the audit row, which so stays. */
 	db_rollback(ctx->db);
-	if (tx->outcome != NULL)
+	if (tx->outcome != NULL && !*again)
 		dest_audit(ctx, tx->action, tx->id, tx->outcome, tx->detail);
+	return rc;
+}
+
+enum bd_err
+dest_tx_run(const struct dest_ctx *ctx, struct dest_tx *tx)
+{
+	enum bd_err rc;
+	bool again;
+
+	for (unsigned attempt = 1;; attempt++) {
+		rc = tx_once(ctx, tx, &again);
+		if (!again)
+			return rc;
+		if (attempt >= LIM_DB_TX_ATTEMPTS)
+			break;
+		db_backoff(attempt);
+	}
+	log_msg(LOG_WARN, "%s: lost the write conflict %d times; answering "
+	    "503", tx->action, LIM_DB_TX_ATTEMPTS);
 	return rc;
 }
 
@@ -573,7 +604,17 @@ dest_create(const struct dest_ctx *ctx, const struct dest_input *in,
 	w.blob = sealed.blob;
 	w.bloblen = sealed.len;
 	w.key_id = vault_current_key_id(ctx->vault);
-	if ((rc = store_dest_insert(ctx->db, &w)) != BD_OK) {
+	/* On Galera a concurrent create of the same name through another
+	 * node is found at certification (1213): insert again, and the
+	 * unique key answers 409. */
+	for (unsigned attempt = 1;; attempt++) {
+		rc = store_dest_insert(ctx->db, &w);
+		if (rc != BD_ERR_DB_DOWN || !db_retryable(ctx->db) ||
+		    attempt >= LIM_DB_TX_ATTEMPTS)
+			break;
+		db_backoff(attempt);
+	}
+	if (rc != BD_OK) {
 		if (rc == BD_ERR_CONFLICT)
 			dest_audit(ctx, "destination.create", NULL, "conflict",
 			    "name already used");
@@ -815,7 +856,7 @@ test_body(const struct dest_ctx *ctx, struct dest_tx *tx,
 		    "meanwhile";
 		return BD_ERR_PRECONDITION;
 	}
-	if ((rc = store_dest_set_test(ctx->db, &a->w)) != BD_OK)
+	if ((rc = store_dest_set_test(ctx->db, &a->w, locked)) != BD_OK)
 		tx->outcome = NULL;
 	return rc;
 }
@@ -993,7 +1034,7 @@ fresh_body(const struct dest_ctx *ctx, struct dest_tx *tx,
 	w.bloblen = a->sealed.len;
 	w.key_id = vault_current_key_id(ctx->vault);
 	if ((rc = store_dest_set_tokens(ctx->db, &w, a->f == OAUTH_OK ?
-	    a->tok.expires_at_ms : 0)) != BD_OK)
+	    a->tok.expires_at_ms : 0, locked)) != BD_OK)
 		goto out;
 	tx->outcome = a->f == OAUTH_OK ? "success" : "failure";
 	tx->detail = a->f == OAUTH_OK ? NULL : "grant revoked or expired";
@@ -1140,8 +1181,8 @@ callback_body(const struct dest_ctx *ctx, struct dest_tx *tx,
 		w.blob = a->sealed->blob;
 		w.bloblen = a->sealed->len;
 	}
-	if ((rc = store_dest_set_oauth(ctx->db, &w, a->tok->expires_at_ms)) !=
-	    BD_OK)
+	if ((rc = store_dest_set_oauth(ctx->db, &w, a->tok->expires_at_ms,
+	    locked)) != BD_OK)
 		return rc;
 	tx->outcome = "success";
 	tx->detail = a->test_ok ? NULL : "connected; the connection test failed";
@@ -1284,7 +1325,16 @@ dest_oauth_callback(const struct dest_ctx *ctx0, struct dest_callback *cb)
 			    "busy: too many connection tests in flight");
 		goto out;
 	}
-	if ((rc = store_oauth_state_consume(ctx.db, hash, &won)) != BD_OK) {
+	/* Single use across nodes too: a consume that lost certification to
+	 * another node's runs again and then changes no row (state_used). */
+	for (unsigned attempt = 1;; attempt++) {
+		rc = store_oauth_state_consume(ctx.db, hash, &won);
+		if (rc != BD_ERR_DB_DOWN || !db_retryable(ctx.db) ||
+		    attempt >= LIM_DB_TX_ATTEMPTS)
+			break;
+		db_backoff(attempt);
+	}
+	if (rc != BD_OK) {
 		reason = "server_error";
 		goto out;
 	}

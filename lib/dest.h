@@ -158,16 +158,20 @@ enum bd_err dest_answer(const struct dest_ctx *, const char *id,
  * the locked version with what it read, writes through the store, and sets
  * outcome/detail (outcome NULL: no audit row).
  *
- * The body is re-runnable from the start, so a later change can re-run the
- * whole transaction when a statement loses a lock conflict (db_retryable():
- * deadlock 1213 or Galera certification failure, lock wait 1205): in
- * dest_tx_run, after the rollback, loop from BEGIN a bounded number of times
- * (a new limit in bd_limits.h) while db_retryable(). To keep that possible a
- * body (1) decides only from what it reads under the lock, (2) keeps its
- * outputs in its arg and replaces them, freeing the old ones, when it runs
- * again, and (3) caches any effect outside the database (a token refresh
- * at the provider) in its arg, so a re-run reuses it instead of repeating
- * it. No retry is done today: the lost conflict is a 503 with Retry-After.
+ * The whole transaction is re-run when a statement or the COMMIT loses a
+ * lock conflict (db_retryable(): deadlock 1213, which is also Galera's
+ * certification failure, or lock wait timeout 1205), or loses the
+ * connection before the COMMIT (db_conn_lost(): the re-run connects to the
+ * next node; a lost COMMIT is not re-run, whether it landed is unknown):
+ * after the rollback, with a jittered back-off (db_backoff), from BEGIN, at most
+ * LIM_DB_TX_ATTEMPTS runs in all; a lost run leaves no audit row. The re-run
+ * reads what the winner committed (causal reads, db.h) and so answers what
+ * a single node would (412, 409, not found). Only when every run lost is the
+ * answer 503 with Retry-After. So a body (1) decides only from what it reads
+ * under the lock, (2) keeps its outputs in its arg and replaces them,
+ * freeing the old ones, when it runs again, and (3) caches any effect
+ * outside the database (a token refresh at the provider) in its arg, so a
+ * re-run reuses it instead of repeating it.
  */
 struct dest_tx;
 typedef enum bd_err (*dest_tx_body)(const struct dest_ctx *, struct dest_tx *,

@@ -56,17 +56,28 @@ rekey_all(struct db *db, const struct vault *v, void (*progress)(size_t),
 
 	memset(rep, 0, sizeof(*rep));
 	do {
-		if ((rc = db_begin(db)) != BD_OK) {
-			rep->stop = REKEY_DB;
-			return rc;
-		}
-		if ((rc = batch(db, v, cur, rep, &n)) != BD_OK) {
-			db_rollback(db);
-			return rc;
-		}
-		if ((rc = db_commit(db)) != BD_OK) {
-			rep->stop = REKEY_DB;
-			return rc;
+		/* A batch that lost a lock conflict (deadlock, Galera's
+		 * certification: the service wrote one of its rows meanwhile)
+		 * runs again from BEGIN, a bounded number of times. */
+		for (unsigned attempt = 1;; attempt++) {
+			bool again;
+
+			if ((rc = db_begin(db)) != BD_OK) {
+				rep->stop = REKEY_DB;
+				return rc;
+			}
+			if ((rc = batch(db, v, cur, rep, &n)) != BD_OK) {
+				again = rc == BD_ERR_DB_DOWN && db_retryable(db);
+				db_rollback(db);
+			} else if ((rc = db_commit(db)) != BD_OK) {
+				again = rc == BD_ERR_DB_DOWN && db_retryable(db);
+				rep->stop = REKEY_DB;
+			} else {
+				break;
+			}
+			if (!again || attempt >= LIM_DB_TX_ATTEMPTS)
+				return rc;
+			db_backoff(attempt);
 		}
 		rep->done += n;
 		if (n == LIM_REKEY_BATCH && progress != NULL)

@@ -217,7 +217,8 @@ store_dest_update(struct db *db, const struct dest_write *w,
 }
 
 enum bd_err
-store_dest_set_test(struct db *db, const struct dest_write *w)
+store_dest_set_test(struct db *db, const struct dest_write *w,
+    unsigned long version)
 {
 	struct dbval p[] = {DBV_BLOB(w->blob, w->bloblen), DBV_STR(w->key_id),
 		DBV_STR(w->status), DBV_STR_OR_NULL(w->status_reason),
@@ -225,15 +226,20 @@ store_dest_set_test(struct db *db, const struct dest_write *w)
 		ok_val(w->last_test_ok), DBV_STR_OR_NULL(w->last_test_json),
 		ok_val(w->last_test_ok), DBV_STR_OR_NULL(w->last_test_at),
 		ok_val(w->last_test_ok),
-		DBV_STR(w->org), DBV_STR(w->id)};
+		DBV_STR(w->org), DBV_STR(w->id), DBV_INT(version)};
+	unsigned long long n = 0;
+	enum bd_err rc;
 
-	return db_exec(db, STMT_DEST_SET_TEST, p, sizeof(p) / sizeof(p[0]),
-	    NULL, NULL);
+	rc = db_exec(db, STMT_DEST_SET_TEST, p, sizeof(p) / sizeof(p[0]), NULL,
+	    &n);
+	if (rc == BD_OK && n != 1)
+		rc = BD_ERR_PRECONDITION;
+	return rc;
 }
 
 enum bd_err
 store_dest_set_oauth(struct db *db, const struct dest_write *w,
-    long long expires_ms)
+    long long expires_ms, unsigned long version)
 {
 	struct dbval p[] = {DBV_BLOB(w->blob, w->bloblen), DBV_STR(w->key_id),
 		DBV_STR(w->status), DBV_STR_OR_NULL(w->status_reason),
@@ -242,23 +248,33 @@ store_dest_set_oauth(struct db *db, const struct dest_write *w,
 		ok_val(w->last_test_ok), DBV_STR_OR_NULL(w->last_test_json),
 		ok_val(w->last_test_ok), DBV_STR_OR_NULL(w->last_test_at),
 		ok_val(w->last_test_ok),
-		DBV_STR(w->org), DBV_STR(w->id)};
+		DBV_STR(w->org), DBV_STR(w->id), DBV_INT(version)};
+	unsigned long long n = 0;
+	enum bd_err rc;
 
-	return db_exec(db, STMT_DEST_SET_OAUTH, p, sizeof(p) / sizeof(p[0]),
-	    NULL, NULL);
+	rc = db_exec(db, STMT_DEST_SET_OAUTH, p, sizeof(p) / sizeof(p[0]), NULL,
+	    &n);
+	if (rc == BD_OK && n != 1)
+		rc = BD_ERR_PRECONDITION;
+	return rc;
 }
 
 enum bd_err
 store_dest_set_tokens(struct db *db, const struct dest_write *w,
-    long long expires_ms)
+    long long expires_ms, unsigned long version)
 {
 	struct dbval p[] = {DBV_BLOB(w->blob, w->bloblen), DBV_STR(w->key_id),
 		DBV_STR(w->status), DBV_STR_OR_NULL(w->status_reason),
 		expires_ms > 0 ? DBV_INT(expires_ms) :
-		DBV_NULL, DBV_STR(w->org), DBV_STR(w->id)};
+		DBV_NULL, DBV_STR(w->org), DBV_STR(w->id), DBV_INT(version)};
+	unsigned long long n = 0;
+	enum bd_err rc;
 
-	return db_exec(db, STMT_DEST_SET_TOKENS, p, sizeof(p) / sizeof(p[0]),
-	    NULL, NULL);
+	rc = db_exec(db, STMT_DEST_SET_TOKENS, p, sizeof(p) / sizeof(p[0]), NULL,
+	    &n);
+	if (rc == BD_OK && n != 1)
+		rc = BD_ERR_PRECONDITION;
+	return rc;
 }
 
 enum bd_err

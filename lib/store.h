@@ -77,10 +77,17 @@ enum bd_err store_dest_insert(struct db *, const struct dest_write *);
 /* BD_ERR_PRECONDITION when the row's version is no longer `version`. */
 enum bd_err store_dest_update(struct db *, const struct dest_write *,
     unsigned long version);
+/*
+ * The writes under the row lock (set_test, set_oauth, set_tokens) are
+ * guarded by the version the lock read: BD_ERR_PRECONDITION when they did
+ * not change exactly that row (on Galera the local lock does not see a
+ * write set another node committed but this one has not applied yet).
+ */
 /* Record a test outcome (and a possibly re-sealed config): a pass sets
  * last_success_at to last_test_at and clears consecutive_failures, a
  * failure adds one to it. */
-enum bd_err store_dest_set_test(struct db *, const struct dest_write *);
+enum bd_err store_dest_set_test(struct db *, const struct dest_write *,
+    unsigned long version);
 enum bd_err store_dest_delete(struct db *, const char *org, const char *id);
 
 /* Lock the org's schedules that reference the destination (rows and index
@@ -102,11 +109,11 @@ enum bd_err store_sched_detach(struct db *, const char *org, const char *id);
  * outcome moves the health columns as store_dest_set_test does), the
  * status; expires_ms is the access token's expiry (unix ms). */
 enum bd_err store_dest_set_oauth(struct db *, const struct dest_write *,
-    long long expires_ms);
+    long long expires_ms, unsigned long version);
 /* A token refresh or a revoked grant: config, key, status, expiry (<= 0:
  * NULL). */
 enum bd_err store_dest_set_tokens(struct db *, const struct dest_write *,
-    long long expires_ms);
+    long long expires_ms, unsigned long version);
 
 /* OAuth states (DESIGN.md "Data"): keyed by sha256 of the state's nonce. */
 struct oauth_state_row {

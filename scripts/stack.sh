@@ -13,6 +13,12 @@
 #
 # Every BACKUPD_* variable set at `up` reaches backupd's environment and wins
 # over the generated backupd.conf; stack.env records the effective values.
+#
+# An external database instead of the private MariaDB: BACKUPD_STACK_EXTERNAL_DB=1
+# at `up` with BACKUPD_DB_HOSTS (or BACKUPD_DB_HOST/BACKUPD_DB_PORT, or
+# BACKUPD_DB_SOCKET), BACKUPD_DB_NAME, BACKUPD_DB_USER, BACKUPD_DB_PASSWORD.
+# The stack then starts no MariaDB, creates no user and applies no migrations
+# (the database's owner does: tests/cluster/ runs them through one node).
 # Two stacks with different BACKUPD_STACK_DIR and BACKUPD_HTTP_PORT run side
 # by side.
 set -euo pipefail
@@ -83,7 +89,11 @@ alive() {
 	[[ $cmd == *"$pat"* ]]
 }
 
-mysql_running() { alive "$(pid_of "$MYSQL_PID")" "--datadir=$DATADIR"; }
+external_db() { [[ ${BACKUPD_STACK_EXTERNAL_DB:-} == 1 ]]; }
+mysql_running() {
+	external_db && return 0
+	alive "$(pid_of "$MYSQL_PID")" "--datadir=$DATADIR"
+}
 backupd_running() { alive "$(pid_of "$BD_PID")" "$CONF"; }
 nginx_running() { alive "$(pid_of "$NGINX_PID")" "$NGINX_CONF"; }
 
@@ -118,11 +128,13 @@ db_admin() {
 }
 
 db_ping() {
+	external_db && return 0
 	mariadb-admin --no-defaults "--socket=$MYSQL_SOCK" "--user=$ME" \
 		--connect-timeout=2 ping >/dev/null 2>&1
 }
 
 db_start() {
+	external_db && return 0
 	if mysql_running; then
 		db_ping && return 0
 	else
@@ -338,20 +350,23 @@ cmd_up() {
 		db_pw=$(env_get BACKUPD_DB_PASSWORD)
 	elif [[ -n ${BACKUPD_DB_PASSWORD:-} ]]; then
 		db_pw=$BACKUPD_DB_PASSWORD
+	elif external_db; then
+		die "BACKUPD_STACK_EXTERNAL_DB=1 needs BACKUPD_DB_PASSWORD"
 	else
 		if [[ ! -s $ETC/db_password ]]; then
 			write_secret "$ETC/db_password" "$(rand_b64url 24)"
 		fi
 		db_pw=$(<"$ETC/db_password")
 	fi
-	db_admin <<-SQL || die "could not create database/user (see $MYSQL_LOG)"
+	external_db || db_admin <<-SQL || die "could not create database/user (see $MYSQL_LOG)"
 		CREATE DATABASE IF NOT EXISTS \`$db_name\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
 		CREATE USER IF NOT EXISTS '$db_user'@'localhost' IDENTIFIED BY $(sqlquote "$db_pw");
 		ALTER USER '$db_user'@'localhost' IDENTIFIED BY $(sqlquote "$db_pw");
 		GRANT ALL PRIVILEGES ON \`$db_name\`.* TO '$db_user'@'localhost';
 	SQL
-	BACKUPD_DB_SOCKET=$MYSQL_SOCK BACKUPD_DB_NAME=$db_name BACKUPD_DB_USER=$db_user \
-		BACKUPD_DB_PASSWORD=$db_pw BACKUPD_DB_HOST='' BACKUPD_DB_PORT='' \
+	external_db || BACKUPD_DB_SOCKET=$MYSQL_SOCK BACKUPD_DB_NAME=$db_name \
+		BACKUPD_DB_USER=$db_user BACKUPD_DB_PASSWORD=$db_pw BACKUPD_DB_HOST='' \
+		BACKUPD_DB_PORT='' BACKUPD_DB_HOSTS='' \
 		"$ROOT/scripts/migrate.sh" || die "migrations failed"
 
 	if backupd_running; then
@@ -379,7 +394,9 @@ backupd_start() {
 	# The generated secret always exists; BACKUPD_JWT_KEY (if set) wins.
 	[[ -s $ETC/jwt_key ]] || write_secret "$ETC/jwt_key" "$(rand_b64url 32)"
 	jwt_key=$(<"$ETC/jwt_key")
-	local conf_jwt=$jwt_key
+	local conf_jwt=$jwt_key db_line="db_socket = $MYSQL_SOCK"
+	# External: the BACKUPD_DB_* variables name the database.
+	external_db && db_line="# database: BACKUPD_DB_* (external)"
 	if [[ -n ${BACKUPD_JWT_KEY:-} ]]; then
 		jwt_key=$BACKUPD_JWT_KEY
 		[[ $jwt_key == *$'\n'* ]] || conf_jwt=$jwt_key
@@ -396,7 +413,7 @@ backupd_start() {
 			pm = dynamic
 			pm_max_children = 16
 			workers = 4
-			db_socket = $MYSQL_SOCK
+			$db_line
 			db_user = $db_user
 			db_password = $db_pw
 			db_name = $db_name
@@ -424,7 +441,7 @@ write_env() {
 	declare -A fixed=(
 		[BACKUPD_URL]=$URL
 		[BACKUPD_JWT_KEY]=$jwt_key
-		[BACKUPD_DB_SOCKET]=${BACKUPD_DB_SOCKET:-$MYSQL_SOCK}
+		[BACKUPD_DB_SOCKET]=${BACKUPD_DB_SOCKET:-$(external_db || echo "$MYSQL_SOCK")}
 		[BACKUPD_DB_NAME]=$db_name
 		[BACKUPD_DB_USER]=$db_user
 		[BACKUPD_DB_PASSWORD]=$db_pw
@@ -483,7 +500,7 @@ cmd_status() {
 	if [[ -s $ENV_FILE ]] && p=$(env_get BACKUPD_URL) && [[ -n $p ]]; then
 		URL=$p
 	fi
-	if mysql_running; then p=$(pid_of "$MYSQL_PID"); echo "mariadb: running (pid $p)"; else echo "mariadb: stopped"; ok=1; fi
+	if external_db; then echo "mariadb: external"; elif mysql_running; then p=$(pid_of "$MYSQL_PID"); echo "mariadb: running (pid $p)"; else echo "mariadb: stopped"; ok=1; fi
 	if backupd_running; then p=$(pid_of "$BD_PID"); echo "backupd: running (pid $p)"; else echo "backupd: stopped"; ok=1; fi
 	if nginx_running; then p=$(pid_of "$NGINX_PID"); echo "nginx:   running (pid $p) on $URL"; else echo "nginx:   stopped"; ok=1; fi
 	return "$ok"

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "db.h"
 
 #define SENTINEL "Sentinel-S3cr3t-7f1c"
 
@@ -60,6 +61,7 @@ test_defaults(void **state)
 	assert_int_equal(c.request_timeout, 60);
 	assert_null(c.db_host);
 	assert_null(c.db_socket);
+	assert_null(c.db_hosts);
 	assert_null(c.db_user);
 	assert_null(c.db_password);
 	assert_null(c.db_name);
@@ -114,8 +116,9 @@ test_key_names(void **state)
 
 	for (n = 0; names[n] != NULL; n++)
 		;
-	/* One key per member of struct cfg (56, 5 dropbox_*, min_free_bytes). */
-	assert_int_equal(n, 62);
+	/* One key per member of struct cfg (56, 5 dropbox_*, min_free_bytes,
+	 * db_hosts). */
+	assert_int_equal(n, 63);
 	for (i = 0; i < n; i++)
 		for (j = i + 1; j < n; j++)
 			assert_string_not_equal(names[i], names[j]);
@@ -728,6 +731,80 @@ test_bool_keys(void **state)
 	cfg_free(&c);
 }
 
+static bool
+node(const char *s, struct cfg_db_node *n)
+{
+	return cfg_db_node_parse(s, strlen(s), n);
+}
+
+/* db_hosts items: host:port, host, [v6]:port, /socket; nothing else. */
+static void
+test_db_node_parse(void **state)
+{
+	struct cfg_db_node n;
+	static const char *const bad[] = {"", ":3306", "h:", "h:0", "h:65536",
+		"h:12a", "h:123456", "::1", "[]:1", "[::1]x", "a b:1", "h:1:2",
+		"h\t:1", NULL};
+
+	(void)state;
+	assert_true(node("db1.example:3307", &n));
+	assert_string_equal(n.host, "db1.example");
+	assert_int_equal(n.port, 3307);
+	assert_string_equal(n.socket, "");
+	assert_true(node("127.0.0.1", &n));
+	assert_string_equal(n.host, "127.0.0.1");
+	assert_int_equal(n.port, 3306);
+	assert_true(node("[::1]:4000", &n));
+	assert_string_equal(n.host, "::1");
+	assert_int_equal(n.port, 4000);
+	assert_true(node("/run/mysqld/node2.sock", &n));
+	assert_string_equal(n.socket, "/run/mysqld/node2.sock");
+	assert_string_equal(n.host, "");
+	for (size_t i = 0; bad[i] != NULL; i++)
+		if (node(bad[i], &n))
+			fail_msg("accepted db_hosts item '%s'", bad[i]);
+}
+
+/* db_hosts replaces db_host/db_port/db_socket; the list keeps its order;
+ * a bad list is a config error. */
+static void
+test_db_hosts(void **state)
+{
+	struct cfg c;
+	struct cfg_db_node n;
+	char path[64], err[256];
+
+	(void)state;
+	assert_int_equal(load(&c, "db_host = single\ndb_port = 3310\n", NULL,
+	    path, sizeof(path), err, sizeof(err)), BD_OK);
+	assert_int_equal(db_node_count(&c), 1);
+	assert_true(db_node(&c, 0, &n));
+	assert_string_equal(n.host, "single");
+	assert_int_equal(n.port, 3310);
+	assert_false(db_node(&c, 1, &n));
+	cfg_free(&c);
+
+	assert_int_equal(load(&c, "db_host = single\ndb_hosts = a:1, "
+	    "/tmp/b.sock ,[::1]:3\n", NULL, path, sizeof(path), err,
+	    sizeof(err)), BD_OK);
+	assert_int_equal(db_node_count(&c), 3);
+	assert_true(db_node(&c, 0, &n));
+	assert_string_equal(n.host, "a");
+	assert_int_equal(n.port, 1);
+	assert_true(db_node(&c, 1, &n));
+	assert_string_equal(n.socket, "/tmp/b.sock");
+	assert_true(db_node(&c, 2, &n));
+	assert_string_equal(n.host, "::1");
+	assert_false(db_node(&c, 3, &n));
+	cfg_free(&c);
+
+	assert_int_equal(load(&c, "db_hosts = a:1,,b:2\n", NULL, path,
+	    sizeof(path), err, sizeof(err)), BD_ERR_CONFIG);
+	assert_non_null(strstr(err, "db_hosts"));
+	assert_int_equal(load(&c, "db_hosts = a:1,b:2,c,d,e,f,g,h,i\n", NULL,
+	    path, sizeof(path), err, sizeof(err)), BD_ERR_CONFIG);
+}
+
 int
 main(void)
 {
@@ -746,6 +823,8 @@ main(void)
 		cmocka_unit_test(test_secret_files),
 		cmocka_unit_test(test_key_info),
 		cmocka_unit_test(test_bool_keys),
+		cmocka_unit_test(test_db_node_parse),
+		cmocka_unit_test(test_db_hosts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
