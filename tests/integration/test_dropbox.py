@@ -147,8 +147,11 @@ def consent(url):
     return r.headers["Location"]
 
 
-def callback(stub, url):
-    r = requests.get(url, allow_redirects=False, timeout=60)
+def callback(stub, url, browser=None):
+    """GET the callback from `browser`, the Api whose session started the
+    flow and so holds its backupd_oauth cookie (None: a cookieless one)."""
+    get_ = browser.s.get if browser is not None else requests.get
+    r = get_(url, allow_redirects=False, timeout=60)
     CALLBACKS.append(r)
     assert r.status_code == 302, (r.status_code, r.text)
     loc = r.headers.get("Location", "")
@@ -159,7 +162,7 @@ def callback(stub, url):
 
 def connect(api, stub, dest_id):
     b = start(api, dest_id)
-    q = callback(stub, consent(b["authorizationUrl"]))
+    q = callback(stub, consent(b["authorizationUrl"]), api)
     assert q == {"destinationId": dest_id, "oauth": "connected"}, q
     return b
 
