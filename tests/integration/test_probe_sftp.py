@@ -143,7 +143,7 @@ def test_password_success_pins_on_first_use(api, peer):
     assert str(w) in detail_of(tr, "target"), tr
     assert probe_files(w) == [], "probe object left behind"
     assert tr["warnings"] == [], tr
-    # statvfs@openssh.com: the directory's file system (issue 9).
+    # OpenSSH's statvfs extension: the directory's file system (issue 9).
     sv = os.statvfs(w)
     cap = tr["capacity"]
     assert cap["totalBytes"] == sv.f_blocks * sv.f_frsize, cap
