@@ -21,13 +21,18 @@ import subprocess
 from pathlib import Path
 
 # Addresses of the real world the tests name (cloud metadata services).
-METADATA = ["169.254.169.254", "fd00:ec2::254"]
+METADATA = ["169.254.169.254", "fd00:ec2::254", "fd00:ec2::23", "fd20:ce::254",
+            "168.63.129.16"]
 # Where the real-world names below resolve during the run: documentation
 # addresses (RFC 5737, RFC 3849) the egress policy does not deny, so a probe
 # does try them, and the blackhole routes make that connect fail at once.
 ELSEWHERE4 = "198.51.100.77"
 ELSEWHERE6 = "2001:db8:bd::77"
 BLACKHOLES = METADATA + [ELSEWHERE4, ELSEWHERE6]
+# Addresses a test gives this machine itself (test_security's dummy
+# interface when the machine has no address of its own but loopback): local,
+# never routed anywhere.
+LOCAL_TEST_ADDRS = ["192.0.2.77"]
 # The routes cover each address with a prefix one bit shorter than the
 # address itself: another suite running at the same time may add and then
 # delete a blackhole route for exactly the address (169.254.169.254/32), and
