@@ -137,6 +137,7 @@ clean:
 # library is instrumented too. `make fuzz-smoke` runs each driver for
 # FUZZ_SECONDS over its committed seeds; new inputs go to $(BUILD)/fuzz/ so
 # the committed corpus only changes by hand; a crash fails the target.
+comma        := ,
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 10
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
@@ -150,13 +151,23 @@ FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) \
 .PHONY: fuzz fuzz-smoke
 fuzz: $(FUZZ_BIN)
 
+# The library is compiled once for every driver (instrumented, without
+# libFuzzer's main), then each driver links the objects it needs.
+FUZZ_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $<"
+	@$(FUZZ_CC) $(subst -fsanitize=fuzzer$(comma),-fsanitize=,$(FUZZ_CFLAGS)) \
+	    -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
 # A driver that #includes a lib .c file (to reach its static parsers, as
 # the unit tests under tests/unit/probe/ do) is linked without that file.
-$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_fixtures.h $(LIB_SRC) $(wildcard lib/*.h lib/probe/*.h)
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_fixtures.h $(FUZZ_OBJ) $(wildcard lib/*.h lib/probe/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
-	@$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(filter-out $(shell sed -nE \
-	    's|^#include "([a-z_/]+\.c)"|lib/\1|p' $<),$(LIB_SRC)) $(LDLIBS)
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(filter-out $(patsubst \
+	    lib/%.c,$(BUILD)/fuzz/obj/lib/%.o,$(shell sed -nE \
+	    's|^#include "([a-z_/]+\.c)"|lib/\1|p' $<)),$(FUZZ_OBJ)) $(LDLIBS)
 
 fuzz-smoke: fuzz
 	@set -e; for f in $(FUZZ_BIN); do \
