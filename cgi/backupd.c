@@ -53,7 +53,9 @@
 #include "commalist.h"
 #include "app.h"
 #include "bd_limits.h"
+#include "fdio.h"
 #include "log.h"
+#include "wipe.h"
 #include "scoreboard.h"
 #include "status.h"
 #include "oauth_cookie.h"
@@ -143,11 +145,8 @@ serve(struct app *app, const struct transport *t)
 		t->write(t->ctx, out, outlen);
 		free(out);
 	}
-	if (body != NULL) {
-		/* The body may hold secrets (a config being created). */
-		sodium_memzero(body, len);
-		free(body);
-	}
+	/* The body may hold secrets (a config being created). */
+	wipe_free(body, len);
 	resp_clear(&resp);
 }
 
@@ -196,15 +195,7 @@ static void
 cgi_write(void *ctx, const char *buf, size_t n)
 {
 	(void)ctx;
-	while (n > 0) {
-		ssize_t w = write(STDOUT_FILENO, buf, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		buf += w;
-		n -= (size_t)w;
-	}
+	(void)write_all(STDOUT_FILENO, buf, n);
 }
 
 /* ---- the listening socket ---- */
