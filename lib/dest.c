@@ -1189,10 +1189,12 @@ callback_body(const struct dest_ctx *ctx, struct dest_tx *tx,
 	return BD_OK;
 }
 
-/* Exchange the code, test, and store the tokens; NULL or a reason. */
+/* Exchange the code, test, and store the tokens; NULL or a reason (the
+ * contract's code), with *detail the precise cause for the audit row. */
 static const char *
 callback_store(const struct dest_ctx *ctx, const char *id,
-    const char *provider, const struct oauth_state_rec *st, const char *code)
+    const char *provider, const struct oauth_state_rec *st, const char *code,
+    const char **detail)
 {
 	struct dest_loaded cur;
 	struct oauth_client cl;
@@ -1204,7 +1206,7 @@ callback_store(const struct dest_ctx *ctx, const char *id,
 	struct dest_tx tx = {.id = id, .action = "oauth.callback",
 		.body = callback_body, .arg = &a};
 	json_object *tr = NULL;
-	const char *reason = "server_error";
+	const char *reason = "busy";
 	char *plain = NULL, at[32];
 	size_t plen = 0;
 	enum oauth_provider p;
@@ -1213,15 +1215,21 @@ callback_store(const struct dest_ctx *ctx, const char *id,
 	memset(&tok, 0, sizeof(tok));
 	memset(&res, 0, sizeof(res));
 	memset(&a, 0, sizeof(a));
+	*detail = "busy: server error, the destination does not load";
 	if ((rc = dest_load(ctx, id, false, &cur)) != BD_OK) {
-		reason = rc == BD_ERR_NOT_FOUND ? "destination_gone" :
-		    "server_error";
+		/* Deleted during the flow: the state names nothing any more. */
+		if (rc == BD_ERR_NOT_FOUND) {
+			reason = "invalid_state";
+			*detail = "destination_gone";
+		}
 		goto out;
 	}
 	if (strcmp(cur.d.type, provider) != 0 || cur.t == NULL) {
-		reason = "invalid_state";
+		reason = *detail = "invalid_state";
 		goto out;
 	}
+	*detail = "busy: server error, the config or the verifier does not "
+	    "decrypt";
 	if (dest_open(ctx, &cur) != BD_OK ||
 	    vault_open(ctx->vault, cur.d.org, cur.d.id, st->verifier_blob,
 	    st->verifier_bloblen, &plain, &plen) != BD_OK)
@@ -1231,13 +1239,14 @@ callback_store(const struct dest_ctx *ctx, const char *id,
 	dest_probe_env(ctx, &env);
 	if (cl.id == NULL || oauth_exchange_code(&env, p, &cl, code, plain,
 	    &tok) != OAUTH_OK) {
-		reason = "exchange_failed";
+		reason = *detail = "exchange_failed";
 		goto out;
 	}
 	put_tokens(cur.config, &tok, NULL);
 	/* The first connection test with the new tokens. */
 	probe_run(cur.t->probe, &env, cur.config, &res);
 	tr = probe_result_json(&res);
+	*detail = "busy: server error, the config does not seal";
 	if (dest_seal(ctx, cur.d.id, cur.config, &sealed) != BD_OK)
 		goto out;
 	a.read_version = cur.d.version;
@@ -1252,9 +1261,17 @@ callback_store(const struct dest_ctx *ctx, const char *id,
 		.status_reason = dest_reason_name(res.ok ? DEST_REASON_NONE :
 		DEST_REASON_TEST_FAILED) };
 	record_test(&a.w0, &res, tr, at);
-	if (dest_tx_run(ctx, &tx) == BD_OK)
-		reason = NULL;
+	if ((rc = dest_tx_run(ctx, &tx)) == BD_OK) {
+		reason = *detail = NULL;
+	} else if (rc == BD_ERR_NOT_FOUND) {
+		reason = "invalid_state";
+		*detail = "destination_gone";
+	} else {
+		*detail = "busy: server error, the tokens were not stored";
+	}
 out:
+	if (reason != NULL && strcmp(reason, "busy") == 0)
+		log_msg(LOG_ERROR, "oauth callback for %s: %s", id, *detail);
 	vault_wipe_free(plain, plen);
 	oauth_tokens_clear(&tok);
 	probe_result_clear(&res);
@@ -1263,6 +1280,49 @@ out:
 	dbres_free(&a.now.r);
 	dest_loaded_free(&cur);
 	return reason;
+}
+
+/*
+ * The provider's own error code (RFC 6749 4.1.2.1: access_denied,
+ * invalid_scope, server_error, temporarily_unavailable, ...) passes to the
+ * settings page when it is a short token of [a-z0-9_]; anything else is
+ * invalid_request, and is neither echoed nor audited. *detail is the audit
+ * row's (in buf, or static).
+ */
+static const char *
+provider_reason(const char *e, char *buf, size_t len, const char **detail)
+{
+	size_t n = strlen(e);
+
+	if (n == 0 || n > 64 ||
+	    strspn(e, "abcdefghijklmnopqrstuvwxyz0123456789_") != n) {
+		*detail = "provider_error: not a code";
+		return "invalid_request";
+	}
+	if (strcmp(e, "access_denied") == 0)
+		*detail = e;
+	else {
+		snprintf(buf, len, "provider_error: %s", e);
+		*detail = buf;
+	}
+	return e;
+}
+
+/* Single use across nodes too: a consume that lost certification to
+ * another node's runs again and then changes no row (state_used). */
+static enum bd_err
+consume_state(const struct dest_ctx *ctx, const unsigned char *hash,
+    bool *won)
+{
+	enum bd_err rc;
+
+	for (unsigned attempt = 1;; attempt++) {
+		rc = store_oauth_state_consume(ctx->db, hash, won);
+		if (rc != BD_ERR_DB_DOWN || !db_retryable(ctx->db) ||
+		    attempt >= LIM_DB_TX_ATTEMPTS)
+			return rc;
+		db_backoff(attempt);
+	}
 }
 
 const char *
@@ -1274,7 +1334,8 @@ dest_oauth_callback(const struct dest_ctx *ctx0, struct dest_callback *cb)
 	struct oauth_state_rec st;
 	struct admit_ticket slot = {0};
 	struct dbres r;
-	const char *reason = "invalid_state";
+	const char *reason = "invalid_state", *detail = NULL;
+	char pdetail[96];
 	bool won = false;
 	enum bd_err rc;
 
@@ -1284,8 +1345,12 @@ dest_oauth_callback(const struct dest_ctx *ctx0, struct dest_callback *cb)
 		goto out;
 	crypto_hash_sha256(hash, (const unsigned char *)nonce, strlen(nonce));
 	if ((rc = store_oauth_state_get(ctx.db, hash, &r, &st)) != BD_OK) {
-		reason = rc == BD_ERR_NOT_FOUND ? "invalid_state" :
-		    "server_error";
+		/* Our own failure (the database): "try again later". */
+		if (rc != BD_ERR_NOT_FOUND) {
+			reason = "busy";
+			log_msg(LOG_ERROR, "oauth callback for %s: server error, "
+			    "the state does not load: %s", id, err_name(rc));
+		}
 		goto out;
 	}
 	/* The state row must name the same destination and provider as the
@@ -1315,27 +1380,27 @@ dest_oauth_callback(const struct dest_ctx *ctx0, struct dest_callback *cb)
 	if (cb->error == NULL && cb->code != NULL && cb->code[0] != '\0' &&
 	    (rc = admit_enter(ctx.db, ctx.cfg, st.org, provider, &slot)) !=
 	    BD_OK) {
-		reason = rc == BD_ERR_BUSY ? "busy" : "server_error";
+		reason = "busy";
 		snprintf(cb->org, sizeof(cb->org), "%s", st.org);
 		snprintf(cb->actor, sizeof(cb->actor), "%s", st.actor);
 		ctx.org = cb->org;
 		ctx.actor = cb->actor;
-		if (rc == BD_ERR_BUSY)
+		if (rc == BD_ERR_BUSY) {
 			dest_audit(&ctx, "oauth.callback", id, "denied",
 			    "busy: too many connection tests in flight");
+		} else {
+			log_msg(LOG_ERROR, "oauth callback for %s: server "
+			    "error, no probe slot: %s", id, err_name(rc));
+			dest_audit(&ctx, "oauth.callback", id, "failure",
+			    "busy: server error, no probe slot");
+		}
 		goto out;
 	}
-	/* Single use across nodes too: a consume that lost certification to
-	 * another node's runs again and then changes no row (state_used). */
-	for (unsigned attempt = 1;; attempt++) {
-		rc = store_oauth_state_consume(ctx.db, hash, &won);
-		if (rc != BD_ERR_DB_DOWN || !db_retryable(ctx.db) ||
-		    attempt >= LIM_DB_TX_ATTEMPTS)
-			break;
-		db_backoff(attempt);
-	}
-	if (rc != BD_OK) {
-		reason = "server_error";
+	if ((rc = consume_state(&ctx, hash, &won)) != BD_OK) {
+		/* Not consumed: the flow stays usable for a retry. */
+		reason = "busy";
+		log_msg(LOG_ERROR, "oauth callback for %s: server error, the "
+		    "state is not consumed: %s", id, err_name(rc));
 		goto out;
 	}
 	/* The row names who started the flow: the callback acts for them. */
@@ -1344,22 +1409,33 @@ dest_oauth_callback(const struct dest_ctx *ctx0, struct dest_callback *cb)
 	ctx.org = cb->org;
 	ctx.actor = cb->actor;
 	if (!won) {
-		/* Expired, or used (perhaps a concurrent callback just won). */
-		reason = st.expired && !st.used ? "state_expired" :
-		    "state_used";
-		dest_audit(&ctx, "oauth.callback", id, "failure", reason);
+		/* Expired, or used (perhaps a concurrent callback just won):
+		 * a used state is no longer a valid one. The audit keeps the
+		 * precise word. */
+		if (st.expired && !st.used) {
+			reason = "expired_state";
+			detail = "state_expired";
+		} else {
+			reason = "invalid_state";
+			detail = "state_used";
+		}
+		dest_audit(&ctx, "oauth.callback", id, "failure", detail);
 		goto out;
 	}
 	snprintf(cb->dest_id, sizeof(cb->dest_id), "%s", id);
-	if (cb->error != NULL)
-		reason = strcmp(cb->error, "access_denied") == 0 ?
-		    "access_denied" : "provider_error";
-	else if (cb->code == NULL || cb->code[0] == '\0')
-		reason = "missing_code";
-	else
-		reason = callback_store(&ctx, id, provider, &st, cb->code);
+	if (cb->error != NULL) {
+		reason = provider_reason(cb->error, pdetail, sizeof(pdetail),
+		    &detail);
+	} else if (cb->code == NULL || cb->code[0] == '\0') {
+		/* Nothing to exchange. */
+		reason = "exchange_failed";
+		detail = "missing_code";
+	} else {
+		reason = callback_store(&ctx, id, provider, &st, cb->code,
+		    &detail);
+	}
 	if (reason != NULL)
-		dest_audit(&ctx, "oauth.callback", id, "failure", reason);
+		dest_audit(&ctx, "oauth.callback", id, "failure", detail);
 out:
 	admit_leave(ctx.db, &slot);
 	dbres_free(&r);

@@ -272,7 +272,10 @@ enum bd_err dest_oauth_start(const struct dest_ctx *, struct dest_loaded *cur,
 /*
  * GET /oauth/callback: consume the state, exchange the code, run the first
  * test and store the tokens. Returns NULL on success or the reason for the
- * settings page ("invalid_state", "state_expired", "access_denied", ...).
+ * settings page, one of the contract's codes: access_denied or the
+ * provider's own error code (a [a-z0-9_] token; the result then points into
+ * cb->error), invalid_request (a provider error that is not such a token),
+ * invalid_state, expired_state, browser_mismatch, exchange_failed, busy.
  * *dest_id is the destination the state named once the state was won
  * (NULL before); org and actor (sized buffers) name who started the flow,
  * for the log line. Every failure after the state is known is audited.

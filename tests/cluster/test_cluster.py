@@ -236,7 +236,7 @@ def test_oauth_callback_race_across_hosts(stub):
         out = race([cb(i) for i in range(6)])
         won = [q for q in out if q.get("oauth") == "connected"]
         assert len(won) == 1, (rnd, out)
-        assert all(q == {"oauth": "error", "reason": "state_used"}
+        assert all(q == {"oauth": "error", "reason": "invalid_state"}
                    for q in out if q is not won[0]), (rnd, out)
         for h in HOSTS:
             g = requests.get(h + "/backup-destinations/" + did, headers=hdr(org), timeout=10)

@@ -471,8 +471,9 @@ def test_replayed_state(api, stub, env):
     d = create(api, "google_drive")
     b, cb = connect(api, stub, d["id"])
     before = row(env, d["id"])
-    error(callback(api, stub, cb), "state_used")
-    # The replay changed nothing and exchanged nothing, and is audited.
+    error(callback(api, stub, cb), "invalid_state")
+    # The replay changed nothing and exchanged nothing, and is audited
+    # (with the precise word).
     assert row(env, d["id"]) == before
     assert len(exchanges_of(stub, code_of(cb))) == 1
     rows = sql(env, "SELECT outcome, detail FROM audit_log WHERE "
@@ -527,7 +528,7 @@ def test_expired_state(api, stub, env):
     sql(env, "UPDATE oauth_states SET expires_at = UTC_TIMESTAMP(3) - "
         "INTERVAL 1 SECOND WHERE destination_id = '%s'" % d["id"])
     cb = consent(b["authorizationUrl"])
-    error(callback(api, stub, cb), "state_expired")
+    error(callback(api, stub, cb), "expired_state")
     assert exchanges_of(stub, code_of(cb)) == []
     st, conn_at, _, _, _ = row(env, d["id"])
     assert st == "pending_authorization" and conn_at is None
@@ -550,14 +551,36 @@ def test_provider_access_denied(api, stub, env):
         got["lastTest"] is None, got
     # The state is spent: a code for it later is refused.
     error(callback(api, stub, with_query(cb, error=None, error_description=None,
-                                    code="4/0stub-late")), "state_used")
-    # Another provider error is named generically, with nothing stored.
-    b2 = start(api, d["id"])
-    q = "error=server_error&error_description=%s&state=%s" % (
-        urllib.parse.quote("x <script> " + MARK),
-        urllib.parse.quote(b2["state"]))
-    error(callback(api, stub, query=q), "provider_error", d["id"])
-    assert row(env, d["id"]) == before
+                                    code="4/0stub-late")), "invalid_state")
+    # Another provider error (RFC 6749 4.1.2.1) passes through as the
+    # provider's own code, with nothing stored; one that is not a short
+    # [a-z0-9_] token is invalid_request, and is neither echoed nor audited.
+    for perr, want in (("server_error", "server_error"),
+                       ("temporarily_unavailable", "temporarily_unavailable"),
+                       ("invalid_scope", "invalid_scope"),
+                       ("x" * 64, "x" * 64),
+                       ("x" * 65, "invalid_request"),
+                       ("x y<script>", "invalid_request"),
+                       ("Server_Error", "invalid_request"),
+                       ("a&reason=access_denied", "invalid_request"),
+                       ("\r\nLocation: https://evil.example/", "invalid_request"),
+                       ("", "invalid_request")):
+        b2 = start(api, d["id"])
+        q = "error=%s&error_description=%s&state=%s" % (
+            urllib.parse.quote(perr), urllib.parse.quote("x <script> " + MARK),
+            urllib.parse.quote(b2["state"]))
+        error(callback(api, stub, query=q), want, d["id"])
+        assert row(env, d["id"]) == before
+    details = [r[0] for r in sql(
+        env, "SELECT detail FROM audit_log WHERE destination_id = '%s' AND "
+        "action = 'oauth.callback' AND outcome = 'failure' ORDER BY id"
+        % d["id"])]
+    assert details == ["access_denied", "state_used",
+                       "provider_error: server_error",
+                       "provider_error: temporarily_unavailable",
+                       "provider_error: invalid_scope",
+                       "provider_error: " + "x" * 64] + \
+        ["provider_error: not a code"] * 6, details
     # And the user can try again.
     connect(api, stub, d["id"])
 
@@ -567,10 +590,10 @@ def test_missing_code_and_failed_exchange(api, stub, env):
     before = row(env, d["id"])
     b = start(api, d["id"])
     error(callback(api, stub, query="state=" + urllib.parse.quote(b["state"])),
-          "missing_code", d["id"])
+          "exchange_failed", d["id"])
     b = start(api, d["id"])
     error(callback(api, stub, query="code=&state=" +
-                   urllib.parse.quote(b["state"])), "missing_code", d["id"])
+                   urllib.parse.quote(b["state"])), "exchange_failed", d["id"])
     # A code the provider never issued: the exchange fails, nothing stored.
     b = start(api, d["id"])
     n = len(stub.state()["token_requests"])
@@ -632,7 +655,7 @@ def test_six_concurrent_callbacks(api, stub, env):
     won = [q for q in out if q.get("oauth") == "connected"]
     assert len(won) == 1, out
     connected(won[0], d["id"])
-    assert all(q == {"oauth": "error", "reason": "state_used"}
+    assert all(q == {"oauth": "error", "reason": "invalid_state"}
                for q in out if q is not won[0]), out
     assert len(exchanges_of(stub, code_of(cb))) == 1
     n = sql(env, "SELECT outcome, COUNT(*) FROM audit_log WHERE "
