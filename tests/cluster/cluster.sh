@@ -156,6 +156,9 @@ mkdir -p "$T/local-root" && chmod 1777 "$T/local-root"
 # one public callback URL (host A's), as behind one name in production.
 stub=http://127.0.0.2:$((BASE + 9))
 export BACKUPD_EGRESS_ALLOW=127.0.0.2/32 CLUSTER_STUB=$stub
+# The races fire 8 PUTs of one org at once: they test the database's
+# conflicts, not admission (test_pm.py does), so lift the per-org limit.
+export BACKUPD_PROBE_SLOTS_PER_ORG=${BACKUPD_PROBE_SLOTS_PER_ORG:-16}
 export BACKUPD_GOOGLE_CLIENT_ID=cluster-google-client
 export BACKUPD_GOOGLE_CLIENT_SECRET=cluster-google-secret$RANDOM
 export BACKUPD_GOOGLE_AUTH_URL=$stub/google/o/oauth2/v2/auth

@@ -552,7 +552,7 @@ def test_provider_access_denied(api, stub, env):
     # The state is spent: a code for it later is refused.
     error(callback(api, stub, with_query(cb, error=None, error_description=None,
                                     code="4/0stub-late")), "invalid_state")
-    # Another provider error (RFC 6749 4.1.2.1) passes through as the
+    # Another provider error (RFC 6749, the authorization error response) passes through as the
     # provider's own code, with nothing stored; one that is not a short
     # [a-z0-9_] token is invalid_request, and is neither echoed nor audited.
     for perr, want in (("server_error", "server_error"),
