@@ -58,8 +58,7 @@ static int c_rekey(const struct ctl *, int, char **);
 static int c_migrate(const struct ctl *, int, char **);
 static int c_keys_list(const struct ctl *, int, char **);
 static int c_dest(const struct ctl *, int, char **);
-static int c_audit_list(const struct ctl *, int, char **);
-static int c_audit_prune(const struct ctl *, int, char **);
+static int c_audit(const struct ctl *, int, char **);
 static int c_config_show(const struct ctl *, int, char **);
 static int c_config_keys(const struct ctl *, int, char **);
 static int c_help(const struct ctl *, int, char **);
@@ -116,10 +115,10 @@ static const struct cmd cmds[] = {
 	    "needs authorizing again.", "--org --older-than --concurrency",
 	    ctl_cmd_test_all},
 	{"audit list", "[--org ORG] [--limit N]", "Print the newest audit "
-	    "entries (default 50).", NULL, "--org --limit", c_audit_list},
+	    "entries (default 50).", NULL, "--org --limit", c_audit},
 	{"audit prune", "--older-than AGE", "Delete audit entries older than "
 	    "AGE (90d, 12h, 30m or seconds).", NULL, "--older-than",
-	    c_audit_prune},
+	    c_audit},
 	{"token", "--org ORG [--role ROLE] [--sub SUB] [--ttl SECONDS]",
 	    "Print a JWT signed with the configured HS* key (development and "
 	    "tests).", NULL, "--org --role --sub --ttl", c_token},
@@ -209,6 +208,27 @@ ctl_print_json(json_object *o)
 	printf("%s\n", json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
+}
+
+/* See ctl.h. */
+int
+ctl_opt_org(const char *val, const char **org)
+{
+	if (val[0] == '\0' || strlen(val) > LIM_ORG_MAX)
+		return -1;
+	*org = val;
+	return 0;
+}
+
+/* See ctl.h. */
+int
+ctl_opt_age(const char *val, long long *secs, const char *example)
+{
+	if (ctl_parse_age(val, secs) == 0)
+		return 0;
+	fprintf(stderr, "backupctl: --older-than: a number followed by s, m, "
+	    "h, d or w (%s)\n", example);
+	return -1;
 }
 
 /* See ctl.h. */
@@ -671,10 +691,7 @@ dest_opt(int ch, const char *val, void *arg)
 
 	switch (ch) {
 	case 'o':
-		if (val[0] == '\0' || strlen(val) > LIM_ORG_MAX)
-			return -1;
-		o->org = val;
-		return 0;
+		return ctl_opt_org(val, &o->org);
 	case 't':
 		o->type = val;
 		return 0;
@@ -684,12 +701,7 @@ dest_opt(int ch, const char *val, void *arg)
 		return errno != 0 || *end != '\0' || o->limit < 1 ||
 		    o->limit > AUDIT_LIMIT_MAX ? -1 : 0;
 	case 'a':
-		if (ctl_parse_age(val, &o->age) != 0) {
-			fprintf(stderr, "backupctl: --older-than: a number "
-			    "followed by s, m, h, d or w (90d)\n");
-			return -1;
-		}
-		return 0;
+		return ctl_opt_age(val, &o->age, "90d");
 	default:
 		return -1;
 	}
@@ -736,41 +748,24 @@ c_dest(const struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+/* audit list|prune */
 static int
-c_audit_list(const struct ctl *ctl, int argc, char **argv)
+c_audit(const struct ctl *ctl, int argc, char **argv)
 {
-	struct dest_opts o = {NULL, NULL, 50, 0};
+	int list = strcmp(argv[0], "list") == 0, rc;
+	struct dest_opts o = {NULL, NULL, list ? 50 : 0, 0};
 	struct cfg c;
-	int rc;
 
 	if (ctl_opts(argc, argv, dest_longopts, dest_opt, &o) != 0 ||
-	    optind != argc || o.type != NULL || o.age != 0) {
+	    optind != argc || o.type != NULL || (list ? o.age != 0 :
+	    o.age == 0 || o.org != NULL || o.limit != 0)) {
 		bad_usage(argv[0]);
 		return CTL_USAGE;
 	}
 	if (load_cfg(ctl, &c) != 0)
 		return CTL_FAIL;
-	rc = ctl_audit_list(ctl, &c, o.org, o.limit);
-	cfg_free(&c);
-	return rc;
-}
-
-static int
-c_audit_prune(const struct ctl *ctl, int argc, char **argv)
-{
-	struct dest_opts o = {NULL, NULL, 0, 0};
-	struct cfg c;
-	int rc;
-
-	if (ctl_opts(argc, argv, dest_longopts, dest_opt, &o) != 0 ||
-	    optind != argc || o.age == 0 || o.org != NULL || o.type != NULL ||
-	    o.limit != 0) {
-		bad_usage(argv[0]);
-		return CTL_USAGE;
-	}
-	if (load_cfg(ctl, &c) != 0)
-		return CTL_FAIL;
-	rc = ctl_audit_prune(ctl, &c, o.age);
+	rc = list ? ctl_audit_list(ctl, &c, o.org, o.limit) :
+	    ctl_audit_prune(ctl, &c, o.age);
 	cfg_free(&c);
 	return rc;
 }

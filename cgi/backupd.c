@@ -54,6 +54,7 @@
 #include "app.h"
 #include "bd_limits.h"
 #include "fdio.h"
+#include "listenaddr.h"
 #include "log.h"
 #include "wipe.h"
 #include "scoreboard.h"
@@ -263,10 +264,13 @@ open_listener(const struct cfg *cfg)
 	const char *port;
 	int fd = -1, one = 1, rc;
 
-	if (strncmp(where, "unix:", 5) == 0) {
+	const char *path = NULL;
+	enum listenaddr_kind kind = listenaddr_split(where, &path, host,
+	    sizeof(host), &port);
+
+	if (kind == LISTENADDR_UNIX) {
 		struct sockaddr_un sun;
 		struct stat st;
-		const char *path = where + 5;
 
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
@@ -281,16 +285,10 @@ open_listener(const struct cfg *cfg)
 			goto fail;
 		return fd;
 	}
-	if (where[0] == '[') {
-		const char *rb = strchr(where, ']');
-		snprintf(host, sizeof(host), "%.*s",
-		    rb ? (int)(rb - where - 1) : 0, where + 1);
-		port = rb ? rb + 2 : "";
-	} else {
-		const char *colon = strrchr(where, ':');
-		snprintf(host, sizeof(host), "%.*s",
-		    colon ? (int)(colon - where) : 0, where);
-		port = colon ? colon + 1 : "";
+	if (kind == LISTENADDR_BAD) {
+		log_msg(LOG_ERROR, "cannot listen on %s: not host:port",
+		    where);
+		return -1;
 	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;

@@ -47,6 +47,12 @@ void ctl_print_json(json_object *o);
 /* "90d", "12h", "30m", "45s" or plain seconds into *secs; -1 when bad. */
 int ctl_parse_age(const char *s, long long *secs);
 
+/* Option handlers' shared checks. --org: non-empty, at most LIM_ORG_MAX
+ * bytes, into *org. --older-than: ctl_parse_age, else a message on stderr
+ * naming example ("90d"). 0, or -1 when bad. */
+int ctl_opt_org(const char *val, const char **org);
+int ctl_opt_age(const char *val, long long *secs, const char *example);
+
 /* Re-encrypt every destination under the keyring's newest key, in
  * transactions of LIM_REKEY_BATCH rows locked FOR UPDATE, so it is safe
  * while the service runs. Counts into *done. */

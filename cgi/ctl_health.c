@@ -308,21 +308,13 @@ testall_opt(int ch, const char *val, void *arg)
 
 	switch (ch) {
 	case 'o':
-		if (val[0] == '\0' || strlen(val) > LIM_ORG_MAX)
-			return -1;
-		o->org = val;
-		return 0;
+		return ctl_opt_org(val, &o->org);
 	case 'a':
 		if (strcmp(val, "0") == 0) {
 			o->older = 0;
 			return 0;
 		}
-		if (ctl_parse_age(val, &o->older) != 0) {
-			fprintf(stderr, "backupctl: --older-than: a number "
-			    "followed by s, m, h, d or w (6h)\n");
-			return -1;
-		}
-		return 0;
+		return ctl_opt_age(val, &o->older, "6h");
 	case 'n':
 		errno = 0;
 		o->concurrency = strtol(val, &end, 10);

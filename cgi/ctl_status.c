@@ -18,6 +18,7 @@
 
 #include "ctl.h"
 #include "fdio.h"
+#include "listenaddr.h"
 
 #define FCGI_VERSION 1
 #define FCGI_BEGIN_REQUEST 1
@@ -38,11 +39,17 @@ connect_listen(const char *where)
 	const char *port;
 	int fd = -1;
 
-	if (strncmp(where, "unix:", 5) == 0) {
+	const char *path = NULL;
+	enum listenaddr_kind kind = listenaddr_split(where, &path, host,
+	    sizeof(host), &port);
+
+	if (kind == LISTENADDR_BAD)
+		return -1;
+	if (kind == LISTENADDR_UNIX) {
 		struct sockaddr_un sun;
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
-		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", where + 5);
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 			return -1;
 		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
@@ -50,17 +57,6 @@ connect_listen(const char *where)
 			return -1;
 		}
 	} else {
-		if (where[0] == '[') {
-			const char *rb = strchr(where, ']');
-			snprintf(host, sizeof(host), "%.*s",
-			    rb ? (int)(rb - where - 1) : 0, where + 1);
-			port = rb ? rb + 2 : "";
-		} else {
-			const char *colon = strrchr(where, ':');
-			snprintf(host, sizeof(host), "%.*s",
-			    colon ? (int)(colon - where) : 0, where);
-			port = colon ? colon + 1 : "";
-		}
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_socktype = SOCK_STREAM;
 		hints.ai_flags = AI_NUMERICSERV;

@@ -2,8 +2,8 @@
 integration tests use too: a free port, waiting until a peer listens,
 starting a peer process in a session of its own with its output in a log,
 stopping such process groups, a threaded TCP server that accepts and says
-nothing (or what a subclass's handle() says), and the wait of a peer run by
-hand.
+nothing (or what a subclass's handle() says), the wait of a peer run by
+hand, and the main() of the HTTP stubs (--config JSON, ready_file).
 
 Loaded by path under a name of its own, as the tests load the peers (one
 pytest run shares sys.modules, and the peer directories are no packages):
@@ -14,12 +14,15 @@ pytest run shares sys.modules, and the peer directories are no packages):
     _spec.loader.exec_module(peerlib)
 """
 
+import argparse
+import json
 import os
 import signal
 import socket
 import subprocess
 import threading
 import time
+from http.server import ThreadingHTTPServer
 
 
 def free_port(host):
@@ -169,3 +172,36 @@ class TcpServer:
             except OSError:
                 pass
         self.sock.close()
+
+
+class StubHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def stub_main(handler, make_state):
+    """main() of an HTTP stub (oauth_stub.py, dropbox_stub.py): reads the
+    JSON file named by --config, sets handler.state = make_state(cfg),
+    serves on cfg host:port (port 0: any free one) until SIGTERM or SIGINT,
+    and when cfg names a ready_file writes {"port": N} to it atomically
+    once listening."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", required=True)
+    a = ap.parse_args()
+    with open(a.config) as f:
+        cfg = json.load(f)
+    handler.state = make_state(cfg)
+    srv = StubHttpServer((cfg["host"], int(cfg["port"])), handler)
+
+    def stop(signum, frame):
+        threading.Thread(target=srv.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if cfg.get("ready_file"):
+        tmp = cfg["ready_file"] + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"port": srv.server_address[1]}, f)
+        os.replace(tmp, cfg["ready_file"])
+    srv.serve_forever()
+    srv.server_close()

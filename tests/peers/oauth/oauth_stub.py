@@ -82,18 +82,23 @@ Config: {"host": "127.0.0.2", "port": 18998,
          "ready_file": path written once listening}
 """
 
-import argparse
 import base64
 import hashlib
+import importlib.util
 import json
-import os
 import re
 import secrets
-import signal
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+# tests/peers/peerlib.py, loaded by path under a name of its own.
+_spec = importlib.util.spec_from_file_location(
+    "backupd_peerlib", Path(__file__).resolve().parents[1] / "peerlib.py")
+peerlib = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(peerlib)
 
 MARK = "(oauth-stub)"
 GOOGLE_SCOPES = {"https://www.googleapis.com/auth/drive.file",
@@ -958,33 +963,5 @@ class Handler(BaseHTTPRequestHandler):
         return self.send(200, {"id": parent["id"]})
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--config", required=True)
-    a = ap.parse_args()
-    with open(a.config) as f:
-        cfg = json.load(f)
-    Handler.state = State(cfg)
-    srv = Server((cfg["host"], int(cfg["port"])), Handler)
-
-    def stop(signum, frame):
-        threading.Thread(target=srv.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    if cfg.get("ready_file"):
-        tmp = cfg["ready_file"] + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"port": srv.server_address[1]}, f)
-        os.replace(tmp, cfg["ready_file"])
-    srv.serve_forever()
-    srv.server_close()
-
-
 if __name__ == "__main__":
-    main()
+    peerlib.stub_main(Handler, State)
