@@ -113,6 +113,7 @@ test: setup
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory test-deploy
 	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory test-cluster
 
 # Two backupd hosts on a 3-node Galera cluster it starts itself (README
 # "More than one host"); ~30 s.
