@@ -36,7 +36,10 @@
 /* A check's detail and a warning: one sentence, never a remote document. */
 #define LIM_PROBE_DETAIL_MAX 256
 /* Warnings one TestResult lists; more are dropped. */
-#define LIM_PROBE_WARN_MAX 4
+#define LIM_PROBE_WARN_MAX 8
+/* Credentials (an Azure SAS, a client secret) that expire within this many
+ * days get a warning and statusReason credentials_expiring. */
+#define LIM_CRED_EXPIRING_DAYS 14
 /* A remote error code we may name in a detail, NUL included: the <Code>
  * of S3 and Azure error documents ([A-Za-z0-9.], words like
  * "NoSuchBucket"), and the codes of Google and Graph JSON errors (shorter:

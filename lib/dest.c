@@ -490,6 +490,8 @@ record_test(struct dest_write *w, const struct probe_result *res,
 	w->last_test_ok = res->ok ? 1 : 0;
 	w->last_success_at = res->ok ? at : NULL;
 	w->consecutive_failures = res->ok ? 0 : 1;
+	if (res->ok && res->creds_expiring)
+		w->status_reason = dest_reason_name(DEST_REASON_CRED_EXPIRING);
 }
 
 /* The row as it is under the lock, when it moved since it was read. */

@@ -179,6 +179,48 @@ probe_result_clear(struct probe_result *res)
 		return;
 	json_object_put(res->config_update);
 	res->config_update = NULL;
+	json_object_put(res->observed);
+	res->observed = NULL;
+}
+
+/* See probe.h. Out of memory: the fact is dropped. */
+void
+probe_observe(struct probe_result *res, const char *key, json_object *val)
+{
+	if (res->observed == NULL &&
+	    (res->observed = json_object_new_object()) == NULL) {
+		json_object_put(val);
+		return;
+	}
+	json_object_object_add(res->observed, key, val);
+}
+
+void
+probe_observe_string(struct probe_result *res, const char *key,
+    const char *val)
+{
+	if (val != NULL)
+		probe_observe(res, key, json_object_new_string(val));
+}
+
+bool
+probe_credentials_expire(struct probe_result *res, int64_t at_ms,
+    const char *what)
+{
+	const int64_t window = (int64_t)LIM_CRED_EXPIRING_DAYS * 86400 * 1000;
+	int64_t now = clock_real_ms(), left = at_ms - now;
+	char ts[32];
+
+	clock_format_ms(at_ms, CLOCK_RFC3339, ts);
+	probe_observe_string(res, "credentialsExpireAt", ts);
+	if (left <= 0)
+		return false;
+	if (left <= window) {
+		res->creds_expiring = true;
+		probe_warn(res, "the %s expires on %s (in %lld days): renew it "
+		    "before then", what, ts, (long long)(left / 86400000));
+	}
+	return true;
 }
 
 /* See probe.h: {ok, testedAt, latencyMs, checks[{name, ok, detail?}],
@@ -263,6 +305,9 @@ probe_result_json(const struct probe_result *r)
 	json_object_object_add(o, "checks", checks);
 	json_object_object_add(o, "warnings", warnings);
 	json_object_object_add(o, "capacity", capacity_json(r));
+	if (r->observed != NULL)
+		json_object_object_add(o, "observed",
+		    json_object_get(r->observed));
 	return o;
 fail:
 	json_object_put(o);

@@ -57,6 +57,13 @@ struct probe_result {
 		bool known;
 		int64_t total, used, free;
 	} capacity;
+	/* TestResult.observed: what the probe learned about the destination
+	 * (never a secret), set through probe_observe(). Owned by the result;
+	 * NULL if nothing was observed. */
+	json_object *observed;
+	/* The credentials expire within LIM_CRED_EXPIRING_DAYS: a passed test
+	 * leaves statusReason credentials_expiring (probe_credentials_expire). */
+	bool creds_expiring;
 };
 
 /* What a probe may use; borrowed for the duration of the probe. */
@@ -95,11 +102,26 @@ void probe_warn(struct probe_result *, const char *fmt, ...)
 void probe_capacity(struct probe_result *, const struct probe_env *,
     int64_t total, int64_t used, int64_t free);
 
+/* Record observed[key] = val (takes val, also on failure; a later call
+ * with the same key replaces it). */
+void probe_observe(struct probe_result *, const char *key, json_object *val);
+void probe_observe_string(struct probe_result *, const char *key,
+    const char *val);
+
+/*
+ * The credentials expire at unix ms at_ms (an Azure SAS `se`, a client
+ * secret): records observed.credentialsExpireAt (RFC 3339) and, within
+ * LIM_CRED_EXPIRING_DAYS, a warning naming `what` and res->creds_expiring.
+ * Returns false when they have already expired (the caller fails auth).
+ */
+bool probe_credentials_expire(struct probe_result *, int64_t at_ms,
+    const char *what);
+
 /* Initialise *res, run fn, stamp tested_at_ms and latency_ms. */
 void probe_run(probe_fn fn, const struct probe_env *env, json_object *config,
     struct probe_result *res);
 
-/* Release what the result owns (config_update). */
+/* Release what the result owns (config_update, observed). */
 void probe_result_clear(struct probe_result *);
 
 /* The contract's TestResult object (new reference). */
