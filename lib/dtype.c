@@ -562,6 +562,8 @@ cross_sftp(json_object *c, struct verrs *e)
 
 #define S_REQ(n, len, fn) { n, DF_STRING, DF_REQUIRED, len, 0, 0, NULL, fn }
 #define S_OPT(n, len, fn) { n, DF_STRING, 0, len, 0, 0, NULL, fn }
+/* An optional prefix or path where "" means the default (none). */
+#define S_EMPTY(n, len, fn) { n, DF_STRING, DF_EMPTY_OK, len, 0, 0, NULL, fn }
 #define LOC_REQ(n, len, fn) \
 	{ n, DF_STRING, DF_REQUIRED | DF_LOCATING, len, 0, 0, NULL, fn }
 #define LOC_OPT(n, len, fn) { n, DF_STRING, DF_LOCATING, len, 0, 0, NULL, fn }
@@ -578,7 +580,7 @@ static const struct dfield f_s3[] = {
 	LOC_OPT("endpoint", LIM_SHORT_MAX, check_url),
 	S_REQ("region", LIM_SHORT_MAX, check_region),
 	S_REQ("bucket", LIM_SHORT_MAX, check_bucket),
-	S_OPT("prefix", LIM_SHORT_MAX, NULL),
+	S_EMPTY("prefix", LIM_SHORT_MAX, NULL),
 	S_REQ("accessKeyId", LIM_SHORT_MAX, check_token),
 	SECRET_REQ("secretAccessKey", LIM_SHORT_MAX, NULL),
 	SECRET_OPT("sessionToken", LIM_FIELD_MAX, NULL),
@@ -589,7 +591,7 @@ static const struct dfield f_s3[] = {
 
 static const struct dfield f_gcs[] = {
 	S_REQ("bucket", LIM_SHORT_MAX, check_bucket),
-	S_OPT("prefix", LIM_SHORT_MAX, NULL),
+	S_EMPTY("prefix", LIM_SHORT_MAX, NULL),
 	{ "serviceAccountJson", DF_STRING,
 	    DF_REQUIRED | DF_SECRET | DF_MULTILINE, LIM_FIELD_MAX, 0, 0, NULL,
 	    check_sa_json },
@@ -601,7 +603,7 @@ static const struct dfield f_azure[] = {
 	SECRET_OPT("accountKey", LIM_SHORT_MAX, check_account_key),
 	SECRET_OPT("sasToken", LIM_FIELD_MAX, check_sas),
 	S_REQ("container", LIM_SHORT_MAX, check_container),
-	S_OPT("prefix", LIM_SHORT_MAX, NULL),
+	S_EMPTY("prefix", LIM_SHORT_MAX, NULL),
 	LOC_OPT("endpoint", LIM_SHORT_MAX, check_url),
 	END
 };
@@ -674,7 +676,7 @@ static const struct dfield f_smb[] = {
 	LOC_REQ("host", LIM_SHORT_MAX, check_host),
 	PORT("port"),
 	S_REQ("share", LIM_SHORT_MAX, check_share),
-	S_OPT("path", LIM_SHORT_MAX, check_smb_path),
+	S_EMPTY("path", LIM_SHORT_MAX, check_smb_path),
 	S_OPT("domain", LIM_SHORT_MAX, NULL),
 	S_REQ("username", LIM_SHORT_MAX, NULL),
 	SECRET_REQ("password", LIM_SHORT_MAX, NULL),
@@ -811,7 +813,8 @@ check_string(const struct dfield *f, json_object *v, bool allow_placeholder,
 		return;
 	}
 	if (len == 0) {
-		verrs_add(e, ptr, "must not be empty");
+		if (!(f->flags & DF_EMPTY_OK))
+			verrs_add(e, ptr, "must not be empty");
 		return;
 	}
 	if (len > f->maxlen) {

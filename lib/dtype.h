@@ -34,12 +34,15 @@ enum dfield_type { DF_STRING, DF_INT, DF_BOOL };
  * secret with "********", or an admin could redirect a destination and
  * receive its secret. */
 #define DF_LOCATING 0x4u
+/* "" is a valid value (a prefix or path whose default is ''): the field's
+ * other checks do not apply to it. */
+#define DF_EMPTY_OK 0x8u
 
 struct dfield {
 	const char *name;
 	enum dfield_type type;
 	unsigned flags;
-	size_t maxlen;            /* DF_STRING: max bytes; min length is 1 */
+	size_t maxlen;            /* DF_STRING: max bytes; min 1 unless DF_EMPTY_OK */
 	long min, max;            /* DF_INT: inclusive range */
 	const char *const *oneof; /* DF_STRING: allowed values, NULL-terminated */
 	/* Extra per-value check; NULL when fine, else a static message. */

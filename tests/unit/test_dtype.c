@@ -124,8 +124,14 @@ static const struct {
 	{ "s3", "{\"endpoint\":\"HTTP://[::1]:9000/base?x=1\",\"region\":\"auto\","
 	    "\"bucket\":\"b12\",\"accessKeyId\":\"k\",\"secretAccessKey\":\"s\","
 	    "\"forcePathStyle\":false}" },
+	{ "s3", "{\"region\":\"r\",\"bucket\":\"bkt\",\"prefix\":\"\","
+	    "\"accessKeyId\":\"k\",\"secretAccessKey\":\"s\"}" },
 	{ "gcs", "{\"bucket\":\"my_bucket\",\"serviceAccountJson\":\"" SA_OK
 	    "\"}" },
+	{ "gcs", "{\"bucket\":\"my_bucket\",\"prefix\":\"\","
+	    "\"serviceAccountJson\":\"" SA_OK "\"}" },
+	{ "azure_blob", "{\"accountName\":\"acct01\",\"container\":\"ccc\","
+	    "\"prefix\":\"\",\"accountKey\":\"" AZKEY "\"}" },
 	{ "gcs", "{\"bucket\":\"my.bucket.example.com\",\"prefix\":\"p/\","
 	    "\"serviceAccountJson\":\"" SA_OK "\"}" },
 	{ "azure_blob", "{\"accountName\":\"devstoreaccount1\","
@@ -164,6 +170,8 @@ static const struct {
 	{ "local", "{\"path\":\"/srv/backups\"}" },
 	{ "local", "{\"path\":\"/srv/backups/h\xc3\xa9llo w\"}" },
 	{ "smb", "{\"host\":\"nas.lan\",\"share\":\"backups\","
+	    "\"username\":\"u\",\"password\":\"p\"}" },
+	{ "smb", "{\"host\":\"nas.lan\",\"share\":\"backups\",\"path\":\"\","
 	    "\"username\":\"u\",\"password\":\"p\"}" },
 	{ "smb", "{\"host\":\"10.0.0.9\",\"port\":1445,\"share\":\"Data $\","
 	    "\"path\":\"srv\\\\nightly/./a\",\"domain\":\"CORP\","
@@ -449,8 +457,8 @@ static const struct bad bad[] = {
 	    { "/config/tls" } },
 	{ "tls case", BODY("ftp", FTP_MIN ",\"tls\":\"Explicit\""),
 	    { "/config/tls" } },
-	{ "empty string", BODY("s3", S3_MIN ",\"prefix\":\"\""),
-	    { "/config/prefix" } },
+	{ "empty string", BODY("s3", S3_MIN ",\"storageClass\":\"\""),
+	    { "/config/storageClass" } },
 	/* unknown fields */
 	{ "unknown config field", BODY("s3", S3_MIN ",\"foo\":1"),
 	    { "/config/foo" } },
