@@ -66,6 +66,11 @@
  * LIM_SHORT_MAX path with every byte percent-encoded. */
 #define LIM_SFTP_URL_MAX 4096
 #define LIM_SFTP_PATH_MAX 2048
+/* observed.serverSoftware: bytes kept of a server's banner (SSH
+ * identification string, FTP 220 greeting, HTTP Server header). */
+#define LIM_PROBE_BANNER_MAX 100
+/* SftpConfig.hostKeySha256Alternates: items (the contract's maxItems). */
+#define LIM_SFTP_ALT_KEYS 4
 /* The cleanup of a probe object left after a failure gets at least this
  * long, even when the probe's own time is used up. */
 #define LIM_PROBE_CLEANUP_MIN_MS 2000L
