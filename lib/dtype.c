@@ -545,17 +545,61 @@ cross_azure(json_object *c, struct verrs *e)
 		    "must not be set together with accountKey");
 }
 
+/* A host key fingerprint check_host_key() accepted, reduced to its 43
+ * base64 characters (no "SHA256:", no '='). */
+static void
+host_key_bare(const char *v, char out[44])
+{
+	if (strncmp(v, "SHA256:", 7) == 0)
+		v += 7;
+	snprintf(out, 44, "%.43s", v);
+}
+
 /* SftpConfig: at least one of password and privateKey; a passphrase only
- * means something with a key. */
+ * means something with a key; alternate host keys only beside a pinned
+ * one (they add to the pin; without one the first test pins the key it
+ * sees), and none twice. */
 static void
 cross_sftp(json_object *c, struct verrs *e)
 {
+	char ptr[64], a[44], b[44];
+	json_object *alts, *x, *y;
+	size_t n, i, j;
+
 	if (!has(c, "password") && !has(c, "privateKey"))
 		verrs_add(e, "/config",
 		    "at least one of password and privateKey is required");
 	if (has(c, "privateKeyPassphrase") && !has(c, "privateKey"))
 		verrs_add(e, "/config/privateKeyPassphrase",
 		    "is only allowed together with privateKey");
+	if (!json_object_object_get_ex(c, "hostKeySha256Alternates", &alts))
+		return;
+	if (!has(c, "hostKeySha256"))
+		verrs_add(e, "/config/hostKeySha256Alternates",
+		    "is only allowed together with hostKeySha256");
+	if (!json_object_is_type(alts, json_type_array) ||
+	    (n = json_object_array_length(alts)) > LIM_SFTP_ALT_KEYS)
+		return;
+	for (i = 0; i < n; i++) {
+		x = json_object_array_get_idx(alts, i);
+		if (!json_object_is_type(x, json_type_string) ||
+		    check_host_key(json_object_get_string(x)) != NULL)
+			continue;
+		host_key_bare(json_object_get_string(x), a);
+		for (j = 0; j < i; j++) {
+			y = json_object_array_get_idx(alts, j);
+			if (!json_object_is_type(y, json_type_string) ||
+			    check_host_key(json_object_get_string(y)) != NULL)
+				continue;
+			host_key_bare(json_object_get_string(y), b);
+			if (strcmp(a, b) == 0) {
+				snprintf(ptr, sizeof(ptr),
+				    "/config/hostKeySha256Alternates/%zu", i);
+				verrs_add(e, ptr, "repeats item %zu", j);
+				break;
+			}
+		}
+	}
 }
 
 /* ------------------------------------------------------------ registry */
@@ -617,6 +661,8 @@ static const struct dfield f_sftp[] = {
 	    0, NULL, check_private_key },
 	SECRET_OPT("privateKeyPassphrase", LIM_SHORT_MAX, NULL),
 	LOC_OPT("hostKeySha256", LIM_SHORT_MAX, check_host_key),
+	{ "hostKeySha256Alternates", DF_STRLIST, DF_LOCATING, LIM_SHORT_MAX,
+	    0, LIM_SFTP_ALT_KEYS, NULL, check_host_key },
 	S_REQ("path", LIM_SHORT_MAX, NULL),
 	END
 };
@@ -849,6 +895,37 @@ check_string(const struct dfield *f, json_object *v, bool allow_placeholder,
 		verrs_add(e, ptr, "%s", msg);
 }
 
+/* DF_STRLIST: an array of at most f->max strings; each item's errors at
+ * its own pointer ("/config/x/2"). Never a secret, so no placeholder. */
+static void
+check_list(const struct dfield *f, json_object *v, const char *ptr,
+    struct verrs *e)
+{
+	char iptr[sizeof(e->v[0].pointer)];
+	json_object *item;
+	size_t n, i;
+
+	if (!json_object_is_type(v, json_type_array)) {
+		verrs_add(e, ptr, "must be an array");
+		return;
+	}
+	if ((n = json_object_array_length(v)) > (size_t)f->max) {
+		verrs_add(e, ptr, "must have at most %ld items", f->max);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		int w = snprintf(iptr, sizeof(iptr), "%s/%zu", ptr, i);
+
+		if (w < 0 || (size_t)w >= sizeof(iptr))
+			return;
+		item = json_object_array_get_idx(v, i);
+		if (!json_object_is_type(item, json_type_string))
+			verrs_add(e, iptr, "must be a string");
+		else
+			check_string(f, item, false, iptr, e);
+	}
+}
+
 static void
 check_value(const struct dfield *f, json_object *v, bool allow_placeholder,
     const char *ptr, struct verrs *e)
@@ -877,6 +954,9 @@ check_value(const struct dfield *f, json_object *v, bool allow_placeholder,
 			verrs_add(e, ptr, "must be a string");
 		else
 			check_string(f, v, allow_placeholder, ptr, e);
+		break;
+	case DF_STRLIST:
+		check_list(f, v, ptr, e);
 		break;
 	}
 }

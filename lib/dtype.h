@@ -25,7 +25,9 @@
 /* The literal every secret is redacted to, and which PUT may send back. */
 #define DTYPE_PLACEHOLDER "********"
 
-enum dfield_type { DF_STRING, DF_INT, DF_BOOL };
+/* DF_STRLIST: an array of at most `max` strings, each checked as a
+ * DF_STRING of the same row (maxlen, check). */
+enum dfield_type { DF_STRING, DF_INT, DF_BOOL, DF_STRLIST };
 
 #define DF_REQUIRED 0x1u
 #define DF_SECRET 0x2u
@@ -43,7 +45,8 @@ struct dfield {
 	enum dfield_type type;
 	unsigned flags;
 	size_t maxlen;            /* DF_STRING: max bytes; min 1 unless DF_EMPTY_OK */
-	long min, max;            /* DF_INT: inclusive range */
+	long min, max;            /* DF_INT: inclusive range; DF_STRLIST:
+	                             max items */
 	const char *const *oneof; /* DF_STRING: allowed values, NULL-terminated */
 	/* Extra per-value check; NULL when fine, else a static message. */
 	const char *(*check)(const char *value);

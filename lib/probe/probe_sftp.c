@@ -9,9 +9,15 @@
  *
  * Host key: decided in CURLOPT_SSH_HOSTKEYFUNCTION, which sees the raw key
  * blob; its SHA-256 in unpadded base64 is what `ssh-keygen -l` prints. With
- * a pin (hostKeySha256) the key must match it; without one the key is
- * accepted and, when the whole test succeeds, returned in
- * res->config_update so the service stores it (trust on first use).
+ * a pin (hostKeySha256) the key must match it or one of the
+ * hostKeySha256Alternates (a server that rotates its key, or offers several
+ * key types); without one the key is accepted and, when the whole test
+ * succeeds, returned in res->config_update so the service stores it (trust
+ * on first use). Whatever the outcome, once the server showed a key,
+ * TestResult.observed names it: hostKeySha256 ("SHA256:..."), hostKeyType
+ * (the key's algorithm name, "ssh-ed25519") and serverSoftware (the
+ * software part of the server's identification string, see
+ * libssh2_session_hostkey() below).
  * CURLOPT_SSH_HOST_PUBLIC_KEY_SHA256 is deliberately not used: curl 7.88
  * (lib/vssh/libssh2.c, ssh_check_fingerprint) skips the host key callback
  * whenever that option is set and reports a mismatch only in its error
@@ -34,6 +40,7 @@
  * file is overwritten with zeros, truncated and closed before the probe
  * returns.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +53,7 @@
 
 #include "bd_limits.h"
 #include "probe.h"
+#include "probe_banner.h"
 #include "wipe.h"
 #include "fdio.h"
 #include "url.h"
@@ -65,10 +73,15 @@ struct key_info {
 struct sftp_state {
 	/* host key */
 	const char *pin;           /* FP_LEN chars, or NULL: trust on first use */
+	const char (*alts)[FP_LEN + 1]; /* more accepted keys (with a pin) */
+	size_t nalts;
+	int matched;               /* 0: the pin, i > 0: alts[i - 1] */
 	bool key_seen;             /* the host key callback ran */
 	bool key_ok;               /* ... and accepted the key */
 	char seen[FP_LEN + 1];     /* fingerprint of the key the server showed */
 	const char *seen_type;     /* "ED25519", ... (static) */
+	char seen_alg[48];         /* "ssh-ed25519", ... from the key; "" */
+	char software[LIM_PROBE_BANNER_MAX + 1]; /* observed.serverSoftware */
 	/* login, from curl's informational text (CURLINFO_TEXT) */
 	bool auth_done;            /* "Authentication complete" */
 	bool key_failed;           /* public key authentication failed */
@@ -111,31 +124,142 @@ key_type_name(int t)
 }
 
 /*
+ * The server's identification string ("SSH-2.0-OpenSSH_9.2p1 Debian-2",
+ * RFC 4253 §4.2) is known to libssh2 only (libssh2_session_banner_get), and
+ * libcurl gives no access to its libssh2 session. So this file defines
+ * libssh2_session_hostkey() for the process (the executable's definition
+ * comes first in the dynamic symbol lookup, as for connect() in
+ * probe_smb.c): libcurl 7.88 calls it in ssh_check_fingerprint()
+ * (lib/vssh/libssh2.c) right before it hands the key to
+ * CURLOPT_SSH_HOSTKEYFUNCTION, on the same thread. The definition calls
+ * libssh2's own function (looked up in the libssh2 libcurl already loaded)
+ * and notes the session for this thread; on_hostkey() then reads the
+ * banner. A libcurl with another SSH backend never calls it: no
+ * serverSoftware then, nothing else changes.
+ */
+#define LIBSSH2_SONAME "libssh2.so.1"
+
+typedef const char *(*ssh_hostkey_fn)(void *, size_t *, int *);
+typedef const char *(*ssh_banner_fn)(void *);
+
+static _Thread_local void *ssh_session_seen;
+
+/* A function of the already-loaded libssh2 (never loads it). */
+static void *
+libssh2_sym(const char *name)
+{
+	void *lib = dlopen(LIBSSH2_SONAME, RTLD_LAZY | RTLD_NOLOAD);
+	void *f;
+
+	if (lib == NULL)
+		return NULL;
+	f = dlsym(lib, name);
+	/* libcurl keeps the library loaded; the handle only counted. */
+	dlclose(lib);
+	return f;
+}
+
+const char *libssh2_session_hostkey(void *session, size_t *len, int *type);
+
+const char *
+libssh2_session_hostkey(void *session, size_t *len, int *type)
+{
+	ssh_hostkey_fn real;
+	void *f = libssh2_sym("libssh2_session_hostkey");
+
+	ssh_session_seen = session;
+	if (f == NULL || f == (void *)libssh2_session_hostkey) {
+		if (len != NULL)
+			*len = 0;
+		return NULL;
+	}
+	memcpy(&real, &f, sizeof(real));
+	return real(session, len, type);
+}
+
+/* The software part of the identification string of the session
+ * libssh2_session_hostkey() saw on this thread, cleaned into out; "" when
+ * unknown. */
+static void
+ssh_server_software(char out[LIM_PROBE_BANNER_MAX + 1])
+{
+	void *session = ssh_session_seen, *f;
+	ssh_banner_fn banner_get;
+	const char *b, *sw;
+
+	out[0] = '\0';
+	ssh_session_seen = NULL;
+	if (session == NULL ||
+	    (f = libssh2_sym("libssh2_session_banner_get")) == NULL)
+		return;
+	memcpy(&banner_get, &f, sizeof(banner_get));
+	if ((b = banner_get(session)) == NULL)
+		return;
+	/* "SSH-protoversion-softwareversion SP comments": from the software
+	 * version on. */
+	sw = b;
+	if (strncmp(b, "SSH-", 4) == 0 && (sw = strchr(b + 4, '-')) != NULL)
+		sw++;
+	else
+		sw = b;
+	(void)probe_banner_clean(out, LIM_PROBE_BANNER_MAX + 1, sw,
+	    strnlen(sw, 255));
+}
+
+static void key_alg(const unsigned char *blob, size_t len, char *out,
+    size_t outsz);
+
+/* Whether fp is a key this probe accepts; sets st->matched. */
+static bool
+key_accepted(struct sftp_state *st, const char *fp)
+{
+	size_t i;
+
+	if (st->pin == NULL)
+		/* Trust on first use: a second connection of the same probe
+		 * must show the same key. */
+		return !st->key_seen || strcmp(fp, st->seen) == 0;
+	if (strcmp(fp, st->pin) == 0) {
+		st->matched = 0;
+		return true;
+	}
+	for (i = 0; i < st->nalts; i++)
+		if (strcmp(fp, st->alts[i]) == 0) {
+			st->matched = (int)i + 1;
+			return true;
+		}
+	return false;
+}
+
+/*
  * CURLOPT_SSH_HOSTKEYFUNCTION (curl 7.84+): key is the raw public key blob
  * the server sent (libssh2_session_hostkey). Its fingerprint is
  * base64(SHA-256(blob)) without padding, as OpenSSH prints it
- * (sshkey_fingerprint(), SSH_FP_BASE64). Accept when it equals the pin, or,
- * without a pin, when it is the first key seen in this probe (a second
- * connection of the same probe must show the same key).
+ * (sshkey_fingerprint(), SSH_FP_BASE64). Accept when it equals the pin or
+ * an alternate, or, without a pin, when it is the first key seen in this
+ * probe.
  */
 static int
 on_hostkey(void *clientp, int keytype, const char *key, size_t keylen)
 {
 	struct sftp_state *st = clientp;
 	unsigned char md[crypto_hash_sha256_BYTES];
-	char fp[FP_LEN + 1];
-	const char *want;
+	char fp[FP_LEN + 1], sw[LIM_PROBE_BANNER_MAX + 1];
 
+	ssh_server_software(sw);
+	if (sw[0] != '\0')
+		memcpy(st->software, sw, sizeof(st->software));
 	if (key == NULL || keylen == 0)
 		return CURLKHMATCH_MISMATCH;
 	crypto_hash_sha256(md, (const unsigned char *)key, keylen);
 	sodium_bin2base64(fp, sizeof(fp), md, sizeof(md),
 	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
-	/* Compare before recording: want may point at st->seen. */
-	want = st->pin != NULL ? st->pin : st->key_seen ? st->seen : NULL;
-	st->key_ok = want == NULL || strcmp(fp, want) == 0;
+	/* Compare before recording: the first key seen is compared with. */
+	st->key_ok = key_accepted(st, fp);
 	memcpy(st->seen, fp, sizeof(st->seen));
 	st->seen_type = key_type_name(keytype);
+	key_alg((const unsigned char *)key, keylen, st->seen_alg,
+	    sizeof(st->seen_alg));
 	st->key_seen = true;
 	return st->key_ok ? CURLKHMATCH_OK : CURLKHMATCH_MISMATCH;
 }
@@ -560,6 +684,27 @@ str_is(const unsigned char *s, size_t n, const char *lit)
 	return n == strlen(lit) && memcmp(s, lit, n) == 0;
 }
 
+/* The algorithm name a public key blob starts with (RFC 4253 §6.6:
+ * "ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"), or "" when it is not
+ * a short name of lower-case letters, digits and "-.@". */
+static void
+key_alg(const unsigned char *blob, size_t len, char *out, size_t outsz)
+{
+	const unsigned char *t;
+	size_t off = 0, tl, i;
+
+	out[0] = '\0';
+	if (!ssh_string(blob, len, &off, &t, &tl) || tl == 0 || tl >= outsz)
+		return;
+	for (i = 0; i < tl; i++)
+		if (!((t[i] >= 'a' && t[i] <= 'z') ||
+		    (t[i] >= '0' && t[i] <= '9') || t[i] == '-' ||
+		    t[i] == '.' || t[i] == '@'))
+			return;
+	memcpy(out, t, tl);
+	out[tl] = '\0';
+}
+
 static void
 openssh_key_info(const char *b64, size_t b64len, struct key_info *ki)
 {
@@ -646,6 +791,7 @@ struct sftp_probe {
 	long port;
 	struct keyfile kf;
 	char pinbuf[FP_LEN + 1], name[32];
+	char altbuf[LIM_SFTP_ALT_KEYS][FP_LEN + 1];
 	char url_dir[LIM_SFTP_URL_MAX], url_obj[LIM_SFTP_URL_MAX];
 	char rm[LIM_SFTP_PATH_MAX + 64];
 	char statvfs[LIM_SFTP_PATH_MAX + 64];
@@ -729,7 +875,12 @@ login_checks(struct sftp_probe *p, CURLcode cc, const char *what)
 
 	if (!p->connect_passed) {
 		if (st->key_seen && !st->key_ok) {
-			if (p->st.pin != NULL)
+			if (p->st.pin != NULL && st->nalts > 0)
+				probe_fail(p->res, CHECK_CONNECT, "host key does "
+				    "not match the pinned SHA256:%s or one of its "
+				    "%zu alternates; the server presented "
+				    "SHA256:%s", st->pin, st->nalts, st->seen);
+			else if (p->st.pin != NULL)
 				probe_fail(p->res, CHECK_CONNECT, "host key does "
 				    "not match the pinned SHA256:%s; the server "
 				    "presented SHA256:%s", st->pin, st->seen);
@@ -759,7 +910,11 @@ login_checks(struct sftp_probe *p, CURLcode cc, const char *what)
 			return false;
 		}
 		p->connect_idx = p->res->nchecks;
-		if (st->pin != NULL)
+		if (st->pin != NULL && st->matched > 0)
+			probe_pass(p->res, CHECK_CONNECT, "the server's %s host "
+			    "key matches the alternate SHA256:%s",
+			    st->seen_type, st->alts[st->matched - 1]);
+		else if (st->pin != NULL)
 			probe_pass(p->res, CHECK_CONNECT, "the server's %s host "
 			    "key matches the pinned SHA256:%s", st->seen_type,
 			    st->pin);
@@ -901,6 +1056,36 @@ remove_quietly(struct sftp_probe *p, const char *dirurl_full,
 	curl_slist_free_all(q);
 }
 
+/* hostKeySha256Alternates (validated by dtype) into p->altbuf; false after
+ * recording why not. */
+static bool
+read_alternates(struct sftp_probe *p, json_object *config)
+{
+	json_object *a, *v;
+	size_t i, n;
+
+	if (!json_object_object_get_ex(config, "hostKeySha256Alternates", &a) ||
+	    a == NULL)
+		return true;
+	n = json_object_is_type(a, json_type_array) ?
+	    json_object_array_length(a) : SIZE_MAX;
+	if (n > LIM_SFTP_ALT_KEYS)
+		goto bad;
+	for (i = 0; i < n; i++) {
+		v = json_object_array_get_idx(a, i);
+		if (!json_object_is_type(v, json_type_string) ||
+		    !normalise_pin(json_object_get_string(v), p->altbuf[i]))
+			goto bad;
+	}
+	p->st.alts = (const char (*)[FP_LEN + 1])p->altbuf;
+	p->st.nalts = n;
+	return true;
+bad:
+	probe_fail(p->res, CHECK_CONNECT, "the alternate host keys are not "
+	    "SHA256 fingerprints as ssh-keygen -l prints them");
+	return false;
+}
+
 /* The config's values, URLs and key file into *p; false after recording
  * why not. Nothing is sent yet. */
 static bool
@@ -935,6 +1120,8 @@ sftp_prepare(struct sftp_probe *p, json_object *config)
 			return false;
 		}
 		p->st.pin = p->pinbuf;
+		if (!read_alternates(p, config))
+			return false;
 	}
 	if (!p->password && !p->privkey) {
 		probe_fail(res, CHECK_AUTH, "the config has neither a password "
@@ -1184,6 +1371,23 @@ pin_host_key(struct sftp_probe *p)
 	    p->st.seen_type, fp);
 }
 
+/* TestResult.observed: the key the server presented (on success and
+ * failure alike, once the key exchange got that far) and its software. */
+static void
+observe(struct sftp_probe *p)
+{
+	char fp[FP_LEN + 8];
+
+	if (p->st.software[0] != '\0')
+		probe_observe_string(p->res, "serverSoftware", p->st.software);
+	if (!p->st.key_seen)
+		return;
+	snprintf(fp, sizeof(fp), "SHA256:%s", p->st.seen);
+	probe_observe_string(p->res, "hostKeySha256", fp);
+	if (p->st.seen_alg[0] != '\0')
+		probe_observe_string(p->res, "hostKeyType", p->st.seen_alg);
+}
+
 /* See probe.h: connect (host key), auth, target (list the directory),
  * write / read / delete of a probe object. */
 void
@@ -1199,6 +1403,7 @@ probe_sftp(const struct probe_env *env, json_object *config,
 	}
 	p->kf.fd = -1;
 	p->res = res;
+	ssh_session_seen = NULL;
 	p->env = env;
 	p->connect_idx = -1;
 	if (!sftp_prepare(p, config))
@@ -1219,6 +1424,7 @@ out:
 	if (p->created && p->x.h != NULL)
 		remove_quietly(p, p->url_dir, p->rm);
 	probe_xfer_cleanup(&p->x);
+	observe(p);
 	/* After the handle is gone: curl may have kept the file name. */
 	if (!keyfile_remove(&p->kf))
 		probe_warn(res, "the in-memory copy of the private key could "

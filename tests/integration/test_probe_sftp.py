@@ -12,7 +12,9 @@ stores the key; after the server's key changes the test fails naming both),
 a read-only directory (write), a missing directory (target), a path relative
 to the home directory, a refused delete (warning), a wrong password (auth),
 nothing listening (connect, fast), a server that accepts and never answers
-(bounded by probe_timeout), the SSRF spellings refused before any
+(bounded by probe_timeout), observed.hostKeySha256 / hostKeyType /
+serverSoftware on success and failure, hostKeySha256Alternates accepting a
+rotated key (and its validation), the SSRF spellings refused before any
 connection, the private key's temporary file (private while it exists, gone
 after every probe), and no secret in any response or log.
 """
@@ -285,6 +287,134 @@ def test_failed_test_does_not_pin(api, peer):
     p = assert_problem(r, 422)
     assert p["failedCheck"] == "auth"
     assert "once a test succeeds" in detail_of(p["lastTest"], "connect")
+
+
+def refused_clean(api, peer, b, check):
+    """refused() with clean details (other destinations may exist)."""
+    r, p, tr = refused(api, b, check)
+    assert_clean(peer, tr, r.text)
+    return p, tr
+
+
+def ssh_software(host, port):
+    """The software part of the server's identification line (RFC 4253
+    4.2: "SSH-2.0-<software> <comments>"), read here over a socket."""
+    with socket.create_connection((host, port), timeout=3) as s:
+        s.settimeout(3)
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = s.recv(1)
+            if not chunk:
+                break
+            line += chunk
+    text = line.decode("ascii").rstrip("\r\n")
+    assert text.startswith("SSH-2.0-"), text
+    return text[len("SSH-2.0-"):]
+
+
+def observed_of(peer, key):
+    return {"hostKeySha256": peer.fingerprint(key),
+            "hostKeyType": "ssh-ed25519",
+            "serverSoftware": ssh_software(peer.host, peer.port)}
+
+
+def test_observed_on_success_and_failure(api, peer):
+    """observed names the key the server presented whenever the key
+    exchange happened (issue 9 item 4), and the server's software."""
+    want = observed_of(peer, "host1")
+    assert want["serverSoftware"].startswith("OpenSSH_"), want
+    # Success (trust on first use), then a re-test with the pin.
+    d, tr = create_ok(api, peer, body(peer, password=peer.password))
+    assert tr["observed"] == want, tr
+    r = api.post("%s/%s/test" % (LIST, d["id"]))
+    assert r.status_code == 200 and r.json()["observed"] == want, r.text
+    # A wrong pin (connect fails), a wrong password (auth fails).
+    p, tr = refused_clean(api, peer, body(
+        peer, password=peer.password,
+        hostKeySha256=peer.fingerprint("host2")), "connect")
+    assert tr["observed"] == want, tr
+    p, tr = refused_clean(api, peer, body(peer, password=WRONG), "auth")
+    assert tr["observed"] == want, tr
+    # No key exchange, nothing observed.
+    p, tr = refused_clean(api, peer, body(peer, port=free_port(peer.host),
+                                         password=peer.password), "connect")
+    assert "observed" not in tr, tr
+
+
+def test_alternate_host_key_accepts_a_rotated_key(api, peer):
+    """Pinned key A plus alternate B: the server may present either; without
+    B the same server fails with the mismatch detail."""
+    fp1, fp2 = peer.fingerprint("host1"), peer.fingerprint("host2")
+    # Any spelling of the alternate (bare, padded) is accepted and stored
+    # as given.
+    alt = fp2[len("SHA256:"):] + "="
+    d, tr = create_ok(api, peer, body(peer, password=peer.password,
+                                      hostKeySha256=fp1,
+                                      hostKeySha256Alternates=[alt]))
+    assert "matches the pinned " + fp1 in detail_of(tr, "connect"), tr
+    assert d["config"]["hostKeySha256Alternates"] == [alt], d["config"]
+    g = api.get("%s/%s" % (LIST, d["id"])).json()
+    assert g["config"]["hostKeySha256Alternates"] == [alt], g["config"]
+    did = d["id"]
+    try:
+        peer.restart(hostkey="host2")
+        r = api.post("%s/%s/test" % (LIST, did))
+        assert r.status_code == 200, r.text
+        tr = r.json()
+        assert detail_of(tr, "connect") == (
+            "the server's ED25519 host key matches the alternate %s" % fp2), tr
+        assert tr["observed"] == observed_of(peer, "host2"), tr
+        # The pin is not replaced by the alternate that matched.
+        g = api.get("%s/%s" % (LIST, did)).json()
+        assert g["config"]["hostKeySha256"] == fp1, g["config"]
+        assert g["status"] == "active", g
+        # Without the alternate: the existing mismatch detail.
+        p, tr = refused_clean(api, peer, body(peer, password=peer.password,
+                                             hostKeySha256=fp1), "connect")
+        assert detail_of(tr, "connect") == (
+            "host key does not match the pinned %s; the server presented "
+            "%s" % (fp1, fp2)), tr
+        # With an alternate that is not the server's key either.
+        p, tr = refused_clean(api, peer, body(
+            peer, password=peer.password, hostKeySha256=fp1,
+            hostKeySha256Alternates=[fp1]), "connect")
+        assert detail_of(tr, "connect") == (
+            "host key does not match the pinned %s or one of its 1 "
+            "alternates; the server presented %s" % (fp1, fp2)), tr
+        assert tr["observed"]["hostKeySha256"] == fp2, tr
+    finally:
+        peer.restart(hostkey="host1")
+    r = api.post("%s/%s/test" % (LIST, did))
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("alts,pointers", [
+    ("SHA256:x", ["/config/hostKeySha256Alternates"]),
+    ({"a": 1}, ["/config/hostKeySha256Alternates"]),
+    (None, ["/config/hostKeySha256Alternates"]),
+    (["k"] * 5, ["/config/hostKeySha256Alternates"]),
+    ([1, "SHA256:abc", "", "MD5:x"],
+     ["/config/hostKeySha256Alternates/%d" % i for i in range(4)]),
+    (["@2", "@1", "@2="], ["/config/hostKeySha256Alternates/2"]),
+])
+def test_alternates_validation(api, peer, alts, pointers):
+    fp1, fp2 = peer.fingerprint("host1"), peer.fingerprint("host2")
+
+    def sub(v):
+        return {"@1": fp1, "@2": fp2, "@2=": fp2[7:] + "="}.get(v, v)
+    if isinstance(alts, list):
+        alts = [sub(a) for a in alts]
+    b = body(peer, password=peer.password, hostKeySha256=fp1)
+    b["config"]["hostKeySha256Alternates"] = alts  # null included
+    r = api.post(LIST, json=b)
+    p = assert_problem(r, 422)
+    assert sorted(e["pointer"] for e in p["errors"]) == sorted(pointers), p
+    # Alternates need a pin to add to.
+    r = api.post(LIST, json=body(peer, password=peer.password,
+                                 hostKeySha256Alternates=[fp2]))
+    p = assert_problem(r, 422)
+    assert [e["pointer"] for e in p["errors"]] == \
+        ["/config/hostKeySha256Alternates"], p
 
 
 # ---------------------------------------------------------- failures

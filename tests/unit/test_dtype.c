@@ -150,6 +150,12 @@ static const struct {
 	    "\"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\"}" },
 	{ "sftp", "{\"host\":\"2001:db8::2\",\"username\":\"b\","
 	    "\"password\":\"p\",\"path\":\"/\",\"port\":65535}" },
+	{ "sftp", "{\"host\":\"h\",\"username\":\"b\",\"password\":\"p\","
+	    "\"path\":\"/\",\"hostKeySha256\":\"SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU\","
+	    "\"hostKeySha256Alternates\":[\"SHA256:X2PBQKuE3McQ+hVwaboqstijk/l13I62I+OCvL+7vS8\",\"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\"]}" },
+	{ "sftp", "{\"host\":\"h\",\"username\":\"b\",\"password\":\"p\","
+	    "\"path\":\"/\",\"hostKeySha256\":\"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU\","
+	    "\"hostKeySha256Alternates\":[]}" },
 	{ "ftp", "{\"host\":\"ftp.example.com\",\"username\":\"u\","
 	    "\"password\":\"p\",\"path\":\"/up\"}" },
 	{ "ftp", "{\"host\":\"ftp.example.com\",\"port\":990,\"username\":\"u\","
@@ -604,6 +610,31 @@ static const struct bad bad[] = {
 	{ "host key md5 prefix", BODY("sftp", SFTP_MIN ",\"password\":\"p\","
 	    "\"hostKeySha256\":\"MD5:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSu\""),
 	    { "/config/hostKeySha256" } },
+	{ "alternates not an array", BODY("sftp", SFTP_MIN
+	    ",\"password\":\"p\",\"hostKeySha256\":\"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU\","
+	    "\"hostKeySha256Alternates\":\"X2PBQKuE3McQ+hVwaboqstijk/l13I62I+OCvL+7vS8\""),
+	    { "/config/hostKeySha256Alternates" } },
+	{ "alternates null", BODY("sftp", SFTP_MIN
+	    ",\"password\":\"p\",\"hostKeySha256\":\"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU\","
+	    "\"hostKeySha256Alternates\":null"),
+	    { "/config/hostKeySha256Alternates" } },
+	{ "alternates five", BODY("sftp", SFTP_MIN
+	    ",\"password\":\"p\",\"hostKeySha256\":\"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU\","
+	    "\"hostKeySha256Alternates\":[\"X2PBQKuE3McQ+hVwaboqstijk/l13I62I+OCvL+7vS8\",\"X2PBQKuE3McQ+hVwaboqstijk/l13I62I+OCvL+7vS8\",\"X2PBQKuE3McQ+hVwaboqstijk/l13I62I+OCvL+7vS8\","
+	    "\"X2PBQKuE3McQ+hVwaboqstijk/l13I62I+OCvL+7vS8\",\"X2PBQKuE3McQ+hVwaboqstijk/l13I62I+OCvL+7vS8\"]"), { "/config/hostKeySha256Alternates" } },
+	{ "alternates bad items", BODY("sftp", SFTP_MIN
+	    ",\"password\":\"p\",\"hostKeySha256\":\"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU\","
+	    "\"hostKeySha256Alternates\":[\"X2PBQKuE3McQ+hVwaboqstijk/l13I62I+OCvL+7vS8\",\"SHA256:abc\",7,\"\"]"),
+	    { "/config/hostKeySha256Alternates/1",
+	    "/config/hostKeySha256Alternates/2",
+	    "/config/hostKeySha256Alternates/3" } },
+	{ "alternates duplicate", BODY("sftp", SFTP_MIN
+	    ",\"password\":\"p\",\"hostKeySha256\":\"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU\","
+	    "\"hostKeySha256Alternates\":[\"SHA256:X2PBQKuE3McQ+hVwaboqstijk/l13I62I+OCvL+7vS8\",\"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU\","
+	    "\"X2PBQKuE3McQ+hVwaboqstijk/l13I62I+OCvL+7vS8=\"]"), { "/config/hostKeySha256Alternates/2" } },
+	{ "alternates without a pin", BODY("sftp", SFTP_MIN
+	    ",\"password\":\"p\",\"hostKeySha256Alternates\":[\"X2PBQKuE3McQ+hVwaboqstijk/l13I62I+OCvL+7vS8\"]"),
+	    { "/config/hostKeySha256Alternates" } },
 	{ "private key not PEM", BODY("sftp", SFTP_MIN ",\"privateKey\":"
 	    "\"hunter2\""), { "/config/privateKey" } },
 	{ "local relative", BODY("local", "\"path\":\"srv/backups\""),

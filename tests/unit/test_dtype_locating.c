@@ -46,7 +46,7 @@ static const struct classified LOCATING[] = {
 	{ "gcs", NONE, L("bucket", "prefix", "serviceAccountJson") },
 	{ "azure_blob", L("accountName", "endpoint"),
 	    L("accountKey", "sasToken", "container", "prefix") },
-	{ "sftp", L("host", "port", "hostKeySha256"),
+	{ "sftp", L("host", "port", "hostKeySha256", "hostKeySha256Alternates"),
 	    L("username", "password", "privateKey", "privateKeyPassphrase",
 	    "path") },
 	{ "ftp", L("host", "port", "tls"),
@@ -103,6 +103,12 @@ value(const struct dfield *f, int which)
 		return json_object_new_int(which == 0 ? 2022 : 2222);
 	case DF_BOOL:
 		return json_object_new_boolean(which == 0);
+	case DF_STRLIST: {
+		json_object *a = json_object_new_array();
+		snprintf(buf, sizeof(buf), "%s-item-%d", f->name, which);
+		json_object_array_add(a, json_object_new_string(buf));
+		return a;
+	}
 	case DF_STRING:
 	default:
 		snprintf(buf, sizeof(buf), "%s-value-%d", f->name, which);
@@ -230,9 +236,9 @@ test_locating_change_refused(void **state)
 			}
 		}
 	}
-	/* s3 1, azure 2, sftp 3, ftp 3, webdav 1, smb 2 fields; three ways
+	/* s3 1, azure 2, sftp 4, ftp 3, webdav 1, smb 2 fields; three ways
 	 * each. */
-	assert_int_equal(tried, 12 * 3);
+	assert_int_equal(tried, 13 * 3);
 }
 
 /* The same place with placeholders: merged; and a field that does not

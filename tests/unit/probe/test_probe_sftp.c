@@ -202,6 +202,83 @@ test_hostkey(void **state)
 	    CURLKHMATCH_MISMATCH);
 }
 
+/* Alternates: the pin or any alternate passes, and which one is known. */
+static void
+test_alternates(void **state)
+{
+	unsigned char blob[128];
+	size_t len = 0;
+	struct sftp_state st;
+	char alts[2][FP_LEN + 1] = {
+		"X2PBQKuE3McQ+hVwaboqstijk/l13I62I+OCvL+7vS8", FP1 };
+	const char *other = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";
+
+	(void)state;
+	assert_int_equal(sodium_base642bin(blob, sizeof(blob), host_pub,
+	    strlen(host_pub), NULL, &len, NULL,
+	    sodium_base64_VARIANT_ORIGINAL), 0);
+
+	memset(&st, 0, sizeof(st));
+	st.pin = other;
+	st.alts = (const char (*)[FP_LEN + 1])alts;
+	st.nalts = 2;
+	assert_int_equal(on_hostkey(&st, CURLKHTYPE_ED25519,
+	    (const char *)blob, len), CURLKHMATCH_OK);
+	assert_int_equal(st.matched, 2);
+	assert_string_equal(st.seen_alg, "ssh-ed25519");
+	/* Only the first alternate: the key is refused. */
+	memset(&st, 0, sizeof(st));
+	st.pin = other;
+	st.alts = (const char (*)[FP_LEN + 1])alts;
+	st.nalts = 1;
+	assert_int_equal(on_hostkey(&st, CURLKHTYPE_ED25519,
+	    (const char *)blob, len), CURLKHMATCH_MISMATCH);
+	assert_true(st.key_seen);
+	assert_string_equal(st.seen, FP1);
+	/* The pin itself still matches with alternates set (matched 0). */
+	memset(&st, 0, sizeof(st));
+	st.pin = FP1;
+	st.alts = (const char (*)[FP_LEN + 1])alts;
+	st.nalts = 1;
+	assert_int_equal(on_hostkey(&st, CURLKHTYPE_ED25519,
+	    (const char *)blob, len), CURLKHMATCH_OK);
+	assert_int_equal(st.matched, 0);
+	/* Without a pin, alternates are not consulted: trust on first use. */
+	memset(&st, 0, sizeof(st));
+	st.alts = (const char (*)[FP_LEN + 1])alts;
+	st.nalts = 1;
+	assert_int_equal(on_hostkey(&st, CURLKHTYPE_ED25519,
+	    (const char *)blob, len), CURLKHMATCH_OK);
+	/* No session seen on this thread: no software. */
+	assert_string_equal(st.software, "");
+}
+
+/* The algorithm name at the start of a key blob, and only a clean one. */
+static void
+test_key_alg(void **state)
+{
+	unsigned char blob[64];
+	char out[48];
+
+	(void)state;
+	memcpy(blob, "\0\0\0\x13" "ecdsa-sha2-nistp256\0\0\0\x08", 27);
+	key_alg(blob, 27, out, sizeof(out));
+	assert_string_equal(out, "ecdsa-sha2-nistp256");
+	key_alg(blob, 10, out, sizeof(out));          /* truncated */
+	assert_string_equal(out, "");
+	memcpy(blob, "\0\0\0\x04ssh\n", 8);            /* control char */
+	key_alg(blob, 8, out, sizeof(out));
+	assert_string_equal(out, "");
+	memcpy(blob, "\0\0\0\x07ssh-rsa", 11);
+	key_alg(blob, 11, out, 7);                      /* does not fit */
+	assert_string_equal(out, "");
+	key_alg(blob, 11, out, 8);
+	assert_string_equal(out, "ssh-rsa");
+	memcpy(blob, "\0\0\0\0", 4);                     /* empty */
+	key_alg(blob, 4, out, sizeof(out));
+	assert_string_equal(out, "");
+}
+
 /* ------------------------------------------------------ private keys */
 
 /* Throwaway keys made for this test (ssh-keygen -t ed25519, -N "" / "pp"). */
@@ -641,6 +718,8 @@ main(void)
 		cmocka_unit_test(test_statvfs),
 		cmocka_unit_test(test_pins),
 		cmocka_unit_test(test_hostkey),
+		cmocka_unit_test(test_alternates),
+		cmocka_unit_test(test_key_alg),
 		cmocka_unit_test(test_key_info),
 		cmocka_unit_test(test_debug_text),
 		cmocka_unit_test(test_login_outcomes),
