@@ -34,7 +34,9 @@
  * by probe_connect_timeout (see perform()).
  *
  * Details never contain curl's error buffer or any reply text (both quote
- * the server); at most an FTP reply code, a number.
+ * the server); at most an FTP reply code, a number. The one reply text
+ * reported is the greeting (the 220 reply that opens the control
+ * connection), cleaned into TestResult.observed.serverSoftware.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +47,7 @@
 
 #include "bd_limits.h"
 #include "clock.h"
+#include "probe_banner.h"
 #include "probe_http.h"
 #include "wipe.h"
 #include "url.h"
@@ -214,7 +217,43 @@ struct ftp_probe {
 	char *root_url, *dir_url, *file_url;
 	unsigned char data[LIM_PROBE_BYTES];
 	char name[32];
+	/* The greeting's first line (cleaned); done once the first reply
+	 * ended, whatever its code. */
+	struct {
+		char text[LIM_PROBE_BANNER_MAX + 1];
+		bool done;
+	} greeting;
 };
+
+/*
+ * CURLOPT_HEADERFUNCTION: for FTP, libcurl hands it every line of every
+ * server reply (lib/pingpong.c: "We pass all response-lines to the callback
+ * function registered for headers"), never a command of ours. Only the
+ * first reply is looked at: the greeting (RFC 959 §5.4, "220 Service ready
+ * for new user", possibly multi-line "220-" ... "220 "), which the server
+ * sends before the probe says anything, so it cannot echo the user name or
+ * the password as a later reply might ("331 Password required for bob").
+ */
+static size_t
+on_reply_line(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct ftp_probe *p = userp;
+	size_t len = size * nmemb;
+
+	if (p->greeting.done || len < 4 || data[0] < '1' || data[0] > '5' ||
+	    data[1] < '0' || data[1] > '9' || data[2] < '0' || data[2] > '9')
+		return len;
+	if (memcmp(data, "220", 3) != 0) {
+		p->greeting.done = true;
+		return len;
+	}
+	if (p->greeting.text[0] == '\0')
+		(void)probe_banner_clean(p->greeting.text,
+		    sizeof(p->greeting.text), data + 4, len - 4);
+	if (data[3] != '-')
+		p->greeting.done = true;
+	return len;
+}
 
 static size_t
 on_read(char *buf, size_t size, size_t nitems, void *userp)
@@ -622,6 +661,9 @@ setup(struct ftp_probe *p, const struct probe_env *env, long response_s,
 	    curl_easy_setopt(p->x.h, CURLOPT_READFUNCTION, on_read) !=
 	    CURLE_OK ||
 	    curl_easy_setopt(p->x.h, CURLOPT_READDATA, &p->up) != CURLE_OK ||
+	    curl_easy_setopt(p->x.h, CURLOPT_HEADERFUNCTION, on_reply_line) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(p->x.h, CURLOPT_HEADERDATA, p) != CURLE_OK ||
 	    /*
 	     * Every wait for a reply, also the QUIT curl sends when it closes
 	     * the cached connection at the end (curl_multi_add_handle copies
@@ -681,6 +723,8 @@ out:
 	 * result ignored: the failure is already recorded). */
 	if (created)
 		(void)run_delete(p, LIM_PROBE_CLEANUP_MIN_MS);
+	if (p->greeting.text[0] != '\0')
+		probe_observe_string(res, "serverSoftware", p->greeting.text);
 	/* The easy handle leaves the multi handle after every step, so the
 	 * two can go in any order. */
 	probe_xfer_cleanup(&p->x);

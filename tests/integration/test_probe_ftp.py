@@ -20,14 +20,21 @@ still goes to the control connection's address: nothing arrives at the
 address named); nothing listening (connect, fast); a server that accepts
 and never answers, plain and implicit TLS (bounded by probe_timeout); the
 SSRF spellings refused before any connection; no secret and no server
-reply text in any response, and no secret in the peers' logs.
+reply text in any response, and no secret in the peers' logs;
+observed.serverSoftware is the 220 greeting (plain, explicit and implicit
+TLS, and on a failed login), and a hostile greeting (control characters,
+JSON, 300 bytes) before replies that echo the user name and password
+leaves only its cleaned, capped first line there, never a reply to a
+command.
 """
 
 import os
 import re
 import secrets
 import shutil
+import socket
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -175,6 +182,87 @@ def create_fails(api, b, check):
     assert p["checks"][-1]["ok"] is False
     assert api.list() == before, "a failed create stored something"
     return p
+
+
+# ------------------------------------------------------------ observed
+
+@pytest.mark.parametrize("which", ["plain", "explicit", "implicit"])
+def test_greeting_is_observed_server_software(api, ftp, which):
+    peer = getattr(ftp, which)
+    d = create_ok(api, body(ftp, peer, new_dir(ftp)))
+    want = {"serverSoftware": "backupd-ftp-peer %s" % which}
+    assert d["lastTest"]["observed"] == want, d["lastTest"]
+    assert retest_ok(api, d)["observed"] == want
+
+
+def test_greeting_observed_on_failed_login(api, ftp):
+    p = create_fails(api, body(ftp, ftp.plain, new_dir(ftp), password=WRONG),
+                     "auth")
+    assert p["lastTest"]["observed"] == \
+        {"serverSoftware": "backupd-ftp-peer plain"}, p["lastTest"]
+
+
+def test_nothing_listening_observes_nothing(api, ftp):
+    p = create_fails(api, body(ftp, ftp.plain, "x",
+                               port=free_port(ftp.host)), "connect")
+    assert "observed" not in p["lastTest"], p["lastTest"]
+
+
+class EchoingFtp:
+    """A hostile FTP server: a multi-line greeting full of control
+    characters, JSON and a 300-byte line, then replies that quote the
+    user name and the password back."""
+
+    GREETING = (b"220-\x1b[31mEvil\x07FTP\t\"},\"x\":{\x00" +
+                b"y" * 300 + b"\r\r\n220 second line\r\n")
+
+    def __init__(self, host):
+        self.sock = socket.create_server((host, 0))
+        self.port = self.sock.getsockname()[1]
+        self.got = []
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        try:
+            c, _ = self.sock.accept()
+        except OSError:
+            return
+        with c:
+            c.settimeout(5)
+            c.sendall(self.GREETING)
+            f = c.makefile("rb")
+            for line in f:
+                cmd = line.decode(errors="replace").strip()
+                self.got.append(cmd)
+                if cmd.startswith("USER "):
+                    c.sendall(b"331 Password required for %s\r\n" %
+                              cmd[5:].encode())
+                elif cmd.startswith("PASS "):
+                    c.sendall(b"530 Login incorrect: %s\r\n" %
+                              cmd[5:].encode())
+                else:
+                    c.sendall(b"500 %s\r\n" % cmd.encode())
+
+    def close(self):
+        self.sock.close()
+        self.thread.join(5)
+
+
+def test_hostile_greeting_is_cleaned_and_never_echoes_secrets(api, ftp):
+    s = EchoingFtp(ftp.host)
+    try:
+        b = body(ftp, ftp.plain, "x", port=s.port)
+        p = create_fails(api, b, "auth")
+        r_text = str(p)
+    finally:
+        s.close()
+    assert "PASS " + PASSWORD in s.got, s.got  # the server did see it
+    obs = p["lastTest"]["observed"]
+    # Control characters become one space; capped at 100 bytes.
+    head = '[31mEvil FTP "},"x":{ '
+    assert obs == {"serverSoftware": head + "y" * (100 - len(head))}, obs
+    assert PASSWORD not in r_text and ftp.user not in str(obs)
 
 
 # -------------------------------------------------------------- success

@@ -409,12 +409,14 @@ def test_alternates_validation(api, peer, alts, pointers):
     r = api.post(LIST, json=b)
     p = assert_problem(r, 422)
     assert sorted(e["pointer"] for e in p["errors"]) == sorted(pointers), p
+    assert api.list() == []
     # Alternates need a pin to add to.
     r = api.post(LIST, json=body(peer, password=peer.password,
                                  hostKeySha256Alternates=[fp2]))
     p = assert_problem(r, 422)
     assert [e["pointer"] for e in p["errors"]] == \
         ["/config/hostKeySha256Alternates"], p
+    assert api.list() == []
 
 
 # ---------------------------------------------------------- failures
