@@ -19,7 +19,9 @@
  *
  * Response bodies (HTML error pages, XML) are never quoted: a status maps to
  * a sentence of ours, and the only thing read from a body is whether the
- * PROPFIND answer says "collection".
+ * PROPFIND answer says "collection" (and its RFC 4331 quota, for
+ * TestResult.capacity). The PROPFIND answer's Server header (RFC 9110
+ * §10.2.4), cleaned, is TestResult.observed.serverSoftware.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,7 @@
 #include <sodium.h>
 
 #include "bd_limits.h"
+#include "probe_banner.h"
 #include "probe_http.h"
 #include "url.h"
 
@@ -266,6 +269,22 @@ dav_capacity(const struct dav *d, const struct probe_xfer *x,
 	    avail <= INT64_MAX - used ? avail + used : -1, used, avail);
 }
 
+/* observed.serverSoftware: the first Server header of the last answer
+ * (after an auth challenge, the answer to the authenticated request). */
+static void
+dav_server_software(const struct probe_xfer *x, struct probe_result *res)
+{
+	struct curl_header *h = NULL;
+	char sw[LIM_PROBE_BANNER_MAX + 1];
+
+	if (curl_easy_header(x->h, "Server", 0, CURLH_HEADER, -1, &h) !=
+	    CURLHE_OK || h == NULL || h->value == NULL)
+		return;
+	if (probe_banner_clean(sw, sizeof(sw), h->value,
+	    strnlen(h->value, LIM_PROBE_MAX_RESPONSE)) > 0)
+		probe_observe_string(res, "serverSoftware", sw);
+}
+
 /*
  * One request on a fresh policed handle (probe_curl): method, url, optional
  * body with its Content-Type, "Depth: 0" when depth0. The caller calls
@@ -439,6 +458,7 @@ check_collection(const struct dav *d, struct probe_result *res)
 	}
 	probe_pass(res, CHECK_CONNECT, d->tls ? "connected over HTTPS; the "
 	    "server's certificate is trusted" : "connected over plain HTTP");
+	dav_server_software(&x, res);
 	if (!check_auth(d, &x, status, res) ||
 	    !check_target(d, &x, status, res))
 		goto out;

@@ -8,11 +8,15 @@ missing collection -> target, a read-only collection -> write, a refused
 DELETE -> success with a warning, the plain-http warning, nothing listening
 -> connect (fast), a server that accepts and never answers -> bounded by
 probe_timeout, the SSRF spellings refused before any connection, no secret
-and no Apache error page text in any response.
+and no Apache error page text in any response; observed.serverSoftware is
+Apache's Server header (on success and on a refused login), and a hostile
+Server header leaves only its cleaned, capped text.
 """
 
 import os
 import re
+import socket
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -83,6 +87,108 @@ def create_fails(api, b, check):
     r, p, tr = refused(api, b, check, (PASSWORD, WRONG), APACHE_PAGE)
     assert_clean(tr)
     return p, tr
+
+
+# ------------------------------------------------------------ observed
+
+
+def apache_server_header(peer):
+    """The Server header Apache sends, read here over a socket."""
+    with socket.create_connection((peer.host, peer.http_port), timeout=3) as s:
+        s.sendall(b"HEAD /dav/ HTTP/1.0\r\n\r\n")
+        s.settimeout(3)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    for line in data.split(b"\r\n"):
+        if line.lower().startswith(b"server:"):
+            return line[7:].strip().decode("ascii")
+    raise AssertionError("no Server header: %r" % data)
+
+
+def test_server_header_is_observed(api, peer):
+    want = {"serverSoftware": apache_server_header(peer)}
+    assert want["serverSoftware"].startswith("Apache"), want
+    d, tr = create_ok(api, body(peer.url("basic"), USER, PASSWORD))
+    assert tr["observed"] == want, tr
+    r = api.post("%s/%s/test" % (LIST, d["id"]))
+    assert r.status_code == 200 and r.json()["observed"] == want, r.text
+    # A refused login still got an answer with the header.
+    p, tr = create_fails(api, body(peer.url("basic"), USER, WRONG), "auth")
+    assert tr["observed"] == want, tr
+    p, tr = create_fails(api, body("http://%s:%d/dav/" % (
+        peer.host, free_port(peer.host))), "connect")
+    assert "observed" not in tr, tr
+
+
+class HostileServerHeader:
+    """Answers PROPFIND as a collection with a Server header full of
+    control characters, JSON and 300 bytes; refuses everything else."""
+
+    SERVER = b"\x1bEvil\x7f\x01DAV\t\"},{\xff\xfe" + b"z" * 300
+
+    def __init__(self, host):
+        self.sock = socket.create_server((host, 0))
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                c.settimeout(5)
+                try:
+                    self.one(c)
+                except OSError:
+                    pass
+
+    def one(self, c):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = c.recv(4096)
+            if not chunk:
+                return
+            data += chunk
+        head, rest = data.split(b"\r\n\r\n", 1)
+        m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+        need = int(m.group(1)) if m else 0
+        while len(rest) < need:
+            chunk = c.recv(4096)
+            if not chunk:
+                return
+            rest += chunk
+        if head.startswith(b"PROPFIND "):
+            status, payload = b"207 Multi-Status", MULTISTATUS
+        else:
+            status, payload = b"403 Forbidden", b""
+        c.sendall(b"HTTP/1.1 " + status + b"\r\nServer: " + self.SERVER +
+                  b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                  % len(payload) + payload)
+
+    def url(self):
+        return "http://%s:%d/dav/" % (self.sock.getsockname()[0], self.port)
+
+    def close(self):
+        self.sock.close()
+        self.thread.join(5)
+
+
+def test_hostile_server_header_is_cleaned(api, peer):
+    srv = HostileServerHeader(peer.host)
+    try:
+        p, tr = create_fails(api, body(srv.url()), "write")
+    finally:
+        srv.close()
+    head = 'Evil DAV "},{ '
+    assert tr["observed"] == {"serverSoftware": head + "z" * (100 - len(head))
+                              }, tr
 
 
 # ------------------------------------------------------------- success
