@@ -15,16 +15,28 @@
  *      AccessDenied here is not a failure; the bucket is then confirmed by
  *      the upload (NoSuchBucket from the PUT still fails target).
  *   2. PutObject of a 64-byte probe object <prefix>.backupd-probe-<hex>
- *      (with x-amz-storage-class when storageClass is set) — write.
- *   3. GetObject, compared byte for byte — read.
- *   4. DeleteObject — delete; a refusal is a warning.
- * The minimal IAM policy (s3:PutObject, s3:GetObject, s3:DeleteObject on
- * arn:aws:s3:::bucket/prefix*) is in the README's S3 section.
+ *      (with x-amz-storage-class when storageClass is set, and its SHA-256
+ *      checksum, which S3 requires of any upload to a bucket with an
+ *      Object Lock default retention) — write.
+ *   3. GetObject, compared byte for byte — read; its Object Lock headers
+ *      become observed.objectLock.
+ *   4. DeleteObject — delete; a refusal is a warning. In a versioned
+ *      bucket (the upload answered x-amz-version-id) the version is
+ *      deleted (DeleteObject with versionId, s3:DeleteObjectVersion) so
+ *      nothing stays behind; when that is refused, or Object Lock holds
+ *      the object, a plain DeleteObject hides it behind a delete marker and
+ *      a warning says how long it stays.
+ * Nothing else: never ListBuckets, CreateBucket or HeadBucket (a key
+ * allowed only one prefix may not call it: it has no s3:prefix), and every
+ * request stays under the prefix. The minimal IAM policy is in
+ * docs/destinations/s3.md; a refusal names the permission the step needs.
  *
- * Only the error <Code> of an answer (S3 API Reference, "Error responses")
- * and the x-amz-bucket-region header are read; details are our own
- * sentences and quote only what the user configured, a region name that
- * passed s3util_region_ok, or an error code that passed s3util_error_code.
+ * Only the error <Code> of an answer (S3 API Reference, "Error responses"),
+ * the region a wrong-region error names (<Region>, <Endpoint>) and the
+ * headers of struct s3util_headers are read; details are our own sentences
+ * and quote only what the user configured, a region name that passed
+ * s3util_region_ok, an Object Lock mode and date that were parsed, or an
+ * error code that passed s3util_error_code.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +46,7 @@
 #include <sodium.h>
 
 #include "bd_limits.h"
+#include "clock.h"
 #include "probe_http.h"
 #include "s3util.h"
 #include "wipe.h"
@@ -54,14 +67,17 @@ struct s3 {
 	char *key;                /* prefix + probe name, malloc'd */
 	bool connected;           /* the connect check is recorded */
 	bool list_denied;         /* ListBucket refused: target not yet known */
+	bool region_observed;     /* observed.bucketRegion is set */
+	char version[S3UTIL_VERSION_MAX]; /* the probe object's version, "" */
+	struct s3util_headers lock;       /* GetObject's Object Lock headers */
 };
 
 /* What came back for one request. */
 struct answer {
 	long status;
 	char code[S3UTIL_CODE_MAX];        /* S3 error code, "" if none */
-	char region[S3UTIL_REGION_MAX];    /* x-amz-bucket-region if valid */
-	bool region_seen;                  /* header present (valid or not) */
+	char eregion[S3UTIL_REGION_MAX];   /* region the error names, "" */
+	struct s3util_headers h;           /* the headers the probe reads */
 };
 
 static bool
@@ -74,38 +90,23 @@ bool_of(json_object *config, const char *name)
 	    json_object_get_boolean(v);
 }
 
-/*
- * CURLOPT_HEADERFUNCTION: keep x-amz-bucket-region when its value is a
- * plausible region name (S3 API Reference, HeadBucket: "x-amz-bucket-region
- * — the Region that the bucket is located"). Nothing else is kept, and
- * nothing longer than a region is copied.
- */
+/* CURLOPT_HEADERFUNCTION: the headers of struct s3util_headers, each
+ * checked before it is kept (s3util_header); nothing else. */
 static size_t
 on_header(char *buf, size_t size, size_t nitems, void *userp)
 {
-	static const char name[] = "x-amz-bucket-region:";
 	struct answer *a = userp;
-	size_t len = size * nitems, nl = sizeof(name) - 1, vlen;
-	const char *v;
 
-	if (len <= nl || strncasecmp(buf, name, nl) != 0)
-		return len;
-	a->region_seen = true;
-	v = buf + nl;
-	vlen = len - nl;
-	while (vlen > 0 && (*v == ' ' || *v == '\t')) {
-		v++;
-		vlen--;
-	}
-	while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' ||
-	    v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-		vlen--;
-	if (s3util_region_ok(v, vlen)) {
-		memcpy(a->region, v, vlen);
-		a->region[vlen] = '\0';
-	} else
-		a->region[0] = '\0';
-	return len;
+	s3util_header(&a->h, buf, size * nitems);
+	return size * nitems;
+}
+
+/* observed.bucketRegion: the region the bucket answered from. */
+static void
+observe_region(struct s3 *s, const char *region)
+{
+	probe_observe_string(s->res, "bucketRegion", region);
+	s->region_observed = true;
 }
 
 /* Append "name: value" to *l; false when out of memory. The line is built
@@ -141,12 +142,15 @@ s3_request(struct s3 *s, struct probe_xfer *x, const char *method,
 {
 	unsigned char hash[crypto_hash_sha256_BYTES];
 	char hex[2 * crypto_hash_sha256_BYTES + 1];
+	char b64[sodium_base64_ENCODED_LEN(crypto_hash_sha256_BYTES,
+	    sodium_base64_VARIANT_ORIGINAL)];
 	struct curl_slist *hdrs = NULL;
 	char *url = NULL;
 	CURLcode cc;
 	bool ok = false;
 
 	memset(a, 0, sizeof(*a));
+	s3util_headers_init(&a->h);
 	if (probe_curl(x, s->env, S3_PROTOCOLS) != BD_OK) {
 		probe_fail(s->res, otherwise, "%s failed (internal error)",
 		    what);
@@ -162,7 +166,20 @@ s3_request(struct s3 *s, struct probe_xfer *x, const char *method,
 	crypto_hash_sha256(hash, body != NULL ? body : (const unsigned char *)"",
 	    bodylen);
 	sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+	sodium_bin2base64(b64, sizeof(b64), hash, sizeof(hash),
+	    sodium_base64_VARIANT_ORIGINAL);
+	/*
+	 * An upload carries its checksum: "The Content-MD5 or
+	 * x-amz-sdk-checksum-algorithm header is required for any request to
+	 * upload an object with a retention period configured using Amazon S3
+	 * Object Lock" (S3 API Reference, PutObject); x-amz-checksum-sha256
+	 * is the value S3 then verifies (S3 User Guide, "Checking object
+	 * integrity"). libsodium has SHA-256, not MD5.
+	 */
 	if (!add_header(&hdrs, "x-amz-content-sha256", hex) ||
+	    (body != NULL &&
+	    (!add_header(&hdrs, "x-amz-checksum-sha256", b64) ||
+	    !add_header(&hdrs, "x-amz-sdk-checksum-algorithm", "SHA256"))) ||
 	    (s->token != NULL &&
 	    !add_header(&hdrs, "x-amz-security-token", s->token)) ||
 	    (body != NULL && s->sclass != NULL &&
@@ -220,8 +237,14 @@ s3_request(struct s3 *s, struct probe_xfer *x, const char *method,
 		probe_pass(s->res, CHECK_CONNECT, "the endpoint answered");
 		s->connected = true;
 	}
-	if (a->status < 200 || a->status > 299)
+	if (a->status < 200 || a->status > 299) {
 		(void)s3util_error_code(x->body, x->len, a->code);
+		(void)s3util_error_region(x->body, x->len, a->eregion);
+	}
+	/* Any answer about the bucket may say where it is (HeadBucket,
+	 * redirects and errors carry x-amz-bucket-region). */
+	if (a->h.region[0] != '\0')
+		observe_region(s, a->h.region);
 	ok = true;
 out:
 	probe_headers_free(hdrs);	/* it may hold the session token */
@@ -291,38 +314,79 @@ auth_failure(struct s3 *s, const struct answer *a)
 }
 
 /*
- * A bucket in another region: AWS answers 301 PermanentRedirect, or 400
- * AuthorizationHeaderMalformed when the signature's region is wrong, and
- * names the bucket's region in x-amz-bucket-region (S3 User Guide,
- * "Making requests", "Temporary redirects"/"Permanent redirects"). Returns
- * true after recording the target failure.
+ * A bucket in another region: AWS answers 301 PermanentRedirect (the
+ * endpoint is another region's) with the right one in <Endpoint>, or 400
+ * AuthorizationHeaderMalformed (the signature's region is wrong) with it
+ * in <Region>, and either names it in x-amz-bucket-region (S3 User Guide,
+ * "Making requests", "Request redirection and the REST API"; S3 API
+ * Reference, "Error responses", HeadBucket). The detail says which region
+ * to set. Returns true after recording the target failure.
  */
 static bool
 region_failure(struct s3 *s, const struct answer *a)
 {
-	bool moved = a->status == 301 || code_is(a, "PermanentRedirect") ||
+	bool redirect = a->status == 301 || code_is(a, "PermanentRedirect");
+	bool moved = redirect ||
 	    code_is(a, "IllegalLocationConstraintException") ||
 	    code_is(a, "AuthorizationHeaderMalformed");
+	const char *r = a->h.region[0] != '\0' ? a->h.region :
+	    moved ? a->eregion : "";
 
 	if (is2xx(a))
 		return false;
-	if (a->region[0] != '\0' && strcmp(a->region, s->loc.region) != 0) {
+	if (r[0] != '\0')
+		observe_region(s, r);
+	if (r[0] != '\0' && strcmp(r, s->loc.region) != 0) {
+		/* A redirect from a configured endpoint: that endpoint serves
+		 * another region, so the region alone does not fix it. */
 		probe_fail(s->res, CHECK_TARGET, "bucket '%s' is in region "
-		    "'%s', not '%s'", s->loc.bucket, a->region, s->loc.region);
+		    "'%s', not '%s': set region to '%s'%s", s->loc.bucket, r,
+		    s->loc.region, r, redirect && s->loc.endpoint != NULL ?
+		    " and an endpoint of that region" : "");
 		return true;
 	}
-	if (moved && a->region_seen && a->region[0] == '\0') {
+	if (r[0] != '\0' && redirect) {
+		probe_fail(s->res, CHECK_TARGET, "bucket '%s' is in region "
+		    "'%s', which this endpoint does not serve: set an endpoint "
+		    "of that region", s->loc.bucket, r);
+		return true;
+	}
+	if (moved && a->h.region_seen && a->h.region[0] == '\0') {
 		probe_fail(s->res, CHECK_TARGET, "bucket '%s' is in another "
 		    "region than '%s'", s->loc.bucket, s->loc.region);
 		return true;
 	}
-	if (a->status == 301 || code_is(a, "PermanentRedirect")) {
+	if (redirect) {
 		probe_fail(s->res, CHECK_TARGET, "bucket '%s' must be "
 		    "addressed through another endpoint or region than '%s'",
 		    s->loc.bucket, s->loc.region);
 		return true;
 	}
 	return false;
+}
+
+/*
+ * "<what> was refused (AccessDenied): the key needs <perm> on
+ * <bucket>/<prefix>*" into buf: a 403 names the permission the step
+ * needs (IAM resource arn:aws:s3:::<bucket>/<prefix>*).
+ */
+static const char *
+refusal(const struct s3 *s, const struct answer *a, const char *what,
+    const char *perm, char *buf, size_t size)
+{
+	char st[96];
+
+	snprintf(buf, size, "%s was refused (%s): the key needs %s on %s/%s*",
+	    what, a->code[0] != '\0' ? a->code :
+	    probe_status_text(st, sizeof(st), a->status, ""), perm,
+	    s->loc.bucket, s->prefix);
+	return buf;
+}
+
+static bool
+denied(const struct answer *a)
+{
+	return code_is(a, "AccessDenied") || code_is(a, "AllAccessDisabled");
 }
 
 /* "the server answered HTTP 503 (SlowDown) while <what>". */
@@ -365,7 +429,7 @@ step_list(struct s3 *s)
 		    s->loc.bucket);
 		goto out;
 	}
-	if (code_is(&a, "AccessDenied") || code_is(&a, "AllAccessDisabled")) {
+	if (code_is(&a, "AccessDenied")) {
 		/* Signed correctly, not allowed to list: the upload decides
 		 * whether the bucket exists. */
 		probe_pass(s->res, CHECK_AUTH, "the credentials were accepted");
@@ -389,6 +453,7 @@ out:
 static bool
 step_put(struct s3 *s, const unsigned char *data)
 {
+	char buf[PROBE_DETAIL_MAX];
 	struct probe_xfer x;
 	struct answer a;
 	bool ok = false;
@@ -400,10 +465,12 @@ step_put(struct s3 *s, const unsigned char *data)
 	if (is2xx(&a)) {
 		if (s->list_denied)
 			probe_pass(s->res, CHECK_TARGET, "bucket '%s' exists "
-			    "(listing not permitted, not needed for backups)",
+			    "(listing not permitted: s3:ListBucket on '%s' is "
+			    "optional, backups do not need it)", s->loc.bucket,
 			    s->loc.bucket);
 		probe_pass(s->res, CHECK_WRITE, "wrote a %d-byte probe object "
 		    "'%s'", LIM_PROBE_BYTES, s->key);
+		memcpy(s->version, a.h.version, sizeof(s->version));
 		ok = true;
 		goto out;
 	}
@@ -414,15 +481,10 @@ step_put(struct s3 *s, const unsigned char *data)
 	}
 	if (s->list_denied && region_failure(s, &a))
 		goto out;
-	if (code_is(&a, "AccessDenied") || code_is(&a, "AllAccessDisabled")) {
-		if (s->prefix[0] != '\0')
-			probe_fail(s->res, CHECK_WRITE, "the credentials may "
-			    "not write under prefix '%s' in bucket '%s' "
-			    "(s3:PutObject)", s->prefix, s->loc.bucket);
-		else
-			probe_fail(s->res, CHECK_WRITE, "the credentials may "
-			    "not write to bucket '%s' (s3:PutObject)",
-			    s->loc.bucket);
+	if (denied(&a)) {
+		probe_fail(s->res, CHECK_WRITE, "%s", refusal(s, &a,
+		    "uploading the probe object", "s3:PutObject", buf,
+		    sizeof(buf)));
 		goto out;
 	}
 	if (code_is(&a, "InvalidStorageClass")) {
@@ -441,10 +503,52 @@ out:
 	return ok;
 }
 
+/*
+ * observed.objectLock from GetObject's headers (S3 API Reference,
+ * GetObject: x-amz-object-lock-mode, -retain-until-date and -legal-hold,
+ * returned to a caller allowed s3:GetObjectRetention /
+ * s3:GetObjectLegalHold): {"mode", "retainUntil", "legalHold"}, null
+ * where not reported. Nothing when none was.
+ */
+static void
+observe_lock(struct s3 *s, const struct s3util_headers *h)
+{
+	char ts[CLOCK_TEXT_MAX];
+	const char *mode = s3util_lock_mode_name(h->lock_mode);
+	json_object *o;
+
+	if (mode == NULL && !h->retain_seen && h->legal_hold < 0)
+		return;
+	s->lock = *h;
+	if ((o = json_object_new_object()) == NULL)
+		return;
+	json_object_object_add(o, "mode", mode != NULL ?
+	    json_object_new_string(mode) : NULL);
+	if (h->retain_seen)
+		clock_format_ms(h->retain_until_ms, CLOCK_RFC3339, ts);
+	json_object_object_add(o, "retainUntil", h->retain_seen ?
+	    json_object_new_string(ts) : NULL);
+	json_object_object_add(o, "legalHold", h->legal_hold < 0 ? NULL :
+	    json_object_new_boolean(h->legal_hold == 1));
+	probe_observe(s->res, "objectLock", o);
+}
+
+/* Whether Object Lock keeps the probe object now: a retention date in the
+ * future under a mode, or a legal hold (S3 User Guide, "Locking objects
+ * with Object Lock"). */
+static bool
+lock_holds(const struct s3 *s)
+{
+	return (s->lock.lock_mode != S3UTIL_LOCK_NONE && s->lock.retain_seen &&
+	    s->lock.retain_until_ms > clock_real_ms()) ||
+	    s->lock.legal_hold == 1;
+}
+
 /* 3. GetObject and compare: read. */
 static bool
 step_get(struct s3 *s, const unsigned char *data)
 {
+	char buf[PROBE_DETAIL_MAX];
 	struct probe_xfer x;
 	struct answer a;
 	bool ok = false;
@@ -454,6 +558,7 @@ step_get(struct s3 *s, const unsigned char *data)
 	    "reading the probe object back"))
 		goto out;
 	if (is2xx(&a)) {
+		observe_lock(s, &a.h);
 		ok = probe_read_back(s->res, &x, data, LIM_PROBE_BYTES);
 		goto out;
 	}
@@ -470,9 +575,10 @@ step_get(struct s3 *s, const unsigned char *data)
 		ok = true;
 		goto out;
 	}
-	if (code_is(&a, "AccessDenied")) {
-		probe_fail(s->res, CHECK_READ, "the credentials may not read "
-		    "objects back (s3:GetObject), which restores need");
+	if (denied(&a)) {
+		probe_fail(s->res, CHECK_READ, "%s, which restores need",
+		    refusal(s, &a, "reading the probe object back",
+		    "s3:GetObject", buf, sizeof(buf)));
 		goto out;
 	}
 	if (code_is(&a, "NoSuchKey") || a.status == 404) {
@@ -486,6 +592,38 @@ out:
 	return ok;
 }
 
+/*
+ * The warning for a probe object whose version stays after the delete
+ * marker hid it: until its retention ends or its legal hold is lifted
+ * (Object Lock), or because deleting the version was refused (`va`), or
+ * because the bucket keeps versions.
+ */
+static void
+warn_kept_version(struct s3 *s, const struct answer *va)
+{
+	char ts[CLOCK_TEXT_MAX], buf[PROBE_DETAIL_MAX];
+
+	if (lock_holds(s) && s->lock.legal_hold != 1) {
+		clock_format_ms(s->lock.retain_until_ms, CLOCK_RFC3339, ts);
+		probe_warn(s->res, "the probe object '%s' in bucket '%s' stays "
+		    "until its retention ends on %s (Object Lock, %s mode); a "
+		    "delete marker hides it", s->key, s->loc.bucket, ts,
+		    s3util_lock_mode_name(s->lock.lock_mode));
+	} else if (lock_holds(s))
+		probe_warn(s->res, "the probe object '%s' in bucket '%s' stays "
+		    "until its legal hold is removed (Object Lock); a delete "
+		    "marker hides it", s->key, s->loc.bucket);
+	else if (va != NULL)
+		probe_warn(s->res, "the probe object '%s' stays as an old "
+		    "version: %s (or Object Lock retains it)", s->key,
+		    refusal(s, va, "deleting its version",
+		    "s3:DeleteObjectVersion", buf, sizeof(buf)));
+	else
+		probe_warn(s->res, "bucket '%s' keeps object versions: the "
+		    "probe object '%s' stays as an old version until a "
+		    "lifecycle rule or you remove it", s->loc.bucket, s->key);
+}
+
 /* 4. DeleteObject: delete; a refusal is a warning (issue 3). When quiet
  * (cleanup after a failed read) nothing is recorded. */
 static void
@@ -494,8 +632,10 @@ step_delete(struct s3 *s, bool quiet)
 	struct probe_result scratch;
 	struct probe_result *keep = s->res;
 	struct probe_xfer x;
-	struct answer a;
-	char st[96];
+	struct answer a, va;
+	char st[96], buf[PROBE_DETAIL_MAX];
+	char *vq = NULL;
+	bool vrefused = false;
 
 	memset(&x, 0, sizeof(x));
 	if (quiet) {
@@ -503,21 +643,49 @@ step_delete(struct s3 *s, bool quiet)
 		scratch.failed = -1;
 		s->res = &scratch;
 	}
+	/*
+	 * A versioned bucket: delete the version itself, which removes the
+	 * object for good instead of stacking a delete marker on it (S3 User
+	 * Guide, "Deleting object versions from a versioning-enabled
+	 * bucket"). Not while Object Lock holds it: S3 refuses that.
+	 */
+	if (s->version[0] != '\0' && !lock_holds(s) &&
+	    (vq = s3util_version_query(s->version)) != NULL) {
+		if (!s3_request(s, &x, "DELETE", s->key, vq, NULL, 0, &va,
+		    CHECK_DELETE, "deleting the probe object's version"))
+			goto out;
+		if (is2xx(&va)) {
+			if (!quiet)
+				probe_pass(s->res, CHECK_DELETE, "deleted the "
+				    "probe object and its version");
+			goto out;
+		}
+		vrefused = true;
+		probe_xfer_cleanup(&x);
+		memset(&x, 0, sizeof(x));
+	}
 	if (!s3_request(s, &x, "DELETE", s->key, NULL, NULL, 0, &a,
 	    CHECK_DELETE, "deleting the probe object"))
 		goto out;
 	if (quiet)
 		goto out;
+	if (is2xx(&a) && (a.h.delete_marker || vrefused)) {
+		probe_pass(s->res, CHECK_DELETE, "the probe object is hidden by "
+		    "a delete marker; its version was kept");
+		warn_kept_version(s, vrefused ? &va : NULL);
+		goto out;
+	}
 	if (is2xx(&a)) {
 		probe_pass(s->res, CHECK_DELETE, "deleted the probe object");
 		goto out;
 	}
-	if (code_is(&a, "AccessDenied")) {
+	if (denied(&a)) {
 		probe_pass(s->res, CHECK_DELETE, "the probe object was kept: "
 		    "deleting is not permitted");
 		probe_warn(s->res, "could not delete the probe object '%s' in "
-		    "bucket '%s' (deleting is not permitted); remove it by "
-		    "hand", s->key, s->loc.bucket);
+		    "bucket '%s': %s; remove it by hand", s->key,
+		    s->loc.bucket, refusal(s, &a, "deleting",
+		    "s3:DeleteObject", buf, sizeof(buf)));
 		goto out;
 	}
 	probe_pass(s->res, CHECK_DELETE, "the probe object was kept: the "
@@ -528,6 +696,9 @@ step_delete(struct s3 *s, bool quiet)
 	    a.code));
 out:
 	probe_xfer_cleanup(&x);
+	free(vq);
+	if (quiet)
+		probe_result_clear(&scratch);
 	s->res = keep;
 }
 
@@ -592,6 +763,16 @@ probe_s3(const struct probe_env *env, json_object *config,
 oom:
 	probe_fail(res, CHECK_CONNECT, "out of memory");
 out:
+	/*
+	 * No x-amz-bucket-region came back, but AWS itself (no endpoint set)
+	 * answered a request signed for the configured region: it refuses a
+	 * request signed for another region than the bucket's (see
+	 * region_failure), so that is where the bucket is.
+	 */
+	for (n = 0; !s.region_observed && s.loc.endpoint == NULL &&
+	    n < res->nchecks; n++)
+		if (res->checks[n].check == CHECK_TARGET && res->checks[n].ok)
+			probe_observe_string(res, "bucketRegion", s.loc.region);
 	sodium_memzero(data, sizeof(data));
 	free(s.prefix);
 	free(s.key);

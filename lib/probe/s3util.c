@@ -7,8 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-
+#include "clock.h"
 #include "s3util.h"
 #include "url.h"
 
@@ -190,6 +191,21 @@ fail:
 	return NULL;
 }
 
+/* See s3util.h. */
+char *
+s3util_version_query(const char *version)
+{
+	char *out = NULL;
+	size_t n = 0;
+
+	if (version == NULL || !url_append(&out, &n, "versionId=", 10) ||
+	    !url_escape_append(&out, &n, version, strlen(version), false)) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
 /* First occurrence of needle (NUL-terminated) in h[0..len), or NULL. */
 static const char *
 find(const char *h, size_t len, const char *needle)
@@ -246,4 +262,237 @@ s3util_region_ok(const char *v, size_t len)
 		if (!is_lower_alnum(v[i]) && v[i] != '-')
 			return false;
 	return true;
+}
+
+/*
+ * The text of the first <name> element in body[0..len) into out, when it
+ * is 1..outsz-1 of [A-Za-z0-9.-] (a region or a host name). False and
+ * out = "" otherwise.
+ */
+static bool
+xml_token(const char *body, size_t len, const char *name, char *out,
+    size_t outsz)
+{
+	char open[24], close[24];
+	const char *p, *end;
+	size_t n;
+	char c;
+
+	out[0] = '\0';
+	if (body == NULL ||
+	    snprintf(open, sizeof(open), "<%s>", name) >= (int)sizeof(open) ||
+	    snprintf(close, sizeof(close), "</%s>", name) >=
+	    (int)sizeof(close) || (p = find(body, len, open)) == NULL)
+		return false;
+	p += strlen(open);
+	end = body + len;
+	for (n = 0; p + n < end && n < outsz; n++) {
+		c = p[n];
+		if (c == '<')
+			break;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '-'))
+			return false;
+	}
+	if (n == 0 || n >= outsz || (size_t)(end - (p + n)) < strlen(close) ||
+	    memcmp(p + n, close, strlen(close)) != 0)
+		return false;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* Whether label l[0..n) equals the NUL-terminated word w. */
+static bool
+label_is(const char *l, size_t n, const char *w)
+{
+	return strlen(w) == n && memcmp(l, w, n) == 0;
+}
+
+/* Copy r[0..n) to out when it is a region name; "external-1" (the legacy
+ * s3-external-1 endpoint) is us-east-1. */
+static bool
+keep_region(const char *r, size_t n, char out[S3UTIL_REGION_MAX])
+{
+	if (label_is(r, n, "external-1")) {
+		r = "us-east-1";
+		n = 9;
+	}
+	/* a region has a '-' (eu-central-1, us-gov-west-1) */
+	if (!s3util_region_ok(r, n) || memchr(r, '-', n) == NULL)
+		return false;
+	memcpy(out, r, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* See s3util.h. */
+bool
+s3util_endpoint_region(const char *h, size_t len, char out[S3UTIL_REGION_MAX])
+{
+	static const char *const suffix[] = { ".amazonaws.com",
+		".amazonaws.com.cn" };
+	const char *last, *prev;
+	size_t i, n, ln, pn;
+
+	out[0] = '\0';
+	if (h == NULL)
+		return false;
+	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		n = strlen(suffix[i]);
+		if (len > n && strncasecmp(h + len - n, suffix[i], n) == 0)
+			break;
+	}
+	if (i == sizeof(suffix) / sizeof(suffix[0]))
+		return false;
+	len -= n;
+	/* the last label before the suffix, and the one before it */
+	for (ln = 0; ln < len && h[len - ln - 1] != '.'; ln++)
+		;
+	last = h + len - ln;
+	if (label_is(last, ln, "s3")) {
+		/* s3.amazonaws.com: the global endpoint, us-east-1 */
+		return keep_region("us-east-1", 9, out);
+	}
+	if (ln > 3 && memcmp(last, "s3-", 3) == 0)
+		return keep_region(last + 3, ln - 3, out);
+	if (ln == len)
+		return false;
+	for (pn = 0; pn < len - ln - 1 && h[len - ln - 2 - pn] != '.'; pn++)
+		;
+	prev = last - 1 - pn;
+	if (label_is(prev, pn, "s3") || label_is(prev, pn, "dualstack") ||
+	    (pn > 3 && memcmp(prev, "s3-", 3) == 0))
+		return keep_region(last, ln, out);
+	return false;
+}
+
+/* See s3util.h. */
+bool
+s3util_error_region(const char *body, size_t len, char out[S3UTIL_REGION_MAX])
+{
+	char host[256];
+
+	out[0] = '\0';
+	if (xml_token(body, len, "Region", host, S3UTIL_REGION_MAX) &&
+	    keep_region(host, strlen(host), out))
+		return true;
+	if (xml_token(body, len, "Endpoint", host, sizeof(host)))
+		return s3util_endpoint_region(host, strlen(host), out);
+	return false;
+}
+
+/* See s3util.h. */
+void
+s3util_headers_init(struct s3util_headers *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->legal_hold = -1;
+}
+
+/* See s3util.h. */
+const char *
+s3util_lock_mode_name(enum s3util_lock_mode m)
+{
+	switch (m) {
+	case S3UTIL_LOCK_GOVERNANCE:
+		return "GOVERNANCE";
+	case S3UTIL_LOCK_COMPLIANCE:
+		return "COMPLIANCE";
+	default:
+		return NULL;
+	}
+}
+
+/* Whether v[0..n) equals w, ASCII case-insensitively. */
+static bool
+value_is(const char *v, size_t n, const char *w)
+{
+	return strlen(w) == n && strncasecmp(v, w, n) == 0;
+}
+
+/* See s3util.h. Header values: S3 API Reference, GetObject, HeadObject,
+ * PutObject and DeleteObject, "Response Syntax". */
+void
+s3util_header(struct s3util_headers *h, const char *line, size_t len)
+{
+	static const char *const names[] = {
+		"x-amz-bucket-region", "x-amz-version-id",
+		"x-amz-delete-marker", "x-amz-object-lock-mode",
+		"x-amz-object-lock-retain-until-date",
+		"x-amz-object-lock-legal-hold",
+	};
+	char date[40];
+	const char *v;
+	size_t i, nl = 0, vlen;
+	long long ms;
+
+	if (line == NULL)
+		return;
+	if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+		s3util_headers_init(h);
+		return;
+	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		nl = strlen(names[i]);
+		if (len > nl && line[nl] == ':' &&
+		    strncasecmp(line, names[i], nl) == 0)
+			break;
+	}
+	if (i == sizeof(names) / sizeof(names[0]))
+		return;
+	v = line + nl + 1;
+	vlen = len - nl - 1;
+	while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		vlen--;
+	}
+	while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' ||
+	    v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+		vlen--;
+	switch (i) {
+	case 0:
+		h->region_seen = true;
+		h->region[0] = '\0';
+		if (s3util_region_ok(v, vlen)) {
+			memcpy(h->region, v, vlen);
+			h->region[vlen] = '\0';
+		}
+		break;
+	case 1:
+		h->version[0] = '\0';
+		if (vlen == 0 || vlen >= S3UTIL_VERSION_MAX ||
+		    value_is(v, vlen, "null"))
+			break;
+		for (nl = 0; nl < vlen; nl++)
+			if (v[nl] <= ' ' || v[nl] > '~')
+				return;
+		memcpy(h->version, v, vlen);
+		h->version[vlen] = '\0';
+		break;
+	case 2:
+		h->delete_marker = value_is(v, vlen, "true");
+		break;
+	case 3:
+		h->lock_mode = value_is(v, vlen, "COMPLIANCE") ?
+		    S3UTIL_LOCK_COMPLIANCE : value_is(v, vlen, "GOVERNANCE") ?
+		    S3UTIL_LOCK_GOVERNANCE : S3UTIL_LOCK_NONE;
+		break;
+	case 4:
+		/* an ISO 8601 timestamp, "2026-12-07T18:00:00.000Z" */
+		h->retain_seen = false;
+		if (vlen == 0 || vlen >= sizeof(date))
+			break;
+		memcpy(date, v, vlen);
+		date[vlen] = '\0';
+		if (clock_parse_ms(date, &ms)) {
+			h->retain_seen = true;
+			h->retain_until_ms = ms;
+		}
+		break;
+	default:
+		h->legal_hold = value_is(v, vlen, "ON") ? 1 :
+		    value_is(v, vlen, "OFF") ? 0 : -1;
+		break;
+	}
 }

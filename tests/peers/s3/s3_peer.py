@@ -32,7 +32,7 @@ _spec.loader.exec_module(peerlib)
 
 class S3Peer:
     def __init__(self, root, host, pki, *, region, buckets, keys,
-                 region_hint=None):
+                 region_hint=None, bucket_config=None):
         self.root = Path(root)
         self.host = host
         self.pki = Path(pki)
@@ -40,6 +40,8 @@ class S3Peer:
         self.buckets = list(buckets)
         self.keys = keys
         self.region_hint = region_hint or {}
+        # per bucket: another region, versioning, Object Lock (the front)
+        self.bucket_config = bucket_config or {}
         self.procs = []
         self.s3rver_port = self.http_port = self.https_port = None
 
@@ -64,7 +66,8 @@ class S3Peer:
             d.mkdir(parents=True)
         (self.root / "keys.json").write_text(json.dumps({
             "region": self.region, "keys": self.keys,
-            "region_hint": self.region_hint}))
+            "region_hint": self.region_hint,
+            "buckets": self.bucket_config}))
         os.chmod(self.root / "keys.json", 0o600)
 
     # ------------------------------------------------------------ process

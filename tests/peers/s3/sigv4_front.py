@@ -20,25 +20,42 @@ Authorization header (hmac.compare_digest), and answers S3-style XML errors:
   session token missing / wrong       400 InvalidToken
   a key marked expired                400 ExpiredToken
   a key's denied operation            403 AccessDenied
+  outside a prefix-scoped key's prefix 403 AccessDenied (IAM, see scope())
   a key's injected error              that status and <Code>
+  a bucket of another region          301 PermanentRedirect + <Endpoint>
+                                          + x-amz-bucket-region
+  an upload to an Object Lock bucket  400 InvalidRequest
+  without a checksum header
+  x-amz-checksum-sha256 != the body   400 BadDigest
 
-Everything else goes to s3rver with the Authorization header removed (s3rver
-only knows its own dummy key), and s3rver's answer comes back unchanged.
+Versioned and Object Lock buckets are emulated here (s3rver has neither):
+see Versions. Bucket answers (ListObjects, HeadBucket) carry
+x-amz-bucket-region. Everything else goes to s3rver with the Authorization
+header removed (s3rver only knows its own dummy key), and s3rver's answer
+comes back unchanged.
 
 Keys come from a JSON file (--keys):
   {"region": "eu-west-1",
    "keys": {"AKID": {"secret": "...", "token": "...", "expired": false,
-                     "deny": ["put", "delete", "list"],
-                     "errors": {"list": [503, "SlowDown"]}}},
-   "region_hint": {"bucket-name": "value sent as x-amz-bucket-region"}}
+                     "deny": ["put", "delete", "list", "delete-version",
+                              "get-retention"],
+                     "errors": {"list": [503, "SlowDown"]},
+                     "prefix": "only/this/", "bucket": "b"}},
+   "region_hint": {"bucket-name": "value sent as x-amz-bucket-region"},
+   "buckets": {"moved": {"region": "eu-central-1"},
+               "versioned": {"versioning": true},
+               "locked": {"object_lock": {"mode": "COMPLIANCE",
+                                          "days": 1}}}}
 
-Every verified request is appended to <state>/requests.jsonl (method, path,
-query, key id, region, signed headers, x-amz-* header names and the
-storage class; never a secret or token value) and the path of the last
-successful PUT to <state>/last_put.
+Every request that passed the signature check is appended to
+<state>/requests.jsonl (method, path, query, the S3 operation, the object
+key and list prefix, key id, region, signed headers, x-amz-* header names,
+the storage class and the status; never a secret or token value) and the
+path of the last successful PUT to <state>/last_put.
 """
 
 import argparse
+import base64
 import hashlib
 import hmac
 import http.client
@@ -89,12 +106,93 @@ class S3Error(Exception):
 
 
 def operation(method, path, query):
-    """The S3 operation name the deny lists use."""
+    """(name the deny lists use, S3 API operation) of a request."""
     parts = [p for p in path.split("/") if p]
-    if len(parts) <= 1:
-        return "list" if method == "GET" else method.lower() + "-bucket"
-    return {"PUT": "put", "GET": "get", "HEAD": "get",
-            "DELETE": "delete"}.get(method, method.lower())
+    q = dict(parse_qsl(query, keep_blank_values=True))
+    if not parts:
+        # GET / is ListBuckets (S3 API Reference, ListBuckets)
+        return ("list-buckets", "ListBuckets") if method == "GET" else \
+            ("service", method + " /")
+    if len(parts) == 1:
+        if method == "GET":
+            if "location" in q:
+                return "location", "GetBucketLocation"
+            return "list", ("ListObjectsV2" if q.get("list-type") == "2"
+                            else "ListObjects")
+        return {"HEAD": ("head-bucket", "HeadBucket"),
+                "PUT": ("put-bucket", "CreateBucket"),
+                "DELETE": ("delete-bucket", "DeleteBucket")}.get(
+                    method, ("bucket", method + " bucket"))
+    if method == "DELETE":
+        return ("delete-version", "DeleteObjectVersion") \
+            if "versionId" in q else ("delete", "DeleteObject")
+    return {"PUT": ("put", "PutObject"), "GET": ("get", "GetObject"),
+            "HEAD": ("get", "HeadObject")}.get(method, (method.lower(),
+                                                        method))
+
+
+def scope(key, op, bucket, objkey, query):
+    """Whether a prefix-scoped key may do op, as IAM decides for the policy
+    docs/destinations/s3.md gives (IAM User Guide, "Amazon S3: Allows
+    read and write access to objects in a folder" / S3 User Guide,
+    "Condition key examples", s3:prefix):
+
+      Allow s3:PutObject, s3:GetObject, s3:DeleteObject,
+            s3:DeleteObjectVersion on arn:aws:s3:::<bucket>/<prefix>*
+      Allow s3:ListBucket on arn:aws:s3:::<bucket>
+            if StringLike s3:prefix "<prefix>*"
+
+    Anything else is an implicit deny: ListBuckets, CreateBucket, and
+    HeadBucket (s3:ListBucket with no s3:prefix, so the condition fails).
+    A key without "prefix" is not scoped."""
+    prefix = key.get("prefix")
+    if prefix is None:
+        return True
+    if key.get("bucket") not in (None, bucket):
+        return False
+    if op in ("put", "get", "delete", "delete-version"):
+        return objkey.startswith(prefix)
+    if op == "list":
+        p = dict(parse_qsl(query, keep_blank_values=True)).get("prefix")
+        return p is not None and p.startswith(prefix)
+    return False
+
+
+def iso(t):
+    """S3's timestamp form, 2026-12-07T18:00:00.000Z."""
+    return datetime.fromtimestamp(t, timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S.000Z")
+
+
+class Versions:
+    """Versioning and Object Lock of the buckets configured with them,
+    for the probe's objects (one version per key: the probe writes each
+    key once). S3 User Guide, "Using versioning in S3 buckets" and
+    "Locking objects with Object Lock"; S3 API Reference, PutObject,
+    GetObject, DeleteObject:
+
+      PutObject            answers x-amz-version-id; in an Object Lock
+                           bucket with a default retention the version
+                           gets that retention (mode, now + days), and
+                           the upload needs Content-MD5 or a checksum
+      GetObject/HeadObject x-amz-version-id, and the Object Lock headers
+                           x-amz-object-lock-mode / -retain-until-date
+                           (for a key allowed s3:GetObjectRetention) and
+                           -legal-hold (s3:GetObjectLegalHold); a key whose
+                           current version is a delete marker: 404
+                           NoSuchKey + x-amz-delete-marker: true
+      DeleteObject         no versionId: a delete marker (204,
+                           x-amz-delete-marker: true, its x-amz-version-id)
+                           and the object's version stays
+      DeleteObject         versionId: that version is removed for good;
+        with versionId     a version under retention: 403 AccessDenied;
+                           an unknown one: 404 NoSuchVersion
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.objs = {}      # (bucket, key) -> {"vid", "until", "mode",
+        #                                       "marker"}
 
 
 class Front(BaseHTTPRequestHandler):
@@ -253,30 +351,172 @@ class Front(BaseHTTPRequestHandler):
     def _handle(self):
         cfg = self.server.cfg
         path, _, query = self.path.partition("?")
+        parts = [p for p in path.split("/") if p]
+        bucket = parts[0] if parts else ""
+        objkey = unquote("/".join(path.split("/")[2:])) if len(parts) > 1 \
+            else None
+        bcfg = cfg.get("buckets", {}).get(bucket, {})
+        entry = None
         try:
             body = self._read_body()
             akid, entry = self._verify(path, query, body)
-            op = operation(self.command, path, query)
-            if op in cfg["keys"][akid].get("deny", []):
+            op, api = operation(self.command, path, query)
+            q = dict(parse_qsl(query, keep_blank_values=True))
+            entry.update({"op": api, "key": objkey,
+                          "list_prefix": q.get("prefix")})
+            key = cfg["keys"][akid]
+            if op in key.get("deny", []) or \
+                    not scope(key, op, bucket, objkey or "", query):
                 entry["status"] = 403
-                self._record(entry)
                 raise S3Error(403, "AccessDenied", "Access Denied")
-            if op in cfg["keys"][akid].get("errors", {}):
-                status, code = cfg["keys"][akid]["errors"][op]
+            if op in key.get("errors", {}):
+                status, code = key["errors"][op]
                 entry["status"] = status
-                self._record(entry)
                 raise S3Error(status, code, "Injected by the test.")
+            if bcfg.get("region") not in (None, cfg["region"]):
+                # The request reached the endpoint of another region than
+                # the bucket's, signed for that endpoint's region: 301
+                # PermanentRedirect naming the bucket's endpoint (S3 User
+                # Guide, "Request redirection and the REST API"; S3 API
+                # Reference, "Error responses": PermanentRedirect, 301)
+                # and its region in x-amz-bucket-region (as HeadBucket).
+                r = bcfg["region"]
+                entry["status"] = 301
+                raise S3Error(
+                    301, "PermanentRedirect", "The bucket you are "
+                    "attempting to access must be addressed using the "
+                    "specified endpoint. Please send all future requests "
+                    "to this endpoint.", {"x-amz-bucket-region": r},
+                    "<Bucket>%s</Bucket><Endpoint>%s.s3.%s.amazonaws.com"
+                    "</Endpoint>" % (bucket, bucket, r))
+            if op == "put":
+                self._check_upload(body, bcfg)
+            versioned = bool(bcfg.get("versioning") or
+                             bcfg.get("object_lock"))
+            if versioned and op in ("get", "delete", "delete-version"):
+                out = self._versioned(op, bucket, objkey, q, key, bcfg,
+                                      path)
+                if out is not None:
+                    status, headers = out
+                    entry["status"] = status
+                    self._record(entry)
+                    if isinstance(headers, S3Error):
+                        self._fail(headers)
+                    else:
+                        self._send(status, b"", headers)
+                    return
         except S3Error as e:
+            if entry is not None:
+                entry.setdefault("status", e.status)
+                self._record(entry)
             self._fail(e)
             return
-        status, headers, rbody = self._forward(path, query, body)
+        fwd_query = "" if op == "delete-version" else query
+        status, headers, rbody = self._forward(path, fwd_query, body)
         entry["status"] = status
+        if op == "put" and status == 200 and versioned:
+            headers.update(self._new_version(bucket, objkey, bcfg, entry))
+        if op == "get" and versioned and status == 200:
+            headers.update(self._version_headers(bucket, objkey, key))
+        if op in ("list", "head-bucket") and status == 200:
+            # HeadBucket: "x-amz-bucket-region — The Region that the
+            # bucket is located" (S3 API Reference, HeadBucket); S3 sends
+            # it on the bucket's other answers too.
+            headers["x-amz-bucket-region"] = cfg["region"]
         self._record(entry)
         if self.command == "PUT" and status == 200 and op == "put":
             with LOCK:
                 with open(os.path.join(cfg["state"], "last_put"), "w") as f:
                     f.write(path)
         self._send(status, rbody, headers)
+
+    # ------------------------------------------- versioning and Object Lock
+
+    def _check_upload(self, body, bcfg):
+        h = {k.lower(): v for k, v in self.headers.items()}
+        sha = h.get("x-amz-checksum-sha256")
+        if sha is not None and sha != base64.b64encode(
+                hashlib.sha256(body).digest()).decode():
+            # S3 User Guide, "Checking object integrity": a checksum
+            # that does not match the body fails the upload.
+            raise S3Error(400, "BadDigest", "The SHA256 you specified did "
+                          "not match the calculated checksum.")
+        lock = bcfg.get("object_lock")
+        if lock and lock.get("days") and "content-md5" not in h and \
+                "x-amz-sdk-checksum-algorithm" not in h and \
+                not any(k.startswith("x-amz-checksum-") for k in h):
+            # S3 API Reference, PutObject: "The Content-MD5 or
+            # x-amz-sdk-checksum-algorithm header is required for any
+            # request to upload an object with a retention period
+            # configured using Amazon S3 Object Lock."
+            raise S3Error(400, "InvalidRequest", "Content-MD5 OR "
+                          "x-amz-checksum- HTTP header is required for Put "
+                          "Object requests with Object Lock parameters")
+
+    def _new_version(self, bucket, objkey, bcfg, entry):
+        vid = uuid.uuid4().hex
+        lock = bcfg.get("object_lock") or {}
+        o = {"vid": vid, "marker": None, "mode": None, "until": None}
+        if lock.get("days"):
+            o["mode"] = lock.get("mode", "GOVERNANCE")
+            o["until"] = time.time() + 86400 * lock["days"]
+            entry["retain_until"] = iso(o["until"])
+        with self.server.versions.lock:
+            self.server.versions.objs[(bucket, objkey)] = o
+        return {"x-amz-version-id": vid}
+
+    def _version_headers(self, bucket, objkey, key):
+        with self.server.versions.lock:
+            o = dict(self.server.versions.objs.get((bucket, objkey)) or {})
+        if not o.get("vid"):
+            return {}
+        h = {"x-amz-version-id": o["vid"]}
+        deny = key.get("deny", [])
+        if o.get("until") and "get-retention" not in deny:
+            h["x-amz-object-lock-mode"] = o["mode"]
+            h["x-amz-object-lock-retain-until-date"] = iso(o["until"])
+        if o.get("until") and "get-legal-hold" not in deny:
+            h["x-amz-object-lock-legal-hold"] = "OFF"
+        return h
+
+    def _versioned(self, op, bucket, objkey, q, key, bcfg, path):
+        """The answer for a GET/DELETE the versions decide, as (status,
+        headers or S3Error), or None to forward to s3rver."""
+        vs = self.server.versions
+        with vs.lock:
+            o = vs.objs.get((bucket, objkey))
+            if op == "get":
+                if o is not None and o["marker"] is not None:
+                    return 404, S3Error(
+                        404, "NoSuchKey", "The specified key does not "
+                        "exist.", {"x-amz-delete-marker": "true",
+                                   "x-amz-version-id": o["marker"]})
+                return None
+            if op == "delete":
+                if o is None:
+                    o = vs.objs[(bucket, objkey)] = {
+                        "vid": None, "until": None, "mode": None,
+                        "marker": None}
+                o["marker"] = uuid.uuid4().hex
+                return 204, {"x-amz-delete-marker": "true",
+                             "x-amz-version-id": o["marker"]}
+            vid = q.get("versionId")
+            if o is not None and vid == o["marker"]:
+                o["marker"] = None
+                return 204, {"x-amz-delete-marker": "true",
+                             "x-amz-version-id": vid}
+            if o is None or vid != o["vid"]:
+                return 404, S3Error(404, "NoSuchVersion", "The specified "
+                                    "version does not exist.")
+            if o["until"] is not None and o["until"] > time.time():
+                return 403, S3Error(403, "AccessDenied", "Access Denied "
+                                    "because object protected by object "
+                                    "lock.")
+            o["vid"] = None
+            if o["marker"] is None:
+                del vs.objs[(bucket, objkey)]
+        st, _, _ = self._forward(path, "", b"")
+        return (204 if st in (200, 204) else st), {"x-amz-version-id": vid}
 
     def _forward(self, path, query, body):
         host, port = self.server.cfg["upstream"]
@@ -328,6 +568,7 @@ def main():
     srv = ThreadingHTTPServer((lh, int(lp)), Front)
     srv.daemon_threads = True
     srv.cfg = cfg
+    srv.versions = Versions()
     if a.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.cert, a.key)

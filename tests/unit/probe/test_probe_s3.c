@@ -283,6 +283,207 @@ test_region_ok(void **state)
 	assert_true(s3util_region_ok("eu-west-1 junk", 9));
 }
 
+static void
+test_endpoint_region(void **state)
+{
+	static const struct {
+		const char *host, *want;  /* NULL: none */
+	} cases[] = {
+		{ "bkt.s3.eu-central-1.amazonaws.com", "eu-central-1" },
+		{ "s3.eu-central-1.amazonaws.com", "eu-central-1" },
+		{ "wrong.region.bucket.s3-ap-southeast-2.amazonaws.com",
+		    "ap-southeast-2" },
+		{ "bkt.s3.dualstack.us-west-2.amazonaws.com", "us-west-2" },
+		{ "bkt.s3-fips.us-gov-west-1.amazonaws.com", "us-gov-west-1" },
+		{ "s3.amazonaws.com", "us-east-1" },
+		{ "bkt.s3.amazonaws.com", "us-east-1" },
+		{ "s3-external-1.amazonaws.com", "us-east-1" },
+		{ "bkt.s3.cn-north-1.amazonaws.com.cn", "cn-north-1" },
+		{ "BKT.S3.EU-WEST-1.AMAZONAWS.COM", NULL },  /* not a region */
+		{ "s3.eu-central-1.example.com", NULL },
+		{ "evil.com/s3.eu-central-1.amazonaws.com", NULL },
+		{ "bkt.ec2.eu-central-1.amazonaws.com", NULL },
+		{ "eu-central-1.amazonaws.com", NULL },
+		{ ".amazonaws.com", NULL },
+		{ "amazonaws.com", NULL },
+		{ "s3.fips.amazonaws.com", NULL },
+		{ "s3.x_y.amazonaws.com", NULL },
+		{ "", NULL },
+	};
+	char out[S3UTIL_REGION_MAX];
+	size_t i;
+	bool ok;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ok = s3util_endpoint_region(cases[i].host,
+		    strlen(cases[i].host), out);
+		if (cases[i].want == NULL) {
+			if (ok || out[0] != '\0')
+				fail_msg("case %zu: want none, got %s", i, out);
+		} else {
+			if (!ok)
+				fail_msg("case %zu (%s): none", i,
+				    cases[i].host);
+			assert_string_equal(out, cases[i].want);
+		}
+	}
+	assert_false(s3util_endpoint_region(NULL, 0, out));
+}
+
+static void
+test_error_region(void **state)
+{
+	static const struct {
+		const char *body, *want;
+	} cases[] = {
+		/* 400 AuthorizationHeaderMalformed names the region */
+		{ "<Error><Code>AuthorizationHeaderMalformed</Code><Message>"
+		    "the region 'us-east-1' is wrong; expecting "
+		    "'eu-central-1'</Message><Region>eu-central-1</Region>"
+		    "<RequestId>X</RequestId></Error>", "eu-central-1" },
+		/* 301 PermanentRedirect names the endpoint */
+		{ "<Error><Code>PermanentRedirect</Code><Message>The bucket "
+		    "...</Message><Bucket>b</Bucket><Endpoint>"
+		    "b.s3.eu-central-1.amazonaws.com</Endpoint></Error>",
+		    "eu-central-1" },
+		{ "<Error><Code>PermanentRedirect</Code><Endpoint>"
+		    "s3.amazonaws.com</Endpoint></Error>", "us-east-1" },
+		/* <Region> first */
+		{ "<Endpoint>s3.us-west-2.amazonaws.com</Endpoint>"
+		    "<Region>eu-west-3</Region>", "eu-west-3" },
+		/* a bad <Region> falls back to <Endpoint> */
+		{ "<Region>EU_WEST;1</Region><Endpoint>"
+		    "s3.us-west-2.amazonaws.com</Endpoint>", "us-west-2" },
+		{ "<Region>eu-west-1<x></Region>", NULL },
+		{ "<Region>eu</Region>", NULL },
+		{ "<Region>a-b-c-d-e-f-g-h-i-j-k-l-m-n-o-p-q</Region>", NULL },
+		{ "<Region></Region>", NULL },
+		{ "<Region>eu-west-1", NULL },
+		{ "<Endpoint>minio.lan</Endpoint>", NULL },
+		{ "<Endpoint>b.s3.eu-west-1.amazonaws.com:443</Endpoint>",
+		    NULL },
+		{ "", NULL },
+	};
+	char out[S3UTIL_REGION_MAX];
+	size_t i;
+	bool ok;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(out, 'x', sizeof(out));
+		ok = s3util_error_region(cases[i].body, strlen(cases[i].body),
+		    out);
+		if (cases[i].want == NULL) {
+			if (ok || out[0] != '\0')
+				fail_msg("case %zu: want none, got %s", i, out);
+		} else {
+			if (!ok)
+				fail_msg("case %zu: none", i);
+			assert_string_equal(out, cases[i].want);
+		}
+	}
+	/* bounded by len */
+	assert_false(s3util_error_region("<Region>eu-west-1</Region>", 20,
+	    out));
+	assert_false(s3util_error_region(NULL, 0, out));
+}
+
+static void
+hdr(struct s3util_headers *h, const char *line)
+{
+	s3util_header(h, line, strlen(line));
+}
+
+static void
+test_headers(void **state)
+{
+	struct s3util_headers h;
+	char big[S3UTIL_VERSION_MAX + 40];
+
+	(void)state;
+	s3util_headers_init(&h);
+	assert_int_equal(h.legal_hold, -1);
+	hdr(&h, "HTTP/1.1 200 OK\r\n");
+	hdr(&h, "Content-Type: application/xml\r\n");
+	hdr(&h, "X-Amz-Bucket-Region:  eu-central-1 \r\n");
+	hdr(&h, "x-amz-version-id: 3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY\r\n");
+	hdr(&h, "x-amz-delete-marker: true\r\n");
+	hdr(&h, "x-amz-object-lock-mode: COMPLIANCE\r\n");
+	hdr(&h, "x-amz-object-lock-retain-until-date: "
+	    "2026-12-07T18:00:00.000Z\r\n");
+	hdr(&h, "x-amz-object-lock-legal-hold: OFF\r\n");
+	assert_true(h.region_seen);
+	assert_string_equal(h.region, "eu-central-1");
+	assert_string_equal(h.version, "3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY");
+	assert_true(h.delete_marker);
+	assert_int_equal(h.lock_mode, S3UTIL_LOCK_COMPLIANCE);
+	assert_string_equal(s3util_lock_mode_name(h.lock_mode), "COMPLIANCE");
+	assert_true(h.retain_seen);
+	assert_true(h.retain_until_ms == 1796666400000LL);
+	assert_int_equal(h.legal_hold, 0);
+
+	/* a new response (after a 100 Continue) starts over */
+	hdr(&h, "HTTP/1.1 204 No Content\r\n");
+	assert_false(h.region_seen);
+	assert_false(h.delete_marker);
+	assert_int_equal(h.legal_hold, -1);
+	assert_string_equal(h.version, "");
+
+	/* values that are not what S3 sends are not kept */
+	hdr(&h, "x-amz-bucket-region: EU_WEST;1<x>\r\n");
+	assert_true(h.region_seen);
+	assert_string_equal(h.region, "");
+	hdr(&h, "x-amz-version-id: null\r\n");
+	assert_string_equal(h.version, "");
+	hdr(&h, "x-amz-version-id: a b\r\n");
+	assert_string_equal(h.version, "");
+	hdr(&h, "x-amz-version-id: a\x7f\r\n");
+	assert_string_equal(h.version, "");
+	memset(big, 'v', sizeof(big));
+	memcpy(big, "x-amz-version-id: ", 18);
+	big[sizeof(big) - 1] = '\0';
+	hdr(&h, big);
+	assert_string_equal(h.version, "");
+	hdr(&h, "x-amz-delete-marker: false\r\n");
+	assert_false(h.delete_marker);
+	hdr(&h, "x-amz-object-lock-mode: compliance-ish\r\n");
+	assert_int_equal(h.lock_mode, S3UTIL_LOCK_NONE);
+	assert_null(s3util_lock_mode_name(h.lock_mode));
+	hdr(&h, "x-amz-object-lock-mode: GOVERNANCE\r\n");
+	assert_int_equal(h.lock_mode, S3UTIL_LOCK_GOVERNANCE);
+	hdr(&h, "x-amz-object-lock-retain-until-date: tomorrow\r\n");
+	assert_false(h.retain_seen);
+	hdr(&h, "x-amz-object-lock-retain-until-date: "
+	    "2026-02-30T00:00:00Z\r\n");
+	assert_false(h.retain_seen);
+	hdr(&h, "x-amz-object-lock-legal-hold: ON\r\n");
+	assert_int_equal(h.legal_hold, 1);
+	hdr(&h, "x-amz-object-lock-legal-hold: maybe\r\n");
+	assert_int_equal(h.legal_hold, -1);
+	/* a prefix of a known name is another header */
+	hdr(&h, "x-amz-bucket-region-x: eu-west-1\r\n");
+	hdr(&h, "x-amz-bucket-regio: eu-west-1\r\n");
+	assert_string_equal(h.region, "");
+	hdr(&h, "x-amz-bucket-region\r\n");
+	hdr(&h, "");
+	s3util_header(&h, NULL, 0);
+	assert_string_equal(h.region, "");
+}
+
+static void
+test_version_query(void **state)
+{
+	char *q;
+
+	(void)state;
+	q = s3util_version_query("3/L4kq+J.x_y~z");
+	assert_non_null(q);
+	assert_string_equal(q, "versionId=3%2FL4kq%2BJ.x_y~z");
+	free(q);
+	assert_null(s3util_version_query(NULL));
+}
+
 int
 main(void)
 {
@@ -293,6 +494,10 @@ main(void)
 		cmocka_unit_test(test_prefix_and_query),
 		cmocka_unit_test(test_error_code),
 		cmocka_unit_test(test_region_ok),
+		cmocka_unit_test(test_endpoint_region),
+		cmocka_unit_test(test_error_region),
+		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_version_query),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
