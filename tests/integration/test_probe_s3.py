@@ -19,8 +19,22 @@ x-amz-storage-class (and refused when unknown); nothing listening ->
 connect, fast; a server that never answers -> bounded by probe_timeout;
 SSRF spellings refused before connecting; no secret, token or S3 XML in
 any response or log.
+
+Issue 9 (items 4, 5): observed.bucketRegion from x-amz-bucket-region; a
+301 PermanentRedirect (another region's bucket) and an
+AuthorizationHeaderMalformed (wrong signing region) say which region to
+set; Object Lock (the front emulates versioning and Object Lock per
+bucket) becomes observed.objectLock and a warning that the probe object
+stays until its retention ends; a versioned bucket gets its probe version
+deleted; a key scoped to one prefix (the front decides as IAM would for
+the policy of docs/destinations/s3.md) passes, and the front's full
+request log of a probe holds only ListObjectsV2/PutObject/GetObject/
+DeleteObject(Version) under the prefix, never ListBuckets, CreateBucket or
+HeadBucket; each step's 403 names the permission it needs.
 """
 
+import base64
+import hashlib
 import os
 import re
 import time
@@ -29,6 +43,10 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+import requests
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from conftest import (PLACEHOLDER, SEEN_BODIES, assert_problem,
                       assert_test_result, register_secrets)
@@ -45,6 +63,11 @@ S3Peer = load_by_path("backupd_s3_peer", PEERS / "s3" / "s3_peer.py").S3Peer
 LIST = "/backup-destinations"
 REGION = "eu-west-1"
 BUCKET = "backupd-test"
+# Buckets the front treats specially (tests/peers/s3/sigv4_front.py).
+MOVED = "moved-bucket"            # in eu-central-1: 301 PermanentRedirect
+VERSIONED = "versioned-bucket"    # versioning enabled
+LOCKED = "locked-bucket"          # Object Lock, COMPLIANCE 1 day default
+SCOPE = "scoped/"                 # AKIDSCOPED may use only this prefix
 # Sentinel secrets: they must never show up in a response or a log.
 SECRET = "s3secret-%s" % uuid.uuid4().hex
 WRONG = "s3wrong-%s" % uuid.uuid4().hex
@@ -72,7 +95,19 @@ KEYS = {
                     "errors": {"put": [500, "No Such<b>Code</b>"]}},
     "AKIDDELETE409": {"secret": SECRET,
                       "errors": {"delete": [409, "OperationAborted"]}},
+    "AKIDNOVERSIONDELETE": {"secret": SECRET, "deny": ["delete-version"]},
+    "AKIDNORETENTION": {"secret": SECRET,
+                        "deny": ["get-retention", "get-legal-hold"]},
+    "AKIDSCOPED": {"secret": SECRET, "prefix": SCOPE, "bucket": BUCKET},
 }
+BUCKET_CONFIG = {
+    MOVED: {"region": "eu-central-1"},
+    VERSIONED: {"versioning": True},
+    LOCKED: {"object_lock": {"mode": "COMPLIANCE", "days": 1}},
+}
+# What a probe may call (item 5): nothing else, ever.
+PROBE_OPS = {"ListObjectsV2", "PutObject", "GetObject", "DeleteObject",
+             "DeleteObjectVersion"}
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +115,9 @@ def peer(env):
     host, pki = peer_host()
     root = Path(env["BACKUPD_STACK_DIR"]) / "peers" / "s3"
     yield from running(S3Peer(
-        root, host, pki, region=REGION, buckets=[BUCKET], keys=KEYS,
-        region_hint={"weird-region": "EU_WEST;1<x>"}))
+        root, host, pki, region=REGION, buckets=[BUCKET, VERSIONED, LOCKED],
+        keys=KEYS, region_hint={"weird-region": "EU_WEST;1<x>"},
+        bucket_config=BUCKET_CONFIG))
 
 
 def body(peer, tls=True, name=None, **cfg):
@@ -114,6 +150,36 @@ def since(peer, tls, n):
     return peer.requests(tls)[n:]
 
 
+def assert_least_privilege(reqs, bucket, prefix):
+    """Every request of a probe is one of PROBE_OPS on `bucket`, each
+    object key and the list prefix under `prefix` (a folder)."""
+    assert reqs, "no request"
+    for q in reqs:
+        assert q["op"] in PROBE_OPS, q
+        assert q["path"].split("/")[1] == bucket, q
+        if q["op"] == "ListObjectsV2":
+            assert (q["list_prefix"] or "").startswith(prefix), q
+            assert "max-keys=1" in q["query"].split("&"), q
+        else:
+            assert q["key"].startswith(prefix), q
+            assert q["key"][len(prefix):].startswith(".backupd-probe-"), q
+
+
+def ops(reqs):
+    return [(q["op"], q["status"]) for q in reqs]
+
+
+def kept(peer, bucket):
+    """The probe objects s3rver holds in bucket (it keeps 3 files each)."""
+    return sorted({re.sub(r"\._S3rver_.*$", "", f)
+                   for f in peer.probe_objects(bucket)})
+
+
+def remove_probe_objects(peer, bucket):
+    for f in peer.probe_objects(bucket):
+        os.unlink(f)
+
+
 # ------------------------------------------------------------- success
 
 
@@ -122,6 +188,9 @@ def test_success_https(api, peer):
     b = body(peer)
     d, tr = create_ok(api, b)
     assert tr["warnings"] == [], tr
+    # the front answers the listing with x-amz-bucket-region
+    assert tr["observed"] == {"bucketRegion": REGION}, tr
+    assert tr["capacity"] is None, tr
     assert detail_of(tr, "target") == "bucket '%s' exists" % BUCKET, tr
     assert detail_of(tr, "auth") == "the credentials were accepted", tr
     assert peer.probe_objects(BUCKET) == [], "probe object left behind"
@@ -145,6 +214,12 @@ def test_success_https(api, peer):
             assert h in q["signed"], q
     assert reqs[1]["body_len"] == 64, reqs[1]
     assert peer.last_put(True) == key
+    # the upload carries its SHA-256 checksum, signed (the front checks it)
+    assert {"x-amz-checksum-sha256", "x-amz-sdk-checksum-algorithm"} <= \
+        set(reqs[1]["signed"]), reqs[1]
+    assert [q["op"] for q in reqs] == ["ListObjectsV2", "PutObject",
+                                       "GetObject", "DeleteObject"], reqs
+    assert_least_privilege(reqs, BUCKET, prefix)
 
     r = api.post("%s/%s/test" % (LIST, d["id"]))
     assert r.status_code == 200, r.text
@@ -283,28 +358,50 @@ def test_missing_bucket_is_target(api, peer):
 
 
 def test_wrong_region_names_the_buckets_region(api, peer):
+    """400 AuthorizationHeaderMalformed (signed for us-east-1, the bucket
+    answers from eu-west-1): the detail says which region to set."""
     p, tr = create_fails(api, body(peer, region="us-east-1"), "target")
     assert detail_of(tr, "target") == \
-        "bucket '%s' is in region '%s', not 'us-east-1'" % (BUCKET, REGION), \
-        tr
+        "bucket '%s' is in region '%s', not 'us-east-1': set region to " \
+        "'%s'" % (BUCKET, REGION, REGION), tr
+    assert tr["observed"] == {"bucketRegion": REGION}, tr
+
+
+def test_permanent_redirect_names_the_region_to_set(api, peer):
+    """A bucket of another region reached through this region's endpoint:
+    301 PermanentRedirect with x-amz-bucket-region and <Endpoint>. The
+    redirect is not followed; the detail says to set the region (and,
+    the endpoint being configured, one of that region)."""
+    n = len(peer.requests(True))
+    p, tr = create_fails(api, body(peer, bucket=MOVED), "target")
+    assert detail_of(tr, "target") == (
+        "bucket '%s' is in region 'eu-central-1', not '%s': set region to "
+        "'eu-central-1' and an endpoint of that region" % (MOVED, REGION)), tr
+    assert tr["observed"] == {"bucketRegion": "eu-central-1"}, tr
+    assert [c["name"] for c in tr["checks"]] == ["connect", "target"], tr
+    reqs = since(peer, True, n)
+    assert ops(reqs) == [("ListObjectsV2", 301)], reqs
 
 
 def test_invalid_region_header_is_not_echoed(api, peer):
     """The front answers this bucket with x-amz-bucket-region: EU_WEST;1<x>
-    — not a region name, so the detail says less and quotes nothing."""
+    — not a region name, so it is not quoted nor observed; the region
+    comes from the error's <Region> element instead (issue 9 item 4)."""
     p, tr = create_fails(api, body(peer, region="us-east-1",
                                    bucket="weird-region"), "target")
     d = detail_of(tr, "target")
-    assert d == "bucket 'weird-region' is in another region than " \
-        "'us-east-1'", tr
+    assert d == "bucket 'weird-region' is in region '%s', not " \
+        "'us-east-1': set region to '%s'" % (REGION, REGION), tr
+    assert tr["observed"] == {"bucketRegion": REGION}, tr
     assert "EU_WEST" not in p["detail"] and "EU_WEST" not in str(p)
 
 
 def test_readonly_key_is_write(api, peer):
-    p, tr = create_fails(api, body(peer, accessKeyId="AKIDREADONLY"),
-                         "write")
-    assert "may not write under prefix" in detail_of(tr, "write"), tr
-    assert "s3:PutObject" in detail_of(tr, "write"), tr
+    b = body(peer, accessKeyId="AKIDREADONLY")
+    p, tr = create_fails(api, b, "write")
+    assert detail_of(tr, "write") == "uploading the probe object was " \
+        "refused (AccessDenied): the key needs s3:PutObject on %s/%s/*" % (
+            BUCKET, b["config"]["prefix"]), tr
     assert peer.probe_objects(BUCKET) == []
 
 
@@ -316,8 +413,12 @@ def test_unknown_storage_class_is_write(api, peer):
 
 
 def test_no_read_permission_is_read_and_cleans_up(api, peer):
-    p, tr = create_fails(api, body(peer, accessKeyId="AKIDNOREAD"), "read")
+    b = body(peer, accessKeyId="AKIDNOREAD")
+    p, tr = create_fails(api, b, "read")
     assert "s3:GetObject" in detail_of(tr, "read"), tr
+    assert detail_of(tr, "read") == "reading the probe object back was " \
+        "refused (AccessDenied): the key needs s3:GetObject on %s/%s/*, " \
+        "which restores need" % (BUCKET, b["config"]["prefix"]), tr
     # the probe object written before the failed read is removed
     assert peer.probe_objects(BUCKET) == []
 
@@ -327,7 +428,8 @@ def test_listing_not_permitted_is_fine(api, peer):
     without it passes, the upload confirming the bucket."""
     d, tr = create_ok(api, body(peer, accessKeyId="AKIDNOLIST"))
     assert detail_of(tr, "target") == "bucket '%s' exists (listing not " \
-        "permitted, not needed for backups)" % BUCKET, tr
+        "permitted: s3:ListBucket on '%s' is optional, backups do not need " \
+        "it)" % (BUCKET, BUCKET), tr
     assert peer.probe_objects(BUCKET) == []
 
 
@@ -341,19 +443,28 @@ def test_listing_not_permitted_missing_bucket_is_target(api, peer):
 def test_neither_list_nor_put_is_write(api, peer):
     p, tr = create_fails(api, body(peer, accessKeyId="AKIDNOLISTNOPUT",
                                    prefix=None), "write")
-    assert detail_of(tr, "write") == "the credentials may not write to " \
-        "bucket '%s' (s3:PutObject)" % BUCKET, tr
+    assert detail_of(tr, "write") == "uploading the probe object was " \
+        "refused (AccessDenied): the key needs s3:PutObject on %s/*" % \
+        BUCKET, tr
     # the bucket was never confirmed, so no target check claims it
     assert "target" not in [c["name"] for c in tr["checks"]], tr
 
 
 def test_refused_delete_is_a_warning(api, peer):
-    d, tr = create_ok(api, body(peer, accessKeyId="AKIDNODELETE"))
+    b = body(peer, accessKeyId="AKIDNODELETE")
+    d, tr = create_ok(api, b)
     assert detail_of(tr, "delete") == \
         "the probe object was kept: deleting is not permitted", tr
     assert len(tr["warnings"]) == 1, tr
     assert "could not delete the probe object" in tr["warnings"][0], tr
     assert "remove it by hand" in tr["warnings"][0], tr
+    prefix = b["config"]["prefix"] + "/"
+    assert re.fullmatch(
+        r"could not delete the probe object '%s\.backupd-probe-[0-9a-f]{16}' "
+        r"in bucket '%s': deleting was refused \(AccessDenied\): the key "
+        r"needs s3:DeleteObject on %s/%s\*; remove it by hand" % (
+            re.escape(prefix), BUCKET, BUCKET, re.escape(prefix)),
+        tr["warnings"][0]), tr
     left = peer.probe_objects(BUCKET)
     assert left, "the object should still be there"
     for f in left:
@@ -557,3 +668,192 @@ def test_stalled_upload_fails_write_within_the_deadline(api, peer):
         assert "did not answer in time" in detail_of(tr, "write"), tr
     finally:
         srv.close()
+
+
+# ------------------------------------------- versioning and Object Lock
+
+
+def test_versioned_bucket_deletes_the_probe_version(api, peer):
+    """A versioned bucket: the upload answers x-amz-version-id, and the
+    probe deletes that version (nothing stays, no delete marker)."""
+    n = len(peer.requests(True))
+    b = body(peer, bucket=VERSIONED)
+    d, tr = create_ok(api, b)
+    assert tr["warnings"] == [], tr
+    assert detail_of(tr, "delete") == \
+        "deleted the probe object and its version", tr
+    assert tr["observed"] == {"bucketRegion": REGION}, tr
+    reqs = since(peer, True, n)
+    assert ops(reqs) == [("ListObjectsV2", 200), ("PutObject", 200),
+                         ("GetObject", 200), ("DeleteObjectVersion", 204)]
+    assert re.fullmatch(r"versionId=[0-9a-f]{32}", reqs[3]["query"]), reqs
+    assert_least_privilege(reqs, VERSIONED, b["config"]["prefix"] + "/")
+    assert peer.probe_objects(VERSIONED) == []
+
+
+def test_versioned_bucket_without_version_delete_warns(api, peer):
+    """Without s3:DeleteObjectVersion the version stays behind a delete
+    marker: the test passes and the warning names the permission."""
+    n = len(peer.requests(True))
+    b = body(peer, bucket=VERSIONED, accessKeyId="AKIDNOVERSIONDELETE")
+    d, tr = create_ok(api, b)
+    prefix = b["config"]["prefix"] + "/"
+    assert detail_of(tr, "delete") == "the probe object is hidden by a " \
+        "delete marker; its version was kept", tr
+    assert "objectLock" not in tr["observed"], tr
+    key = since(peer, True, n)[1]["key"]
+    assert tr["warnings"] == [
+        "the probe object '%s' stays as an old version: deleting its "
+        "version was refused (AccessDenied): the key needs "
+        "s3:DeleteObjectVersion on %s/%s* (or Object Lock retains it)" % (
+            key, VERSIONED, prefix)], tr
+    reqs = since(peer, True, n)
+    assert ops(reqs) == [("ListObjectsV2", 200), ("PutObject", 200),
+                         ("GetObject", 200), ("DeleteObjectVersion", 403),
+                         ("DeleteObject", 204)], reqs
+    assert_least_privilege(reqs, VERSIONED, prefix)
+    assert len(kept(peer, VERSIONED)) == 1
+    remove_probe_objects(peer, VERSIONED)
+
+
+def test_object_lock_is_observed_and_the_object_stays(api, peer):
+    """Object Lock with a COMPLIANCE default retention: GetObject reports
+    it (observed.objectLock), the probe does not try to delete the
+    version S3 would refuse, hides the object behind a delete marker and
+    warns that it stays until its retention ends."""
+    n = len(peer.requests(True))
+    b = body(peer, bucket=LOCKED)
+    d, tr = create_ok(api, b)
+    reqs = since(peer, True, n)
+    assert ops(reqs) == [("ListObjectsV2", 200), ("PutObject", 200),
+                         ("GetObject", 200), ("DeleteObject", 204)], reqs
+    assert_least_privilege(reqs, LOCKED, b["config"]["prefix"] + "/")
+    # the upload had to carry a checksum (the front refuses it otherwise)
+    assert "x-amz-checksum-sha256" in reqs[1]["amz_headers"], reqs[1]
+    until = reqs[1]["retain_until"]
+    assert tr["observed"] == {
+        "bucketRegion": REGION,
+        "objectLock": {"mode": "COMPLIANCE", "retainUntil": until,
+                       "legalHold": False}}, tr
+    assert detail_of(tr, "delete") == "the probe object is hidden by a " \
+        "delete marker; its version was kept", tr
+    assert tr["warnings"] == [
+        "the probe object '%s' in bucket '%s' stays until its retention "
+        "ends on %s (Object Lock, COMPLIANCE mode); a delete marker hides "
+        "it" % (reqs[1]["key"], LOCKED, until)], tr
+    assert len(kept(peer, LOCKED)) == 1
+    # the stored result says the same
+    r = api.get("%s/%s" % (LIST, d["id"]))
+    assert r.json()["lastTest"]["observed"] == tr["observed"], r.json()
+    remove_probe_objects(peer, LOCKED)
+
+
+def test_object_lock_unseen_refused_version_delete_warns(api, peer):
+    """A key without s3:GetObjectRetention sees no Object Lock headers:
+    it tries the version, which retention protects (403 AccessDenied),
+    and the warning says the object stays, naming both causes."""
+    n = len(peer.requests(True))
+    b = body(peer, bucket=LOCKED, accessKeyId="AKIDNORETENTION")
+    d, tr = create_ok(api, b)
+    reqs = since(peer, True, n)
+    assert ops(reqs) == [("ListObjectsV2", 200), ("PutObject", 200),
+                         ("GetObject", 200), ("DeleteObjectVersion", 403),
+                         ("DeleteObject", 204)], reqs
+    assert "objectLock" not in tr["observed"], tr
+    assert len(tr["warnings"]) == 1, tr
+    assert "stays as an old version" in tr["warnings"][0], tr
+    assert "s3:DeleteObjectVersion" in tr["warnings"][0], tr
+    assert "Object Lock retains it" in tr["warnings"][0], tr
+    assert len(kept(peer, LOCKED)) == 1
+    remove_probe_objects(peer, LOCKED)
+
+
+# ------------------------------------------------------ least privilege
+
+
+def signed(peer, method, path, query=""):
+    """A request signed like an SDK would for AKIDSCOPED, sent to the
+    front directly (to show what IAM, as the front emulates it, refuses)."""
+    url = "%s%s%s" % (peer.url(False), path, "?" + query if query else "")
+    req = AWSRequest(method=method, url=url, headers={
+        "x-amz-content-sha256": hashlib.sha256(b"").hexdigest()})
+    S3SigV4Auth(Credentials("AKIDSCOPED", SECRET), "s3", REGION).add_auth(req)
+    return requests.request(method, url, headers=dict(req.headers),
+                            timeout=10)
+
+
+def test_prefix_scoped_key_passes_within_its_prefix(api, peer):
+    """A key IAM allows only under scoped/ (object actions on
+    bucket/scoped/*, s3:ListBucket with s3:prefix scoped/*): the probe
+    passes, and its full request log is four calls under the prefix."""
+    n = len(peer.requests(True))
+    b = body(peer, accessKeyId="AKIDSCOPED",
+             prefix="%s%s" % (SCOPE, uuid.uuid4().hex[:8]))
+    d, tr = create_ok(api, b)
+    assert tr["warnings"] == [], tr
+    assert detail_of(tr, "target") == "bucket '%s' exists" % BUCKET, tr
+    reqs = since(peer, True, n)
+    assert ops(reqs) == [("ListObjectsV2", 200), ("PutObject", 200),
+                         ("GetObject", 200), ("DeleteObject", 204)], reqs
+    assert_least_privilege(reqs, BUCKET, b["config"]["prefix"] + "/")
+    assert not any(q["op"] in ("ListBuckets", "CreateBucket", "HeadBucket")
+                   for q in peer.requests(True) + peer.requests(False))
+    assert peer.probe_objects(BUCKET) == []
+
+
+def test_prefix_scoped_key_outside_its_prefix_names_the_permission(api,
+                                                                   peer):
+    b = body(peer, accessKeyId="AKIDSCOPED", prefix="elsewhere")
+    n = len(peer.requests(True))
+    p, tr = create_fails(api, b, "write")
+    assert detail_of(tr, "write") == "uploading the probe object was " \
+        "refused (AccessDenied): the key needs s3:PutObject on " \
+        "%s/elsewhere/*" % BUCKET, tr
+    assert ops(since(peer, True, n)) == [("ListObjectsV2", 403),
+                                         ("PutObject", 403)]
+
+
+def test_front_denies_what_a_prefix_scoped_key_may_not_do(peer):
+    """The emulation itself: HeadBucket (no s3:prefix), ListBuckets,
+    CreateBucket and a listing outside the prefix are refused for the
+    scoped key, a listing inside it is not — so a probe that used any of
+    them would fail test_prefix_scoped_key_passes_within_its_prefix."""
+    assert signed(peer, "HEAD", "/" + BUCKET).status_code == 403
+    assert signed(peer, "GET", "/").status_code == 403
+    assert signed(peer, "PUT", "/new-bucket").status_code == 403
+    r = signed(peer, "GET", "/" + BUCKET, "list-type=2&max-keys=1")
+    assert r.status_code == 403 and "<Code>AccessDenied</Code>" in r.text
+    r = signed(peer, "GET", "/" + BUCKET,
+               "list-type=2&max-keys=1&prefix=other%2F")
+    assert r.status_code == 403
+    r = signed(peer, "GET", "/" + BUCKET,
+               "list-type=2&max-keys=1&prefix=scoped%2Fx%2F")
+    assert r.status_code == 200, r.text
+    assert r.headers["x-amz-bucket-region"] == REGION
+    assert [q["op"] for q in peer.requests(False)[-6:]] == [
+        "HeadBucket", "ListBuckets", "CreateBucket", "ListObjectsV2",
+        "ListObjectsV2", "ListObjectsV2"]
+
+
+def test_front_requires_a_checksum_for_object_lock_uploads(peer):
+    """What made the probe send x-amz-checksum-sha256: an upload to an
+    Object Lock bucket with a default retention needs a checksum header,
+    and a wrong checksum is refused."""
+    data = b"x" * 64
+    key = "/%s/it/.backupd-probe-0000000000000000" % LOCKED
+
+    def put(extra):
+        url = peer.url(False) + key
+        h = {"x-amz-content-sha256": hashlib.sha256(data).hexdigest(),
+             **extra}
+        req = AWSRequest(method="PUT", url=url, data=data, headers=h)
+        S3SigV4Auth(Credentials("AKIDMAIN", SECRET), "s3",
+                    REGION).add_auth(req)
+        return requests.put(url, data=data, headers=dict(req.headers),
+                            timeout=10)
+    r = put({})
+    assert r.status_code == 400 and "<Code>InvalidRequest</Code>" in r.text
+    r = put({"x-amz-checksum-sha256": base64.b64encode(
+        hashlib.sha256(b"other").digest()).decode()})
+    assert r.status_code == 400 and "<Code>BadDigest</Code>" in r.text
+    assert not any("0000000000000000" in f for f in kept(peer, LOCKED))
