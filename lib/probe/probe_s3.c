@@ -429,7 +429,7 @@ step_list(struct s3 *s)
 		    s->loc.bucket);
 		goto out;
 	}
-	if (code_is(&a, "AccessDenied")) {
+	if (denied(&a)) {
 		/* Signed correctly, not allowed to list: the upload decides
 		 * whether the bucket exists. */
 		probe_pass(s->res, CHECK_AUTH, "the credentials were accepted");
@@ -601,23 +601,31 @@ out:
 static void
 warn_kept_version(struct s3 *s, const struct answer *va)
 {
-	char ts[CLOCK_TEXT_MAX], buf[PROBE_DETAIL_MAX];
+	char ts[CLOCK_TEXT_MAX], buf[PROBE_DETAIL_MAX], st[96];
+	bool retained = s->lock.lock_mode != S3UTIL_LOCK_NONE &&
+	    s->lock.retain_seen && s->lock.retain_until_ms > clock_real_ms();
 
-	if (lock_holds(s) && s->lock.legal_hold != 1) {
+	if (retained) {
 		clock_format_ms(s->lock.retain_until_ms, CLOCK_RFC3339, ts);
 		probe_warn(s->res, "the probe object '%s' in bucket '%s' stays "
-		    "until its retention ends on %s (Object Lock, %s mode); a "
-		    "delete marker hides it", s->key, s->loc.bucket, ts,
-		    s3util_lock_mode_name(s->lock.lock_mode));
+		    "until its retention ends on %s%s (Object Lock, %s mode); "
+		    "a delete marker hides it", s->key, s->loc.bucket, ts,
+		    s->lock.legal_hold == 1 ? " and its legal hold is removed" :
+		    "", s3util_lock_mode_name(s->lock.lock_mode));
 	} else if (lock_holds(s))
 		probe_warn(s->res, "the probe object '%s' in bucket '%s' stays "
 		    "until its legal hold is removed (Object Lock); a delete "
 		    "marker hides it", s->key, s->loc.bucket);
-	else if (va != NULL)
+	else if (va != NULL && denied(va))
 		probe_warn(s->res, "the probe object '%s' stays as an old "
 		    "version: %s (or Object Lock retains it)", s->key,
 		    refusal(s, va, "deleting its version",
 		    "s3:DeleteObjectVersion", buf, sizeof(buf)));
+	else if (va != NULL)
+		probe_warn(s->res, "the probe object '%s' stays as an old "
+		    "version: the server answered %s while deleting its "
+		    "version", s->key, probe_status_text(st, sizeof(st),
+		    va->status, va->code));
 	else
 		probe_warn(s->res, "bucket '%s' keeps object versions: the "
 		    "probe object '%s' stays as an old version until a "
