@@ -15,9 +15,10 @@
  *      AccessDenied here is not a failure; the bucket is then confirmed by
  *      the upload (NoSuchBucket from the PUT still fails target).
  *   2. PutObject of a 64-byte probe object <prefix>.backupd-probe-<hex>
- *      (with x-amz-storage-class when storageClass is set, and its SHA-256
+ *      (with x-amz-storage-class when storageClass is set) — write. A
+ *      400 InvalidRequest is answered once more with the SHA-256
  *      checksum, which S3 requires of any upload to a bucket with an
- *      Object Lock default retention) — write.
+ *      Object Lock default retention.
  *   3. GetObject, compared byte for byte — read; its Object Lock headers
  *      become observed.objectLock.
  *   4. DeleteObject — delete; a refusal is a warning. In a versioned
@@ -68,6 +69,7 @@ struct s3 {
 	bool connected;           /* the connect check is recorded */
 	bool list_denied;         /* ListBucket refused: target not yet known */
 	bool region_observed;     /* observed.bucketRegion is set */
+	bool checksum;            /* uploads carry x-amz-checksum-sha256 */
 	char version[S3UTIL_VERSION_MAX]; /* the probe object's version, "" */
 	struct s3util_headers lock;       /* GetObject's Object Lock headers */
 };
@@ -169,15 +171,18 @@ s3_request(struct s3 *s, struct probe_xfer *x, const char *method,
 	sodium_bin2base64(b64, sizeof(b64), hash, sizeof(hash),
 	    sodium_base64_VARIANT_ORIGINAL);
 	/*
-	 * An upload carries its checksum: "The Content-MD5 or
-	 * x-amz-sdk-checksum-algorithm header is required for any request to
-	 * upload an object with a retention period configured using Amazon S3
-	 * Object Lock" (S3 API Reference, PutObject); x-amz-checksum-sha256
-	 * is the value S3 then verifies (S3 User Guide, "Checking object
-	 * integrity"). libsodium has SHA-256, not MD5.
+	 * An upload to a bucket with a default retention must carry a
+	 * checksum: "The Content-MD5 or x-amz-sdk-checksum-algorithm header
+	 * is required for any request to upload an object with a retention
+	 * period configured using Amazon S3 Object Lock" (S3 API Reference,
+	 * PutObject); x-amz-checksum-sha256 is the value S3 then verifies (S3
+	 * User Guide, "Checking object integrity"). libsodium has SHA-256,
+	 * not MD5. Only the retry after such a refusal sends it (s->checksum):
+	 * S3-compatible servers that predate the flexible checksums refuse
+	 * the unknown headers.
 	 */
 	if (!add_header(&hdrs, "x-amz-content-sha256", hex) ||
-	    (body != NULL &&
+	    (body != NULL && s->checksum &&
 	    (!add_header(&hdrs, "x-amz-checksum-sha256", b64) ||
 	    !add_header(&hdrs, "x-amz-sdk-checksum-algorithm", "SHA256"))) ||
 	    (s->token != NULL &&
@@ -462,6 +467,16 @@ step_put(struct s3 *s, const unsigned char *data)
 	if (!s3_request(s, &x, "PUT", s->key, NULL, data, LIM_PROBE_BYTES, &a,
 	    CHECK_WRITE, "uploading the probe object"))
 		goto out;
+	/* Object Lock with a default retention wants a checksum (see
+	 * s3_request): once, with it. */
+	if (a.status == 400 && code_is(&a, "InvalidRequest") && !s->checksum) {
+		s->checksum = true;
+		probe_xfer_cleanup(&x);
+		if (!s3_request(s, &x, "PUT", s->key, NULL, data,
+		    LIM_PROBE_BYTES, &a, CHECK_WRITE,
+		    "uploading the probe object"))
+			goto out;
+	}
 	if (is2xx(&a)) {
 		if (s->list_denied)
 			probe_pass(s->res, CHECK_TARGET, "bucket '%s' exists "
