@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "azsign.h"
+#include "clock.h"
 #include "url.h"
 #include "wipe.h"
 
@@ -392,4 +393,100 @@ azsign_date(time_t t, char *out, size_t outsz)
 	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
 	    tm.tm_hour, tm.tm_min, tm.tm_sec);
 	return n > 0 && (size_t)n < outsz;
+}
+
+/* ------------------------------------------------------- SAS fields */
+
+/* See azsign.h. Each documented form is brought to the one that
+ * clock_parse_ms() reads, "YYYY-MM-DDThh:mm:ss[.fraction]Z". */
+bool
+azsign_sas_time(const char *s, long long *ms)
+{
+	char buf[40];
+	size_t n;
+	int w;
+
+	if (s == NULL)
+		return false;
+	n = strlen(s);
+	if (n == 10)
+		w = snprintf(buf, sizeof(buf), "%sT00:00:00Z", s);
+	else if (n == 17 && s[10] == 'T' && s[16] == 'Z')
+		w = snprintf(buf, sizeof(buf), "%.16s:00Z", s);
+	else if (n >= 20 && n < sizeof(buf) && s[10] == 'T' &&
+	    s[n - 1] == 'Z')
+		w = snprintf(buf, sizeof(buf), "%s", s);
+	else
+		return false;
+	/* clock_parse_ms() also takes 't', ' ' and no zone: the checks above
+	 * keep to what Azure documents, and the 'T' of a date alone would
+	 * sit at [10], which a 10-byte string does not have. */
+	if (w <= 0 || (size_t)w >= sizeof(buf) || buf[10] != 'T')
+		return false;
+	return clock_parse_ms(buf, ms);
+}
+
+/* Whether s is 1..max-1 lower-case letters (the documented permission
+ * letters of a SAS are all lower-case ASCII). */
+static bool
+perm_letters(const char *s, size_t max)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n >= max)
+		return false;
+	for (i = 0; i < n; i++)
+		if (s[i] < 'a' || s[i] > 'z')
+			return false;
+	return true;
+}
+
+/* See azsign.h. */
+bool
+azsign_sas_parse(const char *sas, struct azsign_sas *out)
+{
+	const char *p, *end, *eq;
+	bool se_seen = false, sp_seen = false, ok = false;
+	size_t nlen;
+	char *val = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (sas != NULL && sas[0] == '?')
+		sas++;
+	for (p = sas; p != NULL && *p != '\0'; p = *end ? end + 1 : end) {
+		end = p + strcspn(p, "&");
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (eq == NULL)
+			continue;
+		nlen = (size_t)(eq - p);
+		if (nlen == 3 && memcmp(p, "srt", 3) == 0) {
+			out->account = true;
+			continue;
+		}
+		if (nlen != 2 || (memcmp(p, "se", 2) != 0 &&
+		    memcmp(p, "sp", 2) != 0))
+			continue;
+		if ((p[1] == 'e' && se_seen) || (p[1] == 'p' && sp_seen))
+			continue;
+		if ((val = url_unescape(eq + 1, (size_t)(end - eq - 1), false,
+		    NULL)) == NULL) {
+			memset(out, 0, sizeof(*out));
+			goto out;
+		}
+		if (p[1] == 'e') {
+			se_seen = true;
+			out->has_expiry = azsign_sas_time(val, &out->expiry_ms);
+			out->bad_expiry = !out->has_expiry;
+		} else {
+			sp_seen = true;
+			if (perm_letters(val, sizeof(out->perms)))
+				memcpy(out->perms, val, strlen(val) + 1);
+		}
+		free(val);
+		val = NULL;
+	}
+	ok = true;
+out:
+	free(val);
+	return ok;
 }

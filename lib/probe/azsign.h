@@ -3,7 +3,9 @@
  * (probe_azure_blob.c) as s3util is from the S3 probe, so it can be unit
  * tested without a network: the string-to-sign (Microsoft, "Authorize with
  * Shared Key", Blob service version 2009-09-19 and later), its HMAC-SHA256
- * signature, the Authorization header line, and the x-ms-date format.
+ * signature, the Authorization header line, and the x-ms-date format; and
+ * the two plain fields of a SAS token the probe reads (its expiry `se` and
+ * permissions `sp`), never its signature.
  */
 #ifndef BD_AZSIGN_H
 #define BD_AZSIGN_H
@@ -63,5 +65,39 @@ char *azsign_authorization(const unsigned char *key, size_t keylen,
  * range.
  */
 bool azsign_date(time_t t, char *out, size_t outsz);
+
+/* Room for a SAS token's `sp` (permission letters), NUL included. */
+#define AZSIGN_SAS_PERMS_MAX 32
+
+/*
+ * What the probe reads of a SAS token, never its signature: `se` (signed
+ * expiry) and `sp` (signed permissions). Neither is a secret: both are
+ * spelled out in the token, and Azure documents them as plain fields.
+ */
+struct azsign_sas {
+	bool has_expiry;       /* se present in a form Azure documents */
+	bool bad_expiry;       /* se present in another form */
+	long long expiry_ms;   /* unix ms (UTC) when has_expiry */
+	char perms[AZSIGN_SAS_PERMS_MAX]; /* sp, "" when absent or odd */
+	bool account;          /* srt present: an account SAS */
+};
+
+/*
+ * A SAS `se` value (already URL-decoded) as unix ms. The forms Microsoft
+ * documents ("Create a service SAS", "Specify the signature validity
+ * interval"; UTC): YYYY-MM-DD, YYYY-MM-DDThh:mmZ, YYYY-MM-DDThh:mm:ssZ and
+ * YYYY-MM-DDThh:mm:ss.fffffffZ. A date alone is its midnight UTC. False,
+ * *ms untouched, for anything else (another zone, no 'Z' after a time, an
+ * impossible date, trailing text). Pure: no clock.
+ */
+bool azsign_sas_time(const char *s, long long *ms);
+
+/*
+ * Read `se`, `sp` and `srt` of a SAS token (its query string, a leading
+ * '?' allowed) into *out. Parameter names are matched case-sensitively, as
+ * Azure does; the first occurrence counts. Returns false only when out of
+ * memory (then *out says nothing is known). Pure: no clock.
+ */
+bool azsign_sas_parse(const char *sas, struct azsign_sas *out);
 
 #endif

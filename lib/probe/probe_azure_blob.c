@@ -22,6 +22,22 @@
  * that; the PUT then decides, and when it is refused the target check is left
  * out rather than claimed.
  *
+ * A SAS token's expiry (`se`) is read before anything is sent: it becomes
+ * observed.credentialsExpireAt, a warning (and statusReason
+ * credentials_expiring) within LIM_CRED_EXPIRING_DAYS, and an auth failure
+ * once it has passed, without a request. Its permissions (`sp`) are named
+ * when a step is refused for lack of one: each step says which letter it
+ * needs (write: c or w, read: r, delete: d). The signature is never read.
+ *
+ * Immutable storage (Microsoft, "Overview of immutable storage for blob
+ * data"): Get Blob reports a blob's time-based retention and legal hold in
+ * x-ms-immutability-policy-until-date / -mode and x-ms-legal-hold (version
+ * 2020-06-12 and later); Delete Blob is refused with 409
+ * BlobImmutableDueToPolicy or BlobImmutableDueToLegalHold. Either becomes
+ * observed.objectLock and a warning that the probe blob stays until its
+ * retention ends; the delete check passes (a kept probe object is never a
+ * failure).
+ *
  * Details never quote a remote message: only the <Code> element of an error
  * document is read, mapped to a sentence, and named only when it is a short
  * [A-Za-z0-9.] token.
@@ -36,6 +52,7 @@
 
 #include "bd_limits.h"
 #include "azsign.h"
+#include "clock.h"
 #include "probe_http.h"
 #include "wipe.h"
 #include "s3util.h"
@@ -132,6 +149,14 @@ struct az {
 	bool tls;                 /* https */
 	bool connected;           /* an HTTP answer arrived */
 	bool target_known;        /* the target check has been recorded */
+	struct azsign_sas sasinfo;  /* se and sp of the SAS token */
+	struct {                  /* immutability seen (observed.objectLock) */
+		bool policy;          /* a time-based retention policy */
+		bool hold;            /* a legal hold */
+		bool until_known;
+		long long until_ms;
+		char mode[16];        /* "unlocked" / "locked"; "" unknown */
+	} lock;
 };
 
 /*
@@ -361,6 +386,50 @@ is(const char *code, const char *want)
 }
 
 /*
+ * The SAS token's expiry, read before anything is sent: observed.
+ * credentialsExpireAt and, within LIM_CRED_EXPIRING_DAYS, a warning
+ * (probe_credentials_expire). Returns false after failing auth when it has
+ * expired: no request is made with it.
+ */
+static bool
+check_sas_expiry(struct az *a)
+{
+	char at[CLOCK_TEXT_MAX];
+
+	if (a->sas == NULL)
+		return true;
+	if (!azsign_sas_parse(a->sas, &a->sasinfo)) {
+		probe_fail(a->res, CHECK_CONNECT, "out of memory");
+		return false;
+	}
+	if (a->sasinfo.bad_expiry)
+		probe_warn(a->res, "the SAS token's expiry (se) is not in a form "
+		    "Azure documents, so when it expires is not known");
+	if (!a->sasinfo.has_expiry)
+		return true;
+	if (!probe_credentials_expire(a->res, a->sasinfo.expiry_ms,
+	    "SAS token")) {
+		clock_format_ms(a->sasinfo.expiry_ms, CLOCK_RFC3339, at);
+		probe_fail(a->res, CHECK_AUTH, "the SAS token expired on %s; "
+		    "create a new one", at);
+		return false;
+	}
+	return true;
+}
+
+/* Whether the SAS token has expired by now (it may do so during the
+ * test); its expiry into at. */
+static bool
+sas_expired_now(const struct az *a, char at[CLOCK_TEXT_MAX])
+{
+	if (a->sas == NULL || !a->sasinfo.has_expiry ||
+	    clock_real_ms() < a->sasinfo.expiry_ms)
+		return false;
+	clock_format_ms(a->sasinfo.expiry_ms, CLOCK_RFC3339, at);
+	return true;
+}
+
+/*
  * A refusal of the credentials themselves (any request): records the auth
  * failure and returns true, or returns false when status/code is something
  * else. Codes from Microsoft's "Blob service error codes" and "Common REST
@@ -371,7 +440,7 @@ static bool
 fail_auth_codes(struct az *a, long status, const char *code)
 {
 	struct probe_result *r = a->res;
-	char st[96];
+	char st[96], at[CLOCK_TEXT_MAX];
 
 	if (status == 404 && is(code, "ResourceNotFound")) {
 		probe_fail(r, CHECK_AUTH, "the storage account '%s' was not "
@@ -381,7 +450,13 @@ fail_auth_codes(struct az *a, long status, const char *code)
 	} else if (is(code, "AuthenticationFailed") ||
 	    is(code, "AuthorizationFailure") ||
 	    is(code, "InvalidAuthenticationInfo") || code[0] == '\0') {
-		if (a->sas != NULL)
+		/* Azure answers an expired SAS with AuthenticationFailed,
+		 * Azurite with AuthorizationFailure: the token's own se
+		 * tells whether that is why. */
+		if (sas_expired_now(a, at))
+			probe_fail(r, CHECK_AUTH, "the SAS token expired on %s; "
+			    "create a new one", at);
+		else if (a->sas != NULL)
 			probe_fail(r, CHECK_AUTH, "the SAS token was refused: "
 			    "its signature does not match the account, or it "
 			    "has expired or is not valid yet");
@@ -416,6 +491,50 @@ sas_lacks_permission(const struct az *a, long status, const char *code)
 	return a->sas != NULL && status == 403 &&
 	    (is(code, "AuthorizationPermissionMismatch") ||
 	    is(code, "AuthorizationResourceTypeMismatch"));
+}
+
+/*
+ * A step after auth refused with 403 for a SAS (Microsoft, "Blob service
+ * error codes": AuthorizationPermissionMismatch, AuthorizationFailure;
+ * AuthorizationResourceTypeMismatch for an account SAS without the object
+ * resource type). Only meaningful once auth passed.
+ */
+static bool
+sas_step_refused(const struct az *a, long status, const char *code)
+{
+	return a->sas != NULL && status == 403 &&
+	    (is(code, "AuthorizationPermissionMismatch") ||
+	    is(code, "AuthorizationResourceTypeMismatch") ||
+	    is(code, "AuthorizationFailure"));
+}
+
+/*
+ * The sentence for sas_step_refused(): "<what> was refused (<code>): the
+ * SAS token needs the <need> permission; it grants '<sp>'", or that the
+ * token expired meanwhile. Written into out.
+ */
+static void
+sas_refusal_text(const struct az *a, const char *what, long status,
+    const char *code, const char *need, char out[PROBE_DETAIL_MAX])
+{
+	char at[CLOCK_TEXT_MAX], st[96];
+	const char *c = code[0] != '\0' ? code :
+	    probe_status_text(st, sizeof(st), status, code);
+
+	if (sas_expired_now(a, at))
+		snprintf(out, PROBE_DETAIL_MAX, "%s was refused: the SAS token "
+		    "expired on %s", what, at);
+	else if (is(code, "AuthorizationResourceTypeMismatch"))
+		snprintf(out, PROBE_DETAIL_MAX, "%s was refused (%s): the "
+		    "account SAS needs the o (object) resource type in srt",
+		    what, c);
+	else if (a->sasinfo.perms[0] != '\0')
+		snprintf(out, PROBE_DETAIL_MAX, "%s was refused (%s): the SAS "
+		    "token needs the %s permission; it grants '%s'", what, c,
+		    need, a->sasinfo.perms);
+	else
+		snprintf(out, PROBE_DETAIL_MAX, "%s was refused (%s): the SAS "
+		    "token needs the %s permission", what, c, need);
 }
 
 static void
@@ -568,6 +687,7 @@ check_write(struct az *a, const unsigned char *data, size_t len)
 	char code[AZ_CODE_MAX + 1], st[96];
 	long status;
 	CURLcode cc;
+	char detail[PROBE_DETAIL_MAX];
 	bool ok = false;
 
 	cc = az_request(a, &x, "PUT", a->blob_path, NULL, data, len, extra,
@@ -587,9 +707,10 @@ check_write(struct az *a, const unsigned char *data, size_t len)
 		else
 			probe_fail(a->res, CHECK_WRITE, "container '%s' "
 			    "disappeared during the test", a->container);
-	} else if (sas_lacks_permission(a, status, code)) {
-		probe_fail(a->res, CHECK_WRITE, "the SAS token does not allow "
-		    "creating blobs (it needs the c and w permissions)");
+	} else if (sas_step_refused(a, status, code)) {
+		sas_refusal_text(a, "uploading the probe object", status, code,
+		    "c (create) or w (write)", detail);
+		probe_fail(a->res, CHECK_WRITE, "%s", detail);
 	} else if (status == 401 || status == 403) {
 		probe_fail(a->res, CHECK_WRITE, "the credentials may not "
 		    "write to container '%s': %s", a->container,
@@ -608,12 +729,48 @@ out:
 	return ok;
 }
 
+/*
+ * The immutability headers of a Get Blob answer (Microsoft, "Get Blob",
+ * response headers, version 2020-06-12 and later):
+ * x-ms-immutability-policy-until-date (an RFC 1123 date),
+ * x-ms-immutability-policy-mode and x-ms-legal-hold ("true" / "false").
+ * Only a date curl can read and a short word for the mode are kept.
+ */
+static void
+read_lock_headers(struct az *a, CURL *h)
+{
+	struct curl_header *hh;
+	time_t t;
+	size_t n, i;
+
+	if (curl_easy_header(h, "x-ms-immutability-policy-until-date", 0,
+	    CURLH_HEADER, -1, &hh) == CURLHE_OK &&
+	    (t = curl_getdate(hh->value, NULL)) != -1) {
+		a->lock.policy = true;
+		a->lock.until_known = true;
+		a->lock.until_ms = (long long)t * 1000;
+	}
+	if (curl_easy_header(h, "x-ms-immutability-policy-mode", 0,
+	    CURLH_HEADER, -1, &hh) == CURLHE_OK &&
+	    (n = strlen(hh->value)) > 0 && n < sizeof(a->lock.mode)) {
+		for (i = 0; i < n; i++)
+			if (!((hh->value[i] >= 'a' && hh->value[i] <= 'z') ||
+			    (hh->value[i] >= 'A' && hh->value[i] <= 'Z')))
+				break;
+		if (i == n)
+			memcpy(a->lock.mode, hh->value, n + 1);
+	}
+	if (curl_easy_header(h, "x-ms-legal-hold", 0, CURLH_HEADER, -1,
+	    &hh) == CURLHE_OK && strcasecmp(hh->value, "true") == 0)
+		a->lock.hold = true;
+}
+
 /* read: Get Blob and compare with what was written. */
 static bool
 check_read(struct az *a, const unsigned char *data, size_t len)
 {
 	struct probe_xfer x;
-	char code[AZ_CODE_MAX + 1], st[96];
+	char code[AZ_CODE_MAX + 1], st[96], detail[PROBE_DETAIL_MAX];
 	long status;
 	CURLcode cc;
 	bool ok = false;
@@ -624,13 +781,15 @@ check_read(struct az *a, const unsigned char *data, size_t len)
 	    "reading the probe object back", code))
 		goto out;
 	if (status == 200) {
+		read_lock_headers(a, x.h);
 		ok = probe_read_back(a->res, &x, data, len);
 		goto out;
 	}
-	if (sas_lacks_permission(a, status, code))
-		probe_fail(a->res, CHECK_READ, "the SAS token does not allow "
-		    "reading blobs (it needs the r permission)");
-	else if (status == 404 && is(code, "BlobNotFound"))
+	if (sas_step_refused(a, status, code)) {
+		sas_refusal_text(a, "reading the probe object back", status,
+		    code, "r (read)", detail);
+		probe_fail(a->res, CHECK_READ, "%s", detail);
+	} else if (status == 404 && is(code, "BlobNotFound"))
 		probe_fail(a->res, CHECK_READ, "the probe object was written "
 		    "but is not there when read back");
 	else if (status == 401 || status == 403)
@@ -646,13 +805,73 @@ out:
 	return ok;
 }
 
+/*
+ * Delete Blob was refused because the blob is immutable: the delete check
+ * passes (the probe object is kept, per probe.h) with a warning that says
+ * until when. code: BlobImmutableDueToPolicy or BlobImmutableDueToLegalHold.
+ */
+static void
+kept_immutable(struct az *a, const char *code)
+{
+	char until[CLOCK_TEXT_MAX], when[96];
+
+	if (is(code, "BlobImmutableDueToLegalHold"))
+		a->lock.hold = true;
+	else
+		a->lock.policy = true;
+	if (a->lock.until_known)
+		clock_format_ms(a->lock.until_ms, CLOCK_RFC3339, until);
+	if (a->lock.hold && a->lock.until_known)
+		snprintf(when, sizeof(when), "its legal hold is removed and its "
+		    "retention ends on %s", until);
+	else if (a->lock.hold)
+		snprintf(when, sizeof(when), "its legal hold is removed");
+	else if (a->lock.until_known)
+		snprintf(when, sizeof(when), "its retention ends on %s", until);
+	else
+		snprintf(when, sizeof(when), "its retention ends");
+	probe_pass(a->res, CHECK_DELETE, "the probe object was kept: %s",
+	    a->lock.hold ? "a legal hold refuses deleting it" :
+	    "an immutability policy refuses deleting it");
+	probe_warn(a->res, "the probe object '%s' stays in container '%s' "
+	    "until %s; delete it then", a->name, a->container, when);
+}
+
+/* observed.objectLock: {"policyUntil": RFC 3339 or null, "policyMode"
+ * (when the server named it), "legalHold": bool}, when immutability was
+ * seen on the probe blob. */
+static void
+observe_lock(struct az *a)
+{
+	json_object *o;
+	char until[CLOCK_TEXT_MAX];
+
+	if (!a->lock.policy && !a->lock.hold)
+		return;
+	if ((o = json_object_new_object()) == NULL)
+		return;
+	if (a->lock.until_known) {
+		clock_format_ms(a->lock.until_ms, CLOCK_RFC3339, until);
+		json_object_object_add(o, "policyUntil",
+		    json_object_new_string(until));
+	} else {
+		json_object_object_add(o, "policyUntil", NULL);
+	}
+	if (a->lock.mode[0] != '\0')
+		json_object_object_add(o, "policyMode",
+		    json_object_new_string(a->lock.mode));
+	json_object_object_add(o, "legalHold",
+	    json_object_new_boolean(a->lock.hold));
+	probe_observe(a->res, "objectLock", o);
+}
+
 /* delete: Delete Blob. A refusal (a SAS without d, a retention policy or
  * legal hold) is a warning, per the contract. */
 static void
 check_delete(struct az *a)
 {
 	struct probe_xfer x;
-	char code[AZ_CODE_MAX + 1], st[96];
+	char code[AZ_CODE_MAX + 1], st[96], detail[PROBE_DETAIL_MAX];
 	long status;
 	CURLcode cc;
 
@@ -670,13 +889,19 @@ check_delete(struct az *a)
 		    "the probe object was already gone");
 		goto out;
 	}
+	if (status == 409 && (is(code, "BlobImmutableDueToPolicy") ||
+	    is(code, "BlobImmutableDueToLegalHold"))) {
+		kept_immutable(a, code);
+		goto out;
+	}
 	probe_pass(a->res, CHECK_DELETE, "the probe object was kept: "
 	    "deleting it was refused");
-	if (sas_lacks_permission(a, status, code))
-		probe_warn(a->res, "could not delete the probe object '%s' in "
-		    "container '%s': the SAS token lacks the d permission; "
-		    "remove it by hand", a->name, a->container);
-	else
+	if (sas_step_refused(a, status, code)) {
+		sas_refusal_text(a, "deleting the probe object", status, code,
+		    "d (delete)", detail);
+		probe_warn(a->res, "%s; the probe object '%s' stays in container "
+		    "'%s': remove it by hand", detail, a->name, a->container);
+	} else
 		probe_warn(a->res, "could not delete the probe object '%s' in "
 		    "container '%s' (%s); remove it by hand", a->name,
 		    a->container, probe_status_text(st, sizeof(st), status,
@@ -713,6 +938,8 @@ probe_azure_blob(const struct probe_env *env, json_object *config,
 	if (!setup_credentials(&a, probe_json_nonempty(config, "accountKey"),
 	    probe_json_nonempty(config, "sasToken")))
 		goto out;
+	if (!check_sas_expiry(&a))
+		goto out;
 	if (!setup_endpoint(&a, probe_json_nonempty(config, "endpoint"),
 	    probe_json_nonempty(config, "prefix")))
 		goto out;
@@ -727,6 +954,7 @@ probe_azure_blob(const struct probe_env *env, json_object *config,
 	}
 	check_delete(&a);
 out:
+	observe_lock(&a);
 	sodium_memzero(a.key, sizeof(a.key));
 	sodium_memzero(data, sizeof(data));
 	free(a.origin);

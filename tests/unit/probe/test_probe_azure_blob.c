@@ -1,7 +1,9 @@
 /*
  * lib/probe/azsign.c: the SharedKey string-to-sign (canonicalized headers
  * and resource), the HMAC signature and the x-ms-date format; and
- * lib/probe/probe_azure_blob.c: probe blob paths and error codes. No network, fixed clock.
+ * lib/probe/probe_azure_blob.c: probe blob paths, error codes, the SAS token's
+ * se and sp, the sentences of a refused step and the immutability facts. No
+ * network, fixed clock.
  *
  * The canonicalized-resource vectors are Microsoft's own examples
  * ("Authorize with Shared Key", Blob service, 2009-09-19 and later). The
@@ -350,6 +352,210 @@ test_date(void **state)
 	assert_false(azsign_date(0, buf, 10));
 }
 
+/* ----------------------------------------------------- SAS se and sp */
+
+static void
+test_sas_time(void **state)
+{
+	static const struct {
+		const char *s;
+		long long want; /* -1: refused */
+	} cases[] = {
+		/* The four forms Microsoft documents for se (UTC). */
+		{ "2026-12-20", 1797724800000LL },
+		{ "2026-12-20T10:30Z", 1797762600000LL },
+		{ "2026-12-20T10:30:45Z", 1797762645000LL },
+		{ "2026-12-20T10:30:45.1234567Z", 1797762645123LL },
+		{ "2024-02-29T23:59:59Z", 1709251199000LL },
+		/* No zone after a time, another zone, odd separators. */
+		{ "2026-12-20T10:30:45", -1 },
+		{ "2026-12-20T10:30", -1 },
+		{ "2026-12-20T10:30:45+01:00", -1 },
+		{ "2026-12-20 10:30:45Z", -1 },
+		{ "2026-12-20t10:30:45Z", -1 },
+		{ "2026-12-20T10:30:45z", -1 },
+		/* Impossible or malformed dates, trailing text. */
+		{ "2026-02-30", -1 },
+		{ "2025-02-29T00:00Z", -1 },
+		{ "2026-13-01", -1 },
+		{ "2026-12-2x", -1 },
+		{ "20261220", -1 },
+		{ "2026-12-20T25:00Z", -1 },
+		{ "2026-12-20T10:30:45ZZ", -1 },
+		{ "2026-12-20Z", -1 },
+		{ "", -1 },
+		{ NULL, -1 },
+	};
+	long long ms;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ms = 42;
+		if (cases[i].want < 0) {
+			assert_false(azsign_sas_time(cases[i].s, &ms));
+			assert_int_equal(ms, 42);
+		} else {
+			assert_true(azsign_sas_time(cases[i].s, &ms));
+			assert_int_equal(ms, cases[i].want);
+		}
+	}
+}
+
+static void
+test_sas_parse(void **state)
+{
+	static const struct {
+		const char *sas;
+		bool has, bad, account;
+		long long ms;
+		const char *perms;
+	} cases[] = {
+		{ "sv=2021-08-06&sr=c&sp=racwd&se=2026-12-20T10%3A30%3A45Z"
+		    "&spr=https%2Chttp&sig=abc%2Bdef%3D", true, false, false,
+		    1797762645000LL, "racwd" },
+		{ "?sv=2021-08-06&ss=b&srt=sco&sp=rwdlac&se=2026-12-20"
+		    "&sig=x", true, false, true, 1797724800000LL, "rwdlac" },
+		/* A stored access policy carries neither. */
+		{ "sv=2021-08-06&si=policy1&sr=c&sig=x", false, false, false, 0,
+		    "" },
+		{ "se=tomorrow&sp=r", false, true, false, 0, "r" },
+		/* The first occurrence counts; names are case-sensitive. */
+		{ "se=2026-12-20&se=2099-01-01&SP=rw&sp=w&sp=r", true, false,
+		    false, 1797724800000LL, "w" },
+		/* Permission letters only, or nothing. */
+		{ "sp=r%20w&se=2026-12-20", true, false, false,
+		    1797724800000LL, "" },
+		{ "sp=RW", false, false, false, 0, "" },
+		{ "sp=&se=", false, true, false, 0, "" },
+		{ "&&=&sp", false, false, false, 0, "" },
+		{ "", false, false, false, 0, "" },
+		{ NULL, false, false, false, 0, "" },
+	};
+	struct azsign_sas sas;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_true(azsign_sas_parse(cases[i].sas, &sas));
+		assert_int_equal(sas.has_expiry, cases[i].has);
+		assert_int_equal(sas.bad_expiry, cases[i].bad);
+		assert_int_equal(sas.account, cases[i].account);
+		if (cases[i].has)
+			assert_int_equal(sas.expiry_ms, cases[i].ms);
+		assert_string_equal(sas.perms, cases[i].perms);
+	}
+}
+
+/* The sentences of a SAS refused at a step; fixed expiries, so the real
+ * clock only decides "long past" or "far ahead". */
+static void
+test_sas_refusal_text(void **state)
+{
+	static const struct {
+		const char *perms, *code;
+		long long expiry_ms;
+		const char *want;
+	} cases[] = {
+		{ "r", "AuthorizationPermissionMismatch", 32503680000000LL,
+		    "uploading the probe object was refused "
+		    "(AuthorizationPermissionMismatch): the SAS token needs the "
+		    "c (create) or w (write) permission; it grants 'r'" },
+		{ "", "AuthorizationFailure", 32503680000000LL,
+		    "uploading the probe object was refused "
+		    "(AuthorizationFailure): the SAS token needs the c (create) "
+		    "or w (write) permission" },
+		{ "", "", 32503680000000LL,
+		    "uploading the probe object was refused (HTTP 403): the SAS "
+		    "token needs the c (create) or w (write) permission" },
+		{ "rwdl", "AuthorizationResourceTypeMismatch", 32503680000000LL,
+		    "uploading the probe object was refused "
+		    "(AuthorizationResourceTypeMismatch): the account SAS needs "
+		    "the o (object) resource type in srt" },
+		{ "rcw", "AuthorizationPermissionMismatch", 1000LL,
+		    "uploading the probe object was refused: the SAS token "
+		    "expired on 1970-01-01T00:00:01.000Z" },
+	};
+	struct az a;
+	char out[PROBE_DETAIL_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&a, 0, sizeof(a));
+		a.sas = "sig=x";
+		a.sasinfo.has_expiry = true;
+		a.sasinfo.expiry_ms = cases[i].expiry_ms;
+		memcpy(a.sasinfo.perms, cases[i].perms,
+		    strlen(cases[i].perms) + 1);
+		assert_true(sas_step_refused(&a, 403, "AuthorizationFailure"));
+		sas_refusal_text(&a, "uploading the probe object", 403,
+		    cases[i].code, "c (create) or w (write)", out);
+		assert_string_equal(out, cases[i].want);
+	}
+	/* Only 403 with a SAS, and only these codes. */
+	assert_false(sas_step_refused(&a, 409, "AuthorizationFailure"));
+	assert_false(sas_step_refused(&a, 403, "AuthenticationFailed"));
+	a.sas = NULL;
+	assert_false(sas_step_refused(&a, 403,
+	    "AuthorizationPermissionMismatch"));
+}
+
+/* The immutability headers of a Get Blob answer and the delete refusal
+ * become observed.objectLock. */
+static void
+test_object_lock(void **state)
+{
+	struct probe_result res;
+	struct az a;
+	json_object *lock;
+
+	(void)state;
+	memset(&res, 0, sizeof(res));
+	memset(&a, 0, sizeof(a));
+	res.failed = -1;
+	a.res = &res;
+	memcpy(a.name, ".backupd-probe-0123456789abcdef", 32);
+	a.container = "worm";
+	/* Nothing seen: nothing observed. */
+	observe_lock(&a);
+	assert_null(res.observed);
+
+	a.lock.until_known = true;
+	a.lock.until_ms = 1797724800000LL;
+	memcpy(a.lock.mode, "unlocked", 9);
+	kept_immutable(&a, "BlobImmutableDueToPolicy");
+	observe_lock(&a);
+	assert_int_equal(res.nchecks, 1);
+	assert_true(res.checks[0].ok);
+	assert_string_equal(res.checks[0].detail, "the probe object was kept: "
+	    "an immutability policy refuses deleting it");
+	assert_int_equal(res.nwarnings, 1);
+	assert_string_equal(res.warnings[0], "the probe object "
+	    "'.backupd-probe-0123456789abcdef' stays in container 'worm' until "
+	    "its retention ends on 2026-12-20T00:00:00.000Z; delete it then");
+	assert_true(json_object_object_get_ex(res.observed, "objectLock",
+	    &lock));
+	assert_string_equal(json_object_to_json_string_ext(lock,
+	    JSON_C_TO_STRING_PLAIN), "{\"policyUntil\":\"2026-12-20T00:00:00"
+	    ".000Z\",\"policyMode\":\"unlocked\",\"legalHold\":false}");
+	probe_result_clear(&res);
+
+	memset(&res, 0, sizeof(res));
+	memset(&a.lock, 0, sizeof(a.lock));
+	kept_immutable(&a, "BlobImmutableDueToLegalHold");
+	observe_lock(&a);
+	assert_string_equal(res.warnings[0], "the probe object "
+	    "'.backupd-probe-0123456789abcdef' stays in container 'worm' until "
+	    "its legal hold is removed; delete it then");
+	assert_true(json_object_object_get_ex(res.observed, "objectLock",
+	    &lock));
+	assert_string_equal(json_object_to_json_string_ext(lock,
+	    JSON_C_TO_STRING_PLAIN),
+	    "{\"policyUntil\":null,\"legalHold\":true}");
+	probe_result_clear(&res);
+}
+
 int
 main(void)
 {
@@ -362,6 +568,10 @@ main(void)
 		cmocka_unit_test(test_blob_path),
 		cmocka_unit_test(test_error_code),
 		cmocka_unit_test(test_date),
+		cmocka_unit_test(test_sas_time),
+		cmocka_unit_test(test_sas_parse),
+		cmocka_unit_test(test_sas_refusal_text),
+		cmocka_unit_test(test_object_lock),
 	};
 
 	if (sodium_init() < 0)
