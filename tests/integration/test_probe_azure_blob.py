@@ -46,6 +46,7 @@ from probe_helpers import URL_SSRF_HOSTS as SSRF_HOSTS
 sys.path.insert(0, str(REPO / "tests" / "peers" / "azure_blob"))
 from azurite_peer import (DEVSTORE, DEVSTORE_KEY, AzuritePeer,  # noqa: E402
                   account_sas, service_sas)
+from azure_front import AzureFront  # noqa: E402
 
 LIST = "/backup-destinations"
 ALL_CHECKS = ["connect", "auth", "target", "write", "read", "delete"]
@@ -84,6 +85,24 @@ def peer(env):
     root = Path(env["BACKUPD_STACK_DIR"]) / "peers" / "azure_blob"
     yield from running(AzuritePeer(root, host, pki, {DEVSTORE: DEVSTORE_KEY,
                                                      OWN: OWN_KEY}))
+
+
+@pytest.fixture(scope="module")
+def front(peer):
+    """The documented-behaviour front before the http Azurite
+    (tests/peers/azure_blob/azure_front.py): immutability, a request log,
+    a delay."""
+    f = AzureFront(peer.host, peer.host, peer.http_port, DEVSTORE).start()
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+def rfc(se):
+    """An se of the form YYYY-MM-DDThh:mm:ssZ as the service writes
+    instants (RFC 3339 with milliseconds)."""
+    return se[:-1] + ".000Z"
 
 
 def container(peer, account=DEVSTORE, tls=False):
@@ -237,14 +256,21 @@ def test_forged_sas_is_auth(api, peer):
     assert "SAS token was refused" in detail_of(tr, "auth"), tr
 
 
-def test_expired_sas_is_auth(api, peer):
+def test_expired_sas_is_auth(api, peer, front):
+    """Issue 9: an expired SAS fails auth before anything is sent, and
+    says when it expired."""
     cont = container(peer)
     past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    se = past.strftime("%Y-%m-%dT%H:%M:%SZ")
     sas = remember(account_sas(DEVSTORE, DEVSTORE_KEY, "rwdlac",
                                expiry=past))
-    p, tr = create_fails(api, body(peer.endpoint(DEVSTORE), cont, sas=sas),
-                         "auth")
-    assert "SAS token was refused" in detail_of(tr, "auth"), tr
+    n0 = front.count()
+    p, tr = create_fails(api, body(front.endpoint(), cont, sas=sas), "auth")
+    assert [c["name"] for c in tr["checks"]] == ["auth"], tr
+    assert detail_of(tr, "auth") == \
+        "the SAS token expired on %s; create a new one" % rfc(se), tr
+    assert tr["observed"] == {"credentialsExpireAt": rfc(se)}, tr
+    assert front.log_since(n0) == [], "a request was sent with it"
 
 
 def test_missing_container_is_target(api, peer):
@@ -273,7 +299,10 @@ def test_read_only_sas_is_write(api, peer):
                          "write")
     assert [c["name"] for c in tr["checks"]] == ["connect", "auth",
                                                  "target", "write"], tr
-    assert "does not allow creating blobs" in detail_of(tr, "write"), tr
+    assert detail_of(tr, "write") == (
+        "uploading the probe object was refused "
+        "(AuthorizationPermissionMismatch): the SAS token needs the c "
+        "(create) or w (write) permission; it grants 'r'"), tr
     assert probe_blobs(peer, cont) == []
 
 
@@ -286,8 +315,10 @@ def test_sas_without_delete_succeeds_with_warning(api, peer):
     left = probe_blobs(peer, cont)
     assert len(left) == 1 and left[0].startswith("keep/me/.backupd-probe-"), \
         left
-    assert any(left[0].split("/")[-1] in w and "lacks the d permission" in w
-               for w in tr["warnings"]), tr
+    assert any(left[0].split("/")[-1] in w and w.startswith(
+        "deleting the probe object was refused "
+        "(AuthorizationPermissionMismatch): the SAS token needs the d "
+        "(delete) permission; it grants 'rcw'") for w in tr["warnings"]), tr
     peer.client(DEVSTORE).delete_blob(cont, left[0])
 
 
@@ -297,7 +328,10 @@ def test_write_only_sas_is_read(api, peer):
     p, tr = create_fails(api, body(peer.endpoint(DEVSTORE), cont, sas=sas),
                          "read")
     assert [c["name"] for c in tr["checks"]] == ALL_CHECKS[:5], tr
-    assert "r permission" in detail_of(tr, "read"), tr
+    assert detail_of(tr, "read") == (
+        "reading the probe object back was refused "
+        "(AuthorizationPermissionMismatch): the SAS token needs the r (read) "
+        "permission; it grants 'cw'"), tr
     # It could not delete its blob either, and says so.
     assert any("left in container" in w for w in tr["warnings"]), tr
     for n in probe_blobs(peer, cont):
@@ -489,3 +523,246 @@ def test_stalled_upload_fails_write_within_the_deadline(api, peer):
         assert "did not answer in time" in detail_of(tr, "write"), tr
     finally:
         srv.close()
+
+
+# ------------------------------------------- issue 9: SAS expiry (se)
+
+def _now():
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _se(delta):
+    return (_now() + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_sas_expiring_soon_sets_credentials_expiring(api, peer):
+    """A SAS that expires within 14 days: the test passes with a warning,
+    observed.credentialsExpireAt, and statusReason credentials_expiring
+    while status stays active; on create, GET, POST /test and in the
+    list. A new SAS that lasts clears it."""
+    cont = container(peer)
+    se = _se(dt.timedelta(days=5, hours=1))
+    sas = remember(service_sas(DEVSTORE, DEVSTORE_KEY, cont, "racwd", se=se))
+    d, tr = create_ok(api, body(peer.endpoint(DEVSTORE), cont, sas=sas))
+    assert tr["observed"] == {"credentialsExpireAt": rfc(se)}, tr
+    want = "the SAS token expires on %s (in 5 days): renew it before then" \
+        % rfc(se)
+    assert want in tr["warnings"], tr
+    assert (d["status"], d["statusReason"]) == \
+        ("active", "credentials_expiring"), d
+    path = "%s/%s" % (LIST, d["id"])
+    g = api.get(path).json()
+    assert (g["status"], g["statusReason"]) == \
+        ("active", "credentials_expiring"), g
+    assert g["lastTest"]["observed"] == tr["observed"], g
+    r = api.post(path + "/test")
+    assert r.status_code == 200, r.text
+    assert r.json()["observed"] == {"credentialsExpireAt": rfc(se)}
+    assert want in r.json()["warnings"]
+    g = api.get(path).json()
+    assert (g["status"], g["statusReason"], g["consecutiveFailures"]) == \
+        ("active", "credentials_expiring", 0), g
+    [li] = [x for x in api.list(status="active") if x["id"] == d["id"]]
+    assert li["statusReason"] == "credentials_expiring", li
+
+    # A SAS valid for 60 days: observed still, no warning, no reason.
+    se2 = _se(dt.timedelta(days=60))
+    sas2 = remember(service_sas(DEVSTORE, DEVSTORE_KEY, cont, "racwd",
+                                se=se2))
+    r = api.put(path, json=body(peer.endpoint(DEVSTORE), cont, sas=sas2,
+                                name=d["name"]))
+    assert r.status_code == 200, r.text
+    g = r.json()
+    assert (g["status"], g["statusReason"]) == ("active", None), g
+    assert g["lastTest"]["observed"] == {"credentialsExpireAt": rfc(se2)}
+    assert not any("expires on" in w for w in g["lastTest"]["warnings"]), g
+
+
+@pytest.mark.parametrize("form", ["date", "minutes", "seconds", "fraction"])
+def test_sas_expiry_forms(api, peer, form):
+    """The se forms Microsoft documents, accepted by Azurite as signed,
+    read by the probe to the same instant."""
+    day = (_now() + dt.timedelta(days=40)).date().isoformat()
+    se, want = {
+        "date": (day, day + "T00:00:00.000Z"),
+        "minutes": (day + "T10:30Z", day + "T10:30:00.000Z"),
+        "seconds": (day + "T10:30:45Z", day + "T10:30:45.000Z"),
+        "fraction": (day + "T10:30:45.1234567Z", day + "T10:30:45.123Z"),
+    }[form]
+    cont = container(peer)
+    sas = remember(service_sas(DEVSTORE, DEVSTORE_KEY, cont, "racwd", se=se))
+    d, tr = create_ok(api, body(peer.endpoint(DEVSTORE), cont, sas=sas))
+    assert tr["observed"] == {"credentialsExpireAt": want}, tr
+    assert d["statusReason"] is None, d
+
+
+def test_account_key_reports_no_expiry(api, peer):
+    cont = container(peer)
+    d, tr = create_ok(api, body(peer.endpoint(DEVSTORE), cont,
+                                key=DEVSTORE_KEY))
+    assert "observed" not in tr or "credentialsExpireAt" not in \
+        tr["observed"], tr
+    assert d["statusReason"] is None, d
+
+
+def test_sas_expiring_during_the_test_is_auth(api, peer, front):
+    """The SAS is still valid when the probe looks at it, and has expired
+    when Azurite sees the request (the front holds it 3.5 s): Azurite's
+    own refusal (403 AuthorizationFailure; Azure says AuthenticationFailed)
+    becomes "expired on", from the token's se."""
+    cont = container(peer)
+    front.rules[cont] = {"delay": 3.5}
+    se = _se(dt.timedelta(seconds=2))
+    sas = remember(service_sas(DEVSTORE, DEVSTORE_KEY, cont, "racwd", se=se))
+    n0 = front.count()
+    try:
+        p, tr = create_fails(api, body(front.endpoint(), cont, sas=sas),
+                             "auth")
+    finally:
+        del front.rules[cont]
+    assert [c["name"] for c in tr["checks"]] == ["connect", "auth"], tr
+    assert detail_of(tr, "auth") == \
+        "the SAS token expired on %s; create a new one" % rfc(se), tr
+    log = front.log_since(n0)
+    assert [(q["status"], q["code"], q["front"]) for q in log] == \
+        [(403, "AuthorizationFailure", False)], log
+
+
+# ------------------------------------- issue 9: permissions per step
+
+@pytest.mark.parametrize("perms", ["rcd", "rwd"])
+def test_create_or_write_is_enough_to_write(api, peer, perms):
+    """The minimum container SAS: r, d and either c or w."""
+    cont = container(peer)
+    sas = remember(service_sas(DEVSTORE, DEVSTORE_KEY, cont, perms))
+    d, tr = create_ok(api, body(peer.endpoint(DEVSTORE), cont, sas=sas))
+    assert probe_blobs(peer, cont) == []
+    assert not [w for w in tr["warnings"] if "refused" in w], tr
+
+
+def test_account_sas_without_object_resource_type_is_write(api, peer):
+    """An account SAS with srt=sc reads the container but may not touch
+    blobs: the write step names the missing resource type."""
+    cont = container(peer)
+    sas = remember(account_sas(DEVSTORE, DEVSTORE_KEY, "rwdlac",
+                               resource_types="sc"))
+    p, tr = create_fails(api, body(peer.endpoint(DEVSTORE), cont, sas=sas),
+                         "write")
+    assert detail_of(tr, "write") == (
+        "uploading the probe object was refused "
+        "(AuthorizationResourceTypeMismatch): the account SAS needs the o "
+        "(object) resource type in srt"), tr
+
+
+# ------------------------------------------ issue 9: immutable storage
+
+def _worm(peer, front, **rule):
+    cont = container(peer)
+    front.rules[cont] = rule
+    return cont
+
+
+@pytest.mark.parametrize("cred", ["key", "sas"])
+def test_immutability_policy_keeps_the_probe_object(api, peer, front, cred):
+    """Delete Blob refused with 409 BlobImmutableDueToPolicy: the test
+    passes, the delete check says the object was kept, a warning says until
+    when, observed.objectLock carries the policy Get Blob reported."""
+    until = (_now() + dt.timedelta(days=30)).replace(microsecond=0)
+    cont = _worm(peer, front, until=until, mode="unlocked", legal_hold=False)
+    if cred == "key":
+        b = body(front.endpoint(), cont, key=DEVSTORE_KEY, prefix="worm")
+    else:
+        b = body(front.endpoint(), cont, prefix="worm", sas=remember(
+            service_sas(DEVSTORE, DEVSTORE_KEY, cont, "racwd",
+                        se=_se(dt.timedelta(days=90)))))
+    n0 = front.count()
+    d, tr = create_ok(api, b)
+    ts = until.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert tr["observed"]["objectLock"] == {
+        "policyUntil": ts, "policyMode": "unlocked", "legalHold": False}, tr
+    assert detail_of(tr, "delete") == "the probe object was kept: an " \
+        "immutability policy refuses deleting it", tr
+    [left] = probe_blobs(peer, cont)
+    assert left.startswith("worm/.backupd-probe-"), left
+    w = [x for x in tr["warnings"] if "stays in container" in x]
+    assert w == ["the probe object '%s' stays in container '%s' until its "
+                 "retention ends on %s; delete it then"
+                 % (left.split("/")[1], cont, ts)], tr
+    assert d["status"] == "active" and d["statusReason"] is None, d
+    refused_here = [q for q in front.log_since(n0) if q["front"]]
+    assert [(q["method"], q["status"], q["code"]) for q in refused_here] == \
+        [("DELETE", 409, "BlobImmutableDueToPolicy")], refused_here
+    del front.rules[cont]
+    peer.client(DEVSTORE).delete_blob(cont, left)
+
+
+def test_legal_hold_keeps_the_probe_object(api, peer, front):
+    cont = _worm(peer, front, legal_hold=True)
+    d, tr = create_ok(api, body(front.endpoint(), cont, key=DEVSTORE_KEY))
+    assert tr["observed"]["objectLock"] == {
+        "policyUntil": None, "legalHold": True}, tr
+    assert detail_of(tr, "delete") == \
+        "the probe object was kept: a legal hold refuses deleting it", tr
+    [left] = probe_blobs(peer, cont)
+    assert ["the probe object '%s' stays in container '%s' until its legal "
+            "hold is removed; delete it then" % (left, cont)] == \
+        [x for x in tr["warnings"] if "stays in container" in x], tr
+    del front.rules[cont]
+    peer.client(DEVSTORE).delete_blob(cont, left)
+
+
+def test_immutable_delete_without_d_is_the_permission(api, peer, front):
+    """Azure authorizes before it looks at the blob: a SAS without d is
+    refused for the permission (Azurite's own 403), not the policy."""
+    until = _now() + dt.timedelta(days=3)
+    cont = _worm(peer, front, until=until, legal_hold=False)
+    sas = remember(service_sas(DEVSTORE, DEVSTORE_KEY, cont, "rcw"))
+    d, tr = create_ok(api, body(front.endpoint(), cont, sas=sas))
+    assert any(w.startswith("deleting the probe object was refused "
+                            "(AuthorizationPermissionMismatch)")
+               for w in tr["warnings"]), tr
+    # Get Blob still reported the policy.
+    assert tr["observed"]["objectLock"]["policyUntil"] is not None, tr
+    del front.rules[cont]
+    for n in probe_blobs(peer, cont):
+        peer.client(DEVSTORE).delete_blob(cont, n)
+
+
+# ------------------------------------------- issue 9: least privilege
+
+@pytest.mark.parametrize("cred", ["key", "container-sas"])
+def test_probe_stays_inside_the_container_and_prefix(api, peer, front, cred):
+    """Every request a test makes (the front's log) is for the container
+    or a blob under the prefix: no List Containers, no Create Container,
+    no listing at all; a SAS scoped to the container alone passes."""
+    cont = container(peer)
+    if cred == "key":
+        b = body(front.endpoint(), cont, key=DEVSTORE_KEY, prefix="a/b")
+    else:
+        b = body(front.endpoint(), cont, prefix="a/b", sas=remember(
+            service_sas(DEVSTORE, DEVSTORE_KEY, cont, "rcwd")))
+    n0 = front.count()
+    d, tr = create_ok(api, b)
+    r = api.post("%s/%s/test" % (LIST, d["id"]))
+    assert r.status_code == 200, r.text
+    log = front.log_since(n0)
+    assert log, "nothing went through the front"
+    cpath = "/%s/%s" % (DEVSTORE, cont)
+    for q in log:
+        assert "comp" not in q["query"], q  # no listing of any kind
+        if q["path"] == cpath:
+            # Get Container Properties only, never Create Container.
+            assert (q["method"], q["query"][:1]) == ("GET", ["restype"]), q
+        else:
+            assert q["path"].startswith(cpath + "/a/b/.backupd-probe-"), q
+            assert "restype" not in q["query"], q
+    ops = [(q["method"], q["path"] == cpath) for q in log]
+    if cred == "key":
+        one = [("GET", True), ("PUT", False), ("GET", False),
+               ("DELETE", False)]
+    else:
+        # Get Container Properties is refused to a container SAS; the
+        # probe then asks for the (absent) probe blob.
+        one = [("GET", True), ("GET", False), ("PUT", False),
+               ("GET", False), ("DELETE", False)]
+    assert ops == one * 2, log

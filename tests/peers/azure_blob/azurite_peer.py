@@ -95,12 +95,14 @@ def sharedkey_string_to_sign(method, account, path, query, headers):
 
 
 def service_sas(account, key_b64, container, permissions, *,
-                expiry=None, start=None, protocol="https,http"):
+                expiry=None, start=None, protocol="https,http", se=None):
     """A container (sr=c) service SAS, signed per "Create a service SAS"
-    for version 2020-12-06 and later. Returns the query string."""
+    for version 2020-12-06 and later. Returns the query string. se: the
+    signed expiry exactly as written (any documented form), instead of
+    expiry."""
     expiry = expiry or (dt.datetime.now(dt.timezone.utc) +
                         dt.timedelta(hours=2))
-    se = expiry.strftime("%Y-%m-%dT%H:%M:%SZ")
+    se = se or expiry.strftime("%Y-%m-%dT%H:%M:%SZ")
     st = start.strftime("%Y-%m-%dT%H:%M:%SZ") if start else ""
     sts = "\n".join([
         permissions, st, se, "/blob/%s/%s" % (account, container),
@@ -118,11 +120,12 @@ def service_sas(account, key_b64, container, permissions, *,
 
 
 def account_sas(account, key_b64, permissions, *, services="b",
-                resource_types="sco", expiry=None, protocol="https,http"):
+                resource_types="sco", expiry=None, protocol="https,http",
+                se=None):
     """An account SAS per "Create an account SAS" (2020-12-06 and later)."""
     expiry = expiry or (dt.datetime.now(dt.timezone.utc) +
                         dt.timedelta(hours=2))
-    se = expiry.strftime("%Y-%m-%dT%H:%M:%SZ")
+    se = se or expiry.strftime("%Y-%m-%dT%H:%M:%SZ")
     sts = "\n".join([account, permissions, services, resource_types, "", se,
                      "", protocol, VERSION, "", ""])
     q = [("sv", VERSION), ("ss", services), ("srt", resource_types),
