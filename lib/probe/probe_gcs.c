@@ -20,6 +20,17 @@
  * still open is recorded only when a later step settles it, so the checks
  * stay in contract order whatever fails.
  *
+ * Least privilege: the probe calls nothing but the bucket's own metadata and
+ * objects under the prefix (no buckets.list, no buckets.insert). A 403 on a
+ * step names the IAM permission that step needs: storage.buckets.get
+ * (target; optional, not a failure), storage.objects.create (write),
+ * storage.objects.get (read), storage.objects.delete (delete; a warning).
+ * A delete refused with reason retentionPolicyNotMet (Cloud Storage
+ * "Retention policies": "403 - retentionPolicyNotMet") is the bucket's
+ * retention keeping the object: the object's retentionExpirationTime and
+ * holds are read (objects.get, which the read step proved allowed) into
+ * observed.objectLock, and the warning says until when it stays.
+ *
  * Secrets: the private key, the signed assertion and the access token are
  * wiped after use and never reach a detail or a log line. Google's error
  * bodies are read for their short code only ("invalid_grant", "forbidden"),
@@ -36,6 +47,7 @@
 #include <sodium.h>
 
 #include "bd_limits.h"
+#include "clock.h"
 #include "probe_http.h"
 #include "wipe.h"
 #include "url.h"
@@ -369,8 +381,9 @@ check_bucket(struct gcs *g)
 		 * target open: the upload settles whether the bucket exists.
 		 */
 		snprintf(g->target_detail, sizeof(g->target_detail),
-		    "bucket '%s' was not looked up: the key may not read "
-		    "bucket metadata, which backups do not need", g->bucket);
+		    "bucket '%s' was not looked up: the key lacks "
+		    "storage.buckets.get (bucket metadata), which backups do "
+		    "not need", g->bucket);
 		settle_before(g, CHECK_TARGET);
 		ok = true;
 		break;
@@ -435,9 +448,9 @@ check_write(struct gcs *g, const unsigned char *data, size_t len)
 	}
 	if (status == 200 && !g->target_done)
 		snprintf(g->target_detail, sizeof(g->target_detail),
-		    "bucket '%s' accepted the probe object (the key may not "
-		    "read bucket metadata, which backups do not need)",
-		    g->bucket);
+		    "bucket '%s' accepted the probe object; the key lacks "
+		    "storage.buckets.get (bucket metadata), which backups do "
+		    "not need", g->bucket);
 	switch (status) {
 	case 200:
 	case 201:
@@ -509,6 +522,77 @@ out:
 }
 
 /*
+ * The object's retention facts (JSON API object resource:
+ * retentionExpirationTime, temporaryHold, eventBasedHold) through
+ * objects.get (metadata), into observed.objectLock {"policyUntil": RFC 3339
+ * or null, "legalHold": either hold set}; until_ms gets the expiry (0 when
+ * unknown). Best effort: an answer without them leaves null/false.
+ */
+static void
+observe_retention(struct gcs *g, long long *until_ms)
+{
+	struct probe_xfer x;
+	json_object *o = NULL, *lock, *v;
+	char *url = NULL, at[CLOCK_TEXT_MAX];
+	long long ms = 0;
+	long status = 0;
+	bool hold = false;
+
+	*until_ms = 0;
+	memset(&x, 0, sizeof(x));
+	if ((url = object_url(g, false)) != NULL &&
+	    api_call(g, &x, "GET", url, NULL, 0, &status) == CURLE_OK &&
+	    status == 200)
+		o = probe_json_object(x.body, x.len);
+	if (o != NULL && clock_parse_ms(probe_json_string(o,
+	    "retentionExpirationTime"), &ms))
+		*until_ms = ms;
+	if (o != NULL && ((json_object_object_get_ex(o, "temporaryHold", &v) &&
+	    json_object_get_boolean(v)) ||
+	    (json_object_object_get_ex(o, "eventBasedHold", &v) &&
+	    json_object_get_boolean(v))))
+		hold = true;
+	if ((lock = json_object_new_object()) != NULL) {
+		if (*until_ms != 0) {
+			clock_format_ms(*until_ms, CLOCK_RFC3339, at);
+			json_object_object_add(lock, "policyUntil",
+			    json_object_new_string(at));
+		} else {
+			json_object_object_add(lock, "policyUntil", NULL);
+		}
+		json_object_object_add(lock, "legalHold",
+		    json_object_new_boolean(hold));
+		probe_observe(g->res, "objectLock", lock);
+	}
+	json_object_put(o);
+	probe_xfer_cleanup(&x);
+	free(url);
+}
+
+/* The delete was refused with retentionPolicyNotMet: the delete check
+ * passes (the object is kept) with a warning that says until when. */
+static void
+kept_by_retention(struct gcs *g)
+{
+	char at[CLOCK_TEXT_MAX];
+	long long until;
+
+	observe_retention(g, &until);
+	pass_at(g, CHECK_DELETE, "the probe object was kept: the bucket's "
+	    "retention policy refuses deleting it");
+	if (until != 0) {
+		clock_format_ms(until, CLOCK_RFC3339, at);
+		probe_warn(g->res, "the probe object '%s' stays in bucket '%s' "
+		    "until its retention ends on %s; delete it then",
+		    g->object, g->bucket, at);
+	} else {
+		probe_warn(g->res, "the probe object '%s' stays in bucket '%s' "
+		    "until its retention period ends; delete it then",
+		    g->object, g->bucket);
+	}
+}
+
+/*
  * delete: DELETE the object. A refusal (403: no storage.objects.delete, a
  * retention policy or an object hold) keeps the object and is a warning,
  * not a failure. `record` false: cleanup after a failed read, where only a
@@ -518,7 +602,7 @@ static void
 check_delete(struct gcs *g, bool record)
 {
 	struct probe_xfer x;
-	char *url = NULL;
+	char *url = NULL, reason[PROBE_CODE_MAX];
 	CURLcode cc = CURLE_OUT_OF_MEMORY;
 	long status = 0;
 	bool gone;
@@ -541,12 +625,17 @@ check_delete(struct gcs *g, bool record)
 	else if (status == 404)
 		pass_at(g, CHECK_DELETE, "the probe object was already gone");
 	else if (status == 403) {
-		pass_at(g, CHECK_DELETE, "the probe object was kept: deleting "
-		    "it was refused");
-		probe_warn(g->res, "could not delete the probe object '%s' in "
-		    "bucket '%s' (the key lacks storage.objects.delete, or a "
-		    "retention policy or hold keeps it); remove it by hand",
-		    g->object, g->bucket);
+		probe_google_reason(&x, reason);
+		if (strcmp(reason, "retentionPolicyNotMet") == 0) {
+			kept_by_retention(g);
+		} else {
+			pass_at(g, CHECK_DELETE, "the probe object was kept: "
+			    "deleting it was refused");
+			probe_warn(g->res, "deleting the probe object was "
+			    "refused: the service account needs "
+			    "storage.objects.delete; '%s' stays in bucket '%s': "
+			    "remove it by hand", g->object, g->bucket);
+		}
 	} else
 		unexpected(g, CHECK_DELETE, status, &x, "deleting the probe "
 		    "object");

@@ -10,6 +10,7 @@ it); the stub listens there. The key file's token_uri points at the stub too
 (or, for the SSRF cases, at addresses the egress policy refuses).
 """
 
+import datetime as dt
 import json
 import os
 import time
@@ -43,6 +44,8 @@ BUCKETS = {
     "probe-nometa": ["no_bucket_get"],
     "probe-noread": ["no_read"],
     "probe-moved": ["moved"],
+    "probe-retention": ["retention"],
+    "probe-scoped": ["prefix=team-a/"],
 }
 LIST = "/backup-destinations"
 EGRESS = "egress policy"
@@ -277,6 +280,7 @@ def test_key_without_bucket_metadata_rights_is_enough(api, gcs):
     assert_test_result(tr, ok=True)
     by = {c["name"]: c.get("detail", "") for c in tr["checks"]}
     assert "metadata" in by["target"], by
+    assert "storage.buckets.get" in by["target"], by
     assert gcs.objects("probe-nometa", pfx) == []
 
 
@@ -293,6 +297,8 @@ def test_delete_refused_is_a_warning(api, gcs):
     w = [x for x in tr["warnings"] if "remove it by hand" in x]
     assert len(w) == 1 and left[0] in w[0] and "probe-nodelete" in w[0], \
         tr["warnings"]
+    assert w[0].startswith("deleting the probe object was refused: the "
+                           "service account needs storage.objects.delete"), w
     assert_sentences(tr["checks"], tr["warnings"])
 
 
@@ -538,3 +544,78 @@ def test_placeholder_keeps_the_key_file_whole(api, gcs):
         assert evil.requests == [], evil.requests
     finally:
         evil.close()
+
+
+# ------------------------------------------ issue 9: least privilege, 403s
+
+def _api_requests(gcs, n0):
+    return [q for q in gcs.requests()[n0:] if q["path"] != "/token"]
+
+
+@pytest.mark.parametrize("bucket,pfx", [("probe-ok", "lp/x"),
+                                        ("probe-scoped", "team-a/nightly")])
+def test_probe_stays_inside_the_bucket_and_prefix(api, gcs, bucket, pfx):
+    """The stub's request log: the bucket's own metadata and objects under
+    the prefix, nothing else (no buckets.list GET /storage/v1/b?project=,
+    no buckets.insert POST /storage/v1/b, no objects.list). A key whose
+    role is granted only under one prefix (IAM condition; it cannot read
+    bucket metadata either) passes."""
+    n0 = len(gcs.requests())
+    d = api.create(gcs_body(gcs.key_file(), bucket, pfx)).json()
+    tr = d["lastTest"]
+    assert_test_result(tr, ok=True)
+    reqs = _api_requests(gcs, n0)
+    enc = urllib.parse.quote(pfx + "/.backupd-probe-", safe="")
+    for q in reqs:
+        u = urllib.parse.urlsplit(q["path"])
+        if u.path == "/storage/v1/b/" + bucket:
+            assert q["method"] == "GET" and not u.query, q
+        elif u.path == "/upload/storage/v1/b/%s/o" % bucket:
+            assert q["method"] == "POST", q
+            assert urllib.parse.parse_qs(u.query)["name"][0].startswith(
+                pfx + "/.backupd-probe-"), q
+        else:
+            assert u.path.startswith("/storage/v1/b/%s/o/%s" % (bucket,
+                                                                 enc)), q
+            assert q["method"] in ("GET", "DELETE"), q
+    assert [q["method"] for q in reqs] == ["GET", "POST", "GET", "DELETE"]
+    assert gcs.objects(bucket, pfx) == []
+    if bucket == "probe-scoped":
+        by = {c["name"]: c.get("detail", "") for c in tr["checks"]}
+        assert "storage.buckets.get" in by["target"], by
+
+
+def test_prefix_scoped_key_outside_its_prefix_names_the_permission(api, gcs):
+    p = failed(api, gcs_body(gcs.key_file(), "probe-scoped", "team-b"),
+               "write")
+    assert p["checks"][-1]["detail"] == (
+        "the service account may not create objects in bucket "
+        "'probe-scoped' (it needs storage.objects.create)"), p
+
+
+def test_retention_policy_keeps_the_probe_object(api, gcs):
+    """A delete refused with 403 retentionPolicyNotMet: the test passes,
+    observed.objectLock carries the object's retentionExpirationTime, a
+    warning says until when it stays."""
+    pfx = prefix_()
+    t0 = time.time()
+    d = api.create(gcs_body(gcs.key_file(), "probe-retention", pfx)).json()
+    tr = d["lastTest"]
+    assert_test_result(tr, ok=True)
+    assert d["status"] == "active", d
+    [left] = gcs.objects("probe-retention", pfx)
+    lock = tr["observed"]["objectLock"]
+    assert set(lock) == {"policyUntil", "legalHold"} and \
+        lock["legalHold"] is False, lock
+    until = dt.datetime.strptime(lock["policyUntil"],
+                                 "%Y-%m-%dT%H:%M:%S.000Z").replace(
+        tzinfo=dt.timezone.utc).timestamp()
+    assert abs(until - (t0 + 30 * 86400)) < 60, lock
+    by = {c["name"]: c.get("detail", "") for c in tr["checks"]}
+    assert by["delete"] == "the probe object was kept: the bucket's " \
+        "retention policy refuses deleting it", by
+    assert ["the probe object '%s' stays in bucket 'probe-retention' until "
+            "its retention ends on %s; delete it then"
+            % (left, lock["policyUntil"])] == \
+        [w for w in tr["warnings"] if "stays in bucket" in w], tr
+    assert_sentences(tr["checks"], tr["warnings"])

@@ -30,6 +30,21 @@ Test rules per bucket (config "buckets": {"name": ["rule", ...]}):
   no_delete      objects.delete answers 403
   moved          every request for the bucket answers 301 to /elsewhere/...
                  on this stub (for "redirects are not followed" tests)
+  retention      a bucket retention policy (Cloud Storage "Retention
+                 policies"): objects carry retentionExpirationTime (upload
+                 time + RETENTION_DAYS) and objects.delete answers 403
+                 retentionPolicyNotMet
+  prefix=P       the account's role is granted with an IAM condition
+                 resource.name.startsWith(".../objects/P") (Cloud Storage
+                 "IAM Conditions"): objects outside P answer 403 for every
+                 method, and buckets.get answers 403 (a condition on object
+                 names grants no bucket permission)
+
+A 403 for a missing permission is Google's documented shape: reason
+"forbidden", message "<email> does not have <permission> access to the
+Google Cloud Storage <bucket|object>. Permission '<permission>' denied on
+resource (or it may not exist)." (Cloud Storage "Troubleshooting", 403).
+The probe must name the permission from the step, never from this text.
 
 Every error message carries the marker "(gcs-stub)", so tests can prove no
 raw remote message reaches a response.
@@ -69,11 +84,12 @@ MARK = "(gcs-stub)"
 SKEW = 300          # seconds of clock skew tolerated on iat
 MAX_LIFETIME = 3600  # Google: "a short-lived token (60 minutes)"
 MAX_BODY = 1 << 20
+RETENTION_DAYS = 30
 
 
 class State:
     def __init__(self, cfg, state_dir):
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # resource() reads under it too
         self.state_dir = state_dir
         self.accounts = {}
         for email, keys in cfg.get("accounts", {}).items():
@@ -82,6 +98,7 @@ class State:
                 for kid, pem in keys.items()}
         self.buckets = {b: set(r) for b, r in cfg.get("buckets", {}).items()}
         self.objects = {b: {} for b in self.buckets}
+        self.created = {}  # (bucket, name) -> upload time
         self.tokens = {}  # token -> (email, scopes, expires)
 
     def append(self, name, line):
@@ -273,7 +290,8 @@ class Handler(BaseHTTPRequestHandler):
     # ---------------------------------------------------------------- API
 
     def caller(self, write):
-        """The token's scopes allow this call, or an error was sent."""
+        """The token's entry (email, scopes, expiry) when its scopes allow
+        this call, else None after an error was sent."""
         h = self.headers.get("Authorization", "")
         tok = h[7:] if h.startswith("Bearer ") else None
         with self.state.lock:
@@ -281,15 +299,15 @@ class Handler(BaseHTTPRequestHandler):
         if ent is None or ent[2] < time.time():
             self.send(401, google_error(401, "authError",
                                         "Invalid Credentials"))
-            return False
+            return None
         need = {SCOPE_RW, SCOPE_FULL, SCOPE_CLOUD}
         if not write:
             need.add(SCOPE_RO)
         if not ent[1] & need:
             self.send(403, google_error(403, "insufficientPermissions",
                                         "Insufficient Permission"))
-            return False
-        return True
+            return None
+        return ent
 
     def api(self, method, u):
         try:
@@ -297,7 +315,8 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self.send(413, google_error(413, "uploadTooLarge",
                                                "Upload too large"))
-        if not self.caller(method != "GET"):
+        ent = self.caller(method != "GET")
+        if ent is None:
             return
         st = self.state
         upload = u.path.startswith("/upload/")
@@ -319,28 +338,42 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        denied = google_error(403, "forbidden", "caller does not have "
-                              "access to the Google Cloud Storage bucket.")
+        def denied(perm, kind="object"):
+            return google_error(
+                403, "forbidden", "%s does not have %s access to the Google "
+                "Cloud Storage %s. Permission '%s' denied on resource (or it "
+                "may not exist)." % (ent[0], perm, kind, perm))
+
+        scoped = [r[len("prefix="):] for r in rules
+                  if r.startswith("prefix=")]
+
+        def outside(name):
+            return bool(scoped) and not name.startswith(scoped[0])
 
         if upload:
             if tail != "o" or q.get("uploadType", [""])[0] != "media" \
                     or not q.get("name", [""])[0]:
                 return self.send(400, google_error(400, "invalid",
                                                    "Bad upload request."))
-            if "read_only" in rules:
-                return self.send(403, denied)
             name = q["name"][0]
+            if "read_only" in rules or outside(name):
+                return self.send(403, denied("storage.objects.create"))
             with st.lock:
                 st.objects[bucket][name] = data
+                st.created[(bucket, name)] = time.time()
             return self.send(200, self.resource(bucket, name, data))
 
         if tail == "" and method == "GET":
-            if "no_bucket_get" in rules:
-                return self.send(403, denied)
+            if "no_bucket_get" in rules or scoped:
+                return self.send(403, denied("storage.buckets.get",
+                                             "bucket"))
             return self.send(200, {"kind": "storage#bucket", "id": bucket,
                                    "name": bucket, "location": "EU"})
         if tail == "o" and method == "GET":
             prefix = q.get("prefix", [""])[0]
+            if outside(prefix):
+                return self.send(403, denied("storage.objects.list",
+                                             "bucket"))
             with st.lock:
                 items = [self.resource(bucket, n, d)
                          for n, d in sorted(st.objects[bucket].items())
@@ -358,8 +391,8 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             data = st.objects[bucket].get(name)
         if method == "GET":
-            if "no_read" in rules:
-                return self.send(403, denied)
+            if "no_read" in rules or outside(name):
+                return self.send(403, denied("storage.objects.get"))
             if data is None:
                 return self.send(404, google_error(404, "notFound",
                                                    "No such object."))
@@ -367,22 +400,45 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, data, "application/octet-stream")
             return self.send(200, self.resource(bucket, name, data))
         if method == "DELETE":
-            if "no_delete" in rules:
-                return self.send(403, denied)
+            if "no_delete" in rules or outside(name):
+                return self.send(403, denied("storage.objects.delete"))
             if data is None:
                 return self.send(404, google_error(404, "notFound",
                                                    "No such object."))
+            until = self.retention_until(bucket, name)
+            if until is not None and until > time.time():
+                return self.send(403, google_error(
+                    403, "retentionPolicyNotMet", "Object '%s/%s' is subject "
+                    "to bucket's retention policy or object retention and "
+                    "cannot be deleted or overwritten until %s"
+                    % (bucket, name, self.rfc3339(until))))
             with st.lock:
                 st.objects[bucket].pop(name, None)
             return self.send(204)
         self.send(405, google_error(405, "methodNotAllowed",
                                     "Method not allowed"))
 
+    def retention_until(self, bucket, name):
+        if "retention" not in self.state.buckets.get(bucket, ()):
+            return None
+        with self.state.lock:
+            t = self.state.created.get((bucket, name))
+        return None if t is None else int(t) + RETENTION_DAYS * 86400
+
     @staticmethod
-    def resource(bucket, name, data):
-        return {"kind": "storage#object", "bucket": bucket, "name": name,
-                "id": "%s/%s/1" % (bucket, name), "size": str(len(data)),
-                "contentType": "application/octet-stream"}
+    def rfc3339(t):
+        return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t))
+
+    def resource(self, bucket, name, data):
+        r = {"kind": "storage#object", "bucket": bucket, "name": name,
+             "id": "%s/%s/1" % (bucket, name), "size": str(len(data)),
+             "contentType": "application/octet-stream"}
+        until = self.retention_until(bucket, name)
+        if until is not None:
+            r["retentionExpirationTime"] = self.rfc3339(until)
+            r["temporaryHold"] = False
+            r["eventBasedHold"] = False
+        return r
 
 
 class Server(ThreadingHTTPServer):
