@@ -18,6 +18,19 @@ write-only SAS -> read; an expired or forged SAS -> auth; nothing listening
 -> connect, fast; a server that accepts and never answers -> bounded by
 probe_timeout; the SSRF spellings refused before any connection; no account
 key or SAS token and no Azurite text in any response or log.
+
+Issue 9 (items 4 and 5): the SAS token's se becomes observed.
+credentialsExpireAt (every documented form, signed and accepted by
+Azurite); within 14 days a warning and statusReason credentials_expiring
+with status active (create, GET, POST /test, the ?status=active list); an
+expired SAS fails auth before any request, and one that expires during the
+test is refused by Azurite itself (AuthorizationFailure) and named as
+expired; each step refused for a missing SAS permission names the letter
+it needs; immutability (time-based policy, legal hold) through
+tests/peers/azure_blob/azure_front.py, a documented-behaviour front before
+the real Azurite, which does not implement immutable storage; and, from
+that front's request log, that the probe never leaves the container and
+prefix (key and container-scoped SAS).
 """
 
 import base64
