@@ -570,7 +570,7 @@ static bool
 target_via_blob(struct az *a)
 {
 	struct probe_xfer x;
-	char code[AZ_CODE_MAX + 1], st[96];
+	char code[AZ_CODE_MAX + 1], st[96], detail[PROBE_DETAIL_MAX];
 	long status;
 	CURLcode cc;
 	bool ok = false;
@@ -587,6 +587,13 @@ target_via_blob(struct az *a)
 		goto out;
 	} else if (sas_lacks_permission(a, status, code)) {
 		/* Write-only SAS: the upload will tell. */
+	} else if (sas_step_refused(a, status, code)) {
+		/* AuthorizationFailure after auth passed: expired meanwhile,
+		 * or refused for reading. */
+		sas_refusal_text(a, "checking the container", status, code,
+		    "r (read)", detail);
+		probe_fail(a->res, CHECK_TARGET, "%s", detail);
+		goto out;
 	} else {
 		probe_fail(a->res, CHECK_TARGET, "checking container '%s' "
 		    "failed: %s", a->container,
