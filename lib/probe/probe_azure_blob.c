@@ -906,8 +906,8 @@ check_delete(struct az *a)
 	if (sas_step_refused(a, status, code)) {
 		sas_refusal_text(a, "deleting the probe object", status, code,
 		    "d (delete)", detail);
-		probe_warn(a->res, "%s; the probe object '%s' stays in container "
-		    "'%s': remove it by hand", detail, a->name, a->container);
+		probe_warn(a->res, "%s; remove '%s' by hand", detail,
+		    a->name);
 	} else
 		probe_warn(a->res, "could not delete the probe object '%s' in "
 		    "container '%s' (%s); remove it by hand", a->name,
