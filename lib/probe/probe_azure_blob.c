@@ -153,6 +153,7 @@ struct az {
 	struct {                  /* immutability seen (observed.objectLock) */
 		bool policy;          /* a time-based retention policy */
 		bool hold;            /* a legal hold */
+		bool hold_known;      /* the server said whether */
 		bool until_known;
 		long long until_ms;
 		char mode[16];        /* "unlocked" / "locked"; "" unknown */
@@ -768,8 +769,10 @@ read_lock_headers(struct az *a, CURL *h)
 			memcpy(a->lock.mode, hh->value, n + 1);
 	}
 	if (curl_easy_header(h, "x-ms-legal-hold", 0, CURLH_HEADER, -1,
-	    &hh) == CURLHE_OK && strcasecmp(hh->value, "true") == 0)
-		a->lock.hold = true;
+	    &hh) == CURLHE_OK) {
+		a->lock.hold_known = true;
+		a->lock.hold = strcasecmp(hh->value, "true") == 0;
+	}
 }
 
 /* read: Get Blob and compare with what was written. */
@@ -823,7 +826,7 @@ kept_immutable(struct az *a, const char *code)
 	char until[CLOCK_TEXT_MAX], when[96];
 
 	if (is(code, "BlobImmutableDueToLegalHold"))
-		a->lock.hold = true;
+		a->lock.hold = a->lock.hold_known = true;
 	else
 		a->lock.policy = true;
 	if (a->lock.until_known)
@@ -844,9 +847,10 @@ kept_immutable(struct az *a, const char *code)
 	    "until %s; delete it then", a->name, a->container, when);
 }
 
-/* observed.objectLock: {"policyUntil": RFC 3339 or null, "policyMode"
- * (when the server named it), "legalHold": bool}, when immutability was
- * seen on the probe blob. */
+/* observed.objectLock, the shape every type reports (S3's too):
+ * {"mode": the policy's mode ("unlocked" / "locked"), "retainUntil": RFC
+ * 3339, "legalHold": bool}, null where the server did not say; only when
+ * immutability was seen on the probe blob. */
 static void
 observe_lock(struct az *a)
 {
@@ -857,18 +861,14 @@ observe_lock(struct az *a)
 		return;
 	if ((o = json_object_new_object()) == NULL)
 		return;
-	if (a->lock.until_known) {
+	if (a->lock.until_known)
 		clock_format_ms(a->lock.until_ms, CLOCK_RFC3339, until);
-		json_object_object_add(o, "policyUntil",
-		    json_object_new_string(until));
-	} else {
-		json_object_object_add(o, "policyUntil", NULL);
-	}
-	if (a->lock.mode[0] != '\0')
-		json_object_object_add(o, "policyMode",
-		    json_object_new_string(a->lock.mode));
-	json_object_object_add(o, "legalHold",
-	    json_object_new_boolean(a->lock.hold));
+	json_object_object_add(o, "mode", a->lock.mode[0] != '\0' ?
+	    json_object_new_string(a->lock.mode) : NULL);
+	json_object_object_add(o, "retainUntil", a->lock.until_known ?
+	    json_object_new_string(until) : NULL);
+	json_object_object_add(o, "legalHold", a->lock.hold_known ?
+	    json_object_new_boolean(a->lock.hold) : NULL);
 	probe_observe(a->res, "objectLock", o);
 }
 

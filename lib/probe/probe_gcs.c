@@ -524,9 +524,10 @@ out:
 /*
  * The object's retention facts (JSON API object resource:
  * retentionExpirationTime, temporaryHold, eventBasedHold) through
- * objects.get (metadata), into observed.objectLock {"policyUntil": RFC 3339
- * or null, "legalHold": either hold set}; until_ms gets the expiry (0 when
- * unknown). Best effort: an answer without them leaves null/false.
+ * objects.get (metadata), into observed.objectLock in the shape every type
+ * reports: {"mode": null (Cloud Storage names none for a bucket policy),
+ * "retainUntil": RFC 3339, "legalHold": either hold set}, null where not
+ * reported; until_ms gets the expiry (0 when unknown). Best effort.
  */
 static void
 observe_retention(struct gcs *g, long long *until_ms)
@@ -536,7 +537,7 @@ observe_retention(struct gcs *g, long long *until_ms)
 	char *url = NULL, at[CLOCK_TEXT_MAX];
 	long long ms = 0;
 	long status = 0;
-	bool hold = false;
+	bool hold = false, hold_known = false;
 
 	*until_ms = 0;
 	memset(&x, 0, sizeof(x));
@@ -547,21 +548,22 @@ observe_retention(struct gcs *g, long long *until_ms)
 	if (o != NULL && clock_parse_ms(probe_json_string(o,
 	    "retentionExpirationTime"), &ms))
 		*until_ms = ms;
-	if (o != NULL && ((json_object_object_get_ex(o, "temporaryHold", &v) &&
-	    json_object_get_boolean(v)) ||
-	    (json_object_object_get_ex(o, "eventBasedHold", &v) &&
-	    json_object_get_boolean(v))))
-		hold = true;
+	if (o != NULL && json_object_object_get_ex(o, "temporaryHold", &v)) {
+		hold_known = true;
+		hold = json_object_get_boolean(v);
+	}
+	if (o != NULL && json_object_object_get_ex(o, "eventBasedHold", &v)) {
+		hold_known = true;
+		hold = hold || json_object_get_boolean(v);
+	}
 	if ((lock = json_object_new_object()) != NULL) {
-		if (*until_ms != 0) {
+		if (*until_ms != 0)
 			clock_format_ms(*until_ms, CLOCK_RFC3339, at);
-			json_object_object_add(lock, "policyUntil",
-			    json_object_new_string(at));
-		} else {
-			json_object_object_add(lock, "policyUntil", NULL);
-		}
-		json_object_object_add(lock, "legalHold",
-		    json_object_new_boolean(hold));
+		json_object_object_add(lock, "mode", NULL);
+		json_object_object_add(lock, "retainUntil", *until_ms != 0 ?
+		    json_object_new_string(at) : NULL);
+		json_object_object_add(lock, "legalHold", hold_known ?
+		    json_object_new_boolean(hold) : NULL);
 		probe_observe(g->res, "objectLock", lock);
 	}
 	json_object_put(o);

@@ -692,7 +692,7 @@ def test_immutability_policy_keeps_the_probe_object(api, peer, front, cred):
     d, tr = create_ok(api, b)
     ts = until.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     assert tr["observed"]["objectLock"] == {
-        "policyUntil": ts, "policyMode": "unlocked", "legalHold": False}, tr
+        "mode": "unlocked", "retainUntil": ts, "legalHold": False}, tr
     assert detail_of(tr, "delete") == "the probe object was kept: an " \
         "immutability policy refuses deleting it", tr
     [left] = probe_blobs(peer, cont)
@@ -713,7 +713,7 @@ def test_legal_hold_keeps_the_probe_object(api, peer, front):
     cont = _worm(peer, front, legal_hold=True)
     d, tr = create_ok(api, body(front.endpoint(), cont, key=DEVSTORE_KEY))
     assert tr["observed"]["objectLock"] == {
-        "policyUntil": None, "legalHold": True}, tr
+        "mode": None, "retainUntil": None, "legalHold": True}, tr
     assert detail_of(tr, "delete") == \
         "the probe object was kept: a legal hold refuses deleting it", tr
     [left] = probe_blobs(peer, cont)
@@ -735,7 +735,7 @@ def test_immutable_delete_without_d_is_the_permission(api, peer, front):
                             "(AuthorizationPermissionMismatch)")
                for w in tr["warnings"]), tr
     # Get Blob still reported the policy.
-    assert tr["observed"]["objectLock"]["policyUntil"] is not None, tr
+    assert tr["observed"]["objectLock"]["retainUntil"] is not None, tr
     del front.rules[cont]
     for n in probe_blobs(peer, cont):
         peer.client(DEVSTORE).delete_blob(cont, n)

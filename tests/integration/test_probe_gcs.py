@@ -605,9 +605,9 @@ def test_retention_policy_keeps_the_probe_object(api, gcs):
     assert d["status"] == "active", d
     [left] = gcs.objects("probe-retention", pfx)
     lock = tr["observed"]["objectLock"]
-    assert set(lock) == {"policyUntil", "legalHold"} and \
-        lock["legalHold"] is False, lock
-    until = dt.datetime.strptime(lock["policyUntil"],
+    assert set(lock) == {"mode", "retainUntil", "legalHold"} and \
+        lock["legalHold"] is False and lock["mode"] is None, lock
+    until = dt.datetime.strptime(lock["retainUntil"],
                                  "%Y-%m-%dT%H:%M:%S.000Z").replace(
         tzinfo=dt.timezone.utc).timestamp()
     assert abs(until - (t0 + 30 * 86400)) < 60, lock
@@ -616,6 +616,6 @@ def test_retention_policy_keeps_the_probe_object(api, gcs):
         "retention policy refuses deleting it", by
     assert ["the probe object '%s' stays in bucket 'probe-retention' until "
             "its retention ends on %s; delete it then"
-            % (left, lock["policyUntil"])] == \
+            % (left, lock["retainUntil"])] == \
         [w for w in tr["warnings"] if "stays in bucket" in w], tr
     assert_sentences(tr["checks"], tr["warnings"])

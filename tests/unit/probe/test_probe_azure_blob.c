@@ -537,8 +537,8 @@ test_object_lock(void **state)
 	assert_true(json_object_object_get_ex(res.observed, "objectLock",
 	    &lock));
 	assert_string_equal(json_object_to_json_string_ext(lock,
-	    JSON_C_TO_STRING_PLAIN), "{\"policyUntil\":\"2026-12-20T00:00:00"
-	    ".000Z\",\"policyMode\":\"unlocked\",\"legalHold\":false}");
+	    JSON_C_TO_STRING_PLAIN), "{\"mode\":\"unlocked\",\"retainUntil\":"
+	    "\"2026-12-20T00:00:00.000Z\",\"legalHold\":null}");
 	probe_result_clear(&res);
 
 	memset(&res, 0, sizeof(res));
@@ -552,7 +552,7 @@ test_object_lock(void **state)
 	    &lock));
 	assert_string_equal(json_object_to_json_string_ext(lock,
 	    JSON_C_TO_STRING_PLAIN),
-	    "{\"policyUntil\":null,\"legalHold\":true}");
+	    "{\"mode\":null,\"retainUntil\":null,\"legalHold\":true}");
 	probe_result_clear(&res);
 }
 
