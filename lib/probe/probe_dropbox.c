@@ -9,9 +9,9 @@
  * https://api.dropboxapi.com), content endpoints at dropbox_content_url
  * (default https://content.dropboxapi.com):
  *
- *   POST {api}/2/users/get_current_account          connect, auth
+ *   POST {api}/2/users/get_current_account          connect, auth, account
  *   POST {api}/2/files/get_metadata {"path"}        target (a folder)
- *   POST {api}/2/users/get_space_usage              free space (detail)
+ *   POST {api}/2/users/get_space_usage              capacity
  *   POST {content}/2/files/upload   Dropbox-API-Arg write
  *   POST {content}/2/files/download Dropbox-API-Arg read back
  *   POST {api}/2/files/delete_v2 {"path"}           delete
@@ -25,6 +25,13 @@
  * never copied. The root folder has no metadata (get_metadata refuses
  * ""): it is taken as existing.
  *
+ * Both users/ endpoints need the account_info.read scope. A grant without
+ * it (an app whose permissions lacked it when the user authorized) gets
+ * 401 missing_scope from get_current_account: Dropbox checked the token
+ * before the scope, so auth passes, the test goes on without the account
+ * and the capacity (get_space_usage is not asked), and a warning says how
+ * to add the scope.
+ *
  * Secrets: the access token is copied only into the Authorization header
  * line, wiped after use.
  */
@@ -36,6 +43,7 @@
 
 #include "bd_limits.h"
 #include "probe_dropbox.h"
+#include "probe_facts.h"
 #include "wipe.h"
 
 #define DB_PROTOCOLS "https,http"
@@ -55,6 +63,7 @@ struct db {
 	char name[32];
 	char space[64];         /* " (x of y MiB free)" or "" */
 	bool http;
+	bool no_account_scope;  /* the grant lacks account_info.read */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -320,7 +329,23 @@ error_is(const struct probe_xfer *x, const char *prefix)
 
 /* ---------------------------------------------------------------- steps */
 
-/* connect and auth: users/get_current_account. */
+/* observed.account from a get_current_account answer (FullAccount):
+ * email ("do not rely on this without checking email_verified": it is
+ * shown, not trusted), else name.display_name. */
+static void
+account_facts(struct probe_result *res, const struct probe_xfer *x)
+{
+	json_object *o, *name = NULL;
+
+	if ((o = probe_json_object(x->body, x->len)) == NULL)
+		return;
+	json_object_object_get_ex(o, "name", &name);
+	probe_facts_account(res, probe_json_string(o, "email"),
+	    probe_json_string(name, "display_name"));
+	json_object_put(o);
+}
+
+/* connect and auth: users/get_current_account (and account_facts). */
 static bool
 check_account(struct db *d)
 {
@@ -340,6 +365,17 @@ check_account(struct db *d)
 	if (status == 200) {
 		probe_pass(d->res, CHECK_AUTH, "Dropbox accepted the access "
 		    "token");
+		account_facts(d->res, &x);
+		ok = true;
+	} else if (status == 401 && error_is(&x, "missing_scope")) {
+		/* AuthError missing_scope: the token is valid. */
+		probe_pass(d->res, CHECK_AUTH, "Dropbox accepted the access "
+		    "token");
+		probe_warn(d->res, "the authorization lacks the "
+		    "account_info.read permission, so the account and its "
+		    "space are not reported: add it to the app's permissions "
+		    "and authorize again");
+		d->no_account_scope = true;
 		ok = true;
 	} else if (status == 401 && error_is(&x, "expired_access_token")) {
 		probe_fail(d->res, CHECK_AUTH, "Dropbox says the access token "
@@ -412,14 +448,62 @@ out:
 	return ok;
 }
 
-/* users/get_space_usage: the account's free space, for the target
- * detail. Best effort: a failure only leaves the detail without it. */
+/* See probe_dropbox.h. */
+void
+dropbox_space(json_object *o, int64_t *total, int64_t *used, int64_t *avail)
+{
+	json_object *alloc = NULL, *lt = NULL;
+	const char *tag, *limit;
+	int64_t mine, member, pool = -1;
+
+	*total = *avail = -1;
+	*used = mine = probe_facts_bytes(o, "used");
+	if (o == NULL || !json_object_object_get_ex(o, "allocation", &alloc) ||
+	    (tag = probe_json_string(alloc, ".tag")) == NULL)
+		return;
+	*total = probe_facts_bytes(alloc, "allocated");
+	if (strcmp(tag, "individual") == 0) {
+		if (*total >= 0 && mine >= 0)
+			*avail = *total > mine ? *total - mine : 0;
+		return;
+	}
+	if (strcmp(tag, "team") != 0) {
+		*total = -1;
+		return;
+	}
+	/* TeamSpaceAllocation: the team's pool ... */
+	*used = probe_facts_bytes(alloc, "used");
+	if (*total >= 0 && *used >= 0)
+		pool = *avail = *total > *used ? *total - *used : 0;
+	/* ... unless a limit of the member's own stops uploads
+	 * (MemberSpaceLimitType: off, alert_only, stop_sync). */
+	member = probe_facts_bytes(alloc, "user_within_team_space_allocated");
+	json_object_object_get_ex(alloc, "user_within_team_space_limit_type",
+	    &lt);
+	limit = probe_json_string(lt, ".tag");
+	if (member <= 0 || (limit != NULL && (strcmp(limit, "off") == 0 ||
+	    strcmp(limit, "alert_only") == 0)))
+		return;
+	*total = member;
+	*used = mine;
+	*avail = -1;
+	if (mine >= 0)
+		*avail = member > mine ? member - mine : 0;
+	if (pool >= 0 && (*avail < 0 || pool < *avail))
+		*avail = pool;
+}
+
+/*
+ * users/get_space_usage: TestResult.capacity (dropbox_space) and the
+ * target detail's " (x of y MiB free)". Reading it never fails the test:
+ * a failed or unreadable answer reports nothing.
+ */
 static void
 space_usage(struct db *d)
 {
 	struct probe_xfer x;
-	json_object *o = NULL, *alloc, *v;
-	long long used, total;
+	json_object *o = NULL;
+	int64_t total, used, avail;
 	long status;
 
 	memset(&x, 0, sizeof(x));
@@ -427,17 +511,13 @@ space_usage(struct db *d)
 	    &status) != CURLE_OK || status != 200 ||
 	    (o = probe_json_object(x.body, x.len)) == NULL)
 		goto out;
-	if (!json_object_object_get_ex(o, "used", &v) ||
-	    !json_object_is_type(v, json_type_int) ||
-	    (used = json_object_get_int64(v)) < 0)
+	dropbox_space(o, &total, &used, &avail);
+	if (total < 0 && used < 0)
 		goto out;
-	if (!json_object_object_get_ex(o, "allocation", &alloc) ||
-	    !json_object_object_get_ex(alloc, "allocated", &v) ||
-	    !json_object_is_type(v, json_type_int) ||
-	    (total = json_object_get_int64(v)) <= 0)
-		goto out;
-	snprintf(d->space, sizeof(d->space), " (%lld of %lld MiB free)",
-	    total > used ? (total - used) >> 20 : 0, total >> 20);
+	probe_capacity(d->res, d->env, total, used, avail);
+	if (total > 0 && avail >= 0)
+		snprintf(d->space, sizeof(d->space), " (%lld of %lld MiB free)",
+		    (long long)(avail >> 20), (long long)(total >> 20));
 out:
 	json_object_put(o);
 	probe_xfer_cleanup(&x);
@@ -598,7 +678,8 @@ probe_dropbox(const struct probe_env *env, json_object *config,
 		    "token and the data travel unencrypted");
 	if (!check_account(&d) || !check_folder(&d))
 		goto out;
-	space_usage(&d);
+	if (!d.no_account_scope)
+		space_usage(&d);
 	probe_pass(res, CHECK_TARGET, "folder '%s' exists%s", d.folder[0] ?
 	    d.folder : "/", d.space);
 	if (!check_write(&d, data, sizeof(data)))

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -38,5 +39,19 @@ void dropbox_error_code(const char *body, size_t len,
  * or ".." (Dropbox refuses them as malformed_path), or out is too small.
  */
 bool dropbox_folder(const char *folder, char *out, size_t outlen);
+
+/*
+ * The space of a users/get_space_usage answer (SpaceUsage: used, and an
+ * allocation tagged individual or team), for probe_capacity(): -1 where
+ * not known. individual: allocated, used, allocated - used. team: the
+ * team's pool (allocation.allocated, allocation.used, what is left of
+ * it), unless the member has a limit of their own
+ * (user_within_team_space_allocated > 0 with a limit type that stops
+ * uploads, i.e. not "off" or "alert_only"): then that limit, the
+ * member's own use, and the smaller of what is left of the limit and of
+ * the pool. Free is never below 0.
+ */
+void dropbox_space(json_object *o, int64_t *total, int64_t *used,
+    int64_t *avail);
 
 #endif

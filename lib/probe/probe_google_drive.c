@@ -8,6 +8,7 @@
  * google_api_url (default https://www.googleapis.com):
  *
  *   GET    /drive/v3/files/{folder}?fields=id,mimeType,trashed      target
+ *   GET    /drive/v3/about?fields=storageQuota,user(...)            facts
  *   POST   /upload/drive/v3/files?uploadType=multipart&fields=id    write
  *   GET    /drive/v3/files/{id}?alt=media                           read
  *   DELETE /drive/v3/files/{id}                                     delete
@@ -19,6 +20,12 @@
  * With the drive.file scope the app sees only files and folders it created
  * (or that the user opened with it): a folder made by hand in the Drive web
  * UI answers 404 like a folder that does not exist, and the detail says so.
+ *
+ * about.get ("about: get"; the drive.file scope may call it) gives the
+ * storage quota and the account in one request, made once Drive accepted
+ * the token (also when the folder check then fails: the account tells
+ * which Drive the folder was looked for in). It never fails the test; see
+ * read_about().
  *
  * Secrets: the access token is copied only into the Authorization header
  * line, which is wiped after use; it never reaches a detail or a log line.
@@ -32,6 +39,7 @@
 #include <sodium.h>
 
 #include "bd_limits.h"
+#include "probe_facts.h"
 #include "probe_http.h"
 #include "wipe.h"
 
@@ -48,6 +56,7 @@ struct gd {
 	char *auth;             /* "Authorization: Bearer <token>"; wiped */
 	char *file_esc;         /* the uploaded probe object's id, encoded */
 	char name[32];          /* the probe object's name */
+	bool authed;            /* Drive accepted the token */
 };
 
 /* ------------------------------------------------------------ transfers */
@@ -130,6 +139,7 @@ check_folder(struct gd *g)
 	}
 	probe_pass(g->res, CHECK_AUTH,
 	    "Google Drive accepted the access token");
+	g->authed = true;
 	if (status == 404) {
 		probe_fail(g->res, CHECK_TARGET, "folder '%s' does not "
 		    "exist, or this app may not see it (with the drive.file "
@@ -175,6 +185,77 @@ out:
 	probe_xfer_cleanup(&x);
 	free(url);
 	return ok;
+}
+
+/*
+ * The numbers of about.storageQuota (Drive API "About" resource: int64
+ * values sent as strings): limit ("not present if the user has unlimited
+ * storage"; for an organization with pooled storage it is the
+ * organization's) and usage (across all services: Gmail and Photos count
+ * against the same limit, so usageInDrive alone would overstate what is
+ * free). total = limit, used = usage, free = limit - usage (0 when over
+ * quota); -1 where a number is missing: unlimited gives total and free
+ * -1.
+ */
+static void
+about_quota(json_object *about, int64_t *total, int64_t *used,
+    int64_t *avail)
+{
+	json_object *q = NULL;
+
+	if (about != NULL)
+		json_object_object_get_ex(about, "storageQuota", &q);
+	*total = probe_facts_bytes(q, "limit");
+	*used = probe_facts_bytes(q, "usage");
+	*avail = -1;
+	if (*total >= 0 && *used >= 0)
+		*avail = *total > *used ? *total - *used : 0;
+}
+
+/*
+ * Capacity and observed.account from an about.get answer. The account is
+ * user.emailAddress ("may not be present in certain contexts if the user
+ * has not made their email address visible to the requester"), else
+ * user.displayName.
+ */
+static void
+about_facts(struct gd *g, const struct probe_xfer *x)
+{
+	json_object *o, *user;
+	int64_t total, used, avail;
+
+	if ((o = probe_json_object(x->body, x->len)) == NULL)
+		return;
+	if (json_object_object_get_ex(o, "user", &user))
+		probe_facts_account(g->res, probe_json_string(user,
+		    "emailAddress"), probe_json_string(user, "displayName"));
+	about_quota(o, &total, &used, &avail);
+	if (total >= 0 || used >= 0)
+		probe_capacity(g->res, g->env, total, used, avail);
+	json_object_put(o);
+}
+
+/*
+ * about.get: fields is required by this method; storageQuota and user's
+ * two names only (no photo link or permission id). A failed or
+ * unreadable answer leaves capacity and account out without a warning:
+ * the checks say whether the Drive works, and the next test tries again.
+ */
+static void
+read_about(struct gd *g)
+{
+	struct probe_xfer x;
+	char *url;
+	long status;
+
+	memset(&x, 0, sizeof(x));
+	if ((url = probe_concat(g->api, "/drive/v3/about?fields=storageQuota,"
+	    "user(displayName,emailAddress)", NULL, NULL)) != NULL &&
+	    api_call(g, &x, "GET", url, NULL, NULL, 0, &status) == CURLE_OK &&
+	    status == 200)
+		about_facts(g, &x);
+	probe_xfer_cleanup(&x);
+	free(url);
 }
 
 /*
@@ -360,6 +441,7 @@ probe_google_drive(const struct probe_env *env, json_object *config,
 {
 	struct gd g;
 	unsigned char data[LIM_PROBE_BYTES];
+	bool ok;
 
 	memset(&g, 0, sizeof(g));
 	g.env = env;
@@ -378,7 +460,10 @@ probe_google_drive(const struct probe_env *env, json_object *config,
 	if (probe_plain_http(g.api))
 		probe_warn(res, "the Google Drive API URL is plain http: the "
 		    "access token and the data travel unencrypted");
-	if (!check_folder(&g) || !check_write(&g, data, sizeof(data)))
+	ok = check_folder(&g);
+	if (g.authed)
+		read_about(&g);
+	if (!ok || !check_write(&g, data, sizeof(data)))
 		goto out;
 	if (!check_read(&g, data, sizeof(data))) {
 		check_delete(&g, false);

@@ -15,6 +15,10 @@
  *   GET    <Location>  (pre-authenticated, no Authorization header)
  *   DELETE {drive}/items/{id}                             delete
  *
+ * The drive resource answered for auth also carries what the test reports
+ * beyond its checks, at no extra request: quota (capacity) and owner
+ * (observed.account); see drive_facts().
+ *
  * Graph answers a content download with 302 to a short-lived,
  * pre-authenticated URL ("Download the contents of a DriveItem"). Redirects
  * stay off in probe_curl(); the probe follows that one redirect itself with
@@ -34,6 +38,7 @@
 #include <sodium.h>
 
 #include "bd_limits.h"
+#include "probe_facts.h"
 #include "probe_http.h"
 #include "wipe.h"
 #include "url.h"
@@ -105,7 +110,58 @@ unexpected(struct od *d, enum probe_check c, long status,
 
 /* ---------------------------------------------------------------- steps */
 
-/* connect and auth: GET the drive. Returns false after a failure. */
+/*
+ * The numbers of drive.quota (Graph "quota resource type": total, used,
+ * remaining, deleted, state, all Int64): total, used (the recycle bin's
+ * `deleted` is part of it) and remaining, which is what can still be
+ * written (total - used when Graph leaves it out); -1 where a number is
+ * missing.
+ */
+static void
+drive_quota(json_object *drive, int64_t *total, int64_t *used,
+    int64_t *avail)
+{
+	json_object *q = NULL;
+
+	if (drive != NULL)
+		json_object_object_get_ex(drive, "quota", &q);
+	*total = probe_facts_bytes(q, "total");
+	*used = probe_facts_bytes(q, "used");
+	*avail = probe_facts_bytes(q, "remaining");
+	if (*avail < 0 && *total >= 0 && *used >= 0)
+		*avail = *total > *used ? *total - *used : 0;
+}
+
+/*
+ * Capacity and observed.account from the drive resource (Graph "drive
+ * resource type"). The account is drive.owner.user: its `email` where
+ * Graph sends one (OneDrive for Business does; the documented identity
+ * resource has only displayName and id), else its displayName. With
+ * Files.ReadWrite the drive is always the signed-in user's own (a
+ * configured driveId too), so its owner is the account; an owner that is
+ * a group or an application is not shown. No quota (or an unreadable
+ * answer) reports nothing and never fails the test.
+ */
+static void
+drive_facts(struct od *d, const struct probe_xfer *x)
+{
+	json_object *o, *owner, *user;
+	int64_t total, used, avail;
+
+	if ((o = probe_json_object(x->body, x->len)) == NULL)
+		return;
+	if (json_object_object_get_ex(o, "owner", &owner) &&
+	    json_object_object_get_ex(owner, "user", &user))
+		probe_facts_account(d->res, probe_json_string(user, "email"),
+		    probe_json_string(user, "displayName"));
+	drive_quota(o, &total, &used, &avail);
+	if (total >= 0 || used >= 0 || avail >= 0)
+		probe_capacity(d->res, d->env, total, used, avail);
+	json_object_put(o);
+}
+
+/* connect and auth: GET the drive (and its facts, drive_facts()).
+ * Returns false after a failure. */
 static bool
 check_drive(struct od *d)
 {
@@ -126,6 +182,7 @@ check_drive(struct od *d)
 	case 200:
 		probe_pass(d->res, CHECK_AUTH, "Microsoft Graph accepted the "
 		    "access token");
+		drive_facts(d, &x);
 		ok = true;
 		break;
 	case 401:

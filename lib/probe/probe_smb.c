@@ -45,9 +45,9 @@
  * The steps share one SMB session (libsmbclient caches the connection per
  * server and share): connect + auth + target (stat of the share, then of the
  * directory), write (create exclusively, write, close), read (open, read,
- * compare), delete (unlink; refused = warning), and the share's free space
- * (SMB2 FileFsFullSizeInformation through smbc_statvfs) in the target
- * detail.
+ * compare), delete (unlink; refused = warning), and the share's space
+ * (SMB2 FileFsFullSizeInformation through smbc_statvfs on the same
+ * session) as TestResult.capacity and in the target detail.
  *
  * requireEncryption: the context requires SMB3 encryption (signing too).
  * Samba 4.17's libsmbclient does not fail a session the server cannot
@@ -895,13 +895,36 @@ check_share(struct smb *s)
 	return false;
 }
 
-/* target: the directory exists and is one; its share's free space. */
+/* See probe_smb.h. */
+bool
+smb_space(const struct statvfs *v, int64_t *total, int64_t *used,
+    int64_t *avail)
+{
+	unsigned long long unit, lim;
+
+	unit = (unsigned long long)v->f_bsize * (v->f_frsize ? v->f_frsize : 1);
+	if (unit == 0 || v->f_blocks == 0 || v->f_bsize > UINT32_MAX ||
+	    v->f_frsize > UINT32_MAX)
+		return false;
+	lim = (unsigned long long)INT64_MAX / unit;
+	if (v->f_blocks > lim || v->f_bfree > v->f_blocks ||
+	    v->f_bavail > v->f_blocks)
+		return false;
+	*total = (int64_t)(unit * v->f_blocks);
+	*used = (int64_t)(unit * (v->f_blocks - v->f_bfree));
+	*avail = (int64_t)(unit * v->f_bavail);
+	return true;
+}
+
+/* target: the directory exists and is one; its share's space
+ * (TestResult.capacity and the detail; reading it never fails the
+ * test). */
 static bool
 check_dir(struct smb *s)
 {
 	struct stat st;
 	struct statvfs vfs;
-	unsigned long long unit, total, avail;
+	int64_t total, used, avail;
 	char space[64] = "";
 
 	if (smbc_getFunctionStat(s->ctx)(s->ctx, s->dir, &st) != 0) {
@@ -925,18 +948,12 @@ check_dir(struct smb *s)
 		    "not a directory", s->path, s->share);
 		return false;
 	}
-	/* libsmbclient's statvfs: f_bsize = bytes per sector, f_frsize =
-	 * sectors per allocation unit, f_blocks/f_bavail in allocation units
-	 * (SMBC_statvfs_ctx, FileFsFullSizeInformation). */
 	memset(&vfs, 0, sizeof(vfs));
-	if (smbc_getFunctionStatVFS(s->ctx)(s->ctx, s->dir, &vfs) == 0) {
-		unit = (unsigned long long)vfs.f_bsize *
-		    (vfs.f_frsize ? vfs.f_frsize : 1);
-		total = unit * vfs.f_blocks;
-		avail = unit * vfs.f_bavail;
-		if (total > 0)
-			snprintf(space, sizeof(space), " (%llu of %llu MiB "
-			    "free)", avail >> 20, total >> 20);
+	if (smbc_getFunctionStatVFS(s->ctx)(s->ctx, s->dir, &vfs) == 0 &&
+	    smb_space(&vfs, &total, &used, &avail)) {
+		snprintf(space, sizeof(space), " (%lld of %lld MiB free)",
+		    (long long)(avail >> 20), (long long)(total >> 20));
+		probe_capacity(s->res, s->env, total, used, avail);
 	}
 	probe_pass(s->res, CHECK_TARGET, "directory '%s' exists on share "
 	    "'%s'%s", s->path, s->share, space);

@@ -1,7 +1,8 @@
 /*
  * lib/probe/probe_dropbox.c: the Dropbox-API-Arg header's JSON escaping,
- * the error codes read from Dropbox error documents, the folder path, and
- * the probe's refusal without a token (no network).
+ * the error codes read from Dropbox error documents, the folder path, the
+ * space of a get_space_usage answer (issue 9), and the probe's refusal
+ * without a token (no network).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -146,6 +147,70 @@ test_no_token(void **state)
 	json_object_put(o);
 }
 
+static void
+test_space(void **state)
+{
+	/* users/get_space_usage (SpaceUsage, SpaceAllocation,
+	 * TeamSpaceAllocation). */
+	static const struct {
+		const char *body;
+		int64_t total, used, free;
+	} cases[] = {
+		{ "{\"used\":314159265,\"allocation\":{\".tag\":"
+		    "\"individual\",\"allocated\":10000000000}}",
+		    10000000000LL, 314159265, 9685840735LL },
+		{ "{\"used\":3,\"allocation\":{\".tag\":\"individual\","
+		    "\"allocated\":2}}", 2, 3, 0 },
+		/* Team pool, no member limit: the team's numbers. */
+		{ "{\"used\":1000,\"allocation\":{\".tag\":\"team\","
+		    "\"used\":27000000000,\"allocated\":100000000000,"
+		    "\"user_within_team_space_allocated\":0,"
+		    "\"user_within_team_space_limit_type\":{\".tag\":\"off\"},"
+		    "\"user_within_team_space_used_cached\":1000}}",
+		    100000000000LL, 27000000000LL, 73000000000LL },
+		/* A member limit that stops uploads: the member's numbers. */
+		{ "{\"used\":4000,\"allocation\":{\".tag\":\"team\","
+		    "\"used\":27000,\"allocated\":100000,"
+		    "\"user_within_team_space_allocated\":10000,"
+		    "\"user_within_team_space_limit_type\":{\".tag\":"
+		    "\"stop_sync\"}}}", 10000, 4000, 6000 },
+		/* ... capped by what is left of the pool. */
+		{ "{\"used\":4000,\"allocation\":{\".tag\":\"team\","
+		    "\"used\":98000,\"allocated\":100000,"
+		    "\"user_within_team_space_allocated\":10000}}", 10000, 4000,
+		    2000 },
+		/* A limit that only alerts does not count. */
+		{ "{\"used\":4000,\"allocation\":{\".tag\":\"team\","
+		    "\"used\":27000,\"allocated\":100000,"
+		    "\"user_within_team_space_allocated\":10000,"
+		    "\"user_within_team_space_limit_type\":{\".tag\":"
+		    "\"alert_only\"}}}", 100000, 27000, 73000 },
+		/* An allocation this code does not know: used only. */
+		{ "{\"used\":7,\"allocation\":{\".tag\":\"other\"}}", -1, 7,
+		    -1 },
+		{ "{\"used\":\"7\"}", -1, 7, -1 },
+		{ "{\"used\":-7,\"allocation\":{\".tag\":\"individual\","
+		    "\"allocated\":10}}", 10, -1, -1 },
+		{ "{}", -1, -1, -1 },
+	};
+	json_object *o;
+	int64_t total, used, avail;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		o = json_tokener_parse(cases[i].body);
+		assert_non_null(o);
+		dropbox_space(o, &total, &used, &avail);
+		assert_true(total == cases[i].total);
+		assert_true(used == cases[i].used);
+		assert_true(avail == cases[i].free);
+		json_object_put(o);
+	}
+	dropbox_space(NULL, &total, &used, &avail);
+	assert_true(total == -1 && used == -1 && avail == -1);
+}
+
 int
 main(void)
 {
@@ -153,6 +218,7 @@ main(void)
 		cmocka_unit_test(test_header_json),
 		cmocka_unit_test(test_error_code),
 		cmocka_unit_test(test_folder),
+		cmocka_unit_test(test_space),
 		cmocka_unit_test(test_no_token),
 	};
 

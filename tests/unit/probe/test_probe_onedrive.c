@@ -1,7 +1,8 @@
 /*
  * lib/probe/probe_onedrive.c without a network: the Graph URLs it builds
  * from driveId and folderPath (segments encoded one by one, dot segments
- * flagged), and the error code it reads from a Graph error document. The
+ * flagged), the error code it reads from a Graph error document, and the
+ * capacity and account read from the drive resource (issue 9). The
  * file is included so its static helpers can be called (the one way
  * tests/unit/probe/ tests static helpers).
  */
@@ -103,12 +104,89 @@ test_api_code(void **state)
 	}
 }
 
+static void
+test_drive_facts(void **state)
+{
+	/* Graph "drive resource type": quota numbers are Int64 (JSON
+	 * numbers); owner is an identitySet. */
+	static const struct {
+		const char *body, *account;
+		bool known;
+		int64_t total, used, free;
+		int warnings;
+	} cases[] = {
+		{ "{\"id\":\"b!x\",\"driveType\":\"business\",\"owner\":"
+		    "{\"user\":{\"id\":\"efee1b77\",\"displayName\":"
+		    "\"Ryan Gregg\",\"email\":\"ryan@contoso.com\"}},"
+		    "\"quota\":{\"deleted\":256938,\"remaining\":"
+		    "1099447353539,\"state\":\"normal\",\"total\":"
+		    "1099511627776,\"used\":64274237}}", "ryan@contoso.com", true,
+		    1099511627776LL, 64274237, 1099447353539LL, 0 },
+		/* Personal: no e-mail in the identity; nearly full. */
+		{ "{\"owner\":{\"user\":{\"displayName\":\"Stub User\","
+		    "\"id\":\"1\"}},\"quota\":{\"total\":5368709120,"
+		    "\"used\":5100273664,\"remaining\":268435456,\"state\":"
+		    "\"critical\"}}", "Stub User", true, 5368709120LL,
+		    5100273664LL, 268435456, 1 },
+		/* No remaining: total - used. */
+		{ "{\"quota\":{\"total\":100,\"used\":40}}", NULL, true,
+		    100, 40, 60, 1 },
+		/* A group's drive: no user, no account. */
+		{ "{\"owner\":{\"group\":{\"displayName\":\"Team\"}}}",
+		    NULL, false, 0, 0, 0, 0 },
+		{ "{\"quota\":{\"total\":\"x\"}}", NULL, false, 0, 0, 0, 0 },
+		{ "", NULL, false, 0, 0, 0, 0 },
+	};
+	struct cfg cfg;
+	struct probe_env env;
+	struct probe_xfer x;
+	struct probe_result r;
+	struct od d;
+	json_object *v;
+	size_t i;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.min_free_bytes = 1L << 30;
+	memset(&env, 0, sizeof(env));
+	env.cfg = &cfg;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&r, 0, sizeof(r));
+		r.ok = true;
+		r.failed = -1;
+		memset(&d, 0, sizeof(d));
+		d.res = &r;
+		d.env = &env;
+		memset(&x, 0, sizeof(x));
+		x.body = (char *)cases[i].body;
+		x.len = strlen(cases[i].body);
+		drive_facts(&d, &x);
+		assert_int_equal(r.capacity.known, cases[i].known);
+		if (cases[i].known) {
+			assert_true(r.capacity.total == cases[i].total);
+			assert_true(r.capacity.used == cases[i].used);
+			assert_true(r.capacity.free == cases[i].free);
+		}
+		assert_int_equal(r.nwarnings, cases[i].warnings);
+		if (cases[i].account != NULL) {
+			assert_true(json_object_object_get_ex(r.observed,
+			    "account", &v));
+			assert_string_equal(json_object_get_string(v),
+			    cases[i].account);
+		} else {
+			assert_null(r.observed);
+		}
+		probe_result_clear(&r);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_make_urls),
 		cmocka_unit_test(test_api_code),
+		cmocka_unit_test(test_drive_facts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

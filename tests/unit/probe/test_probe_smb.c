@@ -1,5 +1,6 @@
 /*
- * lib/probe/probe_smb.c: the share-relative path, share names, and the
+ * lib/probe/probe_smb.c: the share-relative path, share names, the
+ * share's space from libsmbclient's statvfs (issue 9), and the
  * probe's refusals that happen before any connection (no network: the
  * egress policy denies every address the tests aim at, and a path that
  * leaves the share is refused before resolving anything).
@@ -153,12 +154,60 @@ test_refused_before_connecting(void **state)
 	probe_result_clear(&res);
 }
 
+static void
+test_space(void **state)
+{
+	/* f_bsize = bytes per sector, f_frsize = sectors per unit. */
+	static const struct {
+		unsigned long bsize, frsize;
+		unsigned long long blocks, bfree, bavail;
+		bool ok;
+		int64_t total, used, free;
+	} cases[] = {
+		/* smbd: 512-byte sectors, 2 per unit (its 1 KiB block). */
+		{ 512, 2, 104857600, 5242880, 5242880, true,
+		    107374182400LL, 102005473280LL, 5368709120LL },
+		/* Quota: less free to the caller than on the disk. */
+		{ 512, 8, 1000, 600, 100, true, 4096000, 1638400, 409600 },
+		{ 4096, 0, 10, 5, 5, true, 40960, 20480, 20480 },
+		/* The query failed: the library left it zeroed. */
+		{ 0, 0, 0, 0, 0, false, 0, 0, 0 },
+		{ 512, 2, 0, 0, 0, false, 0, 0, 0 },
+		/* Inconsistent or overflowing counts. */
+		{ 512, 2, 10, 11, 5, false, 0, 0, 0 },
+		{ 512, 2, 10, 5, 11, false, 0, 0, 0 },
+		{ 4294967295UL, 4294967295UL, 2, 1, 1, false, 0, 0, 0 },
+		{ 512, 1, 18014398509481984ULL, 0, 0, false, 0, 0, 0 },
+	};
+	struct statvfs v;
+	int64_t total, used, avail;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&v, 0, sizeof(v));
+		v.f_bsize = cases[i].bsize;
+		v.f_frsize = cases[i].frsize;
+		v.f_blocks = cases[i].blocks;
+		v.f_bfree = cases[i].bfree;
+		v.f_bavail = cases[i].bavail;
+		assert_int_equal(smb_space(&v, &total, &used, &avail),
+		    cases[i].ok);
+		if (!cases[i].ok)
+			continue;
+		assert_true(total == cases[i].total);
+		assert_true(used == cases[i].used);
+		assert_true(avail == cases[i].free);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_path_split),
 		cmocka_unit_test(test_share_ok),
+		cmocka_unit_test(test_space),
 		cmocka_unit_test(test_refused_before_connecting),
 	};
 
