@@ -2,7 +2,9 @@
 S256 + token_access_type=offline), token refresh with rotation, revocation,
 and the probe (users/get_current_account, files/get_metadata,
 users/get_space_usage, files/upload and files/download on the content
-host, files/delete_v2), against a stub of Dropbox's documented HTTP API
+host, files/delete_v2) with what it reports beyond its checks (issue 9:
+capacity from get_space_usage, observed.account from
+get_current_account, no request more), against a stub of Dropbox's documented HTTP API
 (tests/peers/dropbox/dropbox_stub.py; Dropbox cannot be reached from here).
 
 The browser's part is played here as in test_oauth.py: POST /{id}/oauth
@@ -38,6 +40,12 @@ AGAIN = "authorize again"
 OWN = ("own-dropbox-app-key", "own-dropbox-app-secret-3c9f")
 REVOKE = ("revoke-dropbox-app", "revoke-dropbox-secret-77e1")
 CALLBACKS = []
+GiB = 1024 ** 3
+MiB = 1024 ** 2
+ACCOUNT = "stub@example.com"
+API_PATHS = ["/api/2/users/get_current_account",
+             "/api/2/users/get_space_usage", "/content/2/files/upload",
+             "/content/2/files/download", "/api/2/files/delete_v2"]
 
 
 def read_conf(path):
@@ -113,7 +121,8 @@ def stub(env):
 def settings_reset(stub):
     yield
     stub.control(expires_in=14400, rotate=True, token_error=None,
-                 quota=2 * 1024 ** 3, used=123 * 1024 ** 2)
+                 quota=2 * 1024 ** 3, used=123 * 1024 ** 2, allocation=None,
+                 account=None, space_error=None)
 
 
 # ---------------------------------------------------------------- helpers
@@ -340,6 +349,136 @@ def test_folder(api, stub, settings_reset, case):
         assert probe_files(stub, folder) == []
 
 
+# ------------------------------------------------- capacity and account
+
+
+def api_paths(stub, n):
+    return [r["path"] for r in stub.requests_since(n)
+            if r["path"].startswith(("/api/2/", "/content/2/"))]
+
+
+def cap(total, used, free):
+    return {"totalBytes": total, "usedBytes": used, "freeBytes": free}
+
+
+def space_warnings(tr):
+    return [w for w in tr["warnings"] if "free at the destination" in w]
+
+
+def test_capacity_and_account(api, stub, settings_reset):
+    """capacity is get_space_usage's numbers exactly, observed.account the
+    e-mail of get_current_account; both come from requests the probe made
+    anyway: one of each endpoint, nothing more."""
+    stub.control(quota=2 * GiB, used=123 * MiB)
+    d = create(api)
+    connect(api, stub, d["id"])
+    n = len(stub.state()["requests"])
+    tr = probe_ok(api, d["id"])
+    assert tr["capacity"] == cap(2 * GiB, 123 * MiB, 2 * GiB - 123 * MiB), tr
+    assert tr["observed"] == {"account": ACCOUNT}, tr
+    assert space_warnings(tr) == [], tr
+    assert api_paths(stub, n) == API_PATHS
+    # Stored with the test.
+    got = get(api, d["id"])["lastTest"]
+    assert got["capacity"] == tr["capacity"], got
+    assert got["observed"] == tr["observed"], got
+    # No e-mail: the display name.
+    stub.control(account={"email": ""})
+    tr = probe_ok(api, d["id"])
+    assert tr["observed"] == {"account": "Stub User"}, tr
+
+
+@pytest.mark.parametrize("quota,used,warning", [
+    (10 * GiB, 10 * GiB - 512 * MiB,
+     "only 0.50 GiB free at the destination, below the server's "
+     "min_free_bytes (1.00 GiB)"),
+    (100 * GiB, 95 * GiB,
+     "only 5.00 GiB of 100.00 GiB free at the destination (less than 10 %)"),
+    (2 * GiB, 3 * GiB, None),
+])
+def test_nearly_full_warns(api, stub, settings_reset, quota, used, warning):
+    """A nearly full account passes with a warning; one over its quota
+    reports 0 free and fails the write."""
+    stub.control(quota=quota, used=used)
+    d = create(api)
+    connect(api, stub, d["id"])
+    if warning is None:
+        p = probe_fails(api, d["id"], "write")
+        tr = p["lastTest"]
+        assert tr["capacity"] == cap(quota, used, 0), tr
+        assert len(space_warnings(tr)) == 1, tr
+        return
+    tr = probe_ok(api, d["id"])
+    assert tr["capacity"] == cap(quota, used, quota - used), tr
+    assert space_warnings(tr) == [warning], tr
+    assert get(api, d["id"])["status"] == "active"
+
+
+@pytest.mark.parametrize("allocation,want", [
+    # The team's pool, no limit of the member's own.
+    ({".tag": "team", "used": 27 * GiB, "allocated": 100 * GiB,
+      "user_within_team_space_allocated": 0,
+      "user_within_team_space_limit_type": {".tag": "off"},
+      "user_within_team_space_used_cached": 123 * MiB},
+     cap(100 * GiB, 27 * GiB, 73 * GiB)),
+    # A member limit that stops uploads: the member's numbers.
+    ({".tag": "team", "used": 27 * GiB, "allocated": 100 * GiB,
+      "user_within_team_space_allocated": 10 * GiB,
+      "user_within_team_space_limit_type": {".tag": "stop_sync"},
+      "user_within_team_space_used_cached": 123 * MiB},
+     cap(10 * GiB, 123 * MiB, 10 * GiB - 123 * MiB)),
+])
+def test_team_allocation(api, stub, settings_reset, allocation, want):
+    stub.control(used=123 * MiB, allocation=allocation)
+    d = create(api)
+    connect(api, stub, d["id"])
+    tr = probe_ok(api, d["id"])
+    assert tr["capacity"] == want, tr
+    assert space_warnings(tr) == [], tr
+
+
+def test_space_usage_failure_is_no_capacity(api, stub, settings_reset):
+    """get_space_usage failing leaves capacity null and the test
+    passing, without a warning; the account is still there."""
+    stub.control(space_error=500)
+    d = create(api)
+    connect(api, stub, d["id"])
+    tr = probe_ok(api, d["id"])
+    assert tr["capacity"] is None, tr
+    assert tr["observed"] == {"account": ACCOUNT}, tr
+    assert tr["warnings"] == [w for w in tr["warnings"]
+                              if "plain http" in w], tr
+    assert detail(tr, "target") == "folder '/' exists", tr
+
+
+def test_missing_account_scope(api, stub, settings_reset):
+    """A grant without account_info.read (the app lacked the permission
+    when the user authorized): Dropbox answers get_current_account with
+    401 missing_scope. The token is good, so the test passes, without
+    account or capacity (get_space_usage, which needs the same scope, is
+    not asked) and with a warning that says how to get them."""
+    d = create(api)
+    b = connect(api, stub, d["id"])
+    g = stub.grant(b["state"])
+    stub.control("/scope", grant=g["id"], scope="files.metadata.read "
+                 "files.content.read files.content.write")
+    n = len(stub.state()["requests"])
+    tr = probe_ok(api, d["id"])
+    assert tr["capacity"] is None and "observed" not in tr, tr
+    assert detail(tr, "auth") == "Dropbox accepted the access token", tr
+    w = [w for w in tr["warnings"] if "account_info.read" in w]
+    assert w == ["the authorization lacks the account_info.read "
+                 "permission, so the account and its space are not "
+                 "reported: add it to the app's permissions and authorize "
+                 "again"], tr
+    seen = [r for r in stub.requests_since(n)
+            if r["path"].startswith(("/api/2/", "/content/2/"))]
+    assert [r["path"] for r in seen] == [p for p in API_PATHS
+                                         if "space_usage" not in p], seen
+    assert seen[0]["status"] == 401, seen
+    assert get(api, d["id"])["status"] == "active"
+
+
 def test_refresh_rotates(api, stub, env, settings_reset):
     stub.control(expires_in=5)
     d = create(api)
@@ -449,6 +588,8 @@ def test_zz_no_token_leaks(env, stub):
         if f.is_file():
             logs += f.read_bytes()
     assert logs
+    # The account is personal data: in the test result, never in a log.
+    assert ACCOUNT.encode() not in logs
     for sec in secrets_:
         assert sec not in dump, sec[:12]
         assert sec not in logs, sec[:12]

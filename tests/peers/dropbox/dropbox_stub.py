@@ -26,6 +26,15 @@ Documentation" at www.dropbox.com/developers/documentation/http):
   gives Dropbox's own behaviour. Answers: {"access_token": "sl....",
   "token_type": "bearer", "expires_in", "refresh_token", "scope", "uid",
   "account_id"}; errors {"error", "error_description"}.
+- users/get_current_account answers a FullAccount (account_id, name
+  {given_name, surname, familiar_name, display_name, abbreviated_name},
+  email, email_verified, ...); users/get_space_usage a SpaceUsage {used,
+  allocation: {".tag": "individual", allocated} or {".tag": "team", used,
+  allocated, user_within_team_space_allocated,
+  user_within_team_space_limit_type, ...}}. Both need the
+  account_info.read scope: a token without it gets 401 {"error":
+  {".tag": "missing_scope", "required_scope": ...}} (AuthError /
+  TokenScopeError), as every endpoint does for its scope.
 - RPC endpoints under /api/2/ (POST; Bearer token; JSON arguments in the
   body with Content-Type application/json, or no body for the endpoints
   without arguments): users/get_current_account, users/get_space_usage,
@@ -46,7 +55,15 @@ Control endpoints, for the tests only (the service never calls them):
                             grants and their tokens, files
   POST /_control            {"expires_in": N, "rotate": bool,
                              "token_error": {"status", "error"} or null,
-                             "quota": bytes, "used": bytes}
+                             "quota": bytes, "used": bytes,
+                             "allocation": a SpaceAllocation answered as is
+                             (e.g. {".tag": "team", ...}) or null (the
+                             individual one of "quota"),
+                             "account": {"email", "display_name"} or null,
+                             "space_error": HTTP status or null}
+  POST /_control/scope      {"grant": id, "scope": "a b"}: the scopes the
+                            grant's tokens carry from now on (a grant made
+                            before the app had a permission)
   POST /_control/revoke     {"client_id": X} or {"grant": id}
   POST /_control/expire     {"grant": id}: its access tokens expire now
   POST /_control/folder     {"path", "kind": "folder"|"file",
@@ -114,6 +131,9 @@ class State:
         self.token_error = None
         self.quota = 2 * 1024 ** 3
         self.used = 123 * 1024 ** 2
+        self.allocation = None
+        self.account = None
+        self.space_error = None
         self.requests = []
         self.authorize = []
         self.token_requests = []
@@ -562,10 +582,12 @@ class Handler(BaseHTTPRequestHandler):
         return True
 
     def ep_users_get_current_account(self, arg, raw):
+        acc = dict({"email": "stub@example.com",
+                    "display_name": "Stub User"}, **(self.state.account or {}))
         self.send(200, {"account_id": ACCOUNT_ID, "name": {
             "given_name": "Stub", "surname": "User",
-            "familiar_name": "Stub", "display_name": "Stub User",
-            "abbreviated_name": "SU"}, "email": "stub@example.com",
+            "familiar_name": "Stub", "display_name": acc["display_name"],
+            "abbreviated_name": "SU"}, "email": acc["email"],
             "email_verified": True, "disabled": False, "locale": "en",
             "country": "DE", "is_paired": False,
             "account_type": {".tag": "basic"},
@@ -574,7 +596,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def ep_users_get_space_usage(self, arg, raw):
         st = self.state
-        self.send(200, {"used": st.used, "allocation": {
+        if st.space_error:
+            return self.send(int(st.space_error), raw=b"stub failure " +
+                             MARK.encode(), ctype="text/plain")
+        self.send(200, {"used": st.used, "allocation": st.allocation or {
             ".tag": "individual", "allocated": st.quota}})
 
     def ep_files_get_metadata(self, arg, raw):
@@ -685,6 +710,9 @@ class Handler(BaseHTTPRequestHandler):
                 for k in ("expires_in", "quota", "used"):
                     if k in req:
                         setattr(st, k, int(req[k]))
+                for k in ("allocation", "account", "space_error"):
+                    if k in req:
+                        setattr(st, k, req[k])
                 if "rotate" in req:
                     st.rotate = bool(req["rotate"])
                 if "token_error" in req:
@@ -698,6 +726,11 @@ class Handler(BaseHTTPRequestHandler):
                         g["revoked"] = True
                         n += 1
                 return self.send(200, {"revoked": n})
+            if p == "/_control/scope":
+                g = st.grants.get(req.get("grant"))
+                if g is not None:
+                    g["scope"] = req["scope"]
+                return self.send(200, {"ok": g is not None})
             if p == "/_control/expire":
                 g = st.grants.get(req.get("grant"))
                 for at in (g["access_tokens"] if g else []):

@@ -38,11 +38,19 @@ It follows the providers' documented behaviour:
   the alias of My Drive), GET ...?alt=media (content),
   POST /upload/drive/v3/files?uploadType=multipart (multipart/related:
   JSON metadata {name, parents: [folderId]} then the content),
-  DELETE /drive/v3/files/{id} (204). Errors are Drive's
+  DELETE /drive/v3/files/{id} (204), GET /drive/v3/about ("about: get":
+  the fields parameter is required, else 400 required; partial-response
+  syntax "storageQuota,user(displayName,emailAddress)"; an unknown field
+  is 400 invalidParameter; storageQuota's int64 values are strings and
+  limit is absent for unlimited storage; user has kind, displayName,
+  photoLink, me, permissionId, emailAddress). Errors are Drive's
   {"error": {"code", "message", "errors": [{"domain", "reason", "message"}]}}.
 - Graph under /graph/v1.0 (Bearer tokens of Microsoft grants with a Files
   scope only, else 401 InvalidAuthenticationToken): GET /me/drive and
-  /drives/{driveId}; on either drive base GET /root, /root:/{path}[:],
+  /drives/{driveId} (the drive resource with owner {"user": {"displayName",
+  "id"[, "email"]}} and quota {"deleted", "remaining", "state", "total",
+  "used"}, Int64 numbers, state normal / nearing (< 10 % left) / critical
+  (< 1 %) / exceeded, per "quota resource type"); on either drive base GET /root, /root:/{path}[:],
   /items/{id}; PUT /root:/{path}/{name}:/content (simple upload, 201 with
   the driveItem); GET /items/{id}/content answers 302 to a pre-authenticated
   download URL on this stub (/download/{token}) as Graph does, and that URL
@@ -56,7 +64,15 @@ Control endpoints, for the tests only (the service never calls them):
                              "deny_next": "access_denied",
                              "download_base": "http://host:port" or null,
                              "rotate": bool, "token_error": {"status": 503,
-                             "error": "temporarily_unavailable"} or null}
+                             "error": "temporarily_unavailable"} or null,
+                             "drive_quota": {"limit": n or null, "usage",
+                             "usageInDrive", "usageInDriveTrash"},
+                             "google_user": {"displayName", "emailAddress"
+                             (null: left out)}, "about_error": {"status",
+                             "reason"} or null, "graph_quota": {"total",
+                             "used", "deleted"[, "remaining"]} or null (no
+                             quota facet), "graph_owner": {"user": {...}},
+                             "reset_facts": true (those back to default)}
                             (settings; download_base is where Graph's 302
                             for content points, GET /bounce/download/{t}
                             redirects once more; rotate false = refresh
@@ -161,6 +177,21 @@ class State:
                                "parent": None, "folder": True, "data": b"",
                                "flags": []}
         self.seq = 0
+        self.reset_facts()
+
+    def reset_facts(self):
+        # Drive about.storageQuota (bytes; limit None = unlimited) and
+        # about.user; Graph drive.quota and drive.owner.
+        self.drive_quota = {"limit": 15 << 30, "usage": 5 << 30,
+                            "usageInDrive": 1 << 30,
+                            "usageInDriveTrash": 1 << 20}
+        self.google_user = {"displayName": "Stub User",
+                            "emailAddress": "stub.user@example.com"}
+        self.about_error = None
+        self.graph_quota = {"total": 5 << 30, "used": 1 << 30,
+                            "deleted": 1 << 20}
+        self.graph_owner = {"user": {"displayName": "Stub User",
+                                     "id": "5e6f7a8b9c0d1e2f"}}
 
     def next_id(self, prefix):
         self.seq += 1
@@ -338,6 +369,8 @@ class Handler(BaseHTTPRequestHandler):
         m = re.match(r"^/google/drive/v3/files/([^/]+)$", p)
         if m:
             return self.drive_get(urllib.parse.unquote(m[1]))
+        if p == "/google/drive/v3/about":
+            return self.drive_about()
         if p.startswith("/graph/v1.0/"):
             return self.graph("GET", p[len("/graph/v1.0"):])
         m = re.match(r"^/download/([A-Za-z0-9_-]+)$", p)
@@ -639,6 +672,77 @@ class Handler(BaseHTTPRequestHandler):
             r = {k: v for k, v in r.items() if k in want}
         return r
 
+    @staticmethod
+    def parse_fields(fields):
+        """Drive's partial-response syntax ("a,b(c,d)") as {name: None
+        (all of it) or {sub: None, ...}}; None when malformed."""
+        out, depth, cur, parts = {}, 0, "", []
+        for ch in fields:
+            if ch == "," and depth == 0:
+                parts.append(cur)
+                cur = ""
+                continue
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth < 0:
+                return None
+            cur += ch
+        parts.append(cur)
+        if depth:
+            return None
+        for part in parts:
+            m = re.fullmatch(r"\s*([A-Za-z]+)\s*(?:\((.*)\))?\s*", part)
+            if not m:
+                return None
+            sub = None
+            if m[2] is not None:
+                sub = Handler.parse_fields(m[2])
+                if sub is None:
+                    return None
+            out[m[1]] = sub
+        return out
+
+    def drive_about(self):
+        """GET /drive/v3/about (Drive API "about: get")."""
+        st = self.state
+        with st.lock:
+            if self.bearer("google") is None:
+                return self.drive_error(401, "authError",
+                                        "Invalid Credentials")
+            if st.about_error:
+                e = st.about_error
+                return self.drive_error(int(e["status"]), e["reason"],
+                                        "about failed")
+            fields = self.q("fields")
+            if not fields:
+                return self.drive_error(400, "required", "The 'fields' "
+                                        "parameter is required for this "
+                                        "method.")
+            want = self.parse_fields(fields)
+            user = {"kind": "drive#user", "me": True,
+                    "permissionId": "07437184652393837",
+                    "photoLink": "https://lh3.example/photo.jpg"}
+            user.update({k: v for k, v in st.google_user.items()
+                         if v is not None})
+            quota = {k: str(v) for k, v in st.drive_quota.items()
+                     if v is not None}
+            about = {"kind": "drive#about", "user": user,
+                     "storageQuota": quota, "maxUploadSize": str(5 << 40),
+                     "appInstalled": False, "canCreateDrives": False}
+        if want is None or any(k not in about for k in want):
+            return self.drive_error(400, "invalidParameter", "Invalid field "
+                                    "selection")
+        out = {}
+        for k, sub in want.items():
+            v = about[k]
+            if sub is not None:
+                if not isinstance(v, dict):
+                    return self.drive_error(400, "invalidParameter",
+                                            "Invalid field selection")
+                v = {kk: vv for kk, vv in v.items() if kk in sub}
+            out[k] = v
+        self.send(200, out)
+
     def drive_get(self, fid):
         st = self.state
         with st.lock:
@@ -796,10 +900,11 @@ class Handler(BaseHTTPRequestHandler):
                 return self.graph_error(404, "itemNotFound",
                                         "The drive cannot be found.")
             if rest == "" and method == "GET":
-                return self.send(200, {
-                    "id": drive, "driveType": "personal",
-                    "owner": {"user": {"displayName": "Stub User"}},
-                    "quota": {"total": 5 << 30, "used": 0}})
+                r = {"id": drive, "driveType": "personal",
+                     "owner": st.graph_owner}
+                if st.graph_quota is not None:
+                    r["quota"] = self.graph_quota_facet(st.graph_quota)
+                return self.send(200, r)
             if rest == "/root" and method == "GET":
                 return self.send(200, self.graph_item(
                     st.items[st.drive_roots[drive]]))
@@ -844,6 +949,23 @@ class Handler(BaseHTTPRequestHandler):
                     return self.send(204)
             return self.graph_error(400, "BadRequest",
                                     "Unsupported request")
+
+    @staticmethod
+    def graph_quota_facet(q):
+        """Graph's quota resource: remaining = total - used unless given;
+        state from the share left ("quota resource type")."""
+        total, used = q["total"], q["used"]
+        remaining = q.get("remaining", max(total - used, 0))
+        if used > total:
+            state = "exceeded"
+        elif remaining < total / 100:
+            state = "critical"
+        elif remaining < total / 10:
+            state = "nearing"
+        else:
+            state = "normal"
+        return {"deleted": q.get("deleted", 0), "remaining": remaining,
+                "state": state, "total": total, "used": used}
 
     def graph_put(self, drive, path, body):
         """Simple upload (PUT .../root:/{path}/{name}:/content). Under the
@@ -908,6 +1030,12 @@ class Handler(BaseHTTPRequestHandler):
                     st.rotate = bool(req["rotate"])
                 if "token_error" in req:
                     st.token_error = req["token_error"]
+                for k in ("drive_quota", "google_user", "about_error",
+                          "graph_quota", "graph_owner"):
+                    if k in req:
+                        setattr(st, k, req[k])
+                if req.get("reset_facts"):
+                    st.reset_facts()
                 return self.send(200, {"expires_in": st.expires_in,
                                        "token_delay": st.token_delay})
             if p == "/_control/revoke":
