@@ -12,6 +12,12 @@ credentials, the exact redirect_uri and the PKCE verifier, and issues
 short-lived access tokens and rotating refresh tokens; its Drive and Graph
 endpoints accept only its own valid access tokens.
 
+What the probes report beyond their checks (issue 9): Google Drive's
+capacity and account from about.get (one request more), OneDrive's from
+the drive resource the auth check reads anyway (none more), exactly as the
+stub answered them, with the low-space warning and nulls where nothing is
+reported.
+
 The provider URLs are server-wide, so scripts/integration.sh exports them
 (stub on http://127.0.0.2:18998) before `stack.sh up`.
 """
@@ -1064,6 +1070,163 @@ def test_onedrive_download_redirect_policy(onedrive_dest, stub, env):
     probe_ok(a, d["id"])
 
 
+# ------------------------------------------------- capacity and account
+
+GiB = 1 << 30
+MiB = 1 << 20
+GOOGLE_ACCOUNT = "stub.user@example.com"
+
+
+@pytest.fixture
+def facts_reset(stub):
+    yield
+    stub.control(reset_facts=True)
+
+
+def cap(total, used, free):
+    return {"totalBytes": total, "usedBytes": used, "freeBytes": free}
+
+
+def space_warnings(tr):
+    return [w for w in tr["warnings"] if "free at the destination" in w]
+
+
+def api_requests(stub, n, prefix):
+    return [r for r in stub.requests_since(n) if r["path"].startswith(prefix)]
+
+
+def test_drive_capacity_and_account(drive_dest, stub, facts_reset):
+    """about.get's storageQuota (limit, usage: all services) and
+    user.emailAddress, exactly; one about request per test, asking for the
+    fields it reads."""
+    a, d = drive_dest
+    put_config(a, d, "google_drive")
+    n = len(stub.state()["requests"])
+    tr = probe_ok(a, d["id"])
+    assert tr["capacity"] == cap(15 * GiB, 5 * GiB, 10 * GiB), tr
+    assert tr["observed"] == {"account": GOOGLE_ACCOUNT}, tr
+    assert space_warnings(tr) == [], tr
+    seen = api_requests(stub, n, "/google/")
+    about = [r for r in seen if r["path"] == "/google/drive/v3/about"]
+    assert len(about) == 1 and about[0]["status"] == 200, about
+    assert about[0]["query"] == ["fields"] and about[0]["auth"] == "valid"
+    # files.get, about.get, upload, download, delete: nothing else.
+    assert len(seen) == 5, seen
+    got = get(a, d["id"])["lastTest"]
+    assert got["capacity"] == tr["capacity"], got
+    assert got["observed"] == tr["observed"], got
+
+
+@pytest.mark.parametrize("case", ["unlimited", "min_free", "ten_percent",
+                                  "no_email", "about_fails"])
+def test_drive_capacity_cases(drive_dest, stub, facts_reset, case):
+    a, d = drive_dest
+    put_config(a, d, "google_drive")
+    if case == "unlimited":
+        # "limit: not present if the user has unlimited storage"
+        stub.control(drive_quota={"usage": 5 * GiB, "usageInDrive": GiB})
+    elif case == "min_free":
+        stub.control(drive_quota={"limit": 15 * GiB,
+                                  "usage": 15 * GiB - 512 * MiB})
+    elif case == "ten_percent":
+        stub.control(drive_quota={"limit": 100 * GiB, "usage": 95 * GiB})
+    elif case == "no_email":
+        stub.control(google_user={"displayName": "Stub User",
+                                  "emailAddress": None})
+    else:
+        stub.control(about_error={"status": 500, "reason": "backendError"})
+    tr = probe_ok(a, d["id"])
+    want = {
+        "unlimited": (cap(None, 5 * GiB, None), []),
+        "min_free": (cap(15 * GiB, 15 * GiB - 512 * MiB, 512 * MiB),
+                     ["only 0.50 GiB free at the destination, below the "
+                      "server's min_free_bytes (1.00 GiB)"]),
+        "ten_percent": (cap(100 * GiB, 95 * GiB, 5 * GiB),
+                        ["only 5.00 GiB of 100.00 GiB free at the "
+                         "destination (less than 10 %)"]),
+        "no_email": (cap(15 * GiB, 5 * GiB, 10 * GiB), []),
+        "about_fails": (None, []),
+    }[case]
+    assert tr["capacity"] == want[0], tr
+    assert space_warnings(tr) == want[1], tr
+    if case == "about_fails":
+        # Nothing reported, nothing failed, no warning about it.
+        assert "observed" not in tr, tr
+        assert [w for w in tr["warnings"] if "plain http" not in w] == [], tr
+    else:
+        assert tr["observed"] == {"account": "Stub User" if case ==
+                                  "no_email" else GOOGLE_ACCOUNT}, tr
+    assert get(a, d["id"])["status"] == "active"
+
+
+def test_drive_account_on_a_failed_target(drive_dest, stub, facts_reset):
+    """A folder the app cannot see: the test fails, and says which account
+    it looked in (about.get runs once Drive accepted the token)."""
+    a, d = drive_dest
+    put_config(a, d, "google_drive", folderId="1NoSuch" + uuid.uuid4().hex)
+    p = probe_fails(a, d["id"], "target")
+    assert p["lastTest"]["observed"] == {"account": GOOGLE_ACCOUNT}, p
+    assert p["lastTest"]["capacity"] == cap(15 * GiB, 5 * GiB, 10 * GiB), p
+
+
+def test_onedrive_capacity_and_account(onedrive_dest, stub, facts_reset):
+    """drive.quota (total, used, remaining) and drive.owner.user, from the
+    GET of the drive the auth check makes anyway: no request more."""
+    a, d = onedrive_dest
+    put_config(a, d, "onedrive", folderPath="/")
+    n = len(stub.state()["requests"])
+    tr = probe_ok(a, d["id"])
+    assert tr["capacity"] == cap(5 * GiB, GiB, 4 * GiB), tr
+    # A personal account's identity has no e-mail: the display name.
+    assert tr["observed"] == {"account": "Stub User"}, tr
+    assert space_warnings(tr) == [], tr
+    seen = api_requests(stub, n, "/graph/")
+    # drive, folder, upload, content (302), delete: as before issue 9.
+    assert [(r["method"], r["path"]) for r in seen][:2] == [
+        ("GET", "/graph/v1.0/me/drive"), ("GET", "/graph/v1.0/me/drive/root")]
+    assert len(seen) == 5, seen
+
+
+@pytest.mark.parametrize("case", ["email", "min_free", "ten_percent",
+                                  "no_quota", "drive"])
+def test_onedrive_capacity_cases(onedrive_dest, stub, facts_reset, case):
+    a, d = onedrive_dest
+    cfg = {"folderPath": "/"}
+    if case == "email":
+        # OneDrive for Business sends the owner's e-mail.
+        stub.control(graph_owner={"user": {
+            "displayName": "Ryan Gregg", "id": "efee1b77",
+            "email": "ryan@example.com"}})
+    elif case == "min_free":
+        stub.control(graph_quota={"total": 5 * GiB,
+                                  "used": 5 * GiB - 256 * MiB})
+    elif case == "ten_percent":
+        stub.control(graph_quota={"total": 100 * GiB, "used": 95 * GiB,
+                                  "deleted": GiB})
+    elif case == "no_quota":
+        stub.control(graph_quota=None)
+    else:
+        stub.folder(provider="microsoft", path="/caps", drive=OTHER_DRIVE)
+        cfg = {"folderPath": "/caps", "driveId": OTHER_DRIVE}
+    put_config(a, d, "onedrive", **cfg)
+    tr = probe_ok(a, d["id"])
+    want = {
+        "email": (cap(5 * GiB, GiB, 4 * GiB), []),
+        "min_free": (cap(5 * GiB, 5 * GiB - 256 * MiB, 256 * MiB),
+                     ["only 0.25 GiB free at the destination, below the "
+                      "server's min_free_bytes (1.00 GiB)"]),
+        "ten_percent": (cap(100 * GiB, 95 * GiB, 5 * GiB),
+                        ["only 5.00 GiB of 100.00 GiB free at the "
+                         "destination (less than 10 %)"]),
+        "no_quota": (None, []),
+        "drive": (cap(5 * GiB, GiB, 4 * GiB), []),
+    }[case]
+    assert tr["capacity"] == want[0], tr
+    assert space_warnings(tr) == want[1], tr
+    assert tr["observed"] == {"account": "ryan@example.com" if case ==
+                              "email" else "Stub User"}, tr
+
+
 def test_never_authorized(drive_dest, stub, env):
     """Pending destinations say to authorize; a never-authorized one does
     not reach the provider at all."""
@@ -1261,6 +1424,9 @@ def test_zz_no_token_leaks(env, stub):
     # Nor a PKCE verifier: the stub saw them only in token requests, and
     # the states' verifiers are encrypted in the database.
     assert b"code_verifier" not in logs
+    # The accounts are personal data: in test results, never in a log.
+    for acct in (GOOGLE_ACCOUNT, "ryan@example.com"):
+        assert acct.encode() not in logs, acct
     # Nor, in any log, an authorization code or a state nonce (they travel
     # in the callback's query string), the server-wide client secrets or
     # the JWT key.
