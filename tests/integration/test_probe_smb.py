@@ -13,7 +13,11 @@ paths that leave the share (refused at validation), nothing listening
 (connect, fast), a server that accepts and never answers (bounded by
 probe_timeout), the SSRF spellings refused before any connection (a
 listener on loopback records that none arrived), no probe file left
-behind, and no secret in any response or log.
+behind, and no secret in any response or log. Capacity (issue 9): the
+share's disk as smbd reports it (statvfs of the real disk for `data`;
+smbd's `dfree command` for `small`, so the numbers, the low-space
+warnings and a server that cannot tell are exact), read over the same
+session.
 """
 
 import os
@@ -129,6 +133,62 @@ def test_lifecycle(api, peer):
     r = api.delete("%s/%s" % (LIST, d["id"]))
     assert r.status_code == 200 and r.json()["deleted"] is True, r.text
     assert api.get("%s/%s" % (LIST, d["id"])).status_code == 404
+
+
+# ------------------------------------------------------------- capacity
+
+GiB = 1 << 30
+MiB = 1 << 20
+
+
+def space_warnings(tr):
+    return [w for w in tr["warnings"] if "free at the destination" in w]
+
+
+def test_capacity_of_the_real_disk(api, peer):
+    """smbd answers FileFsFullSizeInformation from statfs(2) of the
+    share's directory: the total is the disk's, free moves with the rest
+    of the machine, and smbd reports the caller's free space as the actual
+    free space too, so used = total - free."""
+    d, tr = create_ok(api, peer, body(peer))
+    v = os.statvfs(peer.dir("data"))
+    c = tr["capacity"]
+    assert c["totalBytes"] == v.f_blocks * v.f_frsize, (c, v)
+    assert abs(c["freeBytes"] - v.f_bavail * v.f_frsize) < 256 * MiB, (c, v)
+    assert c["usedBytes"] == c["totalBytes"] - c["freeBytes"], c
+    assert detail_of(tr, "target") == \
+        "directory '/' exists on share 'data' (%d of %d MiB free)" % (
+            c["freeBytes"] >> 20, c["totalBytes"] >> 20), tr
+    assert "observed" not in tr, tr
+
+
+@pytest.mark.parametrize("disk,want,warning", [
+    ((100 << 20, 50 << 20), (100 * GiB, 50 * GiB, 50 * GiB), None),
+    ((100 << 20, 5 << 20), (100 * GiB, 95 * GiB, 5 * GiB),
+     "only 5.00 GiB of 100.00 GiB free at the destination (less than 10 %)"),
+    ((1 << 20, 100 << 10), (GiB, GiB - 100 * MiB, 100 * MiB),
+     "only 0.10 GiB free at the destination, below the server's "
+     "min_free_bytes (1.00 GiB)"),
+])
+def test_capacity_exact_and_low_space_warning(api, peer, disk, want,
+                                              warning):
+    """The numbers smbd's dfree command gives, exactly; a nearly full
+    share passes with a warning. (A server that cannot tell is a unit
+    test, test_probe_smb.c: smbd always answers, falling back to statfs
+    when the command says nothing.)"""
+    peer.set_disk(*disk)
+    try:
+        d, tr = create_ok(api, peer, body(peer, share="small"))
+    finally:
+        peer.set_disk(100 << 20, 50 << 20)
+    assert tr["capacity"] == {"totalBytes": want[0], "usedBytes": want[1],
+                              "freeBytes": want[2]}, tr
+    assert detail_of(tr, "target") == \
+        "directory '/' exists on share 'small' (%d of %d MiB free)" % (
+            want[2] >> 20, want[0] >> 20), tr
+    assert space_warnings(tr) == ([warning] if warning else []), tr
+    assert tr["warnings"] == space_warnings(tr), tr
+    assert probe_files(peer.dir("small")) == []
 
 
 def test_domain(api, peer):

@@ -7,7 +7,8 @@ Used by tests/integration/test_probe_smb.py:
     peer.port          # smbd offering SMB3 encryption ("desired")
     peer.noenc_port    # smbd that cannot encrypt ("server smb encrypt = off")
     peer.password      # the test user's Samba password (fresh per start)
-    peer.dir("data")   # the share directories: data, ro
+    peer.dir("data")   # the share directories: data, small, ro
+    peer.set_disk(total_kib, free_kib)  # what share `small` reports
     peer.stop()
 
 Each smbd runs as root in the foreground (`smbd -F --no-process-group`) in
@@ -20,7 +21,9 @@ lo's network), on a free port (`smb ports`), with NetBIOS off and no
 printing.
 
 Shares (both servers): `data` (writable by the test user, with a
-subdirectory `sub` and a file `afile`), `ro` (read only), `proxy` (an
+subdirectory `sub` and a file `afile`), `small` (writable, its disk size
+whatever set_disk() says: smbd's `dfree command` reads it from
+root/dfree.txt), `ro` (read only), `proxy` (an
 `msdfs proxy` stand-in for \\127.0.0.1\data) and `dfs` (a DFS root whose
 link `away` points at \\127.0.0.1\data). SMB1 is off on the server too
 (`server min protocol = SMB2_02`).
@@ -121,6 +124,16 @@ class SmbPeer:
         for p in (data, data / "sub", data / "afile"):
             os.chown(p, self.pw.pw_uid, self.pw.pw_gid)
         os.chmod(data, 0o755)
+        small = self.dir("small")
+        small.mkdir()
+        os.chown(small, self.pw.pw_uid, self.pw.pw_gid)
+        os.chmod(small, 0o755)
+        dfree = self.root / "dfree.sh"
+        dfree.write_text("#!/bin/sh\n# smb.conf dfree command: \"total free\" "
+                         "in 1 KiB blocks\nexec cat %s\n"
+                         % (self.root / "dfree.txt"))
+        os.chmod(dfree, 0o755)
+        self.set_disk(100 << 20, 50 << 20)
         ro = self.dir("ro")
         ro.mkdir()
         os.chmod(ro, 0o755)  # root's: the user may list, not write
@@ -137,6 +150,14 @@ class SmbPeer:
                 os.chmod(p, 0o700 if d == "private" else 0o755)
         self.password = "smb-pw-" + secrets.token_hex(12)
 
+    def set_disk(self, total_kib, free_kib):
+        """The size share `small` reports from now on, in 1 KiB blocks
+        (smbd answers the same count as the caller's and the actual free
+        space)."""
+        p = self.root / "dfree.txt"
+        p.write_text("%d %d\n" % (total_kib, free_kib))
+        os.chmod(p, 0o644)
+
     def conf(self, name):
         return self.root / name / "smb.conf"
 
@@ -145,6 +166,7 @@ class SmbPeer:
         for k, v in {"HOST": self.host, "PORT": str(self.ports[name]),
                      "DIR": str(self.root / name),
                      "SHARES": str(self.root / "shares"),
+                     "ROOT": str(self.root),
                      "ENCRYPT": self.SERVERS[name], "USER": USER,
                      "WORKGROUP": WORKGROUP}.items():
             text = text.replace("@%s@" % k, v)
