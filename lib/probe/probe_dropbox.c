@@ -487,9 +487,10 @@ dropbox_space(json_object *o, int64_t *total, int64_t *used, int64_t *avail)
 	*total = member;
 	*used = mine;
 	*avail = -1;
-	if (mine >= 0)
-		*avail = member > mine ? member - mine : 0;
-	if (pool >= 0 && (*avail < 0 || pool < *avail))
+	if (mine < 0)
+		return;
+	*avail = member > mine ? member - mine : 0;
+	if (pool >= 0 && pool < *avail)
 		*avail = pool;
 }
 

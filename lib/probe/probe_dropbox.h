@@ -49,7 +49,8 @@ bool dropbox_folder(const char *folder, char *out, size_t outlen);
  * (user_within_team_space_allocated > 0 with a limit type that stops
  * uploads, i.e. not "off" or "alert_only"): then that limit, the
  * member's own use, and the smaller of what is left of the limit and of
- * the pool. Free is never below 0.
+ * the pool (unknown when the member's use is). Free is never below 0 nor
+ * above total.
  */
 void dropbox_space(json_object *o, int64_t *total, int64_t *used,
     int64_t *avail);

@@ -179,6 +179,11 @@ test_space(void **state)
 		    "\"used\":98000,\"allocated\":100000,"
 		    "\"user_within_team_space_allocated\":10000}}", 10000, 4000,
 		    2000 },
+		/* The member's own use unknown: no free space (found by
+		 * fuzz_quota_answer: the pool's is not the member's). */
+		{ "{\"allocation\":{\".tag\":\"team\",\"used\":27000,"
+		    "\"allocated\":100000,\"user_within_team_space_allocated\":"
+		    "10000}}", 10000, -1, -1 },
 		/* A limit that only alerts does not count. */
 		{ "{\"used\":4000,\"allocation\":{\".tag\":\"team\","
 		    "\"used\":27000,\"allocated\":100000,"
