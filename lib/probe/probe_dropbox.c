@@ -350,6 +350,7 @@ static bool
 check_account(struct db *d)
 {
 	struct probe_xfer x;
+	char code[DB_CODE_MAX];
 	CURLcode cc;
 	long status;
 	bool ok = false;
@@ -387,9 +388,12 @@ check_account(struct db *d)
 		    "token (revoked, or the app was unlinked): "
 		    PROBE_OAUTH_AGAIN);
 	} else if (status == 403) {
-		probe_fail(d->res, CHECK_AUTH, "the authorization does not "
-		    "include the account's information (scope "
-		    "account_info.read): " PROBE_OAUTH_AGAIN);
+		/* AccessError (a missing scope is 401 missing_scope, above):
+		 * e.g. invalid_account_type, team_access_denied. */
+		dropbox_error_code(x.body, x.len, code);
+		probe_fail(d->res, CHECK_AUTH, "Dropbox does not let this "
+		    "account use the API%s%s%s", code[0] ? " (" : "", code,
+		    code[0] ? ")" : "");
 	} else {
 		unexpected(d, CHECK_AUTH, status, &x, "looking up the account");
 	}

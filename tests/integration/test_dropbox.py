@@ -122,7 +122,7 @@ def settings_reset(stub):
     yield
     stub.control(expires_in=14400, rotate=True, token_error=None,
                  quota=2 * 1024 ** 3, used=123 * 1024 ** 2, allocation=None,
-                 account=None, space_error=None)
+                 account=None, space_error=None, account_error=None)
 
 
 # ---------------------------------------------------------------- helpers
@@ -477,6 +477,18 @@ def test_missing_account_scope(api, stub, settings_reset):
                                          if "space_usage" not in p], seen
     assert seen[0]["status"] == 401, seen
     assert get(api, d["id"])["status"] == "active"
+
+
+def test_access_error_fails_auth(api, stub, settings_reset):
+    """403 AccessError from get_current_account (not a scope: that is
+    401 missing_scope) fails auth naming Dropbox's code only."""
+    d = create(api)
+    connect(api, stub, d["id"])
+    stub.control(account_error="invalid_account_type")
+    p = probe_fails(api, d["id"], "auth")
+    assert detail(p, "auth") == "Dropbox does not let this account use the " \
+        "API (invalid_account_type/endpoint)", p
+    assert "observed" not in p["lastTest"], p
 
 
 def test_refresh_rotates(api, stub, env, settings_reset):

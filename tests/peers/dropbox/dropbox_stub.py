@@ -60,7 +60,10 @@ Control endpoints, for the tests only (the service never calls them):
                              (e.g. {".tag": "team", ...}) or null (the
                              individual one of "quota"),
                              "account": {"email", "display_name"} or null,
-                             "space_error": HTTP status or null}
+                             "space_error": HTTP status or null,
+                             "account_error": an AccessError tag (e.g.
+                             "invalid_account_type": 403 from
+                             get_current_account) or null}
   POST /_control/scope      {"grant": id, "scope": "a b"}: the scopes the
                             grant's tokens carry from now on (a grant made
                             before the app had a permission)
@@ -134,6 +137,7 @@ class State:
         self.allocation = None
         self.account = None
         self.space_error = None
+        self.account_error = None
         self.requests = []
         self.authorize = []
         self.token_requests = []
@@ -582,6 +586,13 @@ class Handler(BaseHTTPRequestHandler):
         return True
 
     def ep_users_get_current_account(self, arg, raw):
+        tag = self.state.account_error
+        if tag:
+            # 403: AccessError ("Errors": the account may not use this
+            # endpoint or feature).
+            return self.send(403, {"error_summary": tag + "/endpoint/..",
+                                   "error": {".tag": tag, tag: {
+                                       ".tag": "endpoint"}}})
         acc = dict({"email": "stub@example.com",
                     "display_name": "Stub User"}, **(self.state.account or {}))
         self.send(200, {"account_id": ACCOUNT_ID, "name": {
@@ -710,7 +721,8 @@ class Handler(BaseHTTPRequestHandler):
                 for k in ("expires_in", "quota", "used"):
                     if k in req:
                         setattr(st, k, int(req[k]))
-                for k in ("allocation", "account", "space_error"):
+                for k in ("allocation", "account", "space_error",
+                          "account_error"):
                     if k in req:
                         setattr(st, k, req[k])
                 if "rotate" in req:
