@@ -57,10 +57,6 @@
 #define LIM_DROPBOX_TOKEN_MAX 8192
 /* A Drive file id or a Graph item id (Drive ids are ~33, Graph ~40). */
 #define LIM_PROBE_ID_MAX 256
-/* observed.account (an OAuth account's e-mail or display name): an
- * address is at most 254 octets (RFC 5321 §4.5.3.1.3 path less the
- * brackets); a longer value is not shown. */
-#define LIM_PROBE_ACCOUNT_MAX 254
 /* An Azure account key, decoded: real keys are 64 bytes; dtype allows a
  * little more. */
 #define LIM_AZURE_KEY_MAX 256

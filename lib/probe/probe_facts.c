@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bd_limits.h"
+#include "probe_banner.h"
 #include "probe_facts.h"
 
 /* See probe_facts.h. 18 digits keep the value below INT64_MAX. */
@@ -33,63 +34,19 @@ probe_facts_bytes(json_object *o, const char *key)
 	return n;
 }
 
-/* RFC 3629 §4: shortest forms only, no surrogates, nothing past
- * U+10FFFF. (dtype.c's scanner is private to the registry.) */
-static bool
-utf8_ok(const unsigned char *s, size_t n)
-{
-	size_t i = 0, k, len;
-	unsigned cp;
-
-	while (i < n) {
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if (s[i] >= 0xc2 && s[i] <= 0xdf) {
-			len = 2;
-			cp = s[i] & 0x1f;
-		} else if ((s[i] & 0xf0) == 0xe0) {
-			len = 3;
-			cp = s[i] & 0x0f;
-		} else if (s[i] >= 0xf0 && s[i] <= 0xf4) {
-			len = 4;
-			cp = s[i] & 0x07;
-		} else {
-			return false;
-		}
-		if (n - i < len)
-			return false;
-		for (k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 &&
-		    cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 ||
-		    cp > 0x10ffff)))
-			return false;
-		i += len;
-	}
-	return true;
-}
-
 /* See probe_facts.h. */
 bool
 probe_facts_account_ok(const char *s, bool email)
 {
-	size_t n, i;
+	char clean[LIM_PROBE_BANNER_MAX + 1];
+	size_t n;
 
-	if (s == NULL || (n = strlen(s)) == 0 || n > LIM_PROBE_ACCOUNT_MAX)
+	if (s == NULL || (n = strlen(s)) == 0 || n > LIM_PROBE_BANNER_MAX ||
+	    probe_banner_clean(clean, sizeof(clean), s, n) != n ||
+	    memcmp(clean, s, n) != 0)
 		return false;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f ||
-		    (email && s[i] == ' '))
-			return false;
-	if (!utf8_ok((const unsigned char *)s, n))
-		return false;
-	return !email || (strchr(s, '@') != NULL && s[0] != '@' &&
-	    s[n - 1] != '@');
+	return !email || (strchr(s, ' ') == NULL && strchr(s, '@') != NULL &&
+	    s[0] != '@' && s[n - 1] != '@');
 }
 
 /* See probe_facts.h. */

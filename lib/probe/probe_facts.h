@@ -24,10 +24,11 @@
  * is NULL, the member is absent or is anything else. */
 int64_t probe_facts_bytes(json_object *o, const char *key);
 
-/* Whether s may be shown as the account: 1..LIM_PROBE_ACCOUNT_MAX bytes
- * of UTF-8 (RFC 3629; json-c does not check the strings it parses), no
- * ASCII control character; an e-mail (`email` true) also has an '@'
- * inside and no space. */
+/* Whether s may be shown as the account: text that probe_banner_clean()
+ * leaves as it is (valid UTF-8, no control, separator or bidirectional
+ * characters, no runs of spaces, at most LIM_PROBE_BANNER_MAX bytes):
+ * shown whole or not at all, never mangled. An e-mail (`email` true) also
+ * has an '@' inside and no space. */
 bool probe_facts_account_ok(const char *s, bool email);
 
 /* Record observed.account: email when it is one (probe_facts_account_ok),

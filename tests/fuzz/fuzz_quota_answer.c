@@ -7,7 +7,7 @@
  *
  * Properties beyond "no crash": a count is -1 or 0..INT64_MAX-1; Dropbox's
  * free space never exceeds its total; an account that is recorded is at
- * most LIM_PROBE_ACCOUNT_MAX bytes without a control character, and the
+ * most LIM_PROBE_BANNER_MAX bytes without a control character, and the
  * observed object serialises to JSON that json-c reads back.
  */
 #include <stdbool.h>
@@ -34,7 +34,7 @@ check_account(const char *a, const char *b)
 	if (!json_object_object_get_ex(r.observed, "account", &v))
 		abort();
 	s = json_object_get_string(v);
-	if ((n = strlen(s)) == 0 || n > LIM_PROBE_ACCOUNT_MAX)
+	if ((n = strlen(s)) == 0 || n > LIM_PROBE_BANNER_MAX)
 		abort();
 	for (i = 0; i < n; i++)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)

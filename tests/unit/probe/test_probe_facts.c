@@ -1,7 +1,8 @@
 /*
  * lib/probe/probe_facts.c: byte counts as JSON integers or Google's int64
- * strings, and which account value is shown (UTF-8 and control
- * characters checked: json-c passes them through) (issue 9 items 3, 4).
+ * strings, and which account value is shown (only text that
+ * probe_banner_clean leaves unchanged: json-c passes any bytes through)
+ * (issue 9 items 3, 4).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -84,11 +85,19 @@ test_account(void **state)
 		{ NULL, "a\xf4\x90\x80\x80", NULL },
 		{ NULL, "a\x80", NULL },
 		{ NULL, "\xf0\x9f\x98\x80 Ada", "\xf0\x9f\x98\x80 Ada" },
+		/* what probe_banner_clean would change: a bidirectional
+		 * override (U+202E), a C1 control (U+0085), doubled or
+		 * surrounding spaces */
+		{ NULL, "Ada \xe2\x80\xae" "ecalevol", NULL },
+		{ NULL, "Ada\xc2\x85", NULL },
+		{ NULL, "Ada  Lovelace", NULL },
+		{ "ada@example.com", " Ada", "ada@example.com" },
+		{ NULL, "Ada ", NULL },
 		{ NULL, NULL, NULL },
 	};
 	struct probe_result r;
 	json_object *v;
-	char longer[LIM_PROBE_ACCOUNT_MAX + 2];
+	char longer[LIM_PROBE_BANNER_MAX + 2];
 	size_t i;
 
 	(void)state;
@@ -106,12 +115,12 @@ test_account(void **state)
 		assert_int_equal(json_object_object_length(r.observed), 1);
 		probe_result_clear(&r);
 	}
-	/* At most LIM_PROBE_ACCOUNT_MAX bytes (an address's limit). */
+	/* At most LIM_PROBE_BANNER_MAX bytes, shown whole or not at all. */
 	memset(longer, 'a', sizeof(longer) - 1);
 	longer[sizeof(longer) - 1] = '\0';
 	longer[10] = '@';
 	assert_false(probe_facts_account_ok(longer, true));
-	longer[LIM_PROBE_ACCOUNT_MAX] = '\0';
+	longer[LIM_PROBE_BANNER_MAX] = '\0';
 	assert_true(probe_facts_account_ok(longer, true));
 	assert_true(probe_facts_account_ok(longer, false));
 }
