@@ -2,7 +2,7 @@
 CC      ?= cc
 PKGS    := libfcgi json-c libjwt libsodium libcurl libmariadb
 # fcgi ships no .pc on Debian 12; it is linked by name below.
-PKGS_PC := json-c libjwt libsodium libcurl libmariadb smbclient
+PKGS_PC := json-c libjwt libsodium libcurl libmariadb smbclient libssl
 BUILD   ?= build
 VERSION := $(shell cat VERSION)
 

@@ -15,6 +15,8 @@ PACKAGES=(
 	libsodium-dev
 	libmariadb-dev
 	libcurl4-openssl-dev
+	# observed.tls reads the TLS version from curl's OpenSSL handle
+	libssl-dev
 	libcmocka-dev
 	# local stack
 	mariadb-server

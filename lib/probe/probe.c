@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/ssl.h>
 #include <sodium.h>
 
 #include "clock.h"
@@ -131,6 +132,108 @@ probe_warn(struct probe_result *r, const char *fmt, ...)
 }
 
 /*
+ * A probe's connection session (probe.h). The share has no lock callbacks:
+ * one probe runs on one thread, and the session is never handed to another
+ * probe. The TLS fields summarise every TLS connection the probe used.
+ */
+struct probe_session {
+	CURLSH *sh;
+	int tls_min;            /* lowest SSL_version() seen; 0: no TLS */
+	char tls_name[16];      /* its SSL_get_version() name */
+	bool tls_unverified;    /* some connection's chain was not verified */
+};
+
+static void session_end(struct probe_session *, struct probe_result *);
+
+/* A session sharing connections, DNS answers and TLS sessions; NULL when
+ * out of memory (the probe then runs without one, as outside probe_run). */
+static struct probe_session *
+session_new(void)
+{
+	struct probe_session *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	if ((s->sh = curl_share_init()) == NULL ||
+	    curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) !=
+	    CURLSHE_OK ||
+	    curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) !=
+	    CURLSHE_OK ||
+	    curl_share_setopt(s->sh, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+		session_end(s, NULL);
+		return NULL;
+	}
+	return s;
+}
+
+/*
+ * Record observed.tls into res (when not NULL and a TLS connection was
+ * seen), then close the session's connections (an FTP connection gets its
+ * QUIT, bounded by the last handle's timeouts, which curl copies to the
+ * cache's closing handle) and free it.
+ */
+static void
+session_end(struct probe_session *s, struct probe_result *res)
+{
+	json_object *tls;
+
+	if (s == NULL)
+		return;
+	if (res != NULL && s->tls_min > 0 &&
+	    (tls = json_object_new_object()) != NULL) {
+		json_object_object_add(tls, "version",
+		    json_object_new_string(s->tls_name));
+		json_object_object_add(tls, "verified",
+		    json_object_new_boolean(!s->tls_unverified));
+		probe_observe(res, "tls", tls);
+	}
+	/* CURLSHE_IN_USE: a handle of the probe was not cleaned up (a bug
+	 * in that probe); leaking the share beats freeing it under the
+	 * handle. */
+	if (s->sh != NULL && curl_share_cleanup(s->sh) != CURLSHE_OK)
+		return;
+	free(s);
+}
+
+/*
+ * CURLOPT_PREREQFUNCTION: called once the connection of a transfer is
+ * ready (new or reused, TLS handshake done) and before the request, while
+ * CURLINFO_TLS_SSL_PTR still reaches the connection's SSL (after the
+ * transfer it no longer does). Records the connection's TLS version and
+ * whether OpenSSL verified the peer's chain: peer verification was
+ * required and its result is X509_V_OK. The host name check is curl's
+ * (CURLOPT_SSL_VERIFYHOST, on by default; no probe turns it off) and a
+ * mismatch fails the handshake before this runs. Not OpenSSL (another
+ * libcurl build): nothing is recorded.
+ */
+static int
+on_prereq(void *clientp, char *primary_ip, char *local_ip, int primary_port,
+    int local_port)
+{
+	struct probe_xfer *x = clientp;
+	struct probe_session *s = x->session;
+	struct curl_tlssessioninfo *tsi = NULL;
+	SSL *ssl;
+	int v;
+
+	if (s == NULL || curl_easy_getinfo(x->h, CURLINFO_TLS_SSL_PTR, &tsi) !=
+	    CURLE_OK || tsi == NULL || tsi->backend != CURLSSLBACKEND_OPENSSL ||
+	    (ssl = tsi->internals) == NULL || (v = SSL_version(ssl)) <= 0)
+		return CURL_PREREQFUNC_OK;
+	if (s->tls_min == 0 || v < s->tls_min) {
+		s->tls_min = v;
+		snprintf(s->tls_name, sizeof(s->tls_name), "%s",
+		    SSL_get_version(ssl));
+	}
+	if ((SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) == 0 ||
+	    SSL_get_verify_result(ssl) != X509_V_OK ||
+	    SSL_get0_peer_certificate(ssl) == NULL)
+		s->tls_unverified = true;
+	return CURL_PREREQFUNC_OK;
+}
+
+/*
  * See probe.h. *res is zeroed first (a previous config_update must have
  * been released by the caller). testedAt is the wall clock when the test
  * started; the latency comes from the monotonic clock, so a clock step
@@ -142,6 +245,7 @@ probe_run(probe_fn fn, const struct probe_env *env, json_object *config,
     struct probe_result *res)
 {
 	struct probe_env bounded;
+	struct probe_session *session = NULL;
 	long long t0;
 
 	memset(res, 0, sizeof(*res));
@@ -159,6 +263,8 @@ probe_run(probe_fn fn, const struct probe_env *env, json_object *config,
 		    (long long)env->cfg->probe_timeout * 1000))
 			bounded.deadline_ms = t0 +
 			    (long long)env->cfg->probe_timeout * 1000;
+		/* This probe's own connections, whatever the caller had. */
+		bounded.session = session = session_new();
 		env = &bounded;
 	}
 	if (fn == NULL)
@@ -166,6 +272,9 @@ probe_run(probe_fn fn, const struct probe_env *env, json_object *config,
 		    "connection tests are not available for this type yet");
 	else
 		fn(env, config, res);
+	/* The connections close here, inside the measured time (as an FTP
+	 * probe's QUIT did when each probe closed its own). */
+	session_end(session, res);
 	res->latency_ms = (long)(clock_mono_ms() - t0);
 	if (res->latency_ms < 0)
 		res->latency_ms = 0;
@@ -411,6 +520,15 @@ probe_curl(struct probe_xfer *x, const struct probe_env *env,
 	x->gate.policy = env->egress;
 	x->gate.denied = false;
 	egress_attach(h, &x->gate);
+	/* The probe's session: its connections, DNS answers, TLS sessions;
+	 * the gate above still judges every connection this handle opens. */
+	x->session = env->session;
+	if (x->session != NULL &&
+	    (curl_easy_setopt(h, CURLOPT_SHARE, x->session->sh) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PREREQDATA, x) != CURLE_OK))
+		goto out;
 	if (curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protocols) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protocols) !=
 	    CURLE_OK ||
@@ -459,6 +577,7 @@ probe_xfer_cleanup(struct probe_xfer *x)
 		curl_easy_cleanup(x->h);
 	wipe_free(x->body, x->len);
 	x->h = NULL;
+	x->session = NULL;
 	x->body = NULL;
 	x->len = 0;
 	x->truncated = false;

@@ -8,6 +8,15 @@
  * Every network transfer goes through probe_curl(): egress policy at connect
  * time, per-type protocol list, redirects off, connect/total timeouts and a
  * byte cap on what is read.
+ *
+ * Connections (issue 9 item 6): probe_run gives each probe a session (a
+ * curl share of the connection cache, DNS cache and TLS sessions) that
+ * every probe_curl handle of that probe joins, so all steps of a probe use
+ * one connection per host. The session lives exactly as long as one probe
+ * (probe_run creates it before and destroys it, closing its connections,
+ * after the probe), so nothing of one probe (a logged-in FTP connection, a
+ * TLS session) is ever used by another. The egress gate still judges every
+ * connection curl opens; a reused one was judged when it was opened.
  */
 #ifndef BD_PROBE_H
 #define BD_PROBE_H
@@ -79,6 +88,11 @@ struct probe_env {
 	/* The organization the destination belongs to (local_per_org: the
 	 * local probe confines paths to {root}/{org}); NULL: unknown. */
 	const char *org;
+	/* The probe's connection session: set by probe_run for the probe it
+	 * runs (whatever the caller put here is replaced), NULL elsewhere
+	 * (probe_curl then gives each handle its own connections, as for the
+	 * OAuth token exchange). Used from the probe's one thread only. */
+	struct probe_session *session;
 };
 
 typedef void (*probe_fn)(const struct probe_env *env, json_object *config,
@@ -117,7 +131,13 @@ void probe_observe_string(struct probe_result *, const char *key,
 bool probe_credentials_expire(struct probe_result *, int64_t at_ms,
     const char *what);
 
-/* Initialise *res, run fn, stamp tested_at_ms and latency_ms. */
+/*
+ * Initialise *res, run fn in a fresh connection session (see the top of
+ * this file), stamp tested_at_ms and latency_ms. When the probe made TLS
+ * connections, observed.tls = {"version": the lowest protocol version any
+ * of them negotiated ("TLSv1.3"), "verified": every one's certificate chain
+ * was verified}; nothing for a probe over plain http/ftp.
+ */
 void probe_run(probe_fn fn, const struct probe_env *env, json_object *config,
     struct probe_result *res);
 
@@ -138,11 +158,15 @@ void probe_object_name(char out[32]);
  * callback collecting at most LIM_PROBE_MAX_RESPONSE bytes into x->body.
  * The caller sets URL/method/headers, calls curl_easy_perform, then
  * probe_xfer_cleanup(). x->gate.denied tells whether the egress policy
- * refused the connection.
+ * refused the connection. Inside probe_run the handle joins the probe's
+ * session (CURLOPT_SHARE: connections, DNS, TLS sessions) and reports the
+ * TLS of each connection it uses to it (CURLOPT_PREREQFUNCTION); a probe
+ * must not replace those two options nor move *x while x->h is alive.
  */
 struct probe_xfer {
 	CURL *h;
 	struct egress_gate gate;
+	struct probe_session *session; /* env->session, borrowed */
 	char *body;           /* response body, NUL-terminated, malloc'd */
 	size_t len;
 	bool truncated;       /* more than the cap arrived */
