@@ -71,6 +71,13 @@
 #define LIM_PROBE_BANNER_MAX 100
 /* SftpConfig.hostKeySha256Alternates: items (the contract's maxItems). */
 #define LIM_SFTP_ALT_KEYS 4
+/* Bytes of names the SFTP probe's target check reads from a listing. Read
+ * to its end the transfer keeps the SSH connection for the next steps (an
+ * aborted one makes curl close it: a second TCP + key exchange + login);
+ * 16 KiB is about two of OpenSSH's READDIR answers (100 names each), fewer
+ * round trips than a new connection. A longer listing is cut (and the
+ * next step reconnects). */
+#define LIM_SFTP_LIST_BYTES (16L * 1024)
 /* The cleanup of a probe object left after a failure gets at least this
  * long, even when the probe's own time is used up. */
 #define LIM_PROBE_CLEANUP_MIN_MS 2000L

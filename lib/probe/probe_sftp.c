@@ -91,7 +91,8 @@ struct sftp_state {
 	bool offers_publickey;
 	/* body sink */
 	bool listing;              /* stop after the first directory entry */
-	bool listed;               /* an entry arrived (listing aborted) */
+	bool listed;               /* an entry arrived */
+	size_t listlen;            /* bytes of the listing read */
 	unsigned char got[LIM_PROBE_BYTES + 1];
 	size_t gotlen;
 	bool overflow;             /* more than LIM_PROBE_BYTES arrived */
@@ -364,8 +365,10 @@ on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *userp)
 
 /* ---------------------------------------------------- body callbacks */
 
-/* Listing: note the first entry and stop (a backup directory can hold
- * thousands of files; one entry proves it is listable). Download: keep
+/* Listing: note that an entry arrived; read on to the end up to
+ * LIM_SFTP_LIST_BYTES, so that curl keeps the connection for the next
+ * steps, and stop beyond (a backup directory can hold thousands of files;
+ * one entry proves it is listable). Download: keep
  * at most LIM_PROBE_BYTES + 1 bytes, stop beyond. A short return makes curl
  * end the transfer with CURLE_WRITE_ERROR. */
 static size_t
@@ -376,7 +379,8 @@ on_data(char *data, size_t size, size_t nmemb, void *userp)
 
 	if (st->listing) {
 		st->listed = true;
-		return 0;
+		st->listlen += len;
+		return st->listlen > (size_t)LIM_SFTP_LIST_BYTES ? 0 : len;
 	}
 	room = sizeof(st->got) - st->gotlen;
 	if (len > room) {
