@@ -127,6 +127,7 @@ run: setup all
 bench: setup all
 	@scripts/bench.sh
 	@scripts/bench_neighbour.sh
+	@scripts/bench_probe_connections.sh
 
 clean:
 	rm -rf $(BUILD)

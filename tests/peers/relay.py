@@ -6,9 +6,11 @@ port, .port), and forwards every connection it accepts to the target, byte
 for byte (TLS stays end to end: the certificate still names the peer's
 address). It counts:
   .accepted  connections accepted (what a probe opened to this host)
-  .turns     request/answer turns: a client chunk after server bytes (or as
-             the first bytes) starts one; over one connection this is the
-             number of round trips the protocol needed
+  .turns     answered turns: server bytes that follow client bytes (a
+             request and its answer, a TLS or SSH handshake flight and the
+             reply); over one connection, the round trips the protocol
+             needed (a server-first banner and a close nobody answers are
+             not counted)
 With delay (seconds, one way) it models a distant server: a new connection
 waits one round trip (2 * delay: the TCP handshake) before anything moves,
 then every chunk, either way, arrives `delay` after it was read, in order.
@@ -112,7 +114,7 @@ class Relay:
             except OSError:
                 data = b""
             with self._mu:
-                if data and side == "client" and state["last"] != "client":
+                if data and side == "server" and state["last"] == "client":
                     self.turns += 1
                 if data:
                     state["last"] = side
