@@ -589,12 +589,17 @@ probe_fail_curl(struct probe_result *res, const struct probe_xfer *x,
 {
 	char *host = NULL;
 	long port = 0;
-	curl_off_t connect_us = 0;
+	curl_off_t connect_us = 0, pretransfer_us = 0;
 	enum probe_check chk = CHECK_CONNECT;
 
 	if (x->h != NULL) {
 		curl_easy_getinfo(x->h, CURLINFO_PRIMARY_PORT, &port);
 		curl_easy_getinfo(x->h, CURLINFO_CONNECT_TIME_T, &connect_us);
+		/* A connection reused from the probe's session has no connect
+		 * time of its own; having reached the request stage says the
+		 * server had accepted it. */
+		curl_easy_getinfo(x->h, CURLINFO_PRETRANSFER_TIME_T,
+		    &pretransfer_us);
 		curl_easy_getinfo(x->h, CURLINFO_PRIMARY_IP, &host);
 	}
 	if (x->gate.denied) {
@@ -612,7 +617,7 @@ probe_fail_curl(struct probe_result *res, const struct probe_xfer *x,
 		    "destination's address and port");
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
-		if (connect_us == 0)
+		if (connect_us == 0 && pretransfer_us == 0)
 			probe_fail(res, chk, "the connection timed out");
 		else
 			probe_fail(res, chk, "the server accepted the connection "

@@ -191,6 +191,8 @@ def test_greeting_is_observed_server_software(api, ftp, which):
     peer = getattr(ftp, which)
     d = create_ok(api, body(ftp, peer, new_dir(ftp)))
     want = {"serverSoftware": "backupd-ftp-peer %s" % which}
+    if which != "plain":  # observed.tls (test_probe_connections.py)
+        want["tls"] = {"version": "TLSv1.3", "verified": True}
     assert d["lastTest"]["observed"] == want, d["lastTest"]
     assert retest_ok(api, d)["observed"] == want
 

@@ -74,7 +74,9 @@ serve(int fd, char *buf, size_t *have, size_t size)
 	*have += (size_t)n;
 	buf[*have] = '\0';
 	while ((end = strstr(buf, "\r\n\r\n")) != NULL) {
-		if (write(fd, ans, sizeof(ans) - 1) != (ssize_t)sizeof(ans) - 1)
+		/* "/stall": read, never answered. */
+		if (strncmp(buf, "GET /stall ", 11) != 0 &&
+		    write(fd, ans, sizeof(ans) - 1) != (ssize_t)sizeof(ans) - 1)
 			return false;
 		used = (size_t)(end + 4 - buf);
 		memmove(buf, buf + used, *have - used + 1);
@@ -238,6 +240,32 @@ steps_probe(const struct probe_env *env, json_object *config,
 	probe_pass(res, CHECK_CONNECT, NULL);
 }
 
+/* A step that times out on the reused connection: the server accepted it
+ * (in an earlier step), so the detail says it did not answer, not that the
+ * connection timed out. */
+static void
+stall_probe(const struct probe_env *env, json_object *config,
+    struct probe_result *res)
+{
+	struct probe_xfer a;
+	long n;
+	CURLcode cc;
+
+	(void)config;
+	assert_int_equal(get(&a, env, "127.0.0.2", "/1", &n), CURLE_OK);
+	probe_xfer_cleanup(&a);
+	assert_int_equal(probe_curl(&a, env, "http"), BD_OK);
+	curl_easy_setopt(a.h, CURLOPT_TIMEOUT_MS, 300L);
+	curl_easy_setopt(a.h, CURLOPT_URL, "http://127.0.0.2/stall");
+	curl_easy_setopt(a.h, CURLOPT_PORT, (long)srv.port);
+	cc = curl_easy_perform(a.h);
+	assert_int_equal(cc, CURLE_OPERATION_TIMEDOUT);
+	curl_easy_getinfo(a.h, CURLINFO_NUM_CONNECTS, &n);
+	assert_int_equal(n, 0);
+	probe_fail_curl(res, &a, cc, CHECK_READ, "reading the probe object");
+	probe_xfer_cleanup(&a);
+}
+
 static void
 env_init(struct probe_env *env, struct cfg *cfg, struct egress *eg)
 {
@@ -282,6 +310,29 @@ test_one_connection_per_probe(void **state)
 	egress_free(&eg);
 }
 
+static void
+test_stall_on_reused_connection(void **state)
+{
+	struct cfg cfg;
+	struct egress eg;
+	struct probe_env env;
+	struct probe_result r;
+	int base;
+
+	(void)state;
+	env_init(&env, &cfg, &eg);
+	base = count(&srv.accepted);
+	probe_run(stall_probe, &env, NULL, &r);
+	assert_false(r.ok);
+	assert_int_equal(r.failed, CHECK_CONNECT);
+	assert_string_equal(r.checks[0].detail, "the server accepted the "
+	    "connection but did not answer in time while reading the probe "
+	    "object");
+	assert_int_equal(count(&srv.accepted), base + 1);
+	probe_result_clear(&r);
+	egress_free(&eg);
+}
+
 /* Outside probe_run (the OAuth token exchange): no session, every handle
  * its own connection, closed with the handle, as before. */
 static void
@@ -319,6 +370,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_one_connection_per_probe),
+		cmocka_unit_test(test_stall_on_reused_connection),
 		cmocka_unit_test(test_no_session),
 	};
 
