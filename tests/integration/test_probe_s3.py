@@ -75,6 +75,8 @@ TOKEN = "s3token-%s" % uuid.uuid4().hex
 SENTINELS = (SECRET, WRONG, TOKEN)
 register_secrets("s3", *SENTINELS)
 ALL_CHECKS = ["connect", "auth", "target", "write", "read", "delete"]
+# observed.tls of every test over https (test_probe_connections.py).
+TLS = {"version": "TLSv1.3", "verified": True}
 # S3's error documents (and the front's messages) must never reach a detail.
 S3_TEXT = re.compile(
     r"[<>]|xml|Error|Message|RequestId|calculated|signing method|"
@@ -189,7 +191,7 @@ def test_success_https(api, peer):
     d, tr = create_ok(api, b)
     assert tr["warnings"] == [], tr
     # the front answers the listing with x-amz-bucket-region
-    assert tr["observed"] == {"bucketRegion": REGION}, tr
+    assert tr["observed"] == {"bucketRegion": REGION, "tls": TLS}, tr
     assert tr["capacity"] is None, tr
     assert detail_of(tr, "target") == "bucket '%s' exists" % BUCKET, tr
     assert detail_of(tr, "auth") == "the credentials were accepted", tr
@@ -366,7 +368,7 @@ def test_wrong_region_names_the_buckets_region(api, peer):
     assert detail_of(tr, "target") == \
         "bucket '%s' is in region '%s', not 'us-east-1': set region to " \
         "'%s'" % (BUCKET, REGION, REGION), tr
-    assert tr["observed"] == {"bucketRegion": REGION}, tr
+    assert tr["observed"] == {"bucketRegion": REGION, "tls": TLS}, tr
 
 
 def test_permanent_redirect_names_the_region_to_set(api, peer):
@@ -379,7 +381,8 @@ def test_permanent_redirect_names_the_region_to_set(api, peer):
     assert detail_of(tr, "target") == (
         "bucket '%s' is in region 'eu-central-1', not '%s': set region to "
         "'eu-central-1' and an endpoint of that region" % (MOVED, REGION)), tr
-    assert tr["observed"] == {"bucketRegion": "eu-central-1"}, tr
+    assert tr["observed"] == {"bucketRegion": "eu-central-1", "tls": TLS}, \
+        tr
     assert [c["name"] for c in tr["checks"]] == ["connect", "target"], tr
     reqs = since(peer, True, n)
     assert ops(reqs) == [("ListObjectsV2", 301)], reqs
@@ -394,7 +397,7 @@ def test_invalid_region_header_is_not_echoed(api, peer):
     d = detail_of(tr, "target")
     assert d == "bucket 'weird-region' is in region '%s', not " \
         "'us-east-1': set region to '%s'" % (REGION, REGION), tr
-    assert tr["observed"] == {"bucketRegion": REGION}, tr
+    assert tr["observed"] == {"bucketRegion": REGION, "tls": TLS}, tr
     assert "EU_WEST" not in p["detail"] and "EU_WEST" not in str(p)
 
 
@@ -684,7 +687,7 @@ def test_versioned_bucket_deletes_the_probe_version(api, peer):
     assert tr["warnings"] == [], tr
     assert detail_of(tr, "delete") == \
         "deleted the probe object and its version", tr
-    assert tr["observed"] == {"bucketRegion": REGION}, tr
+    assert tr["observed"] == {"bucketRegion": REGION, "tls": TLS}, tr
     reqs = since(peer, True, n)
     assert ops(reqs) == [("ListObjectsV2", 200), ("PutObject", 200),
                          ("GetObject", 200), ("DeleteObjectVersion", 204)]
@@ -738,7 +741,7 @@ def test_object_lock_is_observed_and_the_object_stays(api, peer):
     assert "x-amz-checksum-sha256" in reqs[2]["amz_headers"], reqs[2]
     until = reqs[2]["retain_until"]
     assert tr["observed"] == {
-        "bucketRegion": REGION,
+        "bucketRegion": REGION, "tls": TLS,
         "objectLock": {"mode": "COMPLIANCE", "retainUntil": until,
                        "legalHold": False}}, tr
     assert detail_of(tr, "delete") == "the probe object is hidden by a " \
