@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "secret_file.h"
+#include "utf8.h"
 #include "wipe.h"
 
 /* Bigger than this is not a JWT key (an RSA-8192 public PEM is ~1.5 KiB). */
@@ -359,42 +360,6 @@ int_claim(json_object *claims, const char *name, int64_t *val)
 		return -1;
 	*val = json_object_get_int64(v);
 	return 1;
-}
-
-/*
- * Decode one UTF-8 sequence at s[0..len) into *cp; returns its length, 0 for
- * an invalid one (overlong, surrogate, above U+10FFFF, truncated).
- */
-static size_t
-utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-	size_t n, i;
-	uint32_t c;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, c = s[0] & 0x1fu;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, c = s[0] & 0x0fu;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, c = s[0] & 0x07u;
-	else
-		return 0;
-	if (n > len)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3fu);
-	}
-	if (c < min[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
 }
 
 /* C0, DEL and C1 controls: never inside an identifier. */

@@ -21,6 +21,7 @@
 #include "dtype.h"
 #include "probe/probe_smb.h"
 #include "url.h"
+#include "utf8.h"
 
 /*
  * File-local field flag: the value may contain \n, \r and \t (a PEM private
@@ -33,44 +34,6 @@
 #define VERRS_FULL_MSG "too many errors; the rest are not listed"
 
 /* ---------------------------------------------------------------- UTF-8 */
-
-/*
- * Decode one code point of s[0..len). Returns its length in bytes, or 0 for
- * an invalid sequence (RFC 3629: no overlong forms, no surrogates, nothing
- * above U+10FFFF, no truncated sequence).
- */
-static size_t
-utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	size_t n, i;
-	uint32_t c, min;
-
-	if (len == 0)
-		return 0;
-	c = s[0];
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if ((c & 0xe0) == 0xc0) {
-		n = 2, c &= 0x1f, min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		n = 3, c &= 0x0f, min = 0x800;
-	} else if ((c & 0xf8) == 0xf0) {
-		n = 4, c &= 0x07, min = 0x10000;
-	} else
-		return 0;
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
 
 static bool
 is_control(uint32_t c, bool multiline)

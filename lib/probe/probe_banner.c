@@ -9,38 +9,7 @@
 #include <string.h>
 
 #include "probe_banner.h"
-
-/* One UTF-8 sequence at s[0..len): its length, 0 when invalid (overlong,
- * surrogate, above U+10FFFF, truncated). */
-static size_t
-utf8_len(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	size_t n, i;
-	uint32_t c = s[0], min;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if ((c & 0xe0) == 0xc0) {
-		n = 2, c &= 0x1f, min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		n = 3, c &= 0x0f, min = 0x800;
-	} else if ((c & 0xf8) == 0xf0) {
-		n = 4, c &= 0x07, min = 0x10000;
-	} else
-		return 0;
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
+#include "utf8.h"
 
 /* Printable: not C0, DEL, C1, U+2028/U+2029 (line and paragraph separator)
  * or a bidirectional control (U+200E/F, U+202A-E, U+2066-9, U+061C), nor
@@ -70,7 +39,7 @@ probe_banner_clean(char *out, size_t outsz, const char *in, size_t len)
 	cap = outsz - 1 < LIM_PROBE_BANNER_MAX ? outsz - 1 :
 	    LIM_PROBE_BANNER_MAX;
 	while (in != NULL && i < len) {
-		if ((n = utf8_len(s + i, len - i, &c)) == 0) {
+		if ((n = utf8_next(s + i, len - i, &c)) == 0) {
 			gap = true;
 			i++;
 			continue;

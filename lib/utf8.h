@@ -1,0 +1,18 @@
+/*
+ * UTF-8 decoding (RFC 3629), one code point at a time: what the validators
+ * (config fields, JWT claims) and the cleaner of remote text share.
+ */
+#ifndef BD_UTF8_H
+#define BD_UTF8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Decode one code point of s[0..len) into *cp. Returns its length in bytes,
+ * or 0 for an invalid sequence (no overlong forms, no surrogates, nothing
+ * above U+10FFFF, no truncated sequence) or len 0.
+ */
+size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp);
+
+#endif
