@@ -312,6 +312,27 @@ probe_observe_string(struct probe_result *res, const char *key,
 		probe_observe(res, key, json_object_new_string(val));
 }
 
+/* See probe.h. Out of memory: the fact is dropped. */
+void
+probe_observe_lock(struct probe_result *res, const char *mode,
+    int64_t until_ms, int legal_hold)
+{
+	json_object *o;
+	char ts[32];
+
+	if ((o = json_object_new_object()) == NULL)
+		return;
+	if (until_ms >= 0)
+		clock_format_ms(until_ms, CLOCK_RFC3339, ts);
+	json_object_object_add(o, "mode", mode != NULL ?
+	    json_object_new_string(mode) : NULL);
+	json_object_object_add(o, "retainUntil", until_ms >= 0 ?
+	    json_object_new_string(ts) : NULL);
+	json_object_object_add(o, "legalHold", legal_hold < 0 ? NULL :
+	    json_object_new_boolean(legal_hold == 1));
+	probe_observe(res, "objectLock", o);
+}
+
 bool
 probe_credentials_expire(struct probe_result *res, int64_t at_ms,
     const char *what)

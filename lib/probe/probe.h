@@ -123,6 +123,14 @@ void probe_observe_string(struct probe_result *, const char *key,
     const char *val);
 
 /*
+ * Record observed.objectLock, the shape every type reports: {"mode",
+ * "retainUntil" (RFC 3339), "legalHold"}, each null where the server did
+ * not say: mode NULL, until_ms < 0, legal_hold < 0 (else 0 or 1).
+ */
+void probe_observe_lock(struct probe_result *, const char *mode,
+    int64_t until_ms, int legal_hold);
+
+/*
  * The credentials expire at unix ms at_ms (an Azure SAS `se`, a client
  * secret): records observed.credentialsExpireAt (RFC 3339) and, within
  * LIM_CRED_EXPIRING_DAYS, a warning naming `what` and res->creds_expiring.

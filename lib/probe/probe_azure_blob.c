@@ -854,22 +854,11 @@ kept_immutable(struct az *a, const char *code)
 static void
 observe_lock(struct az *a)
 {
-	json_object *o;
-	char until[CLOCK_TEXT_MAX];
-
 	if (!a->lock.policy && !a->lock.hold)
 		return;
-	if ((o = json_object_new_object()) == NULL)
-		return;
-	if (a->lock.until_known)
-		clock_format_ms(a->lock.until_ms, CLOCK_RFC3339, until);
-	json_object_object_add(o, "mode", a->lock.mode[0] != '\0' ?
-	    json_object_new_string(a->lock.mode) : NULL);
-	json_object_object_add(o, "retainUntil", a->lock.until_known ?
-	    json_object_new_string(until) : NULL);
-	json_object_object_add(o, "legalHold", a->lock.hold_known ?
-	    json_object_new_boolean(a->lock.hold) : NULL);
-	probe_observe(a->res, "objectLock", o);
+	probe_observe_lock(a->res, a->lock.mode[0] != '\0' ? a->lock.mode :
+	    NULL, a->lock.until_known ? a->lock.until_ms : -1,
+	    a->lock.hold_known ? a->lock.hold : -1);
 }
 
 /* delete: Delete Blob. A refusal (a SAS without d, a retention policy or

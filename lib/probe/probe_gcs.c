@@ -533,8 +533,8 @@ static void
 observe_retention(struct gcs *g, long long *until_ms)
 {
 	struct probe_xfer x;
-	json_object *o = NULL, *lock, *v;
-	char *url = NULL, at[CLOCK_TEXT_MAX];
+	json_object *o = NULL, *v;
+	char *url = NULL;
 	long long ms = 0;
 	long status = 0;
 	bool hold = false, hold_known = false;
@@ -556,16 +556,8 @@ observe_retention(struct gcs *g, long long *until_ms)
 		hold_known = true;
 		hold = hold || json_object_get_boolean(v);
 	}
-	if ((lock = json_object_new_object()) != NULL) {
-		if (*until_ms != 0)
-			clock_format_ms(*until_ms, CLOCK_RFC3339, at);
-		json_object_object_add(lock, "mode", NULL);
-		json_object_object_add(lock, "retainUntil", *until_ms != 0 ?
-		    json_object_new_string(at) : NULL);
-		json_object_object_add(lock, "legalHold", hold_known ?
-		    json_object_new_boolean(hold) : NULL);
-		probe_observe(g->res, "objectLock", lock);
-	}
+	probe_observe_lock(g->res, NULL, *until_ms != 0 ? *until_ms : -1,
+	    hold_known ? hold : -1);
 	json_object_put(o);
 	probe_xfer_cleanup(&x);
 	free(url);

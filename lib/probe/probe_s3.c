@@ -528,24 +528,13 @@ out:
 static void
 observe_lock(struct s3 *s, const struct s3util_headers *h)
 {
-	char ts[CLOCK_TEXT_MAX];
 	const char *mode = s3util_lock_mode_name(h->lock_mode);
-	json_object *o;
 
 	if (mode == NULL && !h->retain_seen && h->legal_hold < 0)
 		return;
 	s->lock = *h;
-	if ((o = json_object_new_object()) == NULL)
-		return;
-	json_object_object_add(o, "mode", mode != NULL ?
-	    json_object_new_string(mode) : NULL);
-	if (h->retain_seen)
-		clock_format_ms(h->retain_until_ms, CLOCK_RFC3339, ts);
-	json_object_object_add(o, "retainUntil", h->retain_seen ?
-	    json_object_new_string(ts) : NULL);
-	json_object_object_add(o, "legalHold", h->legal_hold < 0 ? NULL :
-	    json_object_new_boolean(h->legal_hold == 1));
-	probe_observe(s->res, "objectLock", o);
+	probe_observe_lock(s->res, mode, h->retain_seen ? h->retain_until_ms :
+	    -1, h->legal_hold < 0 ? -1 : h->legal_hold == 1);
 }
 
 /* Whether Object Lock keeps the probe object now: a retention date in the
