@@ -362,13 +362,6 @@ int_claim(json_object *claims, const char *name, int64_t *val)
 	return 1;
 }
 
-/* C0, DEL and C1 controls: never inside an identifier. */
-static bool
-is_control(uint32_t c)
-{
-	return c < 0x20 || (c >= 0x7f && c <= 0x9f);
-}
-
 /*
  * Unicode White_Space (plus the zero-width space and BOM, which render as
  * nothing): not allowed at either end of an identifier, where "acme" and
@@ -397,7 +390,8 @@ ident_ok(const char *s, size_t len)
 	bool first = true;
 
 	while (i < len) {
-		if ((n = utf8_next(u + i, len - i, &c)) == 0 || is_control(c))
+		if ((n = utf8_next(u + i, len - i, &c)) == 0 ||
+		    utf8_is_control(c))
 			return false;
 		if (first && is_blank(c))
 			return false;

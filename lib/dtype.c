@@ -40,7 +40,7 @@ is_control(uint32_t c, bool multiline)
 {
 	if (multiline && (c == '\n' || c == '\r' || c == '\t'))
 		return false;
-	return c < 0x20 || (c >= 0x7f && c <= 0x9f);
+	return utf8_is_control(c);
 }
 
 /* Unicode White_Space plus the invisible zero-width characters: a name made

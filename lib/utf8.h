@@ -15,4 +15,11 @@
  */
 size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp);
 
+/* A C0 or C1 control or DEL. */
+static inline int
+utf8_is_control(uint32_t c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f);
+}
+
 #endif

@@ -17,7 +17,7 @@
 static bool
 printable(uint32_t c)
 {
-	if (c <= 0x20 || (c >= 0x7f && c <= 0x9f))
+	if (c == 0x20 || utf8_is_control(c))
 		return false;
 	if (c == 0x200e || c == 0x200f || c == 0x061c || c == 0xfeff ||
 	    (c >= 0x2028 && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) ||
