@@ -508,16 +508,6 @@ cross_azure(json_object *c, struct verrs *e)
 		    "must not be set together with accountKey");
 }
 
-/* A host key fingerprint check_host_key() accepted, reduced to its 43
- * base64 characters (no "SHA256:", no '='). */
-static void
-host_key_bare(const char *v, char out[44])
-{
-	if (strncmp(v, "SHA256:", 7) == 0)
-		v += 7;
-	snprintf(out, 44, "%.43s", v);
-}
-
 /* SftpConfig: at least one of password and privateKey; a passphrase only
  * means something with a key; alternate host keys only beside a pinned
  * one (they add to the pin; without one the first test pins the key it
@@ -525,7 +515,7 @@ host_key_bare(const char *v, char out[44])
 static void
 cross_sftp(json_object *c, struct verrs *e)
 {
-	char ptr[64], a[44], b[44];
+	char ptr[64], a[PROBE_SFTP_FP_LEN + 1], b[PROBE_SFTP_FP_LEN + 1];
 	json_object *alts, *x, *y;
 	size_t n, i, j;
 
@@ -546,15 +536,16 @@ cross_sftp(json_object *c, struct verrs *e)
 	for (i = 0; i < n; i++) {
 		x = json_object_array_get_idx(alts, i);
 		if (!json_object_is_type(x, json_type_string) ||
-		    check_host_key(json_object_get_string(x)) != NULL)
+		    check_host_key(json_object_get_string(x)) != NULL ||
+		    !probe_sftp_fingerprint(json_object_get_string(x), a))
 			continue;
-		host_key_bare(json_object_get_string(x), a);
 		for (j = 0; j < i; j++) {
 			y = json_object_array_get_idx(alts, j);
 			if (!json_object_is_type(y, json_type_string) ||
-			    check_host_key(json_object_get_string(y)) != NULL)
+			    check_host_key(json_object_get_string(y)) != NULL ||
+			    !probe_sftp_fingerprint(json_object_get_string(y),
+			    b))
 				continue;
-			host_key_bare(json_object_get_string(y), b);
 			if (strcmp(a, b) == 0) {
 				snprintf(ptr, sizeof(ptr),
 				    "/config/hostKeySha256Alternates/%zu", i);

@@ -222,6 +222,11 @@ void probe_gcs(const struct probe_env *, json_object *, struct probe_result *);
 void probe_azure_blob(const struct probe_env *, json_object *,
     struct probe_result *);
 void probe_sftp(const struct probe_env *, json_object *, struct probe_result *);
+/* A host key fingerprint as the config spells it ("SHA256:" optional, 43
+ * base64 characters, optionally one '=') reduced to its 43 characters
+ * into out; false when it does not have that shape. */
+#define PROBE_SFTP_FP_LEN 43
+bool probe_sftp_fingerprint(const char *v, char out[PROBE_SFTP_FP_LEN + 1]);
 void probe_ftp(const struct probe_env *, json_object *, struct probe_result *);
 void probe_webdav(const struct probe_env *, json_object *,
     struct probe_result *);

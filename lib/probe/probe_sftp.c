@@ -59,7 +59,7 @@
 #include "url.h"
 
 /* Unpadded base64 of a SHA-256 digest: 43 characters. */
-#define FP_LEN 43
+#define FP_LEN PROBE_SFTP_FP_LEN
 
 /* What the key text says about itself (see key_info()). */
 enum key_kind { KEY_UNKNOWN, KEY_RSA, KEY_ECDSA, KEY_ED25519, KEY_DSA };
@@ -265,13 +265,9 @@ on_hostkey(void *clientp, int keytype, const char *key, size_t keylen)
 	return st->key_ok ? CURLKHMATCH_OK : CURLKHMATCH_MISMATCH;
 }
 
-/*
- * The pin as stored (validated by dtype: "SHA256:" optional, 43 base64
- * characters, optionally one '=') reduced to the 43 characters into out.
- * False when it does not have that shape.
- */
-static bool
-normalise_pin(const char *v, char out[FP_LEN + 1])
+/* See probe.h. */
+bool
+probe_sftp_fingerprint(const char *v, char out[FP_LEN + 1])
 {
 	size_t len;
 
@@ -1078,7 +1074,7 @@ read_alternates(struct sftp_probe *p, json_object *config)
 	for (i = 0; i < n; i++) {
 		v = json_object_array_get_idx(a, i);
 		if (!json_object_is_type(v, json_type_string) ||
-		    !normalise_pin(json_object_get_string(v), p->altbuf[i]))
+		    !probe_sftp_fingerprint(json_object_get_string(v), p->altbuf[i]))
 			goto bad;
 	}
 	p->st.alts = (const char (*)[FP_LEN + 1])p->altbuf;
@@ -1117,7 +1113,7 @@ sftp_prepare(struct sftp_probe *p, json_object *config)
 	p->privkey = opt_string(config, "privateKey", &p->key);
 	(void)opt_string(config, "privateKeyPassphrase", &p->passphrase);
 	if (opt_string(config, "hostKeySha256", &pin) && pin[0] != '\0') {
-		if (!normalise_pin(pin, p->pinbuf)) {
+		if (!probe_sftp_fingerprint(pin, p->pinbuf)) {
 			probe_fail(res, CHECK_CONNECT, "the pinned host key is "
 			    "not a SHA256 fingerprint as ssh-keygen -l prints "
 			    "it");
