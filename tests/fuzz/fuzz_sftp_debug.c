@@ -55,7 +55,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		off += n;
 	}
-	if (normalise_pin(copy, pin) && strlen(pin) != FP_LEN)
+	if (probe_sftp_fingerprint(copy, pin) && strlen(pin) != FP_LEN)
 		abort();
 	key_info(copy, &ki);
 	free(copy);
